@@ -1,0 +1,223 @@
+"""The loaded document and where each part of it sits in the uploaded text."""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from specs import pointer as jp
+
+Format = Literal["json", "yaml"]
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A place in the uploaded text: 1-based ``line`` and ``column`` (in characters)."""
+
+    line: int
+    column: int
+
+
+@dataclass(eq=False)
+class SpecDocument:
+    """An uploaded OpenAPI document, parsed with JSON/YAML 1.2 meaning.
+
+    :ivar raw: the exact uploaded bytes (kept for storage and the SHA-256).
+    :ivar text: ``raw`` decoded as UTF-8 (BOM removed).
+    :ivar format: ``"json"`` or ``"yaml"``, detected from the content.
+    :ivar sha256: hex SHA-256 of ``raw``.
+    :ivar data: the parsed top-level mapping (only ``dict``/``list``/``str``/``int``/``float``/
+        ``bool``/``None``; every mapping key is a ``str``).  Treat as read-only: YAML aliases
+        share objects.
+    :ivar declared_version: the ``openapi``/``swagger`` value as written, or ``None``.
+    :ivar openapi_version: ``"2.0"``, ``"3.0"``, ``"3.1"``, ``"3.2"``, or ``None`` when the
+        document does not declare a version Stagegate can validate.
+    """
+
+    raw: bytes
+    text: str
+    format: Format
+    sha256: str
+    data: dict[str, Any]
+    declared_version: str | None
+    openapi_version: str | None
+    # YAML: id(container) -> packed positions (line << 24 | column) in key/item order.
+    _yaml_marks: dict[int, list[int]] | None = field(default=None, repr=False)
+    _newlines: list[int] | None = field(default=None, repr=False)
+    _lines: list[str] | None = field(default=None, repr=False)
+
+    # ----------------------------------------------------------------- locating
+    def locate(self, pointer: str) -> Position | None:
+        """Line and column of the member or item named by ``pointer``.
+
+        For an object member it is the position of its key; for an array item, of the item.
+        ``""`` is line 1, column 1.  ``None`` when the pointer names nothing in the document.
+        """
+        return self.locate_many([pointer]).get(pointer)
+
+    def locate_many(self, pointers: Iterable[str]) -> dict[str, Position | None]:
+        """:meth:`locate` for many pointers at once (one pass over the text for JSON)."""
+        wanted = {p for p in pointers if p is not None}
+        if not wanted:
+            return {}
+        if self.format == "yaml":
+            return {p: self._locate_yaml(p) for p in wanted}
+        return _locate_json(self.text, wanted, self._position_at)
+
+    def _locate_yaml(self, pointer: str) -> Position | None:
+        try:
+            tokens = jp.split(pointer)
+        except ValueError:
+            return None
+        if not tokens:
+            return Position(1, 1)
+        marks = self._yaml_marks or {}
+        node: Any = self.data
+        packed = None
+        for token in tokens:
+            entries = marks.get(id(node))
+            if isinstance(node, dict):
+                if token not in node:
+                    return None
+                index = _index_of_key(node, token)
+                node = node[token]
+            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+                index = int(token)
+                node = node[index]
+            else:
+                return None
+            if entries is None or index >= len(entries):
+                return None
+            packed = entries[index]
+        assert packed is not None
+        return Position(packed >> 24, packed & 0xFFFFFF)
+
+    def _position_at(self, offset: int) -> Position:
+        if self._newlines is None:
+            text = self.text
+            self._newlines = list(_iter_newlines(text))
+        line = bisect.bisect_right(self._newlines, offset - 1)
+        start = self._newlines[line - 1] + 1 if line else 0
+        return Position(line + 1, offset - start + 1)
+
+    # ----------------------------------------------------------------- excerpts
+    @property
+    def lines(self) -> list[str]:
+        """The text split into lines (without line ends)."""
+        if self._lines is None:
+            self._lines = self.text.splitlines()
+        return self._lines
+
+    def excerpt(self, line: int, context: int = 3, width: int = 240) -> list[tuple[int, str]]:
+        """Lines ``line - context`` … ``line + context`` as ``(number, text)`` pairs.
+
+        Each line is cut to ``width`` characters so a minified document stays readable.
+        """
+        lines = self.lines
+        first = max(1, line - context)
+        last = min(len(lines), line + context)
+        return [(n, lines[n - 1][:width]) for n in range(first, last + 1)]
+
+
+def _iter_newlines(text: str) -> Iterable[int]:
+    find = text.find
+    i = find("\n")
+    while i != -1:
+        yield i
+        i = find("\n", i + 1)
+
+
+def _index_of_key(mapping: dict[str, Any], key: str) -> int:
+    for i, k in enumerate(mapping):
+        if k == key:
+            return i
+    return -1
+
+
+_WS = " \t\r\n"
+
+
+def _locate_json(text: str, wanted: set[str], position_at: Any) -> dict[str, Position | None]:
+    """Walk the JSON text only along the wanted pointers; skip other values at C speed."""
+    result: dict[str, Position | None] = dict.fromkeys(wanted)
+    targets: dict[tuple[str, ...], str] = {}
+    prefixes: set[tuple[str, ...]] = set()
+    for p in wanted:
+        try:
+            tokens = tuple(jp.split(p))
+        except ValueError:
+            continue
+        targets[tokens] = p
+        for i in range(len(tokens)):
+            prefixes.add(tokens[:i])
+    decoder = json.JSONDecoder()
+    scanstring = json.decoder.scanstring  # type: ignore[attr-defined]
+    n = len(text)
+
+    def skip_ws(i: int) -> int:
+        while i < n and text[i] in _WS:
+            i += 1
+        return i
+
+    def walk(i: int, path: tuple[str, ...]) -> int:
+        """Value starts at ``i``; return the index just after it."""
+        if path not in prefixes:
+            _, end = decoder.raw_decode(text, i)
+            return end
+        ch = text[i]
+        if ch == "{":
+            i = skip_ws(i + 1)
+            if text[i] == "}":
+                return i + 1
+            while True:
+                key_start = i
+                key, i = scanstring(text, i + 1)
+                member = path + (key,)
+                if member in targets:
+                    result[targets[member]] = position_at(key_start)
+                i = skip_ws(i)
+                i = skip_ws(i + 1)  # the ':'
+                i = skip_ws(walk(i, member))
+                if text[i] == "}":
+                    return i + 1
+                i = skip_ws(i + 1)  # the ','
+        if ch == "[":
+            i = skip_ws(i + 1)
+            if text[i] == "]":
+                return i + 1
+            index = 0
+            while True:
+                item = path + (str(index),)
+                if item in targets:
+                    result[targets[item]] = position_at(i)
+                i = skip_ws(walk(i, item))
+                if text[i] == "]":
+                    return i + 1
+                i = skip_ws(i + 1)
+                index += 1
+        _, end = decoder.raw_decode(text, i)
+        return end
+
+    if () in targets:
+        result[targets[()]] = Position(1, 1)
+    try:
+        walk(skip_ws(0), ())
+    except (ValueError, IndexError, RecursionError):
+        pass  # the text parsed once already; a failure here only loses locations
+    return result
+
+
+def excerpt_lines(
+    text: str, line: int, context: int = 3, width: int = 240
+) -> list[tuple[int, str]]:
+    """Lines around ``line`` of ``text`` as ``(number, text)`` pairs, each cut to ``width``.
+
+    For showing a finding in context without parsing the document again.
+    """
+    lines = text.splitlines()
+    first = max(1, line - context)
+    last = min(len(lines), line + context)
+    return [(n, lines[n - 1][:width]) for n in range(first, last + 1)]

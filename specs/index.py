@@ -1,0 +1,347 @@
+"""The security-relevant structure of a loaded document, the same shape for 2.0 and 3.x.
+
+Rules read operations, parameters, security schemes and servers through :class:`SpecIndex`
+instead of walking ``doc.data`` themselves, so the differences between Swagger 2.0 and
+OpenAPI 3.0/3.1/3.2 live in one place:
+
+============================  ======================================  ==============================
+what                          OpenAPI 3.x                             Swagger 2.0
+============================  ======================================  ==============================
+security schemes              ``components/securitySchemes``          ``securityDefinitions``
+servers                       ``servers`` (root, path item,           ``schemes`` × ``host`` +
+                              operation)                              ``basePath`` (root, operation)
+operations                    HTTP methods of ``paths`` and           HTTP methods of ``paths``
+                              ``webhooks`` (3.1+); 3.2 ``query`` and
+                              ``additionalOperations``
+============================  ======================================  ==============================
+
+Every item carries the JSON pointer (RFC 6901) of where it is written, so a finding can be
+located in the uploaded text.  Local ``$ref`` values (``#/...``) are followed with
+:func:`specs.pointer.deref`; external references are never fetched and simply stay
+unresolved (the ``SPEC-NO-EXTERNAL-REF`` rule reports them).  Building an index never raises
+for any document content: malformed parts are skipped, the validator reports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from specs import pointer as jp
+from specs.document import SpecDocument
+
+#: operation keys of a 3.0/3.1 path item (OpenAPI 3.1.0 §4.8.9 "Path Item Object")
+HTTP_METHODS_3: tuple[str, ...] = (
+    "get", "put", "post", "delete", "options", "head", "patch", "trace"
+)
+#: 3.2 adds the ``query`` method (``additionalOperations`` holds any other method)
+HTTP_METHODS_32: tuple[str, ...] = (*HTTP_METHODS_3, "query")
+#: operation keys of a Swagger 2.0 path item (no ``trace``)
+HTTP_METHODS_2: tuple[str, ...] = ("get", "put", "post", "delete", "options", "head", "patch")
+
+ServerLevel = Literal["root", "path", "operation"]
+SecuritySource = Literal["operation", "global", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """One parameter that applies to an operation.
+
+    :ivar name: the ``name`` member (``""`` when missing or not a string).
+    :ivar location: the ``in`` member: ``query``, ``path``, ``header``, ``cookie``,
+        ``querystring`` (3.2), ``formData``/``body`` (2.0); ``""`` when missing.
+    :ivar data: the parameter object after following local ``$ref`` hops.
+    :ivar pointer: where the parameter object is written (the ``$ref`` target when it was a
+        reference, so a shared definition has one pointer whatever uses it).
+    :ivar used_at: the pointer of the list item that brings it in (operation or path item).
+    """
+
+    name: str
+    location: str
+    data: Mapping[str, Any]
+    pointer: str
+    used_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One operation of a path item (or of a 3.1+ webhook).
+
+    :ivar path: the path template (``/pets/{id}``), or the webhook name.
+    :ivar method: lower-case method (``get``), or the key of a 3.2 ``additionalOperations``
+        entry as written (``COPY``).
+    :ivar pointer: JSON pointer of the operation object, e.g. ``/paths/~1pets/get``.
+    :ivar data: the operation object.
+    :ivar security: the effective security requirements: the operation's ``security`` if it
+        has one, else the global ``security``, else ``None`` (nothing declared).  The value is
+        as written (normally a list of ``{scheme name: [scopes]}`` mappings).
+    :ivar security_pointer: pointer of the ``security`` member that ``security`` came from,
+        or ``None``.
+    :ivar security_source: ``"operation"``, ``"global"`` or ``"none"``.
+    :ivar parameters: path-item and operation parameters; an operation parameter replaces a
+        path-item parameter with the same ``name`` and ``in``.
+    :ivar webhook: true for an operation under ``webhooks`` (a request the API *sends*).
+    """
+
+    path: str
+    method: str
+    pointer: str
+    data: Mapping[str, Any]
+    security: Any
+    security_pointer: str | None
+    security_source: SecuritySource
+    parameters: tuple[Parameter, ...] = ()
+    webhook: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityScheme:
+    """A named security scheme.
+
+    :ivar name: the key under ``components/securitySchemes`` / ``securityDefinitions``.
+    :ivar data: the scheme object after following local ``$ref`` hops (``{}`` when the
+        reference is external or dangling; see ``resolved``).
+    :ivar pointer: where the scheme object is written (the ``$ref`` target if referenced).
+    :ivar resolved: false when the entry is a ``$ref`` that could not be followed locally.
+    """
+
+    name: str
+    data: Mapping[str, Any]
+    pointer: str
+    resolved: bool = True
+
+    @property
+    def type(self) -> str:
+        """The ``type`` member (``http``, ``apiKey``, ``oauth2``, ``basic`` …) or ``""``."""
+        value = self.data.get("type")
+        return value if isinstance(value, str) else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """A base URL the API is served from.
+
+    :ivar url: the URL as written (3.x, may contain ``{variables}`` or be relative), or for
+        Swagger 2.0 the URL composed from ``scheme://host basePath`` (``//host/base`` when
+        the document declares no ``schemes``).
+    :ivar pointer: the 3.x server object (``/servers/0``), or for 2.0 the ``schemes`` item
+        (``/schemes/1``) or ``/host`` when there are no schemes.
+    :ivar level: ``root``, ``path`` or ``operation``.
+    :ivar variables: the 3.x ``variables`` mapping (``{}`` for 2.0).
+    :ivar url_pointer: pointer of the member that holds the URL or its scheme
+        (``/servers/0/url``; 2.0: same as ``pointer``).
+    :ivar scheme: for 2.0, the ``schemes`` entry (``None`` when the document declares none);
+        for 3.x ``None`` (read it from ``url``).
+    :ivar swagger: true when the server was composed from Swagger 2.0 fields.
+    """
+
+    url: Any
+    pointer: str
+    url_pointer: str
+    level: ServerLevel = "root"
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    scheme: str | None = None
+    swagger: bool = False
+
+
+class SpecIndex:
+    """Version-aware view of a :class:`~specs.document.SpecDocument` for policy rules.
+
+    :ivar version: the document's ``openapi_version`` (``"2.0"``, ``"3.0"``, ``"3.1"``,
+        ``"3.2"``) or ``None`` when it declares no supported version (then every list is
+        empty).
+    :ivar operations: every operation of ``paths`` then of ``webhooks``, in document order.
+    :ivar security_schemes: scheme name → :class:`SecurityScheme`.
+    :ivar security_schemes_pointer: ``/components/securitySchemes`` or
+        ``/securityDefinitions`` when present, else ``None``.
+    :ivar servers: every server (3.x: root, path item and operation level; 2.0: one per
+        root/operation ``schemes`` entry, or one ``/host`` entry when there are no schemes).
+    :ivar global_security: the root ``security`` value, or ``None`` when absent.
+    :ivar global_security_pointer: ``/security`` when present, else ``None``.
+    """
+
+    def __init__(self, doc: SpecDocument) -> None:
+        self.document = doc
+        self.version: str | None = doc.openapi_version
+        data = doc.data if isinstance(doc.data, dict) else {}
+        self._data = data
+        self.global_security: Any = data.get("security")
+        self.global_security_pointer: str | None = "/security" if "security" in data else None
+        self.security_schemes: dict[str, SecurityScheme] = {}
+        self.security_schemes_pointer: str | None = None
+        self.servers: list[Server] = []
+        self.operations: list[Operation] = []
+        if self.version is None:
+            return
+        if self.is_swagger2:
+            self._index_swagger2_root()
+        else:
+            self._index_openapi3_root()
+        self._index_paths("paths", webhook=False)
+        if not self.is_swagger2:
+            self._index_paths("webhooks", webhook=True)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def is_swagger2(self) -> bool:
+        """True for a Swagger 2.0 document."""
+        return self.version == "2.0"
+
+    @property
+    def api_operations(self) -> list[Operation]:
+        """Operations under ``paths`` only (requests the API receives; no webhooks)."""
+        return [op for op in self.operations if not op.webhook]
+
+    def deref(self, node: Any) -> tuple[Any, str | None]:
+        """Follow local ``$ref`` hops of ``node`` (see :func:`specs.pointer.deref`)."""
+        return jp.deref(self._data, node)
+
+    # ------------------------------------------------------------------ root level
+    def _index_openapi3_root(self) -> None:
+        components = self._data.get("components")
+        if isinstance(components, dict) and "securitySchemes" in components:
+            self.security_schemes_pointer = "/components/securitySchemes"
+            self._index_schemes(components.get("securitySchemes"), "/components/securitySchemes")
+        self._add_servers3(self._data.get("servers"), "/servers", "root")
+
+    def _index_swagger2_root(self) -> None:
+        if "securityDefinitions" in self._data:
+            self.security_schemes_pointer = "/securityDefinitions"
+            self._index_schemes(self._data.get("securityDefinitions"), "/securityDefinitions")
+        self._add_servers2(self._data.get("schemes"), "/schemes", "root", host_fallback=True)
+
+    def _index_schemes(self, schemes: Any, where: str) -> None:
+        if not isinstance(schemes, dict):
+            return
+        for name, entry in schemes.items():
+            pointer = jp.child(where, name)
+            target, target_pointer = self.deref(entry)
+            if isinstance(target, dict):
+                self.security_schemes[name] = SecurityScheme(
+                    name, target, target_pointer or pointer
+                )
+            else:
+                self.security_schemes[name] = SecurityScheme(name, {}, pointer, resolved=False)
+
+    def _add_servers3(self, servers: Any, where: str, level: ServerLevel) -> None:
+        if not isinstance(servers, list):
+            return
+        for i, server in enumerate(servers):
+            pointer = jp.child(where, i)
+            target, target_pointer = self.deref(server)
+            if not isinstance(target, dict):
+                continue
+            variables = target.get("variables")
+            where_written = target_pointer or pointer
+            self.servers.append(Server(
+                target.get("url"),
+                where_written,
+                jp.child(where_written, "url"),
+                level,
+                variables if isinstance(variables, dict) else {},
+            ))
+
+    def _add_servers2(
+        self, schemes: Any, where: str, level: ServerLevel, *, host_fallback: bool
+    ) -> None:
+        host = self._data.get("host")
+        host = host if isinstance(host, str) else ""
+        base = self._data.get("basePath")
+        base = base if isinstance(base, str) else ""
+        if isinstance(schemes, list):
+            for i, scheme in enumerate(schemes):
+                text = scheme if isinstance(scheme, str) else str(scheme)
+                url = f"{text}://{host or '<host of the document>'}{base}"
+                pointer = jp.child(where, i)
+                self.servers.append(Server(url, pointer, pointer, level, {}, text, swagger=True))
+        elif host_fallback and host:
+            self.servers.append(
+                Server(f"//{host}{base}", "/host", "/host", level, {}, None, swagger=True)
+            )
+
+    # ------------------------------------------------------------------ operations
+    def _index_paths(self, container: str, *, webhook: bool) -> None:
+        paths = self._data.get(container)
+        if not isinstance(paths, dict):
+            return
+        methods = (
+            HTTP_METHODS_2 if self.is_swagger2
+            else HTTP_METHODS_32 if self.version == "3.2"
+            else HTTP_METHODS_3
+        )
+        for path, item in paths.items():
+            item_pointer = jp.child("/" + container, path)
+            target, target_pointer = self.deref(item)
+            if not isinstance(target, dict):
+                continue
+            item_pointer = target_pointer or item_pointer
+            item_params = self._parameters(target.get("parameters"), item_pointer)
+            if not self.is_swagger2:
+                self._add_servers3(target.get("servers"), jp.child(item_pointer, "servers"),
+                                   "path")
+            entries: list[tuple[str, Any, str]] = [
+                (m, target[m], jp.child(item_pointer, m)) for m in methods if m in target
+            ]
+            extra = target.get("additionalOperations") if self.version == "3.2" else None
+            if isinstance(extra, dict):
+                entries += [
+                    (name, op, jp.child(item_pointer, "additionalOperations", name))
+                    for name, op in extra.items()
+                ]
+            for method, op, op_pointer in entries:
+                if not isinstance(op, dict):
+                    continue
+                self._add_operation(path, method, op, op_pointer, item_params, webhook)
+
+    def _add_operation(
+        self,
+        path: str,
+        method: str,
+        op: dict[str, Any],
+        pointer: str,
+        item_params: list[Parameter],
+        webhook: bool,
+    ) -> None:
+        security: Any = None
+        sec_pointer: str | None = None
+        source: SecuritySource = "none"
+        if "security" in op:
+            security, sec_pointer, source = op["security"], jp.child(pointer, "security"), (
+                "operation"
+            )
+        elif self.global_security_pointer is not None:
+            security, sec_pointer, source = (
+                self.global_security, self.global_security_pointer, "global"
+            )
+        own = self._parameters(op.get("parameters"), pointer)
+        own_keys = {(p.name, p.location) for p in own}
+        params = [p for p in item_params if (p.name, p.location) not in own_keys] + own
+        if self.is_swagger2:
+            self._add_servers2(op.get("schemes"), jp.child(pointer, "schemes"), "operation",
+                               host_fallback=False)
+        else:
+            self._add_servers3(op.get("servers"), jp.child(pointer, "servers"), "operation")
+        self.operations.append(Operation(
+            path, method, pointer, op, security, sec_pointer, source, tuple(params), webhook,
+        ))
+
+    def _parameters(self, params: Any, owner: str) -> list[Parameter]:
+        if not isinstance(params, list):
+            return []
+        found: list[Parameter] = []
+        for i, entry in enumerate(params):
+            used_at = jp.child(owner, "parameters", i)
+            target, target_pointer = self.deref(entry)
+            if not isinstance(target, dict):
+                continue
+            name = target.get("name")
+            location = target.get("in")
+            found.append(Parameter(
+                name if isinstance(name, str) else "",
+                location if isinstance(location, str) else "",
+                target,
+                target_pointer or used_at,
+                used_at,
+            ))
+        return found

@@ -1,0 +1,3 @@
+from lifecycle import create_app
+
+app = create_app()
