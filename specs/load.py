@@ -82,9 +82,16 @@ def load_document(raw: bytes, limits: LoadLimits | None = None) -> SpecDocument:
     if fmt == "json":
         try:
             data = _load_json(text, limits)
-        except _NotJson:
-            fmt = "yaml"  # e.g. a YAML flow mapping such as {a: 1}
-    if fmt == "yaml":
+        except SpecLoadError as json_error:
+            if json_error.code != "syntax" or _looks_like_json(text):
+                raise
+            # Not JSON, but maybe YAML in flow style such as ``{openapi: 3.1.0, …}``.
+            try:
+                data, marks = _YamlBuilder(text, limits).build()
+            except SpecLoadError:
+                raise json_error from None
+            fmt = "yaml"
+    else:
         data, marks = _YamlBuilder(text, limits).build()
     if not isinstance(data, dict):
         kind = "an array" if isinstance(data, list) else f"a single {type(data).__name__} value"
@@ -129,6 +136,13 @@ def _decode(raw: bytes) -> str:
     return text
 
 
+def _looks_like_json(text: str) -> bool:
+    """True when the first member or item is JSON-quoted (``{"…`` / ``[…``): the author meant
+    JSON, so a JSON syntax error is the right message, not a YAML reading."""
+    body = text.lstrip()[1:].lstrip()
+    return body[:1] in ('"', "}", "]", "") or text.lstrip()[:1] == "["
+
+
 def _detect_version(data: dict[str, Any]) -> tuple[str | None, str | None]:
     """``(declared, major.minor)`` from ``openapi``/``swagger``; the minor is ``None`` if the
     value is not a string of a version Stagegate validates."""
@@ -140,17 +154,13 @@ def _detect_version(data: dict[str, Any]) -> tuple[str | None, str | None]:
             match = re.fullmatch(r"(\d+)\.(\d+)(?:\.\d+)?(?:-[0-9A-Za-z.-]+)?", value.strip())
             if field == "swagger":
                 return value, "2.0" if value.strip() == "2.0" else None
-            if match:
+            if match and match.group(1) == "3":
                 return value, VERSIONS.get(f"{match.group(1)}.{match.group(2)}")
             return value, None
     return None, None
 
 
 # ------------------------------------------------------------------------------------ JSON
-class _NotJson(Exception):
-    pass
-
-
 class _DuplicateKey(ValueError):
     def __init__(self, key: str) -> None:
         super().__init__(key)
@@ -182,9 +192,6 @@ def _load_json(text: str, limits: LoadLimits) -> Any:
             "too_deep", f"The document nests deeper than {limits.max_depth} levels."
         ) from None
     except json.JSONDecodeError as exc:
-        if exc.pos == len(text) - len(text.lstrip()) and text.lstrip()[:1] == "{":
-            # '{' followed by something that is no JSON at all: maybe a YAML flow mapping.
-            raise _NotJson from None
         raise SpecLoadError(
             "syntax", f"Invalid JSON: {exc.msg}.", exc.lineno, exc.colno
         ) from None
@@ -268,6 +275,16 @@ else:  # pragma: no cover
             _Yaml12Resolver.__init__(self)
 
 
+def _char_at(text: str, line: int, column: int) -> str:
+    """The character at 0-based ``line``/``column`` of ``text``, or ``""``."""
+    start = 0
+    for _ in range(line):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return ""
+    return text[start + column: start + column + 1]
+
+
 def _pack(mark: Any) -> int:
     return ((mark.line + 1) << 24) | min(mark.column + 1, 0xFFFFFF)
 
@@ -301,8 +318,8 @@ class _YamlBuilder:
                     "too_deep", f"The document nests too deeply ({problem}).",
                     mark.line + 1 if mark else None, mark.column + 1 if mark else None,
                 ) from None
-            if "found character '\\t'" in problem:
-                hint = " YAML does not allow tabs for indentation."
+            if mark is not None and _char_at(self.text, mark.line, mark.column) == "\t":
+                hint = " YAML does not allow tabs for indentation; use spaces."
             raise SpecLoadError(
                 "syntax",
                 f"Invalid YAML: {problem}.{hint}",
@@ -340,7 +357,7 @@ class _YamlBuilder:
             raise self._fail(
                 "alias_budget", "A YAML alias refers to a node that contains it (a cycle).", node
             )
-        if depth > self.limits.max_depth:
+        if depth > self.limits.max_depth and not isinstance(node, yaml.ScalarNode):
             raise self._fail(
                 "too_deep",
                 f"The document nests deeper than {self.limits.max_depth} levels; no real OpenAPI "

@@ -103,7 +103,8 @@ VALIDATORS: dict[str, type[SpecValidator]] = {
     "3.2": _safe(OpenAPIV32SpecValidator),
 }
 
-_EXTERNAL_REF_HINT = re.compile(r'["\']?\$ref["\']?\s*:\s*["\']?(?!#)[^\s"\'#]')
+_ESCAPED_DOLLAR = re.compile(r"\\(?:u0024|x24|U00000024)", re.IGNORECASE)
+_EXTERNAL_REF_HINT = re.compile(r"""\$ref["']?\s*:\s*["']?(?![#\s{\[])[^\s"']""")
 
 
 def validate_document(doc: SpecDocument) -> list[ValidationIssue]:
@@ -183,7 +184,7 @@ def external_refs(doc: SpecDocument) -> list[tuple[str, str]]:
 
     A cheap text scan decides whether the full walk is needed at all.
     """
-    if not _EXTERNAL_REF_HINT.search(doc.text):
+    if not _EXTERNAL_REF_HINT.search(doc.text) and not _ESCAPED_DOLLAR.search(doc.text):
         return []
     found: list[tuple[str, str]] = []
     seen: set[int] = set()
@@ -224,22 +225,51 @@ def _run_validator(doc: SpecDocument) -> list[ValidationIssue]:
             "a schema refers to itself in a way that makes the validator recurse without end "
             "(e.g. a oneOf member that allOf-includes its parent)", "validator-error"))
     except Exception as exc:  # noqa: BLE001 - any validator failure is a finding, never a 500
-        cause = _cause(exc)
-        kind = "reference" if "Unresolvable" in type(exc).__name__ else "validator-error"
-        issues.append(_stopped(cause, kind))
+        issues.append(_unexpected(doc, exc))
     return issues
 
 
-def _cause(exc: BaseException) -> str:
+_REFERENCE_ERRORS = {"Unresolvable", "PointerToNowhere", "NoSuchResource", "Unretrievable",
+                     "NoSuchAnchor", "InvalidAnchor"}
+
+
+def _unexpected(doc: SpecDocument, exc: BaseException) -> ValidationIssue:
+    """Turn an exception that escaped the validator into an issue."""
     name = type(exc).__name__
-    if name in {"Unresolvable", "PointerToNowhere", "NoSuchResource", "Unretrievable"}:
-        ref = getattr(exc, "ref", None) or getattr(exc, "uri", None) or str(exc)
-        text = f"the reference {ref!r} does not resolve inside the document"
-        # The refusing handler surfaces wrapped in referencing's own error.
-        if isinstance(exc.__cause__, ExternalReferenceRefused) or "not fetched" in str(exc):
-            text = f"it reached the external reference {ref!r}"
-        return text
-    return f"{name}: {_clip(str(exc))}" if str(exc) else name
+    if name not in _REFERENCE_ERRORS:
+        cause = f"{name}: {_clip(str(exc))}" if str(exc) else name
+        return _stopped(f"the validator failed ({cause})", "validator-error")
+    ref = getattr(exc, "ref", None) or getattr(exc, "uri", None) or str(exc)
+    ref = str(ref)
+    local = name == "PointerToNowhere" or ref.startswith(("#", "/"))
+    if not local:
+        return _stopped(f"it reached the external reference {ref!r}, which is never fetched",
+                        "reference")
+    target = ref if ref.startswith("#") else "#" + ref
+    return ValidationIssue(
+        f"The reference {target!r} does not resolve inside the document; validation stopped "
+        "there, so issues after that point are not known. Define the target or fix the $ref.",
+        _find_ref(doc, target),
+        "reference",
+    )
+
+
+def _find_ref(doc: SpecDocument, target: str) -> str | None:
+    """Pointer of the first ``$ref`` member whose value is ``target``."""
+    stack: list[tuple[Any, str]] = [(doc.data, "")]
+    seen: set[int] = set()
+    while stack:
+        node, where = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in items:
+            if key == "$ref" and isinstance(value, str) and value.split("#", 1)[-1] == target[1:]:
+                return jp.child(where, "$ref")
+            if isinstance(value, dict | list):
+                stack.append((value, jp.child(where, key)))
+    return None
 
 
 def _stopped(cause: str, kind: str) -> ValidationIssue:

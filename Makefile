@@ -1,0 +1,51 @@
+# Stagegate: the two commands of the README are `make run` and `make test`.
+# Everything else here is what they need; each target installs what it uses.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAGEGATE := $(VENV)/bin/stagegate
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-postgres setup assets browser bench clean
+
+## make run: set up, migrate, load the demo, serve http://127.0.0.1:5000 (SQLite)
+run: setup
+	$(STAGEGATE) db upgrade
+	$(STAGEGATE) demo
+	$(STAGEGATE) run --host 127.0.0.1 --port 5000
+
+## make test: set up (incl. Chromium) and run the whole suite on SQLite
+test: setup browser
+	$(PY) -m pytest
+
+## make test-postgres: the same suite against PostgreSQL (a fresh database per run)
+test-postgres: setup browser
+	TEST_DATABASE_URL=$(PG_URL) $(PY) -m pytest
+
+setup: $(VENV)/.installed assets
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+assets: node_modules/.package-lock.json
+	$(PY) scripts/assets.py
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+## Debian's Chromium for the Playwright tests (never `playwright install`: no downloads here)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## make bench: ingest the large corpus documents; prints ratios against the validator alone
+bench: setup
+	$(PY) scripts/bench.py
+
+clean:
+	rm -rf $(VENV) node_modules lifecycle/static/vendor

@@ -1,0 +1,140 @@
+"""REST views: parse the request, call one service, return JSON.
+
+Domain errors propagate to :mod:`lifecycle.errors`, which answers
+``{"error", "message", "details"}`` with the right status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request, url_for
+
+from lifecycle import services
+from lifecycle.api import serialize
+from lifecycle.errors import ApiError
+from lifecycle.extensions import csrf
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+VERSION_PATH = "/apis/<name>/versions/<version>"
+
+
+def _json_object() -> dict[str, Any]:
+    """The request body as a JSON object.
+
+    :raises ApiError: 415 when not sent as JSON, 400 when not a JSON object.
+    """
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type",
+                       "Send a JSON object with Content-Type: application/json.")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_request", "The request body is not a JSON object.")
+    return body
+
+
+def _text(body: dict[str, Any], key: str, *, required: bool = False) -> str | None:
+    value = body.get(key)
+    if value is None:
+        if required:
+            raise ApiError(422, "validation_failed", "Some values are not acceptable.",
+                           {"fields": {key: "This field is required."}})
+        return None
+    if not isinstance(value, str):
+        raise ApiError(422, "validation_failed", "Some values are not acceptable.",
+                       {"fields": {key: "Must be a string."}})
+    return value
+
+
+@bp.get("/apis")
+def list_apis() -> Any:
+    """All APIs with their versions."""
+    return jsonify(apis=[serialize.api_dict(a) for a in services.list_apis()])
+
+
+@bp.post("/apis")
+def create_api() -> Any:
+    """Register an API: ``{"name", "title", "description"?, "team"?}``."""
+    body = _json_object()
+    api = services.create_api(
+        name=_text(body, "name", required=True) or "",
+        title=_text(body, "title", required=True) or "",
+        description=_text(body, "description") or "",
+        team=_text(body, "team"),
+    )
+    response = jsonify(serialize.api_dict(api))
+    response.headers["Location"] = url_for("api.get_api", name=api.name)
+    return response, 201
+
+
+@bp.get("/apis/<name>")
+def get_api(name: str) -> Any:
+    """One API with its versions."""
+    return jsonify(serialize.api_dict(services.get_api(name)))
+
+
+@bp.post("/apis/<name>/versions")
+def create_version(name: str) -> Any:
+    """Add a version: ``{"version": "1.0.0"}``; it starts in ``design``."""
+    body = _json_object()
+    obj = services.create_version(name, _text(body, "version", required=True) or "")
+    response = jsonify(serialize.version_dict(obj))
+    response.headers["Location"] = url_for("api.get_version", name=name, version=obj.version)
+    return response, 201
+
+
+@bp.get(VERSION_PATH)
+def get_version(name: str, version: str) -> Any:
+    """One version: stage, next stage, spec revisions."""
+    return jsonify(serialize.version_dict(services.get_version(name, version)))
+
+
+@bp.put(VERSION_PATH + "/spec")
+def put_spec(name: str, version: str) -> Any:
+    """Upload the OpenAPI document as the raw body (JSON or YAML, detected from content).
+
+    201 with a new revision, 200 when identical bytes were uploaded before.
+    """
+    if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        raise ApiError(415, "unsupported_media_type",
+                       "Send the document itself as the request body, not as a form.")
+    raw = request.get_data(cache=False)
+    revision, created = services.upload_spec(name, version, raw)
+    obj = revision.api_version
+    body = {
+        "created": created,
+        "revision": serialize.revision_dict(revision),
+        "compliance": serialize.compliance_dict(obj, services.gate_status(obj)),
+    }
+    return jsonify(body), 201 if created else 200
+
+
+@bp.get(VERSION_PATH + "/compliance")
+def compliance(name: str, version: str) -> Any:
+    """The gate for the next stage: passed, blocking findings explained."""
+    obj = services.get_version(name, version)
+    return jsonify(serialize.compliance_dict(obj, services.gate_status(obj)))
+
+
+@bp.post(VERSION_PATH + "/transitions")
+def create_transition(name: str, version: str) -> Any:
+    """Move the version: ``{"to": STAGE, "reason"?, "actor"?}``."""
+    body = _json_object()
+    record = services.transition(
+        name, version,
+        to=_text(body, "to", required=True) or "",
+        reason=_text(body, "reason"),
+        actor=_text(body, "actor") or "anonymous",
+    )
+    obj = record.api_version
+    return jsonify(transition=serialize.transition_dict(record),
+                   version=serialize.version_dict(obj)), 201
+
+
+@bp.get(VERSION_PATH + "/history")
+def history(name: str, version: str) -> Any:
+    """Revisions and transitions in time order, oldest first."""
+    obj = services.get_version(name, version)
+    return jsonify(api=name, version=version, events=serialize.history_dict(obj))

@@ -1,0 +1,228 @@
+"""Database models (SQLAlchemy 2.0 typed declarative, bound through Flask-SQLAlchemy).
+
+``Api`` 1—n ``ApiVersion`` 1—n ``SpecRevision`` / ``CheckRun`` / ``Transition``.
+Every time is timezone-aware UTC (:class:`UTCDateTime`).  ``SpecRevision``, ``CheckRun`` and
+``Transition`` are records of what happened: append-only (see :func:`_refuse_change`).
+The schema is created by the Alembic migrations in ``lifecycle/migrations``, never by
+``create_all``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from lifecycle.extensions import db
+from lifecycle.stages import STAGES, Kind
+
+#: API slug (DESIGN.md)
+API_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+#: version string: semver-like, no spaces or slashes (it is a URL path segment)
+VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+-]{0,39}")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that always hands back aware UTC datetimes.
+
+    SQLite keeps no zone: values are stored as naive UTC and marked UTC on the way out;
+    PostgreSQL stores ``timestamptz``.  Naive datetimes are refused on the way in.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime; use timezone-aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Api(db.Model):  # type: ignore[name-defined,misc]
+    """A registered API: a unique slug ``name``, a title, an owning team."""
+
+    __tablename__ = "api"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(63), unique=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    team: Mapped[str | None] = mapped_column(sa.String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    versions: Mapped[list[ApiVersion]] = relationship(
+        back_populates="api", order_by="ApiVersion.id"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Api {self.name}>"
+
+
+class ApiVersion(db.Model):  # type: ignore[name-defined,misc]
+    """One version of an API and its current lifecycle ``stage`` (see :mod:`lifecycle.stages`)."""
+
+    __tablename__ = "api_version"
+    __table_args__ = (
+        sa.UniqueConstraint("api_id", "version", name="uq_api_version_api_id_version"),
+        sa.CheckConstraint(_in("stage", STAGES), name="stage"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    api_id: Mapped[int] = mapped_column(sa.ForeignKey("api.id"), index=True)
+    version: Mapped[str] = mapped_column(sa.String(40))
+    stage: Mapped[str] = mapped_column(sa.String(20), default=STAGES[0])
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    api: Mapped[Api] = relationship(back_populates="versions")
+    revisions: Mapped[list[SpecRevision]] = relationship(
+        back_populates="api_version", order_by="SpecRevision.number"
+    )
+    check_runs: Mapped[list[CheckRun]] = relationship(
+        back_populates="api_version", order_by="CheckRun.id"
+    )
+    transitions: Mapped[list[Transition]] = relationship(
+        back_populates="api_version", order_by="Transition.id",
+        foreign_keys="Transition.version_id",
+    )
+
+    @property
+    def latest_revision(self) -> SpecRevision | None:
+        """The highest-numbered spec revision, or ``None`` before the first upload."""
+        return self.revisions[-1] if self.revisions else None
+
+    def __repr__(self) -> str:
+        return f"<ApiVersion {self.api.name if self.api else self.api_id}@{self.version}>"
+
+
+class SpecRevision(db.Model):  # type: ignore[name-defined,misc]
+    """An uploaded OpenAPI document: the exact bytes and the analysis of exactly those bytes.
+
+    ``findings`` is a list of :meth:`policies.findings.Finding.to_dict` dicts.  Identical
+    bytes never make a second revision of one version (unique ``sha256`` per version).
+    """
+
+    __tablename__ = "spec_revision"
+    __table_args__ = (
+        sa.UniqueConstraint("version_id", "number", name="uq_spec_revision_version_id_number"),
+        sa.UniqueConstraint("version_id", "sha256", name="uq_spec_revision_version_id_sha256"),
+        sa.CheckConstraint("number >= 1", name="number_positive"),
+        sa.CheckConstraint(_in("format", ("json", "yaml")), name="format"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(sa.ForeignKey("api_version.id"), index=True)
+    number: Mapped[int] = mapped_column()
+    raw: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
+    size: Mapped[int] = mapped_column()
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    format: Mapped[str] = mapped_column(sa.String(8))
+    declared_version: Mapped[str | None] = mapped_column(sa.String(40))
+    openapi_version: Mapped[str | None] = mapped_column(sa.String(8))
+    valid: Mapped[bool] = mapped_column()
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    uploaded_by: Mapped[str] = mapped_column(sa.String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    api_version: Mapped[ApiVersion] = relationship(back_populates="revisions")
+
+    def __repr__(self) -> str:
+        return f"<SpecRevision {self.version_id}#{self.number} {self.sha256[:12]}>"
+
+
+class CheckRun(db.Model):  # type: ignore[name-defined,misc]
+    """One gate evaluation: the pack (name and SHA-256) applied to a revision's findings.
+
+    Recorded for every gated transition attempt, passed or blocked.  ``revision_id`` is
+    ``None`` when the version had no spec yet (the gate then sees missing evidence).
+    """
+
+    __tablename__ = "check_run"
+    __table_args__ = (sa.CheckConstraint(_in("target_stage", STAGES), name="target_stage"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(sa.ForeignKey("api_version.id"), index=True)
+    revision_id: Mapped[int | None] = mapped_column(sa.ForeignKey("spec_revision.id"))
+    target_stage: Mapped[str] = mapped_column(sa.String(20))
+    passed: Mapped[bool] = mapped_column()
+    pack: Mapped[str] = mapped_column(sa.String(200))
+    pack_sha256: Mapped[str] = mapped_column(sa.String(64))
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    api_version: Mapped[ApiVersion] = relationship(back_populates="check_runs")
+    revision: Mapped[SpecRevision | None] = relationship()
+
+
+class Transition(db.Model):  # type: ignore[name-defined,misc]
+    """A stage change of a version: who, when, why, and the check run that allowed it."""
+
+    __tablename__ = "transition"
+    __table_args__ = (
+        sa.CheckConstraint(_in("from_stage", STAGES), name="from_stage"),
+        sa.CheckConstraint(_in("to_stage", STAGES), name="to_stage"),
+        sa.CheckConstraint(_in("kind", tuple(k.value for k in Kind)), name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(sa.ForeignKey("api_version.id"), index=True)
+    from_stage: Mapped[str] = mapped_column(sa.String(20))
+    to_stage: Mapped[str] = mapped_column(sa.String(20))
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    actor: Mapped[str] = mapped_column(sa.String(100))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    check_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("check_run.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    api_version: Mapped[ApiVersion] = relationship(
+        back_populates="transitions", foreign_keys=[version_id]
+    )
+    check_run: Mapped[CheckRun | None] = relationship()
+
+
+#: records that are written once and never changed or removed
+APPEND_ONLY: tuple[type, ...] = (SpecRevision, CheckRun, Transition)
+
+
+class AppendOnlyError(RuntimeError):
+    """An attempt to update or delete an append-only record (a programming error)."""
+
+
+def _refuse_change(mapper: Any, connection: Any, target: Any) -> None:
+    raise AppendOnlyError(f"{type(target).__name__} records are append-only")
+
+
+for _model in APPEND_ONLY:
+    event.listen(_model, "before_update", _refuse_change)
+    event.listen(_model, "before_delete", _refuse_change)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_change(state: Any) -> None:
+    """Also refuse ORM bulk ``update()``/``delete()`` statements aimed at append-only models."""
+    if not (state.is_update or state.is_delete):
+        return
+    for mapper in state.all_mappers:
+        if mapper.class_ in APPEND_ONLY:
+            raise AppendOnlyError(f"{mapper.class_.__name__} records are append-only")

@@ -1,0 +1,103 @@
+/* Stagegate UI behaviour (progressive enhancement; every form also works without it).
+ *
+ * - drop a file onto the upload drop zone -> it becomes the form's file input value;
+ * - upload progress bar from htmx's htmx:xhr:progress event;
+ * - errors htmx does not swap (413, 500, network) are announced in a message;
+ * - after a swap, focus moves to the first [data-focus-on-swap] element (flash or findings).
+ *
+ * No inline handlers or eval anywhere, so a strict Content-Security-Policy can be added.
+ */
+(function () {
+  "use strict";
+
+  function fileLabel(input) {
+    var zone = input.closest("[data-dropzone]");
+    var out = zone && zone.querySelector("[data-dropzone-file]");
+    if (!out) return;
+    var file = input.files && input.files[0];
+    out.textContent = file ? "Selected: " + file.name + " (" + Math.max(1, Math.round(file.size / 1024)) + " KB)" : "";
+    zone.classList.toggle("dropzone--has-file", !!file);
+  }
+
+  function announce(text, isError) {
+    var region = document.getElementById("live-region");
+    var target = document.getElementById("version") || document.getElementById("board") || document.getElementById("main");
+    if (region) region.textContent = text;
+    if (!target) return;
+    var box = document.getElementById("client-error");
+    if (!box) {
+      box = document.createElement("p");
+      box.id = "client-error";
+      box.setAttribute("role", "alert");
+      target.insertBefore(box, target.firstChild);
+    }
+    box.className = "flash " + (isError ? "flash--error" : "flash--info");
+    box.textContent = text;
+  }
+
+  // ---- drag and drop onto the drop zone (delegated: the zone is swapped in and out)
+  document.addEventListener("dragover", function (evt) {
+    var zone = evt.target.closest && evt.target.closest("[data-dropzone]");
+    if (!zone) return;
+    evt.preventDefault();
+    evt.dataTransfer.dropEffect = "copy";
+    zone.classList.add("dropzone--over");
+  });
+  document.addEventListener("dragleave", function (evt) {
+    var zone = evt.target.closest && evt.target.closest("[data-dropzone]");
+    if (zone && !zone.contains(evt.relatedTarget)) zone.classList.remove("dropzone--over");
+  });
+  document.addEventListener("drop", function (evt) {
+    var zone = evt.target.closest && evt.target.closest("[data-dropzone]");
+    if (!zone) return;
+    evt.preventDefault();
+    zone.classList.remove("dropzone--over");
+    var input = zone.querySelector("input[type=file]");
+    if (input && evt.dataTransfer && evt.dataTransfer.files.length) {
+      input.files = evt.dataTransfer.files;
+      fileLabel(input);
+    }
+  });
+  document.addEventListener("change", function (evt) {
+    if (evt.target.matches && evt.target.matches("[data-dropzone] input[type=file]")) fileLabel(evt.target);
+  });
+
+  // ---- upload progress (htmx fires htmx:xhr:progress on the requesting form)
+  function progressFor(elt) {
+    var form = elt && elt.closest ? elt.closest("form") : null;
+    return form ? form.querySelector("progress") : null;
+  }
+  document.addEventListener("htmx:xhr:progress", function (evt) {
+    var bar = progressFor(evt.target);
+    if (!bar || !evt.detail.lengthComputable) return;
+    bar.hidden = false;
+    bar.value = Math.round((evt.detail.loaded / evt.detail.total) * 100);
+  });
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    var old = document.getElementById("client-error");
+    if (old) old.remove();
+    var bar = progressFor(evt.detail.elt);
+    if (bar) { bar.value = 0; }
+  });
+
+  // ---- responses htmx does not swap (see htmx-config in base.html)
+  document.addEventListener("htmx:responseError", function (evt) {
+    var xhr = evt.detail.xhr;
+    var doc = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+    var msg = doc.querySelector("[role=alert]");
+    var text = msg ? msg.textContent.trim() : "The server answered " + xhr.status + ".";
+    if (xhr.status === 400) text += " Reload the page and try again.";
+    announce(text, true);
+  });
+  document.addEventListener("htmx:sendError", function () {
+    announce("Could not reach Stagegate. Is it still running?", true);
+  });
+
+  // ---- keep keyboard and screen-reader users oriented after a swap
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var root = evt.detail.elt && evt.detail.elt.isConnected ? evt.detail.elt : document;
+    if (evt.detail.requestConfig && evt.detail.requestConfig.verb === "get") return;
+    var target = root.querySelector("[data-focus-on-swap]") || document.querySelector("[data-focus-on-swap]");
+    if (target) target.focus({ preventScroll: false });
+  });
+})();

@@ -1,0 +1,120 @@
+"""Flask-WTF forms of the web UI.  Every POST carries the CSRF token (``FlaskForm``)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+
+#: the API slug rule of DESIGN.md (``[a-z0-9][a-z0-9-]{0,62}``)
+API_NAME = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
+
+class EmptyForm(FlaskForm):
+    """A button-only POST: nothing but the CSRF token."""
+
+
+class _Prefixed(FlaskForm):
+    """A form whose field names carry a prefix (``demote-reason``), so several forms on one
+    page never share an ``id``."""
+
+    form_prefix = ""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("prefix", self.form_prefix)
+        super().__init__(*args, **kwargs)
+
+
+class PromoteForm(_Prefixed):
+    """Promote one stage.  ``to`` is the stage the page offered, so a stale page cannot
+    promote twice (the second attempt is refused as "already in …")."""
+
+    form_prefix = "promote"
+
+    to = HiddenField(validators=[DataRequired()])
+
+
+class CreateApiForm(FlaskForm):
+    """Register an API: slug name, title, optional team and description."""
+
+    name = StringField(
+        "Name (slug)",
+        validators=[
+            DataRequired(),
+            Regexp(API_NAME, message="Lower-case letters, digits and '-', at most 63."),
+        ],
+        description="e.g. payments",
+    )
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    team = StringField("Owning team", validators=[Optional(), Length(max=100)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
+
+
+class CreateVersionForm(FlaskForm):
+    """Add a version to an existing API (chosen from a list)."""
+
+    api = SelectField("API", validators=[DataRequired()], choices=[])
+    version = StringField(
+        "Version",
+        validators=[
+            DataRequired(),
+            Regexp(
+                r"^[0-9A-Za-z][0-9A-Za-z.+-]{0,39}$",
+                message="Use a version like 1.2.0 (letters, digits, '.', '+', '-'; at most 40).",
+            ),
+        ],
+        description="e.g. 1.0.0",
+    )
+
+
+class UploadSpecForm(FlaskForm):
+    """One upload form: a file (picked or dropped) or pasted text.  The file wins."""
+
+    spec_file = FileField("OpenAPI document (JSON or YAML)")
+    spec_text = TextAreaField("…or paste it here")
+
+    def validate_spec_text(self, field: TextAreaField) -> None:
+        """Require exactly one source of bytes (checked once, on the last field)."""
+        if not self.spec_file.data and not (field.data or "").strip():
+            raise ValidationError("Choose a file, drop one on the box, or paste the document.")
+
+    def raw(self) -> bytes:
+        """The uploaded bytes, exactly as sent (file first, then pasted text as UTF-8)."""
+        upload = self.spec_file.data
+        if upload:
+            return upload.read()
+        # Browsers send textarea line breaks as CRLF (HTML form submission); the person
+        # pasted LF lines, so keep the document as they wrote it.
+        return (self.spec_text.data or "").replace("\r\n", "\n").encode("utf-8")
+
+
+class DemoteForm(_Prefixed):
+    """Move back to an earlier stage; the reason is mandatory (DESIGN.md)."""
+
+    form_prefix = "demote"
+
+    to = SelectField("Back to stage", validators=[DataRequired()], choices=[])
+    reason = TextAreaField(
+        "Reason", validators=[DataRequired(message="Say why it moves back."), Length(max=2000)]
+    )
+
+
+class RetireForm(_Prefixed):
+    """Retire (from deployment) or abandon (earlier stages); a reason is required."""
+
+    form_prefix = "retire"
+
+    reason = TextAreaField(
+        "Reason", validators=[DataRequired(message="Say why it is retired."), Length(max=2000)]
+    )
+
+
+class SearchForm(FlaskForm):
+    """Board filter (GET; no CSRF because it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Search", validators=[Optional(), Length(max=100)])
+    stage = SelectField("Stage", validators=[Optional()], choices=[])

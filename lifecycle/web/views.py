@@ -1,0 +1,363 @@
+"""Views of the web UI.  Each parses a form, calls one service, and renders or redirects.
+
+Fragment or full page: the one helper :func:`lifecycle.errors.wants_fragment` (htmx, not
+boosted, not a history restore); every answer carries ``Vary: HX-Request``.
+
+Status codes of form answers (htmx swaps them; see the ``htmx-config`` meta tag in
+``base.html``): 200 success (htmx) / 303 redirect (plain form), 422 invalid form or
+unreadable document, 409 gate failed or conflict.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from markupsafe import Markup, escape
+from werkzeug.wrappers import Response as BaseResponse
+
+from lifecycle import services, stages
+from lifecycle.errors import wants_fragment
+from lifecycle.services import Conflict, GateFailed, InvalidTransition, ValidationFailed
+from lifecycle.web import presenters
+from lifecycle.web.forms import (
+    CreateApiForm,
+    CreateVersionForm,
+    DemoteForm,
+    PromoteForm,
+    RetireForm,
+    SearchForm,
+    UploadSpecForm,
+)
+from policies.rules import all_rules, get_rule
+from specs import SpecLoadError
+from specs.document import excerpt_lines
+
+bp = Blueprint("web", __name__)
+
+#: who acts, until there are accounts (the app is bound to 127.0.0.1)
+ACTOR = "anonymous"
+
+Page = str | tuple[str, int] | BaseResponse
+
+#: headings of the rule catalog, by the evidence kind the rules read
+EVIDENCE_LABELS = {
+    "spec": "OpenAPI document",
+    "token": "Sample access tokens",
+    "jwks": "Keys (JWKS)",
+    "gateway": "Gateway configuration",
+}
+
+
+@bp.after_request
+def _vary(response: Response) -> Response:
+    """Caches must key pages on ``HX-Request`` (fragment vs full page), htmx docs "Caching"."""
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.app_context_processor
+def _stage_context() -> dict[str, Any]:
+    return {"stage_labels": presenters.STAGE_LABELS}
+
+
+@bp.app_template_filter("isotime")
+def _isotime(value: datetime | None) -> str:
+    """ISO 8601 for ``<time datetime>``."""
+    return value.isoformat(timespec="seconds") if value else ""
+
+
+@bp.app_template_filter("shorttime")
+def _shorttime(value: datetime | None) -> str:
+    """``2026-11-29 18:31 UTC``."""
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
+@bp.app_template_filter("prose")
+def _prose(text: str | None) -> Markup:
+    """Rule and finding text as HTML: blank-line paragraphs, indented or multi-line blocks as
+    ``<pre>``, `backticks` as ``<code>``.  Everything is escaped first."""
+    blocks = []
+    for block in (text or "").strip().split("\n\n"):
+        if "\n" in block or block.startswith("  "):
+            blocks.append(Markup("<pre class=\"snippet\"><code>{}</code></pre>").format(block))
+            continue
+        parts = str(escape(block)).split("`")
+        html = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+        blocks.append(Markup(f"<span class=\"para\">{html}</span>"))
+    return Markup("").join(blocks)
+
+
+# ------------------------------------------------------------------------------ board
+def _search_form() -> SearchForm:
+    form = SearchForm(request.args)
+    form.stage.choices = [("", "All stages")] + [
+        (s, presenters.STAGE_LABELS[s]) for s in stages.STAGES
+    ]
+    return form
+
+
+def _version_form() -> CreateVersionForm:
+    form = CreateVersionForm()
+    form.api.choices = [(a.name, f"{a.title} ({a.name})") for a in services.list_apis()]
+    return form
+
+
+def _render_board(
+    api_form: CreateApiForm | None = None,
+    version_form: CreateVersionForm | None = None,
+    status: int = 200,
+) -> Page:
+    search = _search_form()
+    search.validate()  # an unknown stage or overlong query is ignored, not an error
+    query = (search.q.data or "").strip() if not search.q.errors else ""
+    stage = search.stage.data if search.stage.data and not search.stage.errors else None
+    versions = services.list_versions(query=query or None, stage=stage)
+    cards = [presenters.card(v, services.gate_status(v)) for v in versions]
+    context = {
+        "columns": presenters.board_columns(cards),
+        "filtered": bool(query or stage),
+        "total": len(cards),
+        "query": query,
+        "stage_filter": presenters.STAGE_LABELS.get(stage or "", ""),
+    }
+    if wants_fragment():
+        return render_template("web/_partials/board.html", **context), status
+    return render_template(
+        "web/board.html",
+        search=search,
+        api_form=api_form or CreateApiForm(formdata=None),
+        version_form=version_form or _version_form(),
+        **context,
+    ), status
+
+
+@bp.get("/")
+def board() -> Page:
+    """The pipeline: every API version in its stage column, filterable."""
+    return _render_board()
+
+
+def _apply_errors(form: Any, exc: ValidationFailed) -> None:
+    """Show a service's field errors on the matching form fields (else on the first field)."""
+    for name, message in exc.errors.items():
+        target = getattr(form, name, None) or next(iter(form))
+        target.errors = [*target.errors, message]
+
+
+@bp.post("/apis")
+def create_api() -> Page:
+    """Register an API, then go to its page."""
+    form = CreateApiForm()
+    if form.validate_on_submit():
+        try:
+            api = services.create_api(
+                form.name.data, form.title.data, form.description.data or "", form.team.data
+            )
+        except ValidationFailed as exc:
+            _apply_errors(form, exc)
+        except Conflict as exc:
+            form.name.errors = [*form.name.errors, exc.message]
+        else:
+            flash(f"API “{api.title}” registered. Add its first version.", "success")
+            return redirect(url_for("web.api_page", name=api.name), 303)
+    return _render_board(api_form=form, status=422)
+
+
+def _create_version(form: CreateVersionForm) -> BaseResponse | None:
+    """Run the create-version form; the redirect on success, ``None`` with errors set."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        obj = services.create_version(form.api.data, form.version.data)
+    except ValidationFailed as exc:
+        _apply_errors(form, exc)
+    except Conflict as exc:
+        form.version.errors = [*form.version.errors, exc.message]
+    else:
+        flash(f"Version {obj.version} created in {presenters.STAGE_LABELS[obj.stage]}.", "success")
+        return redirect(url_for("web.version_page", name=obj.api.name, version=obj.version), 303)
+    return None
+
+
+@bp.post("/versions")
+def create_version() -> Page:
+    """Add a version to the API chosen in the board's form."""
+    form = _version_form()
+    return _create_version(form) or _render_board(version_form=form, status=422)
+
+
+# ------------------------------------------------------------------------------ API page
+def _render_api(name: str, form: CreateVersionForm | None = None, status: int = 200) -> Page:
+    api = services.get_api(name)
+    if form is None:
+        form = CreateVersionForm(formdata=None)
+    return render_template(
+        "web/api.html", api=api, versions=api.versions, version_form=form
+    ), status
+
+
+@bp.get("/apis/<name>")
+def api_page(name: str) -> Page:
+    """An API and its versions."""
+    return _render_api(name)
+
+
+@bp.post("/apis/<name>/versions")
+def create_api_version(name: str) -> Page:
+    """Add a version from the API page."""
+    services.get_api(name)  # 404 before anything else
+    form = CreateVersionForm()
+    form.api.choices = [(name, name)]
+    form.api.data = name
+    return _create_version(form) or _render_api(name, form, status=422)
+
+
+# ------------------------------------------------------------------------------ version page
+def _load_error_view(exc: SpecLoadError, raw: bytes) -> dict[str, Any]:
+    text = raw.decode("utf-8", errors="replace")
+    excerpt = excerpt_lines(text, exc.line, context=presenters.EXCERPT_CONTEXT) if exc.line else []
+    return {"message": exc.message, "code": exc.code, "line": exc.line, "column": exc.column,
+            "excerpt": excerpt}
+
+
+def _render_version(
+    name: str,
+    version: str,
+    status: int = 200,
+    *,
+    decision: Any = None,
+    upload_form: UploadSpecForm | None = None,
+    demote_form: DemoteForm | None = None,
+    retire_form: RetireForm | None = None,
+    load_error: dict[str, Any] | None = None,
+) -> Page:
+    """The version workspace (fragment for htmx, full page otherwise).
+
+    :param decision: a gate decision to show instead of a fresh one (a refused promotion).
+    """
+    obj = services.get_version(name, version)
+    next_stage = stages.next_stage(obj.stage)
+    if decision is None or decision.target != next_stage:
+        decision = services.gate_status(obj)
+    if demote_form is None:
+        demote_form = DemoteForm(formdata=None)
+    demote_form.to.choices = [
+        (s, presenters.STAGE_LABELS[s]) for s in reversed(stages.previous_stages(obj.stage))
+    ]
+    context = {
+        "version": obj,
+        "timeline": presenters.timeline(obj.stage),
+        "transitions": list(obj.transitions),
+        "gate": presenters.gate_panel(obj, decision, get_rule),
+        "revisions": list(reversed(obj.revisions)),
+        "next_stage": next_stage,
+        "promote_form": PromoteForm(formdata=None, to=next_stage),
+        "demote_form": demote_form,
+        "retire_form": retire_form or RetireForm(formdata=None),
+        "upload_form": upload_form or UploadSpecForm(formdata=None),
+        "load_error": load_error,
+    }
+    template = "web/_partials/version.html" if wants_fragment() else "web/version.html"
+    return render_template(template, **context), status
+
+
+def _done(name: str, version: str) -> Page:
+    """After a successful change: the fresh fragment for htmx, else redirect (PRG, 303)."""
+    if wants_fragment():
+        return _render_version(name, version)
+    return redirect(url_for("web.version_page", name=name, version=version), 303)
+
+
+@bp.get("/apis/<name>/versions/<version>")
+def version_page(name: str, version: str) -> Page:
+    """Stage timeline, gate status, revisions, upload and stage moves of one version."""
+    return _render_version(name, version)
+
+
+@bp.post("/apis/<name>/versions/<version>/spec")
+def upload(name: str, version: str) -> Page:
+    """Store an uploaded (picked, dropped or pasted) document as the next revision."""
+    form = UploadSpecForm()
+    if not form.validate_on_submit():
+        return _render_version(name, version, 422, upload_form=form)
+    raw = form.raw()
+    try:
+        revision, created = services.upload_spec(name, version, raw, uploader=ACTOR)
+    except SpecLoadError as exc:
+        return _render_version(name, version, 422, upload_form=form,
+                               load_error=_load_error_view(exc, raw))
+    except Conflict as exc:
+        flash(exc.message, "error")
+        return _render_version(name, version, 409, upload_form=form)
+    if created:
+        flash(f"Revision {revision.number} stored and checked.", "success")
+    else:
+        flash(f"Identical to revision {revision.number}; nothing new stored.", "info")
+    return _done(name, version)
+
+
+def _move(name: str, version: str, to: str, reason: str | None, **forms: Any) -> Page:
+    """Run one transition and answer: done, or the page with why it was refused."""
+    try:
+        record = services.transition(name, version, to, reason=reason, actor=ACTOR)
+    except GateFailed as exc:
+        flash(exc.message, "error")
+        return _render_version(name, version, 409, decision=exc.decision, **forms)
+    except InvalidTransition as exc:
+        flash(exc.message, "error")
+        return _render_version(name, version, 422, **forms)
+    except Conflict as exc:
+        flash(exc.message, "error")
+        return _render_version(name, version, 409, **forms)
+    flash(_moved_message(record), "success")
+    return _done(name, version)
+
+
+def _moved_message(record: Any) -> str:
+    label = presenters.STAGE_LABELS[record.to_stage]
+    if record.kind == "promotion":
+        return f"Promoted to {label}."
+    if record.kind == "demotion":
+        return f"Moved back to {label}."
+    if record.from_stage == stages.DEPLOYMENT:
+        return "Retired."
+    return f"Abandoned in {presenters.STAGE_LABELS[record.from_stage]}; its lifecycle has ended."
+
+
+@bp.post("/apis/<name>/versions/<version>/promote")
+def promote(name: str, version: str) -> Page:
+    """Promote one stage, if the gate of that stage passes."""
+    form = PromoteForm()
+    if not form.validate_on_submit():
+        flash("The promotion form was incomplete; reload the page.", "error")
+        return _render_version(name, version, 422)
+    return _move(name, version, form.to.data, None)
+
+
+@bp.post("/apis/<name>/versions/<version>/demote")
+def demote(name: str, version: str) -> Page:
+    """Move back to an earlier stage with a mandatory reason."""
+    obj = services.get_version(name, version)
+    form = DemoteForm()
+    form.to.choices = [(s, s) for s in stages.previous_stages(obj.stage)]
+    if not form.validate_on_submit():
+        return _render_version(name, version, 422, demote_form=form)
+    return _move(name, version, form.to.data, form.reason.data, demote_form=form)
+
+
+@bp.post("/apis/<name>/versions/<version>/retire")
+def retire(name: str, version: str) -> Page:
+    """Retire (gated, from deployment) or abandon (earlier stages) with a reason."""
+    form = RetireForm()
+    if not form.validate_on_submit():
+        return _render_version(name, version, 422, retire_form=form)
+    return _move(name, version, stages.RETIREMENT, form.reason.data, retire_form=form)
+
+
+# ------------------------------------------------------------------------------ rules
+@bp.get("/rules")
+def rules() -> Page:
+    """The rule catalog: id, severity, evidence, description, remediation, sources."""
+    return render_template("web/rules.html", rules=all_rules(), evidence_labels=EVIDENCE_LABELS)

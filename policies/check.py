@@ -1,0 +1,77 @@
+"""Check an uploaded OpenAPI document against every spec rule: :func:`check_spec`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from policies.findings import Finding, sort_key
+from policies.spec_rules import evaluate_spec_rules
+from specs import LoadLimits, SpecDocument, ValidationIssue, load_document, validate_document
+from specs import pointer as jp
+
+
+@dataclass(frozen=True, slots=True)
+class SpecCheck:
+    """The result of :func:`check_spec`.
+
+    :ivar document: the loaded document (bytes, format, version, data, locations).
+    :ivar issues: the validator's issues, located.
+    :ivar findings: every spec rule's findings, located, sorted by :func:`sort_findings`.
+    """
+
+    document: SpecDocument
+    issues: tuple[ValidationIssue, ...]
+    findings: tuple[Finding, ...]
+
+
+def check_spec(raw: bytes, limits: LoadLimits | None = None) -> SpecCheck:
+    """Load, validate and evaluate every spec rule on ``raw``.
+
+    :param raw: the uploaded bytes (JSON or YAML, detected from the content).
+    :param limits: load limits (size, depth, alias expansion); defaults apply when ``None``.
+    :raises SpecLoadError: only when the bytes are not a readable document at all.
+    """
+    doc = load_document(raw, limits)
+    issues = validate_document(doc)
+    findings = locate_findings(doc, evaluate_spec_rules(doc, issues))
+    return SpecCheck(doc, tuple(issues), tuple(sort_findings(findings)))
+
+
+def locate_findings(doc: SpecDocument, findings: Sequence[Finding]) -> list[Finding]:
+    """Fill line and column of every finding that has a pointer and no line yet.
+
+    One :meth:`SpecDocument.locate_many` call for all pointers and their ancestors; a pointer
+    that names nothing (e.g. a member the document lacks) takes its closest existing
+    ancestor's position.
+    """
+    wanted = {f.pointer for f in findings if f.pointer is not None and f.line is None}
+    if not wanted:
+        return list(findings)
+    candidates = {p: list(_self_and_ancestors(p)) for p in wanted}
+    located = doc.locate_many({a for chain in candidates.values() for a in chain})
+    result = []
+    for finding in findings:
+        if finding.pointer in candidates:
+            position = next(
+                (located[a] for a in candidates[finding.pointer] if located.get(a) is not None),
+                None,
+            )
+            if position is not None:
+                finding = finding.with_location(position.line, position.column)
+        result.append(finding)
+    return result
+
+
+def _self_and_ancestors(pointer: str) -> Iterable[str]:
+    try:
+        tokens = jp.split(pointer)
+    except ValueError:
+        return
+    for end in range(len(tokens), -1, -1):
+        yield jp.join(*tokens[:end])
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Most severe first, then by rule id, line, column and message."""
+    return sorted(findings, key=sort_key)

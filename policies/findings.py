@@ -1,0 +1,104 @@
+"""The result of evaluating one rule at one place: :class:`Finding` and its :class:`Status`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from policies.rules import Severity
+
+
+class Status(StrEnum):
+    """Outcome of a rule at one place.
+
+    ``fail``, ``error`` (the rule could not be evaluated) and ``missing-evidence`` all block a
+    gate (fail closed); ``pass``, ``not-applicable`` and ``waived`` do not.
+    """
+
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+    MISSING_EVIDENCE = "missing-evidence"
+    NOT_APPLICABLE = "not-applicable"
+    WAIVED = "waived"
+
+    @property
+    def blocks(self) -> bool:
+        """True for the statuses a gate treats as a failure."""
+        return self in _BLOCKING
+
+
+_BLOCKING = frozenset({Status.FAIL, Status.ERROR, Status.MISSING_EVIDENCE})
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One rule outcome at one place in the evidence.
+
+    :ivar rule_id: the rule's id (``TRN-HTTPS-ONLY``).
+    :ivar severity: severity of this finding (normally the rule's default; an allowed-with-
+        warning value gives a lower one).
+    :ivar status: see :class:`Status`.
+    :ivar message: what was found, for a person, naming the offending value.
+    :ivar pointer: JSON pointer (RFC 6901) into the document, or ``None``.
+    :ivar line: 1-based line of ``pointer`` in the uploaded text, or ``None``.
+    :ivar column: 1-based column, or ``None``.
+    """
+
+    rule_id: str
+    severity: Severity
+    status: Status
+    message: str
+    pointer: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+    def with_location(self, line: int | None, column: int | None) -> Finding:
+        """A copy with ``line`` and ``column`` set."""
+        return replace(self, line=line, column=column)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form: ``rule_id, severity, status, message, pointer, line, column``."""
+        return {
+            "rule_id": self.rule_id,
+            "severity": str(self.severity),
+            "status": str(self.status),
+            "message": self.message,
+            "pointer": self.pointer,
+            "line": self.line,
+            "column": self.column,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        """Rebuild a finding stored with :meth:`to_dict`.
+
+        :raises ValueError: a member is missing or has the wrong type or value.
+        """
+        try:
+            rule_id, message = data["rule_id"], data["message"]
+            severity, status = Severity(data["severity"]), Status(data["status"])
+        except KeyError as exc:
+            raise ValueError(f"finding is missing {exc.args[0]!r}") from None
+        if not isinstance(rule_id, str) or not isinstance(message, str):
+            raise ValueError("finding rule_id and message must be strings")
+        pointer, line, column = data.get("pointer"), data.get("line"), data.get("column")
+        if pointer is not None and not isinstance(pointer, str):
+            raise ValueError("finding pointer must be a string or null")
+        for name, value in (("line", line), ("column", column)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ValueError(f"finding {name} must be an integer or null")
+        return cls(rule_id, severity, status, message, pointer, line, column)
+
+
+def sort_key(finding: Finding) -> tuple[Any, ...]:
+    """Order findings most severe first, then by rule id, line, column and message."""
+    return (
+        -finding.severity.rank,
+        finding.rule_id,
+        finding.line if finding.line is not None else 1 << 30,
+        finding.column or 0,
+        finding.message,
+    )

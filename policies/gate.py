@@ -1,0 +1,109 @@
+"""The gate decision: may an API version enter a stage, given a pack and the findings?
+
+Fail closed (DESIGN.md "Rules, policy packs and gates"): ``fail``, ``error`` and
+``missing-evidence`` findings block when their rule is required or their severity (after the
+stage's overrides) is at least the stage's ``block_on``.  A rule the gate applies but that
+has no finding at all gets a synthesized ``missing-evidence`` finding, so nothing passes for
+lack of evidence; a required rule must also have at least one ``pass`` (or ``waived``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from policies.findings import Finding, Status, sort_key
+from policies.packs import INITIAL_STAGE, STAGES, PolicyPack, StagePolicy
+
+
+@dataclass(frozen=True, slots=True)
+class GateDecision:
+    """Whether the gate into ``target`` passes.
+
+    :ivar target: the stage being entered.
+    :ivar passed: true when nothing blocks.
+    :ivar blocking: the findings that block, most severe first.
+    :ivar findings: every finding the gate considered (rules the stage applies), with the
+        stage's severity overrides applied and synthesized ``missing-evidence`` findings.
+    :ivar pack: the pack's name.
+    :ivar pack_sha256: SHA-256 of the pack file, so a decision can be traced to its policy.
+    """
+
+    target: str
+    passed: bool
+    blocking: tuple[Finding, ...]
+    findings: tuple[Finding, ...]
+    pack: str
+    pack_sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        return {
+            "target": self.target,
+            "passed": self.passed,
+            "blocking": [f.to_dict() for f in self.blocking],
+            "findings": [f.to_dict() for f in self.findings],
+            "pack": self.pack,
+            "pack_sha256": self.pack_sha256,
+        }
+
+
+def decide(pack: PolicyPack, target_stage: str, findings: Iterable[Finding]) -> GateDecision:
+    """Decide the gate into ``target_stage``.
+
+    :param pack: the loaded policy pack.
+    :param target_stage: the stage to enter; ``design`` (the initial stage) is never gated.
+    :param findings: findings from any evaluator (spec, token, …); those of rules the stage
+        does not apply are ignored.
+    :raises ValueError: ``target_stage`` is not a stage id.
+    """
+    if target_stage not in STAGES:
+        raise ValueError(f"unknown stage {target_stage!r}; stages are {', '.join(STAGES)}")
+    if target_stage == INITIAL_STAGE:
+        return GateDecision(target_stage, True, (), (), pack.name, pack.sha256)
+    policy = pack.stage(target_stage)
+    considered = [
+        replace(f, severity=policy.severity_of(f)) for f in findings if policy.applies(f.rule_id)
+    ]
+    considered += _missing(policy, considered)
+    blocking = [f for f in considered if _blocks(policy, f)]
+    return GateDecision(
+        target=target_stage,
+        passed=not blocking,
+        blocking=tuple(sorted(blocking, key=sort_key)),
+        findings=tuple(sorted(considered, key=sort_key)),
+        pack=pack.name,
+        pack_sha256=pack.sha256,
+    )
+
+
+def _blocks(policy: StagePolicy, finding: Finding) -> bool:
+    if not finding.status.blocks:
+        return False
+    if finding.rule_id in policy.require:
+        return True
+    return policy.block_on is not None and finding.severity.rank >= policy.block_on.rank
+
+
+def _missing(policy: StagePolicy, considered: list[Finding]) -> list[Finding]:
+    """Synthesized ``missing-evidence`` findings for applied rules that lack one."""
+    by_rule: dict[str, list[Finding]] = {}
+    for f in considered:
+        by_rule.setdefault(f.rule_id, []).append(f)
+    synthesized = []
+    for rule in policy.applied_rules():
+        found = by_rule.get(rule.id, [])
+        severity = policy.severity_overrides.get(rule.id, rule.severity)
+        if not found:
+            message = (f"No {rule.evidence} evidence was evaluated for {rule.id} "
+                       f"({rule.title}); provide it before entering {policy.stage}.")
+        elif rule.id in policy.require and not any(
+            f.status in (Status.PASS, Status.WAIVED) or f.status.blocks for f in found
+        ):
+            message = (f"{rule.id} is required to pass before entering {policy.stage}, but "
+                       "it was not applicable to the evidence given.")
+        else:
+            continue
+        synthesized.append(Finding(rule.id, severity, Status.MISSING_EVIDENCE, message))
+    return synthesized

@@ -1,0 +1,256 @@
+"""Render a spec check and its gate decision for people (text) and machines (JSON, SARIF).
+
+Used by ``stagegate check``; every function takes plain values and returns a ``str`` (text)
+or a JSON-ready ``dict`` (JSON, SARIF 2.1.0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from importlib import metadata
+from typing import Any
+
+from policies.check import SpecCheck
+from policies.findings import Finding, Status
+from policies.gate import GateDecision
+from policies.rules import Rule, Severity, all_rules, get_rule, has_rule
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_VERSION = "2.1.0"
+TOOL_NAME = "stagegate"
+
+#: SARIF ``level`` per severity (SARIF 2.1.0 §3.27.10)
+SARIF_LEVELS = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+}
+#: GitHub code scanning reads ``security-severity`` (0.0–10.0) from rule properties
+_SECURITY_SEVERITY = {
+    Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.5", Severity.LOW: "2.0"
+}
+
+DEFAULT_PATH = "openapi"
+
+
+def _key(f: Finding) -> tuple[str, str | None, str]:
+    return (f.rule_id, f.pointer, f.message)
+
+
+def _blocking_keys(decision: GateDecision) -> set[tuple[str, str | None, str]]:
+    return {_key(f) for f in decision.blocking}
+
+
+def _location(path: str, finding: Finding) -> str:
+    if finding.line is None:
+        return path
+    return f"{path}:{finding.line}:{finding.column or 1}"
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "\n".join(prefix + line if line else line for line in text.splitlines())
+
+
+# ------------------------------------------------------------------------------ text
+def render_text(check: SpecCheck, decision: GateDecision, path: str = DEFAULT_PATH) -> str:
+    """A verdict line, then each blocking finding: severity, rule id, file:line:col,
+    message and remediation.  Ends with a newline."""
+    doc = check.document
+    what = f"{path} ({doc.format}, {_version_label(check)})"
+    failed = [f for f in check.findings if f.status.blocks]
+    if decision.passed:
+        lines = [f"PASS: {what} may enter {decision.target} "
+                 f"(policy pack {decision.pack})."]
+        if failed:
+            lines.append(f"{len(failed)} non-blocking finding(s) reported; use --format json "
+                         "to see them.")
+    else:
+        lines = [f"BLOCKED: {what} may not enter {decision.target}: "
+                 f"{len(decision.blocking)} blocking finding(s) (policy pack {decision.pack})."]
+    explained: set[str] = set()
+    for finding in decision.blocking:
+        lines.append("")
+        lines.append(f"{finding.severity.upper():8} {finding.rule_id}  "
+                     f"{_location(path, finding)}")
+        lines.append(_indent(finding.message, "  "))
+        if finding.pointer:
+            lines.append(f"  at {finding.pointer}")
+        rule = get_rule(finding.rule_id) if has_rule(finding.rule_id) else None
+        if rule is not None and rule.id in explained:
+            lines.append(f"  How to fix: see {rule.id} above.")
+        elif rule is not None:
+            explained.add(rule.id)
+            lines.append("  How to fix:")
+            lines.append(_indent(rule.remediation, "    "))
+            if rule.help_uri:
+                lines.append(f"  Why: {rule.sources[0].label} <{rule.help_uri}>")
+    return "\n".join(lines) + "\n"
+
+
+def _version_label(check: SpecCheck) -> str:
+    doc = check.document
+    if doc.openapi_version is None:
+        return "no supported OpenAPI version"
+    return f"Swagger {doc.openapi_version}" if doc.openapi_version == "2.0" else (
+        f"OpenAPI {doc.declared_version or doc.openapi_version}")
+
+
+# ------------------------------------------------------------------------------ JSON
+def _rule_dict(rule: Rule) -> dict[str, Any]:
+    return {
+        "title": rule.title,
+        "description": rule.description,
+        "remediation": rule.remediation,
+        "sources": [{"label": s.label, "url": s.url} for s in rule.sources],
+    }
+
+
+def render_json(
+    check: SpecCheck, decision: GateDecision, path: str = DEFAULT_PATH
+) -> dict[str, Any]:
+    """``{"document", "decision", "findings", "issues"}`` as plain JSON values.
+
+    Each finding carries its rule's title, remediation and sources and whether it blocks.
+    """
+    doc = check.document
+    blocking = _blocking_keys(decision)
+
+    def enrich(finding: Finding) -> dict[str, Any]:
+        data = finding.to_dict()
+        if has_rule(finding.rule_id):
+            data.update(_rule_dict(get_rule(finding.rule_id)))
+        data["blocking"] = _key(finding) in blocking
+        return data
+
+    return {
+        "document": {
+            "path": path,
+            "format": doc.format,
+            "declared_version": doc.declared_version,
+            "openapi_version": doc.openapi_version,
+            "sha256": doc.sha256,
+            "bytes": len(doc.raw),
+        },
+        "decision": {
+            "target": decision.target,
+            "passed": decision.passed,
+            "pack": decision.pack,
+            "pack_sha256": decision.pack_sha256,
+            "blocking": [enrich(f) for f in decision.blocking],
+        },
+        "findings": [enrich(f) for f in _all_findings(check, decision)],
+        "issues": [issue.to_dict() for issue in check.issues],
+    }
+
+
+def _all_findings(check: SpecCheck, decision: GateDecision) -> list[Finding]:
+    """The check's findings plus the gate's synthesized ``missing-evidence`` ones."""
+    seen = {_key(f) for f in check.findings}
+    extra = [f for f in decision.findings
+             if f.status is Status.MISSING_EVIDENCE and _key(f) not in seen]
+    return [*check.findings, *extra]
+
+
+# ----------------------------------------------------------------------------- SARIF
+def render_sarif(
+    check: SpecCheck, decision: GateDecision, path: str = DEFAULT_PATH
+) -> dict[str, Any]:
+    """A SARIF 2.1.0 log with one run of the ``stagegate`` driver.
+
+    Rules carry ``helpUri`` (first source) and help text (remediation); results are the
+    findings that did not pass (``fail``, ``error``, ``missing-evidence``), with ``level``
+    critical/high → ``error``, medium → ``warning``, low → ``note``, and a physical location
+    in ``path`` (``region.startLine``/``startColumn``) when the finding has a line.
+    """
+    rules = all_rules()
+    index = {rule.id: i for i, rule in enumerate(rules)}
+    blocking = _blocking_keys(decision)
+    results = [
+        _sarif_result(f, index, path, _key(f) in blocking)
+        for f in _all_findings(check, decision)
+        if f.status.blocks
+    ]
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": SARIF_VERSION,
+        "runs": [{
+            "tool": {"driver": _sarif_driver(rules)},
+            "artifacts": [{
+                "location": {"uri": path},
+                "length": len(check.document.raw),
+                "hashes": {"sha-256": check.document.sha256},
+            }],
+            "invocations": [{"executionSuccessful": True}],
+            "results": results,
+            "properties": {
+                "gate": {
+                    "target": decision.target,
+                    "passed": decision.passed,
+                    "pack": decision.pack,
+                    "pack_sha256": decision.pack_sha256,
+                },
+            },
+        }],
+    }
+
+
+def _tool_version() -> str | None:
+    try:
+        return metadata.version("stagegate")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _sarif_driver(rules: Iterable[Rule]) -> dict[str, Any]:
+    driver: dict[str, Any] = {
+        "name": TOOL_NAME,
+        "rules": [_sarif_rule(rule) for rule in rules],
+    }
+    version = _tool_version()
+    if version:
+        driver["version"] = version
+    return driver
+
+
+def _sarif_rule(rule: Rule) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": rule.id,
+        "name": "".join(part.capitalize() for part in rule.id.split("-")),
+        "shortDescription": {"text": rule.title},
+        "fullDescription": {"text": rule.description},
+        "help": {"text": rule.remediation},
+        "defaultConfiguration": {"level": SARIF_LEVELS[rule.severity]},
+        "properties": {
+            "tags": ["security", rule.evidence.value],
+            "severity": rule.severity.value,
+            "security-severity": _SECURITY_SEVERITY[rule.severity],
+            "sources": [{"label": s.label, "url": s.url} for s in rule.sources],
+        },
+    }
+    if rule.help_uri:
+        data["helpUri"] = rule.help_uri
+    return data
+
+
+def _sarif_result(
+    finding: Finding, index: dict[str, int], path: str, blocking: bool
+) -> dict[str, Any]:
+    physical: dict[str, Any] = {"artifactLocation": {"uri": path, "index": 0}}
+    if finding.line is not None:
+        physical["region"] = {"startLine": finding.line, "startColumn": finding.column or 1}
+    location: dict[str, Any] = {"physicalLocation": physical}
+    if finding.pointer is not None:
+        location["logicalLocations"] = [{"fullyQualifiedName": finding.pointer or "/",
+                                         "kind": "member"}]
+    result: dict[str, Any] = {
+        "ruleId": finding.rule_id,
+        "level": SARIF_LEVELS[finding.severity],
+        "message": {"text": finding.message},
+        "locations": [location],
+        "properties": {"status": finding.status.value, "severity": finding.severity.value,
+                       "blocking": blocking},
+    }
+    if finding.rule_id in index:
+        result["ruleIndex"] = index[finding.rule_id]
+    return result

@@ -1,0 +1,274 @@
+"""The rule catalog: every rule's id, default severity, evidence kind, text and sources.
+
+This module holds data only.  Evaluators live next to the evidence they read
+(``policies/spec_rules.py`` for OpenAPI documents; later ``token``, ``jwks`` and ``gateway``
+evaluators) and refer to rules by id, so adding a rule means adding a :class:`Rule` entry
+here plus its evaluator, never touching the check, pack or gate code.
+
+Ids, severities and sources follow ``docs/jwt-policy.md`` §1.4 (the TRN-* rules) plus the
+``SPEC-*`` rules of DESIGN.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    """How bad a failed rule is: ``critical`` > ``high`` > ``medium`` > ``low``."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        """4 for critical … 1 for low; compare ranks, never the strings."""
+        return _RANKS[self]
+
+
+_RANKS = {Severity.CRITICAL: 4, Severity.HIGH: 3, Severity.MEDIUM: 2, Severity.LOW: 1}
+
+
+class Evidence(StrEnum):
+    """The kind of evidence a rule reads (DESIGN.md "Evidence")."""
+
+    SPEC = "spec"  # the uploaded OpenAPI / Swagger document
+    TOKEN = "token"  # analysis of sample access tokens (never the raw token)
+    JWKS = "jwks"  # issuer signing keys and API encryption keys (public parts)
+    GATEWAY = "gateway"  # gateway configuration (nginx, Kong, Envoy)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A reference that explains why a rule exists: ``label`` and a ``url``."""
+
+    label: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One policy rule.
+
+    :ivar id: stable id, ``AREA-NAME`` in capitals (``TRN-HTTPS-ONLY``).
+    :ivar title: short name for lists.
+    :ivar severity: default severity of a failure (a pack may override it per stage).
+    :ivar evidence: the evidence kind the rule reads.
+    :ivar description: one sentence: what the rule checks.
+    :ivar remediation: how to fix a failure (may contain a YAML snippet).
+    :ivar sources: standards and guides the rule rests on.
+    """
+
+    id: str
+    title: str
+    severity: Severity
+    evidence: Evidence
+    description: str
+    remediation: str
+    sources: tuple[Source, ...]
+
+    @property
+    def help_uri(self) -> str | None:
+        """The first source's URL (SARIF ``helpUri``), or ``None``."""
+        return self.sources[0].url if self.sources else None
+
+
+class UnknownRule(KeyError):
+    """No rule with this id is in the catalog."""
+
+    def __init__(self, rule_id: str) -> None:
+        super().__init__(rule_id)
+        self.rule_id = rule_id
+
+    def __str__(self) -> str:
+        return f"unknown rule id {self.rule_id!r}"
+
+
+_CATALOG: dict[str, Rule] = {}
+
+
+def register(rule: Rule) -> Rule:
+    """Add ``rule`` to the catalog.
+
+    :raises ValueError: a rule with the same id is already registered.
+    """
+    if rule.id in _CATALOG:
+        raise ValueError(f"rule {rule.id!r} is already registered")
+    _CATALOG[rule.id] = rule
+    return rule
+
+
+def get_rule(rule_id: str) -> Rule:
+    """The rule with id ``rule_id``.
+
+    :raises UnknownRule: (a ``KeyError``) no such rule.
+    """
+    try:
+        return _CATALOG[rule_id]
+    except KeyError:
+        raise UnknownRule(rule_id) from None
+
+
+def has_rule(rule_id: str) -> bool:
+    """True when ``rule_id`` is in the catalog."""
+    return rule_id in _CATALOG
+
+
+def all_rules() -> list[Rule]:
+    """Every rule in the catalog, sorted by id."""
+    return [_CATALOG[k] for k in sorted(_CATALOG)]
+
+
+# --------------------------------------------------------------------------- sources
+def _rfc(number: int, section: str | None = None) -> Source:
+    if section is None:
+        return Source(f"RFC {number}", f"https://www.rfc-editor.org/rfc/rfc{number}")
+    return Source(
+        f"RFC {number} §{section}",
+        f"https://www.rfc-editor.org/rfc/rfc{number}#section-{section}",
+    )
+
+
+_OAS_31 = "https://spec.openapis.org/oas/v3.1.0"
+_OWASP_REST = "https://cheatsheetseries.owasp.org/cheatsheets/REST_Security_Cheat_Sheet.html"
+
+OAS_SECURITY_SCHEME = Source("OpenAPI 3.1.0 Security Scheme Object",
+                             f"{_OAS_31}#security-scheme-object")
+OAS_SECURITY_REQUIREMENT = Source("OpenAPI 3.1.0 Security Requirement Object",
+                                  f"{_OAS_31}#security-requirement-object")
+
+TOKEN_PROFILE_SNIPPET = """\
+components:
+  securitySchemes:
+    accessToken:
+      type: http
+      scheme: bearer
+      bearerFormat: JWT
+      x-token-encryption:
+        alg: RSA-OAEP-256        # JWE key management algorithm (outer header)
+        enc: A256GCM             # JWE content encryption (outer header)
+        signing-alg: ES256       # inner JWS algorithm (nested sign-then-encrypt)
+        issuer: https://auth.example.com
+        audience: https://api.example.com/payments
+        jwks-uri: https://auth.example.com/.well-known/jwks.json
+        max-lifetime: 900        # seconds, exp - iat"""
+
+# --------------------------------------------------------------------------- spec rules
+for _rule in (
+    Rule(
+        "SPEC-VALID",
+        "Document is a valid OpenAPI description",
+        Severity.HIGH,
+        Evidence.SPEC,
+        "The document validates against the OpenAPI (3.0, 3.1, 3.2) or Swagger 2.0 "
+        "specification it declares.",
+        "Fix each reported problem at the line shown; run the document through an OpenAPI "
+        "validator before uploading.",
+        (
+            Source("OpenAPI Specification 3.1.0", _OAS_31),
+            Source("OpenAPI Specification 2.0 (Swagger)", "https://spec.openapis.org/oas/v2.0"),
+        ),
+    ),
+    Rule(
+        "SPEC-NO-EXTERNAL-REF",
+        "No external references",
+        Severity.HIGH,
+        Evidence.SPEC,
+        "Every $ref points inside the document; Stagegate never fetches files or URLs named in "
+        "a document, so anything outside it was not checked.",
+        "Bundle the referenced files into one document (e.g. `redocly bundle` or "
+        "`swagger-cli bundle`) and upload the bundled document.",
+        (
+            Source("OpenAPI 3.1.0 Reference Object", f"{_OAS_31}#reference-object"),
+            Source("OWASP Server-Side Request Forgery Prevention Cheat Sheet",
+                   "https://cheatsheetseries.owasp.org/cheatsheets/"
+                   "Server_Side_Request_Forgery_Prevention_Cheat_Sheet.html"),
+        ),
+    ),
+    Rule(
+        "SPEC-OPERATIONS-SECURED",
+        "Every operation requires authentication",
+        Severity.HIGH,
+        Evidence.SPEC,
+        "Every operation has a non-empty security requirement (its own or the global one) "
+        "that names only defined security schemes and never allows anonymous access ({}).",
+        "Declare a global `security: [{accessToken: []}]` (or one per operation) naming a "
+        "defined bearer scheme; remove `security: []` and empty `{}` alternatives.",
+        (
+            OAS_SECURITY_REQUIREMENT,
+            Source("OWASP API Security Top 10 2023 API2 Broken Authentication",
+                   "https://owasp.org/API-Security/editions/2023/en/0xa2-broken-authentication/"),
+        ),
+    ),
+    Rule(
+        "SPEC-TOKEN-PROFILE",
+        "Bearer scheme declares an encrypted-token profile",
+        Severity.HIGH,
+        Evidence.SPEC,
+        "The bearer security scheme carries `x-token-encryption` with allowed JWE `alg` and "
+        "`enc`, an allowed inner JWS `signing-alg`, a `max-lifetime` of at most 3600 seconds, "
+        "and https issuer, audience and jwks-uri.",
+        "Add `x-token-encryption` to the bearer security scheme, for example:\n\n"
+        + TOKEN_PROFILE_SNIPPET,
+        (
+            _rfc(7519, "11.2"),
+            _rfc(8725, "3.2"),
+            _rfc(7518, "4.1"),
+            _rfc(7518, "5.1"),
+            _rfc(6819, "5.1.5.3"),
+        ),
+    ),
+    Rule(
+        "TRN-HTTPS-ONLY",
+        "Servers use HTTPS only",
+        Severity.CRITICAL,
+        Evidence.SPEC,
+        "Every server URL (Swagger 2.0: every `schemes` entry) is https (or wss); http is "
+        "acceptable only for loopback in local development.",
+        "Declare absolute `https://` server URLs (Swagger 2.0: `schemes: [https]`) and remove "
+        "every `http` entry and variable value.",
+        (
+            Source("OWASP REST Security Cheat Sheet: HTTPS", f"{_OWASP_REST}#https"),
+            _rfc(6750, "5.3"),
+            _rfc(9700, "2.6"),
+            _rfc(9325),
+        ),
+    ),
+    Rule(
+        "TRN-BEARER-HEADER",
+        "Access tokens travel in the Authorization header",
+        Severity.HIGH,
+        Evidence.SPEC,
+        "A `type: http, scheme: bearer` security scheme exists and every secured operation "
+        "uses it; no apiKey scheme in the query string or a cookie is used.",
+        "Declare `type: http, scheme: bearer` (Swagger 2.0: `type: apiKey, in: header, name: "
+        "Authorization`), require it on every operation, and drop apiKey schemes with "
+        "`in: query` or `in: cookie`.",
+        (_rfc(6750, "2.1"), OAS_SECURITY_SCHEME),
+    ),
+    Rule(
+        "TRN-NO-TOKEN-IN-URL",
+        "No tokens or credentials in URLs",
+        Severity.HIGH,
+        Evidence.SPEC,
+        "No query or path parameter is named like a credential (access_token, token, jwt, "
+        "api_key, password …) and no server URL or query-parameter example holds a JWT.",
+        "Send access tokens only in the `Authorization: Bearer` header; remove credential "
+        "parameters from paths and query strings and JWTs from examples and server URLs.",
+        (
+            _rfc(6750, "2.3"),
+            _rfc(6750, "5.3"),
+            _rfc(9700, "4.3.2"),
+            Source("OWASP REST Security Cheat Sheet: Sensitive information in HTTP requests",
+                   f"{_OWASP_REST}#sensitive-information-in-http-requests"),
+        ),
+    ),
+):
+    register(_rule)
+del _rule
+
+# Token and key rules live in their own module; importing them here makes all_rules() complete.
+from policies import token_rules as _token_rules  # noqa: E402, F401

@@ -1,0 +1,21 @@
+"""The schema the tests run on was built by the migrations; it must match the models."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from lifecycle.extensions import db
+
+
+def test_the_migrated_schema_matches_the_models(app):
+    with app.app_context(), db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, db.metadata) == []
+
+
+def test_the_database_is_at_the_single_migration_head(app):
+    with app.app_context(), db.engine.connect() as conn:
+        heads = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+    assert heads == ["0001"]
