@@ -107,10 +107,15 @@ class ApiVersion(db.Model):  # type: ignore[name-defined,misc]
         foreign_keys="Transition.version_id",
     )
 
+    uploads: Mapped[list[SpecUpload]] = relationship(
+        back_populates="api_version", order_by="SpecUpload.id"
+    )
+
     @property
-    def latest_revision(self) -> SpecRevision | None:
-        """The highest-numbered spec revision, or ``None`` before the first upload."""
-        return self.revisions[-1] if self.revisions else None
+    def current_revision(self) -> SpecRevision | None:
+        """The revision most recently uploaded (new bytes, or identical bytes of an earlier
+        revision, which makes it current again); ``None`` before the first upload."""
+        return self.uploads[-1].revision if self.uploads else None
 
     def __repr__(self) -> str:
         return f"<ApiVersion {self.api.name if self.api else self.api_id}@{self.version}>"
@@ -149,6 +154,25 @@ class SpecRevision(db.Model):  # type: ignore[name-defined,misc]
 
     def __repr__(self) -> str:
         return f"<SpecRevision {self.version_id}#{self.number} {self.sha256[:12]}>"
+
+
+class SpecUpload(db.Model):  # type: ignore[name-defined,misc]
+    """One upload that made a revision current.
+
+    Every new revision has one; uploading the bytes of an earlier revision again adds another
+    (a revert), so the current revision is always the one of the newest upload.
+    """
+
+    __tablename__ = "spec_upload"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(sa.ForeignKey("api_version.id"), index=True)
+    revision_id: Mapped[int] = mapped_column(sa.ForeignKey("spec_revision.id"))
+    uploaded_by: Mapped[str] = mapped_column(sa.String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    api_version: Mapped[ApiVersion] = relationship(back_populates="uploads")
+    revision: Mapped[SpecRevision] = relationship()
 
 
 class CheckRun(db.Model):  # type: ignore[name-defined,misc]
@@ -202,7 +226,7 @@ class Transition(db.Model):  # type: ignore[name-defined,misc]
 
 
 #: records that are written once and never changed or removed
-APPEND_ONLY: tuple[type, ...] = (SpecRevision, CheckRun, Transition)
+APPEND_ONLY: tuple[type, ...] = (SpecRevision, SpecUpload, CheckRun, Transition)
 
 
 class AppendOnlyError(RuntimeError):

@@ -34,6 +34,7 @@ from lifecycle.models import (
     ApiVersion,
     CheckRun,
     SpecRevision,
+    SpecUpload,
     Transition,
     utcnow,
 )
@@ -286,11 +287,17 @@ def upload_spec(
     obj = get_version(name, version)
     raw = bytes(raw)
     sha = hashlib.sha256(raw).hexdigest()
-    existing = _revision_by_sha(obj.id, sha)
-    if existing is not None:
-        return existing, False
     if obj.stage == stages.RETIREMENT:
         raise Conflict("The version is retired; its documents can no longer change.")
+    existing = _revision_by_sha(obj.id, sha)
+    if existing is not None:
+        if obj.current_revision is not existing:
+            # The bytes of an earlier revision again: a revert, which makes it current.
+            db.session.add(SpecUpload(api_version=obj, revision=existing,
+                                      uploaded_by=_actor(uploader), created_at=utcnow()))
+            obj.updated_at = utcnow()
+            db.session.commit()
+        return existing, False
     check = check_spec(raw, load_limits())
     doc = check.document
     number = db.session.execute(
@@ -314,6 +321,8 @@ def upload_spec(
         created_at=now,
     )
     db.session.add(revision)
+    db.session.add(SpecUpload(api_version=obj, revision=revision, uploaded_by=revision.uploaded_by,
+                              created_at=now))
     obj.updated_at = now
     try:
         db.session.commit()
@@ -382,7 +391,7 @@ def gate_status(version_obj: ApiVersion, target: str | None = None) -> GateDecis
         target = stages.next_stage(version_obj.stage)
         if target is None:
             return None
-    return decide(policy_pack(), target, _revision_findings(version_obj.latest_revision))
+    return decide(policy_pack(), target, _revision_findings(version_obj.current_revision))
 
 
 # ------------------------------------------------------------------------------ transitions
@@ -407,7 +416,7 @@ def transition(
     move = stages.plan(obj.stage, to, reason)
     run: CheckRun | None = None
     if move.gated:
-        revision = obj.latest_revision
+        revision = obj.current_revision
         decision = decide(policy_pack(), move.to_stage, _revision_findings(revision))
         run = CheckRun(
             api_version=obj,
@@ -471,10 +480,19 @@ class HistoryEvent:
 
 
 def history(version_obj: ApiVersion) -> list[HistoryEvent]:
-    """Spec revisions and transitions of a version merged in time order, oldest first."""
+    """Spec revisions, reverts and transitions of a version in time order, oldest first.
+
+    A revert (the bytes of an earlier revision uploaded again) is a ``"revert"`` event whose
+    item is that :class:`~lifecycle.models.SpecUpload`.
+    """
     events = [HistoryEvent("revision", r.created_at, r) for r in version_obj.revisions]
+    first_upload: set[int] = set()
+    for upload in version_obj.uploads:
+        if upload.revision_id in first_upload:
+            events.append(HistoryEvent("revert", upload.created_at, upload))
+        first_upload.add(upload.revision_id)
     events += [HistoryEvent("transition", t.created_at, t) for t in version_obj.transitions]
-    order = {"revision": 0, "transition": 1}
+    order = {"revision": 0, "revert": 1, "transition": 2}
     events.sort(key=lambda e: (e.at, order[e.kind], e.item.id))
     return events
 

@@ -20,6 +20,7 @@ and raises :class:`PackError` with a message naming the offending key.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -142,7 +143,14 @@ def load_pack(name_or_path: str | Path) -> PolicyPack:
     except OSError as exc:
         raise PackError(f"policy pack {str(name_or_path)!r} could not be read: "
                         f"{exc.strerror or exc}") from None
-    return parse_pack(raw, source=str(path))
+    return _parse_cached(raw, str(path))
+
+
+@functools.lru_cache(maxsize=32)
+def _parse_cached(raw: bytes, source: str) -> PolicyPack:
+    # Reading a small file is cheap and notices edits; parsing and validating it once per
+    # content is enough (the board evaluates one gate per card).
+    return parse_pack(raw, source=source)
 
 
 def _pack_path(name_or_path: str | Path) -> Path:

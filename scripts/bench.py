@@ -21,6 +21,7 @@ Usage: ``python scripts/bench.py [--repeat N] [--corpus DIR] [FILE ...]``
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -124,7 +125,8 @@ def main() -> int:
                         default=Path(os.environ.get("STAGEGATE_CORPUS", DEFAULT_CORPUS)))
     args = parser.parse_args()
     names = args.files or LARGE
-    print(f"corpus: {args.corpus}   repeat: {args.repeat} (medians)   python: {sys.version.split()[0]}")
+    print(f"corpus: {args.corpus}   repeat: {args.repeat} (medians)   "
+          f"python: {sys.version.split()[0]}")
     header = f"{'document':38} {'size':>8} {'baseline':>9} {'base-all':>9} {'ours':>8} " \
              f"{'ours/base':>9} {'ours/all':>8} {'findings':>8}"
     print(header)
@@ -134,9 +136,9 @@ def main() -> int:
         data = library_parse(raw)
         check = check_spec(raw)
         version = check.document.openapi_version or "3.0"
-        t_base = median_time(lambda: baseline(data), args.repeat)
-        t_all = median_time(lambda: baseline_all(data, version), args.repeat)
-        t_ours = median_time(lambda: check_spec(raw), args.repeat)
+        t_base = median_time(functools.partial(baseline, data), args.repeat)
+        t_all = median_time(functools.partial(baseline_all, data, version), args.repeat)
+        t_ours = median_time(functools.partial(check_spec, raw), args.repeat)
         failed = sum(1 for f in check.findings if f.status != "pass")
         print(f"{name[:38]:38} {len(raw) / 1e6:7.2f}M {t_base:8.2f}s {t_all:8.2f}s "
               f"{t_ours:7.2f}s {t_ours / t_base:9.2f} {t_ours / t_all:8.2f} {failed:8d}")

@@ -21,13 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-
-from specs.document import Format, SpecDocument
-from specs.errors import SpecLoadError
-
 from yaml.parser import Parser as _PyParser
 from yaml.reader import Reader as _Reader
 from yaml.scanner import Scanner as _Scanner
+
+from specs.document import Format, SpecDocument
+from specs.errors import SpecLoadError
 
 try:  # libyaml is the fast path; the pure-Python parser gives the same results, slower.
     from yaml.cyaml import CParser as _CParser
@@ -178,9 +177,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value (RFC 8259 §6); quote it or use null")
+
+
 def _load_json(text: str, limits: LoadLimits) -> Any:
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates)
+        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except _DuplicateKey as exc:
         raise SpecLoadError(
             "duplicate_key",
@@ -320,9 +323,12 @@ class _YamlBuilder:
                 ) from None
             if mark is not None and _char_at(self.text, mark.line, mark.column) == "\t":
                 hint = " YAML does not allow tabs for indentation; use spaces."
+            context = ""
+            if exc.context and exc.context_mark is not None:
+                context = f" ({exc.context} started at line {exc.context_mark.line + 1})"
             raise SpecLoadError(
                 "syntax",
-                f"Invalid YAML: {problem}.{hint}",
+                f"Invalid YAML: {problem}{context}.{hint}",
                 mark.line + 1 if mark else None,
                 mark.column + 1 if mark else None,
             ) from None

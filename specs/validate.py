@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from jsonschema.exceptions import ValidationError, best_match
@@ -27,6 +27,8 @@ from openapi_spec_validator import (
     OpenAPIV31SpecValidator,
     OpenAPIV32SpecValidator,
 )
+from openapi_spec_validator.validation.exceptions import DuplicateOperationIDError
+from openapi_spec_validator.validation.keywords import ValueValidator
 from openapi_spec_validator.validation.validators import SpecValidator
 
 from specs import pointer as jp
@@ -75,13 +77,22 @@ _REFUSING_HANDLERS = {"file": _refuse, "http": _refuse, "https": _refuse, "<all_
 
 
 def _locating(cls: type) -> type:
-    """Subclass a keyword validator so errors remember the document part being checked."""
+    """Subclass a keyword validator so errors remember the document part being checked.
+
+    The innermost validator wins (errors bubble out through the outer ones).  The value
+    validator only checks ``default`` values in openapi-spec-validator 0.9, so its errors
+    point at the ``default`` member; a duplicate operationId points at ``operationId``.
+    """
+    suffix: tuple[str, ...] = ("default",) if issubclass(cls, ValueValidator) else ()
 
     def __call__(self: Any, *args: Any, **kwargs: Any) -> Iterator[ValidationError]:
         where = next((a for a in args if isinstance(a, SchemaPath)), None)
         for err in cls.__call__(self, *args, **kwargs):
             if where is not None and not hasattr(err, "_stagegate_parts"):
-                err._stagegate_parts = tuple(where.parts)  # type: ignore[attr-defined]
+                parts = (*where.parts, *suffix)
+                if isinstance(err, DuplicateOperationIDError):
+                    parts = (*parts, "operationId")
+                err._stagegate_parts = parts  # type: ignore[attr-defined]
             yield err
 
     return type(cls.__name__, (cls,), {"__call__": __call__})
@@ -284,7 +295,8 @@ def _structural(err: ValidationError) -> ValidationIssue:
     best = best_match([err]) if err.context else err
     best = best if best is not None else err
     # best_match descends into the most relevant sub-error (e.g. inside oneOf branches).
-    path = best.absolute_path if len(best.absolute_path) >= len(err.absolute_path) else err.absolute_path
+    deeper = len(best.absolute_path) >= len(err.absolute_path)
+    path = best.absolute_path if deeper else err.absolute_path
     return ValidationIssue(_message(best), jp.from_parts(path), "structural")
 
 

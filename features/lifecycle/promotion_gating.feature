@@ -40,7 +40,6 @@ Feature: Promotion is gated by the policy of the next stage
     Then the version is in "testing"
     And the promotion records the passed check of revision 3
 
-  @known-bug-revert-upload
   Scenario: Going back to an earlier document makes it the current one again
     Given the version was promoted to "development" with a compliant document
     When I upload a document in which GET /orders/{id} has an empty security list

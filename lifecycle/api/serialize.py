@@ -83,7 +83,7 @@ def revision_dict(rev: SpecRevision) -> dict[str, Any]:
 
 def version_dict(obj: ApiVersion) -> dict[str, Any]:
     """A version with its stage, the next stage and its revisions."""
-    latest = obj.latest_revision
+    latest = obj.current_revision
     return {
         "api": obj.api.name,
         "version": obj.version,
@@ -92,7 +92,7 @@ def version_dict(obj: ApiVersion) -> dict[str, Any]:
         "created_at": _time(obj.created_at),
         "updated_at": _time(obj.updated_at),
         "url": url_for("api.get_version", name=obj.api.name, version=obj.version),
-        "latest_revision": revision_dict(latest) if latest else None,
+        "current_revision": revision_dict(latest) if latest else None,
         "revisions": [revision_dict(r) for r in obj.revisions],
     }
 
@@ -128,7 +128,7 @@ def transition_dict(tr: Transition) -> dict[str, Any]:
 
 def compliance_dict(obj: ApiVersion, decision: GateDecision | None) -> dict[str, Any]:
     """The gate status for the next stage (``target`` ``null`` once retired)."""
-    latest = obj.latest_revision
+    latest = obj.current_revision
     base: dict[str, Any] = {
         "api": obj.api.name,
         "version": obj.version,
@@ -150,10 +150,15 @@ def compliance_dict(obj: ApiVersion, decision: GateDecision | None) -> dict[str,
 
 
 def history_dict(obj: ApiVersion) -> list[dict[str, Any]]:
-    """The version's revisions and transitions in time order, each with ``type`` and ``at``."""
+    """The version's revisions, reverts and transitions in time order, each with ``type``
+    (``revision``, ``revert``, ``transition``) and ``at``."""
     out = []
     for event in services.history(obj):
-        body = revision_dict(event.item) if event.kind == "revision" else transition_dict(
-            event.item)
+        if event.kind == "revision":
+            body = revision_dict(event.item)
+        elif event.kind == "revert":
+            body = {**revision_dict(event.item.revision), "uploaded_by": event.item.uploaded_by}
+        else:
+            body = transition_dict(event.item)
         out.append({"type": event.kind, "at": _time(event.at), **body})
     return out

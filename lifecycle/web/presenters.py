@@ -151,7 +151,7 @@ def gate_panel(version: Any, decision: Any, get_rule: Callable[[str], Any]) -> G
     target = stages.next_stage(version.stage)
     if target is None:
         return GatePanel(target=None)
-    revision = version.latest_revision
+    revision = version.current_revision
     if decision is None or revision is None:
         return GatePanel(target=target, no_spec=True)
     text = document_text(revision)
@@ -188,7 +188,7 @@ def card(version: Any, decision: Any) -> Card:
     target = stages.next_stage(version.stage)
     if target is None:
         return Card(version, "final")
-    if decision is None or version.latest_revision is None:
+    if decision is None or version.current_revision is None:
         return Card(version, "none", next_stage=target)
     if decision.passed:
         return Card(version, "pass", next_stage=target)

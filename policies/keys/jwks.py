@@ -156,15 +156,18 @@ def _short(text: str, limit: int = 120) -> str:
 
 
 def _load_public(entry: Mapping[str, Any]) -> jwk.JWK | None:
-    """A jwcrypto key built from the public members only, or ``None`` if they are invalid."""
+    """A jwcrypto key built from the public members only, or ``None`` if they are invalid
+    (an RSA modulus over 16384 bits, an EC point off its curve, a short OKP key ...)."""
     names = {"RSA": _RSA_PUBLIC, "EC": _EC_PUBLIC, "OKP": _OKP_PUBLIC}[entry["kty"]]
     members = {n: entry[n] for n in names if n in entry}
     if entry.get("kty") == "RSA" and facts.rsa_bits(entry) is None:
         return None
     try:
-        return jwk.JWK(**members)
+        key = jwk.JWK(**members)
+        key.export_to_pem(private_key=False)  # loads it in `cryptography`: point on curve
     except Exception:  # noqa: BLE001 - jwcrypto raises many types for bad key material
         return None
+    return key
 
 
 def check_jwks(

@@ -209,7 +209,7 @@ def check_outer_header(header: Mapping[str, Any], profile: TokenProfile, out: Ou
     if isinstance(alg, str) and alg.upper().startswith("PBES2"):
         p2c = header.get("p2c")
         count = f" with `p2c: {p2c}`" if isinstance(p2c, int) else ""
-        out.fail("JWE-PBES2-P2C", f"password-based key wrapping `{_short(alg)}`{count} is "
+        out.fail("JWE-PBES2-P2C", f"password-based key wrapping `{alg[:40]}`{count} is "
                  "refused before any key derivation.", pointer="/outer/alg")
     else:
         out.ok("JWE-PBES2-P2C", "No PBES2 key wrapping.")

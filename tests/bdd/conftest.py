@@ -57,23 +57,6 @@ EXPLICITLY_SECURED = COMPLIANT.replace(
 )
 assert len({COMPLIANT, INFO_WITHOUT_VERSION, PUBLIC_OPERATION, EXPLICITLY_SECURED}) == 4
 
-KNOWN_BUGS = {
-    "known-bug-revert-upload": (
-        "reported to the lead: uploading bytes identical to an earlier revision answers 200 "
-        "with that old revision, but the gate keeps using the newest revision, so a team "
-        "cannot go back to a document it uploaded before"
-    ),
-}
-
-
-def pytest_bdd_apply_tag(tag: str, function: Any) -> Any:
-    """``@known-bug-…`` tags mark a scenario as a strict expected failure with its report."""
-    if tag in KNOWN_BUGS:
-        pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[tag])(function)
-        return True
-    return None
-
-
 # ----------------------------------------------------------------------------- helpers
 def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
     """The JSON error body of ``response`` after checking its status and shape."""

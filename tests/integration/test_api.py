@@ -134,7 +134,7 @@ class TestApis:
         one = client.get("/api/v1/apis/payments").get_json()
         assert (one["title"], one["description"], one["team"]) == ("Payments", "Cards", None)
         version = client.get("/api/v1/apis/payments/versions/1.0.0").get_json()
-        assert (version["stage"], version["next_stage"], version["latest_revision"]) == (
+        assert (version["stage"], version["next_stage"], version["current_revision"]) == (
             "design", "development", None)
 
     def test_duplicate_api_is_409(self, orders):

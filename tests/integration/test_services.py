@@ -85,7 +85,7 @@ class TestCreate:
 class TestUpload:
     def test_upload_stores_exact_bytes_and_the_analysis(self, payments, demo_spec):
         raw = demo_spec("payments.yaml")
-        rev = payments.latest_revision
+        rev = payments.current_revision
         assert (rev.number, rev.raw, rev.size, rev.format) == (1, raw, len(raw), "yaml")
         assert (rev.openapi_version, rev.declared_version, rev.valid) == ("3.1", "3.1.0", True)
         assert rev.uploaded_by == "alice"
@@ -95,7 +95,7 @@ class TestUpload:
     def test_identical_bytes_return_the_existing_revision(self, payments, demo_spec):
         rev, created = services.upload_spec("payments", "1.0.0", demo_spec("payments.yaml"))
         assert created is False
-        assert rev.id == payments.latest_revision.id
+        assert rev.id == payments.current_revision.id
         count = db.session.execute(sa.select(sa.func.count(SpecRevision.id))).scalar_one()
         assert count == 1
 
@@ -147,7 +147,7 @@ class TestTransition:
             "design", "development", "promotion", "bob")
         assert record.check_run.passed is True
         assert record.check_run.target_stage == "development"
-        assert record.check_run.revision_id == payments.latest_revision.id
+        assert record.check_run.revision_id == payments.current_revision.id
         assert services.get_version("payments", "1.0.0").stage == "development"
 
     def test_a_blocked_promotion_stores_the_check_run_but_not_the_move(self, ctx):

@@ -7,9 +7,8 @@ Revises:
 Create Date: 2026-11-29 18:36:13.825098
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0001'
@@ -69,6 +68,19 @@ def upgrade():
     with op.batch_alter_table('spec_revision', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_spec_revision_version_id'), ['version_id'], unique=False)
 
+    op.create_table('spec_upload',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('version_id', sa.Integer(), nullable=False),
+    sa.Column('revision_id', sa.Integer(), nullable=False),
+    sa.Column('uploaded_by', sa.String(length=100), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['revision_id'], ['spec_revision.id'], name=op.f('fk_spec_upload_revision_id_spec_revision')),
+    sa.ForeignKeyConstraint(['version_id'], ['api_version.id'], name=op.f('fk_spec_upload_version_id_api_version')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_spec_upload'))
+    )
+    with op.batch_alter_table('spec_upload', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_spec_upload_version_id'), ['version_id'], unique=False)
+
     op.create_table('check_run',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('version_id', sa.Integer(), nullable=False),
@@ -120,6 +132,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_check_run_version_id'))
 
     op.drop_table('check_run')
+    with op.batch_alter_table('spec_upload', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_spec_upload_version_id'))
+
+    op.drop_table('spec_upload')
     with op.batch_alter_table('spec_revision', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_spec_revision_version_id'))
 
