@@ -248,7 +248,8 @@ _RULES = (
          "or secret members (d p q dp dq qi oth k), no `oct` keys, and unique `kid`s.",
          "Publish only public keys (`export_public()` / `export(private_keys=False)` in "
          "jwcrypto) and give every key a distinct `kid`, ideally its RFC 7638 thumbprint.",
-         (_rfc(7517, "9.2"), _rfc(7517, "4.5"), _rfc(7638, "3"), Source("OWASP JWT Cheat Sheet", _OWASP_JWT))),
+         (_rfc(7517, "9.2"), _rfc(7517, "4.5"), _rfc(7638, "3"),
+          Source("OWASP JWT Cheat Sheet", _OWASP_JWT))),
     Rule("KEY-JWKS-HTTPS", "Issuer and key URLs are https", H, K,
          "The issuer and its `jwks_uri` are https URLs; keys come only from configured "
          "sources.",

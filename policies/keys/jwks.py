@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -151,6 +151,10 @@ def _parse(data: bytes | str | Mapping[str, Any]) -> tuple[Any, str | None]:
         return None, f"the key set is not JSON: {_short(str(exc))}"
 
 
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -253,33 +257,31 @@ def _check_entry(
         out.fail("KEY-JWKS-HYGIENE", f"{label} publishes private key material "
                  f"({', '.join(private)}).", where, Severity.CRITICAL)
     ops = entry.get("key_ops")
-    summary = dict(
-        index=index, kid=kid if isinstance(kid, str) else None,
-        kty=kty if isinstance(kty, str) else None,
-        crv=entry.get("crv") if isinstance(entry.get("crv"), str) else None,
-        use=entry.get("use") if isinstance(entry.get("use"), str) else None,
+    summary = KeySummary(
+        index=index, kid=_str(kid), kty=_str(kty), crv=_str(entry.get("crv")),
+        use=_str(entry.get("use")),
         key_ops=tuple(ops) if isinstance(ops, list) and all(isinstance(o, str) for o in ops)
         else None,
-        alg=entry.get("alg") if isinstance(entry.get("alg"), str) else None,
+        alg=_str(entry.get("alg")),
     )
     if kty == "oct":
-        return KeySummary(**summary), None
+        return summary, None
     if kty not in _KNOWN_KTY:
         out.fail("KEY-JWKS-HYGIENE", f"{label} has unknown key type {kty!r} (jwcrypto skips "
                  "such keys silently); publish only RSA, EC or OKP keys.", where,
                  Severity.HIGH)
-        return KeySummary(**summary), None
+        return summary, None
     loaded = _load_public(entry)
     if loaded is None:
         out.fail("KEY-JWKS-HYGIENE", f"{label} is not a valid {kty} public key.", where,
                  Severity.HIGH)
-        return KeySummary(**summary), None
-    summary["thumbprint"] = loaded.thumbprint()
-    if kty == "RSA":
-        summary["size"] = facts.rsa_bits(entry)
-    for problem in (facts.size_problem(entry), facts.curve_problem(entry)):
-        if problem is not None:
-            out.fail(problem.rule_id, f"{label}: {problem.message}.", where, problem.severity)
+        return summary, None
+    summary = replace(summary, thumbprint=loaded.thumbprint(),
+                      size=facts.rsa_bits(entry) if kty == "RSA" else None)
+    for weakness in (facts.size_problem(entry), facts.curve_problem(entry)):
+        if weakness is not None:
+            out.fail(weakness.rule_id, f"{label}: {weakness.message}.", where,
+                     weakness.severity)
     key_purpose, problem = facts.key_purpose(entry)
     if problem is not None:
         out.fail("KEY-SEPARATION", f"{label}: {problem}.", where)
@@ -290,11 +292,11 @@ def _check_entry(
         kind = "signing" if want == "sig" else "encryption"
         out.fail("KEY-SEPARATION", f"{label} is declared for {key_purpose!r} in a {kind} key "
                  "set.", where)
-    return KeySummary(**summary), key_purpose
+    return summary, key_purpose
 
 
 def _check_kids(entries: list[Any], out: _Findings) -> None:
-    kids = Counter()
+    kids: Counter[str] = Counter()
     for index, entry in enumerate(entries):
         if not isinstance(entry, Mapping):
             continue

@@ -23,6 +23,8 @@ from policies.tokens.profile import TokenLimits, TokenProfile
 from policies.tokens.replay import ReplayCache
 from policies.tokens.results import Outcome
 
+DEFAULT_LIMITS = TokenLimits()
+
 
 @dataclass(frozen=True, slots=True)
 class TokenAnalysis:
@@ -96,7 +98,7 @@ def check_token(
     now: int | None = None,
     leeway: int = 60,
     replay_cache: ReplayCache | None = None,
-    limits: TokenLimits = TokenLimits(),
+    limits: TokenLimits = DEFAULT_LIMITS,
 ) -> TokenAnalysis:
     """Analyse a nested access token (compact JWE around a compact JWS) against the TOK,
     JWE, JWS, HDR and CLM rules of ``docs/jwt-policy.md`` §1.4.

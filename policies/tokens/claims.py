@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from policies.findings import Status
 from policies.rules import Severity
@@ -24,7 +24,7 @@ def redact(claims: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value if name in KEPT_CLAIMS else REDACTED for name, value in claims.items()}
 
 
-def _integer(value: object) -> bool:
+def _integer(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -149,13 +149,14 @@ def check_replay(claims: Mapping[str, Any], cache: ReplayCache | None, now: int,
     never takes up an id.  Without a cache only presence is checked (a low-severity note).
     """
     jti, exp = claims.get("jti"), claims.get("exp")
-    if out.failed("CLM-JTI"):
+    if out.failed("CLM-JTI") or not isinstance(jti, str):
         return
     if cache is None:
         out.ok("CLM-JTI", "`jti` is present; no replay cache was supplied, so reuse was not "
                "checked.")
         return
-    iss = claims.get("iss") if isinstance(claims.get("iss"), str) else ""
+    iss = claims.get("iss")
+    iss = iss if isinstance(iss, str) else ""
     expires = exp if _integer(exp) else now
     if cache.check_and_store(replay_key(iss, jti), expires, now):
         out.ok("CLM-JTI", "`jti` is present and was not seen before.")

@@ -9,7 +9,7 @@ here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 from jwcrypto import jwk
 
@@ -17,7 +17,7 @@ from policies.keys import facts
 from policies.rules import Severity
 from policies.tokens.results import Outcome
 
-KeySource = jwk.JWKSet | jwk.JWK | Iterable[jwk.JWK] | None
+KeySource: TypeAlias = jwk.JWKSet | jwk.JWK | Iterable[jwk.JWK] | None
 
 
 def as_key_list(keys: KeySource) -> list[jwk.JWK]:

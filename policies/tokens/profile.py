@@ -60,7 +60,7 @@ class TokenProfile:
             enc=_text(ext.get("enc")),
             signing_alg=_text(ext.get("signing-alg")),
             issuer=_text(ext.get("issuer")),
-            audience=tuple(v for v in values if _text(v)),
+            audience=tuple(v for v in map(_text, values) if v is not None),
             max_lifetime=lifetime,
             jwks_uri=_text(ext.get("jwks-uri")),
             sender_constrained=ext.get("sender-constrained") is True,

@@ -28,7 +28,8 @@ _KID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 KEY_REFERENCE_HEADERS = ("jku", "x5u", "jwk", "x5c")
 _EC_CURVES = {"P-256": (ec.SECP256R1(), 32), "P-384": (ec.SECP384R1(), 48),
               "P-521": (ec.SECP521R1(), 66)}
-_OKP_CURVES = {"X25519": (x25519.X25519PublicKey, 32), "X448": (x448.X448PublicKey, 56)}
+_OKP_CURVES: dict[str, tuple[Any, int]] = {"X25519": (x25519.X25519PublicKey, 32),
+                                            "X448": (x448.X448PublicKey, 56)}
 _AT_JWT = ("at+jwt", "application/at+jwt")
 _HMAC = ("HS256", "HS384", "HS512")
 
@@ -317,7 +318,7 @@ def _epk_problem(epk: object, recipient: Mapping[str, Any] | None) -> str | None
     if not isinstance(epk, dict):
         return "ECDH-ES needs an `epk` object"
     kty, crv = epk.get("kty"), epk.get("crv")
-    allowed = {"EC": {"kty", "crv", "x", "y"}, "OKP": {"kty", "crv", "x"}}.get(kty)
+    allowed = {"EC": {"kty", "crv", "x", "y"}, "OKP": {"kty", "crv", "x"}}.get(str(kty))
     if allowed is None:
         return f"`epk.kty` {_short(kty)} is not EC or OKP"
     extra = sorted(set(epk) - allowed)

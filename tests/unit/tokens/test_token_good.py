@@ -89,3 +89,15 @@ def test_rsa_oaep_sha1_is_allowed_with_a_low_warning(kit):
     warning = [f for f in analysis.findings if f.rule_id == "JWE-ALG-ALLOWED"]
     assert [f.severity.value for f in warning] == ["low"]
     assert analysis.passed  # low findings are advisory
+
+
+def test_x25519_key_agreement_passes(kit):
+    """The OKP branch of the epk check: an X25519 recipient key."""
+    okp = jwk.JWK.generate(kty="OKP", crv="X25519", use="enc", alg="ECDH-ES+A256KW", kid="x1")
+    keys = jwk.JWKSet()
+    keys.add(okp)
+    jws = kit.sign(kit.inner_header(), kit.claims())
+    token = kit.encrypt(jws, "ecdh-kw", key=jwk.JWK.from_json(okp.export_public()), kid="x1")
+    analysis = kit.check(token, "ecdh-kw", decryption_keys=keys)
+    assert analysis.passed, analysis.failing()
+    assert analysis.outer_header["epk"]["crv"] == "X25519"

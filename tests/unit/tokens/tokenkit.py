@@ -18,7 +18,7 @@ from typing import Any
 
 from jwcrypto import jwa, jwe, jwk
 
-from policies.tokens import TokenAnalysis, TokenLimits, TokenProfile, check_token
+from policies.tokens import TokenAnalysis, TokenProfile, check_token
 
 ISSUER = "https://as.example"
 AUDIENCE = "https://api.example/payments"
