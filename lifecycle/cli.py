@@ -4,7 +4,12 @@
   no server, no database, no app.  Exit 0: the document would pass the gate into STAGE;
   1: blocked; 2: the input could not be checked (unreadable, not OpenAPI, too large, unknown
   pack), with the reason on stderr.
+  The document alone is judged: the gate's token and JWKS rules are left out (see below).
 - ``stagegate demo`` — apply the migrations and load the demo APIs into an empty database.
+- ``stagegate token inspect TOKEN|- --key FILE --issuer-jwks FILE [--spec FILE]
+  [--format text|json|sarif]`` and ``stagegate jwks check FILE [--format ...]`` — offline
+  analyses of a sample token and of a key set; same exit codes (0 pass, 1 blocked,
+  2 unreadable input).  Tokens and key material are never printed.
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+from types import MappingProxyType
 from typing import NoReturn
 
 import click
 from flask.cli import FlaskGroup
 
 from lifecycle import create_app, stages
+from policies.packs import PolicyPack
 
 EXIT_PASS, EXIT_BLOCKED, EXIT_UNCHECKABLE = 0, 1, 2
 
@@ -50,6 +57,25 @@ def _read(path: str, max_bytes: int) -> bytes:
             return fh.read(max_bytes + 1)
     except OSError as exc:
         _fail(f"{path}: cannot read: {exc.strerror or exc}")
+
+
+def spec_part(pack: PolicyPack) -> PolicyPack:
+    """``pack`` with every gate reduced to its spec rules: ``check`` judges a document alone;
+    token and JWKS evidence are judged by ``token inspect`` / ``jwks check`` and, combined,
+    by the server's gates."""
+    from dataclasses import replace
+
+    from policies.rules import Evidence, get_rule, has_rule
+
+    def spec_only(ids: frozenset[str]) -> frozenset[str]:
+        return frozenset(i for i in ids if has_rule(i) and get_rule(i).evidence == Evidence.SPEC)
+
+    stages = {
+        name: replace(policy, evidence=policy.evidence & {Evidence.SPEC},
+                      rules=spec_only(policy.rules), require=spec_only(policy.require))
+        for name, policy in pack.stages.items()
+    }
+    return replace(pack, stages=MappingProxyType(stages))
 
 
 @main.command("check", with_appcontext=False)
@@ -90,7 +116,7 @@ def check_command(path: str, stage: str, policy: str, fmt: str, max_bytes: int |
                "'swagger' member; ")
             + "expected Swagger 2.0 or OpenAPI 3.0, 3.1 or 3.2)."
         )
-    decision = decide(pack, stage, result.findings)
+    decision = decide(spec_part(pack), stage, result.findings)
     if fmt == "text":
         click.echo(render_text(result, decision, path=path))
     else:
@@ -116,3 +142,177 @@ def demo_command() -> None:
     for out in outcomes:
         notes = f"  ({'; '.join(out.notes)})" if out.notes else ""
         click.echo(f"  {out.api:<16} {out.version:<14} {out.stage:<12}{notes}")
+
+
+# ------------------------------------------------------------------ token and JWKS evidence
+FORMATS = click.Choice(["text", "json", "sarif"])
+
+
+def _evidence_fail(command: str, message: str) -> NoReturn:
+    click.echo(f"stagegate {command}: {message}", err=True)
+    sys.exit(EXIT_UNCHECKABLE)
+
+
+def _read_small(command: str, path: str, what: str, limit: int = 1024 * 1024) -> bytes:
+    """The bytes of a small input file (``-`` is stdin); exits 2 when unreadable."""
+    try:
+        if path == "-":
+            raw = sys.stdin.buffer.read(limit + 1)
+        else:
+            with open(path, "rb") as fh:
+                raw = fh.read(limit + 1)
+    except OSError as exc:
+        _evidence_fail(command, f"{path}: cannot read the {what}: {exc.strerror or exc}")
+    if len(raw) > limit:
+        _evidence_fail(command, f"{path}: the {what} is larger than {limit} bytes.")
+    return raw
+
+
+def _emit(fmt: str, text: str, data: dict[str, object], sarif: dict[str, object]) -> None:
+    if fmt == "text":
+        click.echo(text, nl=False)
+    else:
+        click.echo(json.dumps(data if fmt == "json" else sarif, indent=2, ensure_ascii=False))
+
+
+@main.group("jwks")
+def jwks_group() -> None:
+    """Check JSON Web Key Sets (offline; no server, no database)."""
+
+
+@jwks_group.command("check", with_appcontext=False)
+@click.argument("path", type=str)
+@click.option("--purpose", type=click.Choice(["issuer-signing", "api-encryption", "any"]),
+              default="issuer-signing", show_default=True,
+              help="What every key of the set must be for.")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True,
+              help="Report format on stdout.")
+def jwks_check_command(path: str, purpose: str, fmt: str) -> None:
+    """Check the JWKS at PATH (``-`` for stdin) against the KEY rules.
+
+    Exit 0: the set passes; 1: findings block; 2: the file cannot be read or is not a
+    JWK Set.  Key material is never printed.
+    """
+    from policies.keys import check_jwks
+    from policies.report import render_evidence_json, render_evidence_sarif, render_evidence_text
+
+    raw = _read_small("jwks check", path, "JWKS", 256 * 1024)
+    analysis = check_jwks(raw, purpose=None if purpose == "any" else purpose)  # type: ignore[arg-type]
+    if not analysis.keys:
+        reason = next((f.message for f in analysis.findings if f.status.blocks),
+                      "not a JWK Set.")
+        _evidence_fail("jwks check", f"{path}: {reason}")
+    summary = [f"key {k.index}: {k.kty} {k.crv or (str(k.size) + ' bits' if k.size else '')}"
+               f" kid={k.kid!r} use={k.use!r} alg={k.alg!r}" for k in analysis.keys]
+    _emit(fmt,
+          render_evidence_text("JWKS", path, analysis.findings, analysis.passed, summary),
+          render_evidence_json("jwks", {"path": path, "keys": [k.to_dict() for k in
+                                                               analysis.keys]},
+                               analysis.findings, analysis.passed),
+          render_evidence_sarif(path, analysis.findings, analysis.passed))
+    sys.exit(EXIT_PASS if analysis.passed else EXIT_BLOCKED)
+
+
+@main.group("token")
+def token_group() -> None:
+    """Inspect sample access tokens (offline; no server, no database)."""
+
+
+def _decryption_keys(raw: bytes, path: str, alg: str | None, kid: str | None) -> list[object]:
+    """The private key(s) of a JWK, a JWKS or a PEM file; exits 2 when there are none."""
+    from jwcrypto import jwk
+
+    text = raw.decode("utf-8", "replace").strip()
+    found: list[jwk.JWK] = []
+    try:
+        if text.startswith("{"):
+            doc = json.loads(text)
+            entries = doc["keys"] if isinstance(doc, dict) and "keys" in doc else [doc]
+            found = [jwk.JWK(**e) for e in entries if isinstance(e, dict)]
+        else:
+            key = jwk.JWK.from_pem(raw)
+            if "use" not in key:
+                key.update({"use": "enc"})
+            found = [key]
+    except Exception:  # noqa: BLE001 - any unreadable key file is exit 2, never a traceback
+        _evidence_fail("token inspect", f"{path}: not a private JWK, JWKS or PEM key.")
+    found = [k for k in found if k.has_private]
+    if not found:
+        _evidence_fail("token inspect", f"{path}: holds no private key.")
+    for key in found:
+        if kid:
+            key.update({"kid": kid})
+        if alg and "alg" not in key:
+            key.update({"alg": alg})
+        if "kid" not in key:
+            key.update({"kid": key.thumbprint()})
+    return found
+
+
+@token_group.command("inspect", with_appcontext=False)
+@click.argument("token", type=str)
+@click.option("--key", "key_path", required=True,
+              help="The API's private decryption key: a JWK, a JWKS or a PEM file.")
+@click.option("--issuer-jwks", "jwks_path", required=True,
+              help="The issuer's public signing JWKS (a file).")
+@click.option("--spec", "spec_path", default=None,
+              help="The OpenAPI document whose x-token-encryption profile the token must "
+                   "match (without it, issuer/audience checks lack evidence and block).")
+@click.option("--key-alg", default=None,
+              help="`alg` of a key file that declares none (PEM); default the spec's alg.")
+@click.option("--key-kid", default=None,
+              help="`kid` for the key (PEM default: its RFC 7638 thumbprint).")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True,
+              help="Report format on stdout.")
+def token_inspect_command(token: str, key_path: str, jwks_path: str, spec_path: str | None,
+                          key_alg: str | None, key_kid: str | None, fmt: str) -> None:
+    """Analyse the nested access token TOKEN (``-``: read it from stdin, which keeps it out
+    of the process list) against the TOK, JWE, JWS, HDR and CLM rules.
+
+    Exit 0: the token passes; 1: findings block; 2: an input cannot be read.  The token and
+    key material are never printed; the report names the token by its SHA-256 fingerprint.
+    """
+    from lifecycle.token_profile import extension_of
+    from policies.keys import check_jwks, public_key_set
+    from policies.report import render_evidence_json, render_evidence_sarif, render_evidence_text
+    from policies.tokens import TokenProfile, check_token
+
+    if token == "-":
+        token = _read_small("token inspect", "-", "token", 64 * 1024).decode("utf-8",
+                                                                              "replace")
+    token = token.strip()
+    if token[:7].lower() == "bearer ":
+        token = token[7:].strip()
+    if not token:
+        _evidence_fail("token inspect", "no token given.")
+    ext = None
+    if spec_path is not None:
+        ext = extension_of(_read_small("token inspect", spec_path, "spec", 25 * 1024 * 1024))
+        if ext is None:
+            _evidence_fail("token inspect", f"{spec_path}: not an OpenAPI document with an "
+                           "x-token-encryption profile on a bearer scheme.")
+    profile = TokenProfile.from_extension(ext)
+    keys = _decryption_keys(_read_small("token inspect", key_path, "key"), key_path,
+                            key_alg or profile.alg, key_kid)
+    raw_jwks = _read_small("token inspect", jwks_path, "issuer JWKS", 256 * 1024)
+    if not check_jwks(raw_jwks).keys:
+        _evidence_fail("token inspect", f"{jwks_path}: not a JWK Set.")
+    analysis = check_token(token, decryption_keys=keys, issuer_jwks=public_key_set(raw_jwks),
+                           profile=profile)
+    del token, keys
+    subject = {k: v for k, v in analysis.to_dict().items() if k not in ("findings", "passed")}
+    details = [f"fingerprint (SHA-256): {analysis.fingerprint}",
+               f"outer header: {json.dumps(analysis.outer_header)}",
+               f"inner header: {json.dumps(analysis.inner_header)}",
+               f"claims: {json.dumps(analysis.claims)}",
+               f"lifetime: {analysis.lifetime} s" if analysis.lifetime is not None
+               else "lifetime: unknown"]
+    if analysis.not_evaluated:
+        details.append(f"not evaluated: {', '.join(analysis.not_evaluated)}")
+    name = f"sha256:{analysis.fingerprint[:16]}"
+    _emit(fmt, render_evidence_text("token", name, analysis.findings, analysis.passed,
+                                    details),
+          render_evidence_json("token", subject, analysis.findings, analysis.passed),
+          render_evidence_sarif(name, analysis.findings, analysis.passed,
+                                {"fingerprint": analysis.fingerprint}))
+    sys.exit(EXIT_PASS if analysis.passed else EXIT_BLOCKED)

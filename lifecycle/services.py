@@ -377,21 +377,42 @@ def _revision_findings(revision: SpecRevision | None) -> list[Finding]:
     return [Finding.from_dict(d) for d in revision.findings]
 
 
-def gate_status(version_obj: ApiVersion, target: str | None = None) -> GateDecision | None:
+def gate_findings(version_obj: ApiVersion, pack: PolicyPack, target: str,
+                  now: datetime | None = None) -> list[Finding]:
+    """Every finding the gate into ``target`` considers: the current revision's spec
+    findings, plus — when the stage applies token or JWKS rules — the JWKS evidence findings
+    and those of the best qualifying token analysis, or ``missing-evidence`` findings saying
+    what to supply (:func:`lifecycle.evidence.evidence_findings`)."""
+    found = _revision_findings(version_obj.current_revision)
+    if target in pack.stages and any(
+        rule.evidence in (Evidence.TOKEN, Evidence.JWKS)
+        for rule in pack.stage(target).applied_rules()
+    ):
+        from lifecycle import evidence  # imports this module
+
+        found += evidence.evidence_findings(version_obj, now)
+    return found
+
+
+def gate_status(version_obj: ApiVersion, target: str | None = None,
+                now: datetime | None = None) -> GateDecision | None:
     """The gate decision for moving ``version_obj`` into ``target``.
 
-    Evaluates the latest revision's stored findings through the configured pack (nothing is
-    re-parsed and nothing is stored).  Without a revision every spec rule is
+    Evaluates the latest revision's stored findings, and for stages that need them the
+    stored JWKS and token evidence (:func:`gate_findings`), through the configured pack
+    (nothing is re-parsed and nothing is stored).  Without a revision every spec rule is
     ``missing-evidence`` and blocks (fail closed).
 
     :param target: a stage id; default the next stage.
+    :param now: the time evidence age is judged at (default the app clock).
     :returns: the decision, or ``None`` when there is no next stage (retired).
     """
     if target is None:
         target = stages.next_stage(version_obj.stage)
         if target is None:
             return None
-    return decide(policy_pack(), target, _revision_findings(version_obj.current_revision))
+    pack = policy_pack()
+    return decide(pack, target, gate_findings(version_obj, pack, target, now))
 
 
 # ------------------------------------------------------------------------------ transitions
@@ -417,7 +438,8 @@ def transition(
     run: CheckRun | None = None
     if move.gated:
         revision = obj.current_revision
-        decision = decide(policy_pack(), move.to_stage, _revision_findings(revision))
+        pack = policy_pack()
+        decision = decide(pack, move.to_stage, gate_findings(obj, pack, move.to_stage))
         run = CheckRun(
             api_version=obj,
             revision_id=revision.id if revision else None,

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from policies.findings import Finding, sort_key
 from policies.spec_rules import evaluate_spec_rules
 from specs import LoadLimits, SpecDocument, ValidationIssue, load_document, validate_document
-from specs import pointer as jp
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,35 +40,18 @@ def check_spec(raw: bytes, limits: LoadLimits | None = None) -> SpecCheck:
 def locate_findings(doc: SpecDocument, findings: Sequence[Finding]) -> list[Finding]:
     """Fill line and column of every finding that has a pointer and no line yet.
 
-    One :meth:`SpecDocument.locate_many` call for all pointers and their ancestors; a pointer
-    that names nothing (e.g. a member the document lacks) takes its closest existing
-    ancestor's position.
+    A pointer that names nothing (e.g. a member the document lacks) takes its closest
+    existing ancestor's position (:meth:`SpecDocument.locate_nearest`).
     """
-    wanted = {f.pointer for f in findings if f.pointer is not None and f.line is None}
-    if not wanted:
-        return list(findings)
-    candidates = {p: list(_self_and_ancestors(p)) for p in wanted}
-    located = doc.locate_many({a for chain in candidates.values() for a in chain})
+    located = doc.locate_nearest(
+        {f.pointer for f in findings if f.pointer is not None and f.line is None})
     result = []
     for finding in findings:
-        if finding.pointer in candidates:
-            position = next(
-                (located[a] for a in candidates[finding.pointer] if located.get(a) is not None),
-                None,
-            )
-            if position is not None:
-                finding = finding.with_location(position.line, position.column)
+        position = located.get(finding.pointer) if finding.pointer is not None else None
+        if position is not None and finding.line is None:
+            finding = finding.with_location(position.line, position.column)
         result.append(finding)
     return result
-
-
-def _self_and_ancestors(pointer: str) -> Iterable[str]:
-    try:
-        tokens = jp.split(pointer)
-    except ValueError:
-        return
-    for end in range(len(tokens), -1, -1):
-        yield jp.join(*tokens[:end])
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

@@ -254,3 +254,80 @@ def _sarif_result(
     if finding.rule_id in index:
         result["ruleIndex"] = index[finding.rule_id]
     return result
+
+
+# ------------------------------------------------------------------ token and JWKS evidence
+def _evidence_blocks(finding: Finding) -> bool:
+    """Whether a token/JWKS finding blocks the evidence (``low`` findings are advisory, as
+    in :attr:`policies.tokens.TokenAnalysis.passed` and ``JwksAnalysis.passed``)."""
+    return finding.status.blocks and finding.severity.rank > Severity.LOW.rank
+
+
+def render_evidence_text(kind: str, subject: str, findings: Iterable[Finding],
+                         passed: bool, details: Iterable[str] = ()) -> str:
+    """Text report of a token or JWKS analysis: a verdict line, ``details`` lines, then every
+    finding that did not pass (blocking ones first) with its remediation.
+
+    :param kind: ``"token"`` or ``"JWKS"`` (used in the verdict line).
+    :param subject: what was checked, for people (a path, or a token fingerprint).
+    """
+    items = list(findings)
+    bad = sorted((f for f in items if f.status.blocks),
+                 key=lambda f: (not _evidence_blocks(f), -f.severity.rank, f.rule_id))
+    verdict = "PASS" if passed else "BLOCKED"
+    count = sum(1 for f in bad if _evidence_blocks(f))
+    lines = [f"{verdict}: {kind} {subject}" + (
+        f": {count} blocking finding(s)." if not passed else
+        f" passes every rule ({len(bad)} advisory finding(s)).")]
+    lines += [f"  {line}" for line in details]
+    explained: set[str] = set()
+    for finding in bad:
+        lines.append("")
+        tag = "" if _evidence_blocks(finding) else " (advisory)"
+        lines.append(f"{finding.severity.upper():8} {finding.rule_id}  {finding.status}{tag}")
+        lines.append(_indent(finding.message, "  "))
+        if finding.pointer:
+            lines.append(f"  at {finding.pointer}")
+        if has_rule(finding.rule_id) and finding.rule_id not in explained:
+            explained.add(finding.rule_id)
+            rule = get_rule(finding.rule_id)
+            lines.append("  How to fix:")
+            lines.append(_indent(rule.remediation, "    "))
+            if rule.help_uri:
+                lines.append(f"  Why: {rule.sources[0].label} <{rule.help_uri}>")
+    return "\n".join(lines) + "\n"
+
+
+def render_evidence_json(kind: str, subject: dict[str, Any], findings: Iterable[Finding],
+                         passed: bool) -> dict[str, Any]:
+    """``{"kind", <kind>: subject, "passed", "findings"}``; each finding carries its rule's
+    title, remediation, sources and whether it blocks."""
+    out = []
+    for finding in findings:
+        data = finding.to_dict()
+        if has_rule(finding.rule_id):
+            data.update(_rule_dict(get_rule(finding.rule_id)))
+        data["blocking"] = _evidence_blocks(finding)
+        out.append(data)
+    return {"kind": kind, kind: subject, "passed": passed, "findings": out}
+
+
+def render_evidence_sarif(path: str, findings: Iterable[Finding], passed: bool,
+                          properties: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A SARIF 2.1.0 log of a token or JWKS analysis: results are the findings that did not
+    pass, located in ``path`` (no line numbers: the evidence is not a text document)."""
+    rules = all_rules()
+    index = {rule.id: i for i, rule in enumerate(rules)}
+    results = [_sarif_result(f, index, path, _evidence_blocks(f))
+               for f in findings if f.status.blocks]
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": SARIF_VERSION,
+        "runs": [{
+            "tool": {"driver": _sarif_driver(rules)},
+            "artifacts": [{"location": {"uri": path}}],
+            "invocations": [{"executionSuccessful": True}],
+            "results": results,
+            "properties": {"passed": passed, **(properties or {})},
+        }],
+    }

@@ -67,6 +67,22 @@ class SpecDocument:
             return {p: self._locate_yaml(p) for p in wanted}
         return _locate_json(self.text, wanted, self._position_at)
 
+    def locate_nearest(self, pointers: Iterable[str]) -> dict[str, Position | None]:
+        """Like :meth:`locate_many`, but a pointer the text does not contain (e.g. a member
+        the document lacks) takes the position of its closest existing ancestor.
+
+        At most two passes over the text whatever the number of pointers.
+        """
+        located = self.locate_many(pointers)
+        missing = [p for p, pos in located.items() if pos is None]
+        if missing:
+            chains = {p: _ancestors(p) for p in missing}
+            located.update(self.locate_many(
+                {a for chain in chains.values() for a in chain} - located.keys()))
+            for p, chain in chains.items():
+                located[p] = next((located[a] for a in chain if located.get(a)), None)
+        return located
+
     def _locate_yaml(self, pointer: str) -> Position | None:
         try:
             tokens = jp.split(pointer)
@@ -120,6 +136,15 @@ class SpecDocument:
         first = max(1, line - context)
         last = min(len(lines), line + context)
         return [(n, lines[n - 1][:width]) for n in range(first, last + 1)]
+
+
+def _ancestors(pointer: str) -> list[str]:
+    """Ancestors of ``pointer``, closest first (``"/a/b"`` → ``["/a", ""]``)."""
+    try:
+        tokens = jp.split(pointer)
+    except ValueError:
+        return [""]
+    return [jp.join(*tokens[:n]) for n in range(len(tokens) - 1, -1, -1)]
 
 
 def _iter_newlines(text: str) -> Iterable[int]:

@@ -138,26 +138,17 @@ def validate_document(doc: SpecDocument) -> list[ValidationIssue]:
     ]
     if doc.openapi_version is not None:
         issues += _run_validator(doc)
-    located = doc.locate_many(i.pointer for i in issues if i.pointer is not None)
-    for issue in issues:
-        pos = located.get(issue.pointer) if issue.pointer is not None else None
-        if pos is None and issue.pointer:
-            pos = _nearest(doc, issue.pointer, located)
-        if pos is not None:
-            issue.line, issue.column = pos.line, pos.column
+    _locate(doc, issues)
     return issues
 
 
-def _nearest(doc: SpecDocument, pointer: str, cache: dict[str, Any]) -> Any:
-    """Position of the closest existing ancestor of ``pointer``."""
-    tokens = jp.split(pointer)
-    while tokens:
-        tokens.pop()
-        parent = jp.join(*tokens)
-        pos = cache.get(parent) or doc.locate(parent)
+def _locate(doc: SpecDocument, issues: list[ValidationIssue]) -> None:
+    """Fill line/column of every issue that has a pointer (closest ancestor if need be)."""
+    located = doc.locate_nearest({i.pointer for i in issues if i.pointer is not None})
+    for issue in issues:
+        pos = located.get(issue.pointer) if issue.pointer is not None else None
         if pos is not None:
-            return pos
-    return None
+            issue.line, issue.column = pos.line, pos.column
 
 
 def _version_issues(doc: SpecDocument) -> Iterator[ValidationIssue]:

@@ -9,6 +9,7 @@ them); every test starts with empty tables.
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from lifecycle import create_app
+from lifecycle.crypto_store import encode_kek
 from lifecycle.extensions import db
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip() or None
@@ -62,11 +64,16 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             )
 
 
+#: a fresh key-encryption key per test session, so tests never create one in instance/
+TEST_KEK = encode_kek(secrets.token_bytes(32))
+
+
 def _config(database_url: str) -> dict[str, object]:
     return {
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SECRET_KEY": "test-only-secret",
+        "KEY_ENCRYPTION_KEY": TEST_KEK,
         "WTF_CSRF_ENABLED": False,
     }
 

@@ -54,9 +54,11 @@ Feature: Promotion is gated by the policy of the next stage
     Then the move is refused as impossible with a message containing "one stage at a time"
     And the version is still in "design"
 
-  Scenario: A compliant document goes all the way to deployment
+  Scenario: A compliant document reaches testing; deployment also needs token evidence
     Given the version has a compliant document
     When I promote the version to "development"
     And I promote the version to "testing"
-    And I promote the version to "deployment"
-    Then the version is in "deployment"
+    Then the version is in "testing"
+    When I promote the version to "deployment"
+    Then the promotion is refused by the "deployment" gate, which asks for a sample access token
+    And the version is still in "testing"

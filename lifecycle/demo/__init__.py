@@ -3,16 +3,26 @@
 The example documents in ``lifecycle/demo/specs/`` are small but realistic; some pass every
 gate, some are blocked.  Everything goes through :mod:`lifecycle.services`, so every promotion
 is decided by the real gates and recorded with its check run.
+
+Before a promotion into ``deployment`` the demo supplies real evidence: a managed encryption
+key for the version, the public JWKS of an issuer key generated in this process, and a
+sample token that issuer signed and encrypted to the version's key, analysed like any other.
+The issuer's private key never leaves the process (it is neither printed nor stored).
 """
 
 from __future__ import annotations
 
+import json
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lifecycle import services
+from jwcrypto import jwk, jwt
+
+from lifecycle import evidence, keys, services
 from lifecycle.extensions import db
 from lifecycle.models import Api
+from lifecycle.token_profile import profile_of
 
 SPECS = Path(__file__).parent / "specs"
 ACTOR = "demo"
@@ -126,6 +136,8 @@ def load() -> list[Outcome]:
             for step in ver.steps:
                 if blocked and step.reason is None:
                     continue
+                if step.to == "deployment" and not blocked:
+                    notes += _supply_token_evidence(api.name, ver.version)
                 try:
                     services.transition(api.name, ver.version, step.to, step.reason, ACTOR)
                 except services.GateFailed as exc:
@@ -137,3 +149,45 @@ def load() -> list[Outcome]:
             final = services.get_version(api.name, ver.version)
             outcomes.append(Outcome(api.name, ver.version, final.stage, notes))
     return outcomes
+
+
+#: issuer signing key parameters per JWS alg (jwcrypto ``JWK.generate`` arguments)
+_SIGNING_KEYS = {
+    "ES256": {"kty": "EC", "crv": "P-256"},
+    "ES384": {"kty": "EC", "crv": "P-384"},
+    "ES512": {"kty": "EC", "crv": "P-521"},
+    "PS256": {"kty": "RSA", "size": 3072},
+    "PS384": {"kty": "RSA", "size": 3072},
+    "PS512": {"kty": "RSA", "size": 3072},
+}
+
+
+def _supply_token_evidence(name: str, version: str) -> list[str]:
+    """Generate the version's encryption key, an issuer key, the issuer's public JWKS as
+    evidence and one analysed sample token; returns notes for the outcome."""
+    obj = services.get_version(name, version)
+    profile = profile_of(obj)
+    params = _SIGNING_KEYS.get(profile.signing_alg or "")
+    if params is None or not profile.alg or not profile.issuer or not profile.audience:
+        return ["no token evidence: the spec declares no usable token profile"]
+    if keys.current_key(obj) is None:
+        keys.generate_key(name, version, actor=ACTOR)
+    signer = jwk.JWK.generate(**params, use="sig", alg=profile.signing_alg)
+    signer["kid"] = signer.thumbprint()
+    public_jwks = {"keys": [signer.export_public(as_dict=True)]}
+    evidence.submit_jwks(name, version, json.dumps(public_jwks).encode(), actor=ACTOR)
+    recipient = keys.public_jwks(obj)["keys"][0]
+    now = int(keys.clock().timestamp())
+    claims = {"iss": profile.issuer, "aud": profile.audience[0], "sub": "demo-user",
+              "client_id": "demo-client", "scope": "read", "iat": now, "exp": now + 300,
+              "jti": str(uuid.uuid4())}
+    inner = jwt.JWT(header={"alg": profile.signing_alg, "typ": "at+jwt",
+                            "kid": signer["kid"]}, claims=claims)
+    inner.make_signed_token(signer)
+    outer = jwt.JWT(header={"alg": recipient["alg"], "enc": profile.enc or "A256GCM",
+                            "cty": "JWT", "kid": recipient["kid"]},
+                    claims=inner.serialize())
+    outer.make_encrypted_token(jwk.JWK(**recipient))
+    record, _ = evidence.analyse_token(name, version, outer.serialize(), actor=ACTOR)
+    del signer, inner, outer
+    return [] if record.passed else ["the demo sample token did not pass"]

@@ -255,6 +255,18 @@ def _(response, stage, rule):
     assert rule in body["message"]
 
 
+@then(parsers.parse('the promotion is refused by the "{stage}" gate, which asks for a sample '
+                    'access token'))
+def _(response, stage):
+    body = assert_error(response, 409, "gate_failed")
+    assert body["details"]["target"] == stage
+    assert "TOK-NESTED-JWE" in body["details"]["rules"]
+    blocking = body["details"]["blocking"]
+    assert {f["status"] for f in blocking} == {"missing-evidence"}
+    token = next(f for f in blocking if f["rule"] == "TOK-NESTED-JWE")
+    assert "sample access token" in token["message"].lower()
+
+
 @then("the blocking finding says that no OpenAPI document has been uploaded")
 def _(response):
     blocking = response.get_json()["details"]["blocking"]

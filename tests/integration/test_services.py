@@ -131,9 +131,14 @@ class TestGate:
         assert {str(f.status) for f in decision.blocking} == {"missing-evidence"}
         assert "SPEC-VALID" in {f.rule_id for f in decision.blocking}
 
-    def test_a_compliant_document_passes_every_promotion_gate(self, payments):
-        for target in ("development", "testing", "deployment"):
+    def test_a_compliant_document_passes_the_spec_gates(self, payments):
+        for target in ("development", "testing"):
             assert services.gate_status(payments, target).passed, target
+
+    def test_deployment_blocks_on_missing_token_evidence(self, payments):
+        decision = services.gate_status(payments, "deployment")
+        assert not decision.passed
+        assert all(f.status == "missing-evidence" for f in decision.blocking)
 
     def test_retired_versions_have_no_next_gate(self, payments):
         _move("retirement", "never shipped")

@@ -28,10 +28,22 @@ def default() -> PolicyPack:
     return load_pack("default")
 
 
-def test_all_passing_findings_pass_every_gate(default: PolicyPack) -> None:
-    for stage in ("development", "testing", "deployment", "retirement"):
+def test_all_passing_spec_findings_pass_every_gate_before_deployment(
+        default: PolicyPack) -> None:
+    for stage in ("development", "testing", "retirement"):
         decision = decide(default, stage, passing())
         assert decision.passed and decision.blocking == ()
+
+
+def test_deployment_also_needs_token_and_key_evidence(default: PolicyPack) -> None:
+    decision = decide(default, "deployment", passing())
+    assert not decision.passed
+    blocking = {f.rule_id for f in decision.blocking}
+    assert {"TOK-NESTED-JWE", "KEY-JWKS-HYGIENE"} <= blocking
+    assert {f.status for f in decision.blocking} == {Status.MISSING_EVIDENCE}
+    everything = passing() + [Finding(r.id, r.severity, Status.PASS, "ok")
+                              for r in all_rules() if r.evidence in ("token", "jwks")]
+    assert decide(default, "deployment", everything).passed
 
 
 @pytest.mark.parametrize("status", [Status.FAIL, Status.ERROR, Status.MISSING_EVIDENCE])

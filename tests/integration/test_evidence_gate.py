@@ -1,0 +1,159 @@
+"""The deployment gate needs a passing issuer JWKS and a recent passing sample token."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from evidencekit import ECDH_SPEC, SPEC, Issuer
+
+from lifecycle import crypto_store, evidence, keys, services
+
+V = "/api/v1/apis/orders/versions/1.0.0"
+
+
+class Clock:
+    """A movable clock for the app's ``CLOCK`` setting."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    @property
+    def unix(self) -> int:
+        return int(self.now.timestamp())
+
+
+@pytest.fixture
+def clock(app, monkeypatch) -> Clock:
+    monkeypatch.delenv(crypto_store.ENV_NAME, raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    app.config["KEY_ENCRYPTION_KEY"] = base64.urlsafe_b64encode(
+        secrets.token_bytes(32)).decode()
+    app.config["CLOCK"] = clock = Clock()
+    return clock
+
+
+@pytest.fixture
+def testing(app, client, clock):
+    """A version with a good spec, promoted to testing, a key generated."""
+    client.post("/api/v1/apis", json={"name": "orders", "title": "Orders"})
+    client.post("/api/v1/apis/orders/versions", json={"version": "1.0.0"})
+    assert client.put(V + "/spec", data=SPEC).status_code == 201
+    for stage in ("development", "testing"):
+        assert client.post(V + "/transitions", json={"to": stage}).status_code == 201
+    assert client.post(V + "/keys").status_code == 201
+    return client
+
+
+def compliance(client):
+    return client.get(V + "/compliance").get_json()
+
+
+def analyse(client, token):
+    response = client.post(V + "/evidence/tokens", json={"token": token})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()["analysis"]
+
+
+def test_without_evidence_deployment_is_blocked_with_what_to_supply(testing):
+    body = compliance(testing)
+    assert (body["target"], body["passed"]) == ("deployment", False)
+    blocking = {f["rule"]: f for f in body["blocking"]}
+    assert {"TOK-NESTED-JWE", "CLM-EXP", "KEY-JWKS-HYGIENE"} <= set(blocking)
+    token_message = blocking["TOK-NESTED-JWE"]["message"]
+    assert blocking["TOK-NESTED-JWE"]["status"] == "missing-evidence"
+    assert "Paste a sample access token on the version page or POST it to " \
+           f"{V}/evidence/tokens" in token_message
+    assert f"PUT it as the raw JSON body to {V}/evidence/jwks" in \
+        blocking["KEY-JWKS-HYGIENE"]["message"]
+    refused = testing.post(V + "/transitions", json={"to": "deployment"})
+    assert refused.status_code == 409
+    assert "TOK-NESTED-JWE" in refused.get_json()["details"]["rules"]
+
+
+def test_good_jwks_and_token_open_the_gate(testing, clock):
+    issuer = Issuer()
+    testing.put(V + "/evidence/jwks", json=issuer.jwks())
+    body = compliance(testing)
+    assert not body["passed"]
+    assert {f["rule"] for f in body["blocking"]} >= {"TOK-NESTED-JWE"}
+    assert not {f["rule"] for f in body["blocking"]} & {"KEY-JWKS-HYGIENE", "KEY-JWKS-HTTPS",
+                                                         "KEY-SEPARATION"}
+    assert analyse(testing, issuer.token(testing.get(V + "/jwks.json").get_json(),
+                                         now=clock.unix))["passed"]
+    assert compliance(testing)["passed"] is True
+    promoted = testing.post(V + "/transitions", json={"to": "deployment"})
+    assert promoted.status_code == 201, promoted.get_data(as_text=True)
+    assert promoted.get_json()["transition"]["check_run"]["passed"] is True
+
+
+def test_token_evidence_expires_after_the_configured_age(app, testing, clock):
+    issuer = Issuer()
+    testing.put(V + "/evidence/jwks", json=issuer.jwks())
+    analyse(testing, issuer.token(testing.get(V + "/jwks.json").get_json(), now=clock.unix))
+    clock.now += timedelta(days=29, hours=23)
+    assert compliance(testing)["passed"] is True
+    clock.now += timedelta(hours=2)
+    body = compliance(testing)
+    assert not body["passed"]
+    assert any("in the last 30 days" in f["message"] for f in body["blocking"])
+    app.config["TOKEN_EVIDENCE_MAX_AGE_DAYS"] = 60
+    assert compliance(testing)["passed"] is True
+
+
+def test_the_newest_passing_token_counts_and_failures_show_without_one(testing, clock):
+    issuer = Issuer()
+    testing.put(V + "/evidence/jwks", json=issuer.jwks())
+    public = testing.get(V + "/jwks.json").get_json()
+    bad = analyse(testing, issuer.token(public, now=clock.unix, aud="https://elsewhere"))
+    assert not bad["passed"]
+    body = compliance(testing)
+    assert [f["rule"] for f in body["blocking"]] == ["CLM-AUD"]
+    assert body["blocking"][0]["status"] == "fail"
+    analyse(testing, issuer.token(public, now=clock.unix))
+    analyse(testing, issuer.token(public, now=clock.unix, iss="https://elsewhere"))
+    assert compliance(testing)["passed"] is True  # the newest *passing* one counts
+
+
+def test_a_bad_jwks_blocks_even_with_a_good_token(testing, clock):
+    issuer = Issuer()
+    testing.put(V + "/evidence/jwks", json=issuer.jwks())
+    analyse(testing, issuer.token(testing.get(V + "/jwks.json").get_json(), now=clock.unix))
+    testing.put(V + "/evidence/jwks", json=issuer.jwks_with_private_members())
+    body = compliance(testing)
+    assert [f["rule"] for f in body["blocking"]] == ["KEY-JWKS-HYGIENE"]
+
+
+def test_the_issuer_must_not_publish_the_api_encryption_key(app, testing, clock):
+    public = testing.get(V + "/jwks.json").get_json()
+    leaked = {"keys": [{**public["keys"][0], "use": "sig", "alg": "PS256"}]}
+    testing.put(V + "/evidence/jwks", json=leaked)
+    rules = {f["rule"] for f in compliance(testing)["blocking"]}
+    assert "KEY-SEPARATION" in rules
+
+
+def test_a_changed_token_profile_needs_a_new_sample_token(testing, clock):
+    issuer = Issuer()
+    testing.put(V + "/evidence/jwks", json=issuer.jwks())
+    analyse(testing, issuer.token(testing.get(V + "/jwks.json").get_json(), now=clock.unix))
+    testing.put(V + "/spec", data=ECDH_SPEC)
+    body = compliance(testing)
+    assert not body["passed"]
+    assert any("earlier token profile" in f["message"] for f in body["blocking"])
+
+
+def test_earlier_gates_need_no_token_evidence(app, client, clock):
+    client.post("/api/v1/apis", json={"name": "orders", "title": "Orders"})
+    client.post("/api/v1/apis/orders/versions", json={"version": "1.0.0"})
+    client.put(V + "/spec", data=SPEC)
+    with app.app_context():
+        obj = services.get_version("orders", "1.0.0")
+        for target in ("development", "testing"):
+            assert services.gate_status(obj, target).passed
+        assert evidence.best_token_evidence(obj)[0] is None
+        assert keys.list_keys(obj) == []
