@@ -25,6 +25,7 @@ from yaml.parser import Parser as _PyParser
 from yaml.reader import Reader as _Reader
 from yaml.scanner import Scanner as _Scanner
 
+from specs import strictjson
 from specs.document import Format, SpecDocument
 from specs.errors import SpecLoadError
 
@@ -160,34 +161,13 @@ def _detect_version(data: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 # ------------------------------------------------------------------------------------ JSON
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _DuplicateKey(key)
-            seen.add(key)
-    return obj
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value (RFC 8259 §6); quote it or use null")
-
-
 def _load_json(text: str, limits: LoadLimits) -> Any:
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-    except _DuplicateKey as exc:
+        data = strictjson.loads(text)
+    except strictjson.DuplicateMember as exc:
         raise SpecLoadError(
             "duplicate_key",
-            f"The key {exc.key!r} appears twice in one object; JSON object keys must be unique "
+            f"The key {exc.name!r} appears twice in one object; JSON object keys must be unique "
             "(RFC 8259 §4). Remove one of them.",
         ) from None
     except RecursionError:

@@ -10,7 +10,6 @@ checked set into a jwcrypto ``JWKSet`` of public keys for the token checker.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,6 +21,7 @@ from jwcrypto import jwk
 from policies.findings import Finding, Status
 from policies.keys import facts
 from policies.rules import Severity, get_rule
+from specs import strictjson
 
 Purpose = Literal["issuer-signing", "api-encryption"]
 
@@ -112,19 +112,6 @@ class _Findings:
         return out
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in seen:
-            raise ValueError(f"duplicate member {name!r}")
-        seen[name] = value
-    return seen
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def _parse(data: bytes | str | Mapping[str, Any]) -> tuple[Any, str | None]:
     """``(document, problem)``: the parsed JSON value, or a problem text."""
     if isinstance(data, Mapping):
@@ -143,8 +130,7 @@ def _parse(data: bytes | str | Mapping[str, Any]) -> tuple[Any, str | None]:
     else:
         return None, f"the key set is a {type(data).__name__}, not JSON text"
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates,
-                          parse_constant=_reject_constant), None
+        return strictjson.loads(text), None
     except RecursionError:
         return None, "the key set is not JSON: nested too deeply"
     except ValueError as exc:

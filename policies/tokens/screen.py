@@ -8,7 +8,6 @@ before a key is used.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +21,7 @@ from policies.keys.facts import b64url_bytes
 from policies.rules import Severity, get_rule
 from policies.tokens.profile import TokenLimits, TokenProfile
 from policies.tokens.results import Outcome
+from specs import strictjson
 
 _COMPACT = re.compile(r"[A-Za-z0-9_.-]+")
 _KID = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -56,26 +56,12 @@ def decode_segment(segment: str, what: str) -> bytes:
     return raw
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in seen:
-            raise Malformed(f"duplicate member {_short(name)}")
-        seen[name] = value
-    return seen
-
-
-def _no_constants(name: str) -> Any:
-    raise Malformed(f"{name} is not JSON")
-
-
 def parse_object(raw: bytes, what: str) -> dict[str, Any]:
     """UTF-8 JSON object without duplicate member names.  :raises Malformed:"""
     try:
-        value = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates,
-                           parse_constant=_no_constants)
-    except Malformed as exc:
-        raise Malformed(f"the {what} has a {exc}") from None
+        value = strictjson.loads(raw)
+    except strictjson.DuplicateMember as exc:
+        raise Malformed(f"the {what} has a duplicate member {_short(exc.name)}") from None
     except UnicodeDecodeError:
         raise Malformed(f"the {what} is not UTF-8") from None
     except RecursionError:
