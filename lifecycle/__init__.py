@@ -32,4 +32,8 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
     errors.register(app)
+
+    from lifecycle import accounts
+
+    accounts.init_app(app)  # last: sessions, authorization and limits cover every route
     return app

@@ -10,6 +10,9 @@
   [--format text|json|sarif]`` and ``stagegate jwks check FILE [--format ...]`` — offline
   analyses of a sample token and of a key set; same exit codes (0 pass, 1 blocked,
   2 unreadable input).  Tokens and key material are never printed.
+- ``stagegate audit verify [--file EXPORT]`` (exit 0 intact, 1 broken: names the first
+  broken entry), ``stagegate audit export [--since SEQ] [-o FILE]`` (JSON Lines) and
+  ``stagegate verify-record FILE --jwks FILE`` (offline; 0 valid, 1 invalid, 2 unreadable).
 """
 
 from __future__ import annotations
@@ -142,6 +145,14 @@ def demo_command() -> None:
     for out in outcomes:
         notes = f"  ({'; '.join(out.notes)})" if out.notes else ""
         click.echo(f"  {out.api:<16} {out.version:<14} {out.stage:<12}{notes}")
+    from lifecycle.accounts.demo import create_demo_users
+
+    users = create_demo_users()
+    if users:
+        click.echo("Demo users (random passwords, shown only now; the approver and the admin "
+                   "set up a second factor at their first sign-in):")
+        for email, roles, password in users:
+            click.echo(f"  {email:<26} {'+'.join(roles):<10} {password}")
 
 
 # ------------------------------------------------------------------ token and JWKS evidence
@@ -316,3 +327,114 @@ def token_inspect_command(token: str, key_path: str, jwks_path: str, spec_path: 
           render_evidence_sarif(name, analysis.findings, analysis.passed,
                                 {"fingerprint": analysis.fingerprint}))
     sys.exit(EXIT_PASS if analysis.passed else EXIT_BLOCKED)
+
+
+# ------------------------------------------------------------------ audit trail and gate records
+EXIT_INTACT, EXIT_BROKEN = 0, 1
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """Verify and export the tamper-evident audit trail (docs/audit.md)."""
+
+
+def _app_context(ctx: click.Context):  # type: ignore[no-untyped-def]
+    from flask.cli import ScriptInfo
+
+    return ctx.ensure_object(ScriptInfo).load_app().app_context()
+
+
+def _jsonl_entries(path: str) -> list[dict[str, object]]:
+    """The entries of a JSON Lines export; exits 2 when the file cannot be read or a line is
+    not a JSON object."""
+    raw = _read_small("audit verify", path, "export", 1024 * 1024 * 1024)
+    entries = []
+    for number, line in enumerate(raw.decode("utf-8", "replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            _evidence_fail("audit verify", f"{path}: line {number} is not JSON.")
+        if not isinstance(entry, dict):
+            _evidence_fail("audit verify", f"{path}: line {number} is not a JSON object.")
+        entries.append(entry)
+    return entries
+
+
+@audit_group.command("verify", with_appcontext=False)
+@click.option("--file", "path", default=None,
+              help="Verify a JSON Lines export (offline) instead of the database. An export "
+                   "that starts after entry 1 is checked from its first entry on.")
+@click.pass_context
+def audit_verify_command(ctx: click.Context, path: str | None) -> None:
+    """Recompute the audit trail's hash chain.
+
+    Exit 0: intact; 1: an entry was edited, deleted or inserted (the first broken entry is
+    named, with what mismatched); 2: the export file cannot be read.
+    """
+    from lifecycle import audit
+
+    if path is not None:
+        entries = _jsonl_entries(path)
+        start = (0, audit.GENESIS)
+        first = entries[0] if entries else None
+        if first is not None and isinstance(first.get("seq"), int) and first["seq"] > 1:
+            start = (first["seq"] - 1, str(first.get("prev_hash")))
+            click.echo(f"note: the export starts at entry {first['seq']}; entries before it "
+                       "are not checked.")
+        result = audit.verify_chain(entries, start=start)
+    else:
+        with _app_context(ctx):
+            result = audit.verify()
+    if result.ok:
+        click.echo(f"audit trail intact: {result.entries} entries checked; head entry "
+                   f"{result.head_seq}, hash {result.head_hash}")
+        sys.exit(EXIT_INTACT)
+    click.echo(f"audit trail BROKEN at entry {result.broken_seq}: {result.problem}")
+    click.echo(f"entries up to {result.head_seq} are intact (hash {result.head_hash}).")
+    sys.exit(EXIT_BROKEN)
+
+
+@audit_group.command("export", with_appcontext=False)
+@click.option("--since", "since", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Export the entries after sequence number SEQ (SEQ itself excluded), e.g. "
+                   "the last one an earlier export holds.", metavar="SEQ")
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8", lazy=True),
+              default="-", help="Write to this file instead of stdout.")
+@click.pass_context
+def audit_export_command(ctx: click.Context, since: int, output: click.utils.LazyFile) -> None:
+    """Write the audit trail as JSON Lines, one canonical JSON entry per line, in order."""
+    from lifecycle import audit
+
+    with _app_context(ctx):
+        for line in audit.export_lines(audit.AuditQuery(after=since)):
+            output.write(line)
+
+
+@main.command("verify-record", with_appcontext=False)
+@click.argument("path", type=str)
+@click.option("--jwks", "jwks_path", required=True,
+              help="Stagegate's published signing keys (GET /api/v1/signing-keys.json).")
+def verify_record_command(path: str, jwks_path: str) -> None:
+    """Verify a downloaded gate record (a compact JWS; ``-`` reads stdin) offline.
+
+    Exit 0: the signature verifies (the record is printed); 1: it does not (tampered, wrong
+    algorithm or type, or signed by a key not in the JWKS); 2: a file cannot be read or the
+    JWKS is not a JWK Set.
+    """
+    from lifecycle.records import JwksUnreadable, RecordInvalid, verify_record
+
+    raw = _read_small("verify-record", path, "record", 4 * 1024 * 1024)
+    jwks = _read_small("verify-record", jwks_path, "JWKS", 256 * 1024)
+    try:
+        verified = verify_record(raw, jwks)
+    except JwksUnreadable as exc:
+        _evidence_fail("verify-record", f"{jwks_path}: {exc}")
+    except RecordInvalid as exc:
+        click.echo(f"INVALID: {path}: {exc.reason}")
+        sys.exit(EXIT_BROKEN)
+    click.echo(f"VALID: {path}: signature verified (ES256).")
+    for line in verified.summary():
+        click.echo(line)
+    sys.exit(EXIT_INTACT)

@@ -19,6 +19,19 @@ DEFAULTS: dict[str, object] = {
     "POLICY_PACK": "default",
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "WTF_CSRF_TIME_LIMIT": None,
+    # accounts and sessions (lifecycle/accounts, lifecycle/security.py)
+    "SESSION_COOKIE_SECURE": None,  # None: on when PREFERRED_URL_SCHEME is https
+    "SESSION_IDLE_MINUTES": 30,
+    "SESSION_ABSOLUTE_MINUTES": 720,
+    "RATELIMIT_STORAGE_URI": "memory://",  # or e.g. redis://127.0.0.1:6379
+    "LOGIN_RATE_LIMIT": "5 per minute;20 per hour",
+    "TOKEN_RATE_LIMIT": "30 per minute",
+    # the app's own access tokens (lifecycle/apitokens.py)
+    "TOKEN_ISSUER": "http://127.0.0.1:5000",
+    "API_AUDIENCE": None,  # None: TOKEN_ISSUER + /api/v1
+    "ACCESS_TOKEN_SECONDS": 600,
+    "PAT_MAX_DAYS": 365,
+    "TOTP_ISSUER": "Stagegate",
 }
 
 

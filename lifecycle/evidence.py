@@ -26,7 +26,7 @@ from flask import current_app
 from jwcrypto import jwk
 from sqlalchemy.exc import IntegrityError
 
-from lifecycle import keys
+from lifecycle import audit, keys
 from lifecycle.extensions import db
 from lifecycle.models import ApiVersion, JwksEvidence, ReplayEntry, TokenEvidence
 from lifecycle.services import ValidationFailed, get_version
@@ -147,6 +147,8 @@ def submit_jwks(name: str, version: str, raw: bytes,
         submitted_by=_actor(actor), created_at=keys.clock(),
     )
     db.session.add(record)
+    audit.record("evidence.jwks_submitted", record.submitted_by, audit.subject_of(obj),
+                 {"sha256": sha, "keys": len(record.keys), "passed": record.passed})
     db.session.commit()
     return record, True
 
@@ -225,6 +227,9 @@ def analyse_token(name: str, version: str, token: object, actor: str = "anonymou
     )
     keys.retire_expired(obj, moment, commit=False)
     db.session.add(record)
+    audit.record("evidence.token_analysed", record.submitted_by, audit.subject_of(obj),
+                 {"fingerprint": digest, "passed": record.passed,
+                  "decryption_kid": record.decryption_kid})
     try:
         db.session.commit()
     except IntegrityError:

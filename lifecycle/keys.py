@@ -33,7 +33,7 @@ from flask import current_app
 from jwcrypto import jwk
 from sqlalchemy.exc import IntegrityError
 
-from lifecycle import crypto_store
+from lifecycle import audit, crypto_store
 from lifecycle.extensions import db
 from lifecycle.models import ApiVersion, KeyEvent, ManagedKey, utcnow
 from lifecycle.services import Conflict, DomainError, NotFound, ValidationFailed, get_version
@@ -221,6 +221,8 @@ def generate_key(name: str, version: str, *, alg: str | None = None, crv: str | 
     key = _new_key(obj, chosen, params, kek, moment)
     db.session.add(key)
     db.session.add(_event(key, "generated", _actor(actor), moment, alg=chosen, kid=key.kid))
+    audit.record("key.generated", _actor(actor), audit.subject_of(obj),
+                 {"kid": key.kid, "alg": chosen})
     try:
         db.session.commit()
     except IntegrityError as exc:
@@ -279,6 +281,9 @@ def rotate_key(name: str, version: str, grace_seconds: int, *, alg: str | None =
         db.session.add(_event(old, "retired", who, moment, reason="rotated without grace"))
     db.session.add(_event(key, "generated", who, moment, alg=chosen, kid=key.kid,
                           replaces=old.kid))
+    audit.record("key.rotated", who, audit.subject_of(obj),
+                 {"kid": key.kid, "alg": chosen, "replaces": old.kid,
+                  "grace_until": until.isoformat() if grace_seconds else None})
     try:
         db.session.commit()
     except IntegrityError as exc:
@@ -311,6 +316,9 @@ def retire_expired(version_obj: ApiVersion, now: datetime | None = None, *,
             db.session.add(_event(key, "expired", actor, moment,
                                   grace_until=key.grace_until.isoformat()
                                   if key.grace_until else None))
+            audit.record("key.expired", actor, audit.subject_of(version_obj),
+                         {"kid": key.kid, "grace_until": key.grace_until.isoformat()
+                          if key.grace_until else None})
             retired.append(key)
     if commit:
         db.session.commit()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -19,6 +19,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from lifecycle.extensions import db
 from lifecycle.stages import STAGES, Kind
+
+if TYPE_CHECKING:
+    from lifecycle.accounts.models import Team
 
 #: API slug (DESIGN.md)
 API_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
@@ -60,7 +63,7 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 
 class Api(db.Model):  # type: ignore[name-defined,misc]
-    """A registered API: a unique slug ``name``, a title, an owning team."""
+    """A registered API: a unique slug ``name``, a title, an owning team (``owner``)."""
 
     __tablename__ = "api"
 
@@ -68,12 +71,19 @@ class Api(db.Model):  # type: ignore[name-defined,misc]
     name: Mapped[str] = mapped_column(sa.String(63), unique=True)
     title: Mapped[str] = mapped_column(sa.String(200))
     description: Mapped[str] = mapped_column(sa.Text, default="")
-    team: Mapped[str | None] = mapped_column(sa.String(100))
+    team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("team.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     versions: Mapped[list[ApiVersion]] = relationship(
         back_populates="api", order_by="ApiVersion.id"
     )
+    #: the owning team (:class:`lifecycle.accounts.models.Team`), or ``None``
+    owner: Mapped[Team | None] = relationship(lazy="joined")
+
+    @property
+    def team(self) -> str | None:
+        """The owning team's name (what the REST API and the pages show), or ``None``."""
+        return self.owner.name if self.owner is not None else None
 
     def __repr__(self) -> str:
         return f"<Api {self.name}>"
@@ -398,3 +408,212 @@ APPEND_ONLY = (*APPEND_ONLY, KeyEvent, JwksEvidence, TokenEvidence)
 for _model in (KeyEvent, JwksEvidence, TokenEvidence):
     event.listen(_model, "before_update", _refuse_change)
     event.listen(_model, "before_delete", _refuse_change)
+
+
+# ------------------------------------------------------- audit trail and gate records (issue 4)
+class AuditEntry(db.Model):  # type: ignore[name-defined,misc]
+    """One entry of the tamper-evident audit trail (append-only; see :mod:`lifecycle.audit`).
+
+    ``seq`` counts from 1 without gaps; ``prev_hash`` is the ``hash`` of entry ``seq - 1``
+    (64 zeros for the first); ``hash`` is the SHA-256 (hex) of the canonical JSON of
+    ``seq, at, actor, action, subject, data, prev_hash`` (``docs/audit.md``).
+    """
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (sa.CheckConstraint("seq >= 1", name="seq_positive"),)
+
+    seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(sa.String(320), index=True)
+    action: Mapped[str] = mapped_column(sa.String(64), index=True)
+    subject: Mapped[str] = mapped_column(sa.String(255), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+
+    def __repr__(self) -> str:
+        return f"<AuditEntry {self.seq} {self.action} {self.subject}>"
+
+
+class AuditHead(db.Model):  # type: ignore[name-defined,misc]
+    """The chain head: the single row ``id = 1`` holding the last ``seq`` and ``hash``.
+
+    Appending locks it (``SELECT … FOR UPDATE``) so concurrent writers queue instead of
+    forking the chain; :func:`lifecycle.audit.verify` compares it with the last entry, which
+    reveals deleted tail entries.
+    """
+
+    __tablename__ = "audit_head"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(sa.BigInteger)
+    hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class SigningKey(db.Model):  # type: ignore[name-defined,misc]
+    """Stagegate's own ES256 key that signs gate records (``use: sig``, ``alg: ES256``).
+
+    ``kid`` is the RFC 7638 thumbprint; ``public_jwk`` holds public members only; the private
+    JWK exists only as ``sealed_private`` (AES-256-GCM under the KEK,
+    :mod:`lifecycle.crypto_store`).  ``purpose`` is unique while the key is the active one
+    (``active`` true), so two processes cannot both create a first key.
+    """
+
+    __tablename__ = "signing_key"
+    __table_args__ = (
+        sa.Index("uq_signing_key_one_active", "purpose", unique=True,
+                 sqlite_where=sa.text("active"), postgresql_where=sa.text("active")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kid: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    purpose: Mapped[str] = mapped_column(sa.String(32))
+    alg: Mapped[str] = mapped_column(sa.String(16))
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    sealed_private: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GateRecord(db.Model):  # type: ignore[name-defined,misc]
+    """The signed record of one gate decision (append-only): ``jws`` is the compact JWS
+    exactly as signed and as every download returns it (``docs/audit.md``)."""
+
+    __tablename__ = "gate_record"
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    check_run_id: Mapped[int] = mapped_column(sa.ForeignKey("check_run.id"), unique=True)
+    version_id: Mapped[int] = mapped_column(sa.ForeignKey("api_version.id"), index=True)
+    kid: Mapped[str] = mapped_column(sa.String(128))
+    decision: Mapped[str] = mapped_column(sa.String(10))
+    target_stage: Mapped[str] = mapped_column(sa.String(20))
+    jws: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    check_run: Mapped[CheckRun] = relationship()
+
+
+APPEND_ONLY = (*APPEND_ONLY, AuditEntry, GateRecord)
+for _model in (AuditEntry, GateRecord):
+    event.listen(_model, "before_update", _refuse_change)
+    event.listen(_model, "before_delete", _refuse_change)
+
+
+# ------------------------------------------------- four-eyes approval and waivers (issue 4)
+#: states of a :class:`PromotionRequest`
+REQUEST_STATES: tuple[str, ...] = ("pending", "approved", "rejected", "superseded", "blocked")
+#: what an :class:`Approval` decided
+APPROVAL_DECISIONS: tuple[str, ...] = ("approve", "reject")
+
+
+class PromotionRequest(db.Model):  # type: ignore[name-defined,misc]
+    """A request to move a version into a stage that needs approvals (``lifecycle.approvals``).
+
+    ``state``: ``pending`` (waiting for approvals; at most one per version), ``approved``
+    (the approvals were reached and the transition happened: ``transition_id``),
+    ``rejected``, ``superseded`` (a newer request, or the version moved meanwhile) or
+    ``blocked`` (the approvals were reached but the gate failed at that moment).
+    ``check_run_id`` is the gate evaluated when it was requested; ``required_approvals`` the
+    pack's count at that time.
+    """
+
+    __tablename__ = "promotion_request"
+    __table_args__ = (
+        sa.CheckConstraint(_in("state", REQUEST_STATES), name="state"),
+        sa.CheckConstraint(_in("from_stage", STAGES), name="from_stage"),
+        sa.CheckConstraint(_in("to_stage", STAGES), name="to_stage"),
+        sa.CheckConstraint("required_approvals >= 1", name="required_positive"),
+        sa.Index("uq_promotion_request_one_pending", "version_id", unique=True,
+                 sqlite_where=sa.text("state = 'pending'"),
+                 postgresql_where=sa.text("state = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(sa.ForeignKey("api_version.id"), index=True)
+    from_stage: Mapped[str] = mapped_column(sa.String(20))
+    to_stage: Mapped[str] = mapped_column(sa.String(20))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    requested_by: Mapped[str] = mapped_column(sa.String(320))
+    state: Mapped[str] = mapped_column(sa.String(12), default="pending")
+    required_approvals: Mapped[int] = mapped_column(default=1)
+    check_run_id: Mapped[int] = mapped_column(sa.ForeignKey("check_run.id"))
+    transition_id: Mapped[int | None] = mapped_column(sa.ForeignKey("transition.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    api_version: Mapped[ApiVersion] = relationship()
+    check_run: Mapped[CheckRun] = relationship(foreign_keys=[check_run_id])
+    transition: Mapped[Transition | None] = relationship()
+    decisions: Mapped[list[Approval]] = relationship(
+        back_populates="request", order_by="Approval.id"
+    )
+
+    @property
+    def approvals(self) -> list[Approval]:
+        """The approvals given (not the rejections), oldest first."""
+        return [d for d in self.decisions if d.decision == "approve"]
+
+    def __repr__(self) -> str:
+        return f"<PromotionRequest {self.id} {self.to_stage} {self.state}>"
+
+
+class Approval(db.Model):  # type: ignore[name-defined,misc]
+    """One approver's decision on a :class:`PromotionRequest` (append-only): ``approve`` or
+    ``reject``, with a comment.  One decision per approver and request."""
+
+    __tablename__ = "approval"
+    __table_args__ = (
+        sa.UniqueConstraint("request_id", "approver", name="uq_approval_request_id_approver"),
+        sa.CheckConstraint(_in("decision", APPROVAL_DECISIONS), name="decision"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("promotion_request.id"), index=True)
+    approver: Mapped[str] = mapped_column(sa.String(320))
+    decision: Mapped[str] = mapped_column(sa.String(8))
+    comment: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    request: Mapped[PromotionRequest] = relationship(back_populates="decisions")
+
+
+class Waiver(db.Model):  # type: ignore[name-defined,misc]
+    """A time-boxed waiver of one failing rule for one version (``lifecycle.waivers``).
+
+    In force from ``created_at`` until ``expires_at`` (exclusive) unless ``revoked_at`` is
+    set.  Only ``revoked_at``/``revoked_by``/``revoke_reason`` ever change (once).
+    """
+
+    __tablename__ = "waiver"
+    __table_args__ = (sa.CheckConstraint("expires_at > created_at", name="expires_after_grant"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(sa.ForeignKey("api_version.id"), index=True)
+    rule_id: Mapped[str] = mapped_column(sa.String(64))
+    severity: Mapped[str] = mapped_column(sa.String(10))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    granted_by: Mapped[str] = mapped_column(sa.String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(sa.String(320))
+    revoke_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    api_version: Mapped[ApiVersion] = relationship()
+
+    def status_at(self, moment: datetime) -> str:
+        """``active``, ``expired`` or ``revoked`` as of ``moment``."""
+        if self.revoked_at is not None and self.revoked_at <= moment:
+            return "revoked"
+        if moment >= self.expires_at:
+            return "expired"
+        return "active"
+
+    def __repr__(self) -> str:
+        return f"<Waiver {self.id} {self.rule_id} until {self.expires_at:%Y-%m-%d}>"
+
+
+APPEND_ONLY = (*APPEND_ONLY, Approval)
+event.listen(Approval, "before_update", _refuse_change)
+event.listen(Approval, "before_delete", _refuse_change)

@@ -9,13 +9,14 @@ back and raises.  Domain errors:
 - :class:`ValidationFailed` — bad field values, ``errors`` maps field → message (422);
 - :class:`~lifecycle.stages.InvalidTransition` — the stage machine forbids the move (422);
 - :class:`GateFailed` — the target stage's gate blocks, ``decision`` says why (409);
+- :class:`ApprovalRequired` — the move needs approvals (:mod:`lifecycle.approvals`) (409);
 - :class:`specs.SpecLoadError` — the uploaded bytes are not a readable document (422/413).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +26,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from lifecycle import stages
+from lifecycle import audit, records, stages
 from lifecycle.extensions import db
 from lifecycle.models import (
     API_NAME_RE,
@@ -47,6 +48,7 @@ from policies.rules import Evidence, all_rules
 from specs import LoadLimits, SpecLoadError
 
 __all__ = [
+    "ApprovalRequired",
     "Conflict",
     "DomainError",
     "GateFailed",
@@ -118,6 +120,20 @@ class GateFailed(DomainError):
         self.check_run_id = check_run_id
 
 
+class ApprovalRequired(Conflict):
+    """The gate passes, but the move into ``stage`` needs ``required`` approval(s) by someone
+    other than the requester: ask with a promotion request (:mod:`lifecycle.approvals`)."""
+
+    def __init__(self, stage: str, required: int) -> None:
+        super().__init__(
+            f"Promotion to {stage} needs {required} approval(s) by an approver other than the "
+            "requester (four eyes): request it with POST …/promotion-requests "
+            f'{{"to": "{stage}", "reason": …}}, or "Request promotion" on the version page.'
+        )
+        self.stage = stage
+        self.required = required
+
+
 # ------------------------------------------------------------------------------ reads
 def list_apis() -> list[Api]:
     """All APIs by name, with their versions loaded."""
@@ -185,13 +201,16 @@ def _escape_like(text: str) -> str:
 
 
 # ------------------------------------------------------------------------------ create
-def create_api(name: str, title: str, description: str = "", team: str | None = None) -> Api:
+def create_api(name: str, title: str, description: str = "", team: str | None = None,
+               actor: str = "anonymous") -> Api:
     """Register an API.
 
     :param name: slug ``[a-z0-9][a-z0-9-]{0,62}``.
     :param title: 1–200 characters.
     :param description: at most 2000 characters.
-    :param team: owning team, at most 100 characters, or ``None``.
+    :param team: name of the owning team (created when new), at most 100 characters, or
+        ``None``.
+    :param actor: who asks (free text, at most 100 characters; recorded in the audit trail).
     :raises ValidationFailed: a field is not acceptable.
     :raises Conflict: an API with that name exists.
     """
@@ -216,16 +235,19 @@ def create_api(name: str, title: str, description: str = "", team: str | None = 
         raise ValidationFailed(errors)
     if db.session.execute(db.select(Api.id).where(Api.name == name)).first():
         raise Conflict(f"An API named {name!r} exists already.")
-    api = Api(name=name, title=title, description=description, team=team, created_at=utcnow())
+    api = Api(name=name, title=title, description=description, owner=_team(team),
+              created_at=utcnow())
     db.session.add(api)
+    audit.record("api.created", _actor(actor), name, {"title": title, "team": team})
     _commit_or_conflict(f"An API named {name!r} exists already.")
     return api
 
 
-def create_version(name: str, version: str) -> ApiVersion:
+def create_version(name: str, version: str, actor: str = "anonymous") -> ApiVersion:
     """Add version ``version`` to API ``name``; it starts in ``design``.
 
     :param version: semver-like, ``[0-9A-Za-z][0-9A-Za-z.+-]{0,39}`` (e.g. ``1.2.0``).
+    :param actor: who asks (free text, at most 100 characters; recorded in the audit trail).
     :raises NotFound: no such API.
     :raises ValidationFailed: the version string is not acceptable.
     :raises Conflict: the API has that version already.
@@ -246,8 +268,23 @@ def create_version(name: str, version: str) -> ApiVersion:
     obj = ApiVersion(api=api, version=version, stage=stages.INITIAL_STAGE, created_at=now,
                      updated_at=now)
     db.session.add(obj)
+    audit.record("version.created", _actor(actor), f"{name}@{version}", {"stage": obj.stage})
     _commit_or_conflict(f"API {name!r} already has version {version!r}.")
     return obj
+
+
+def _team(name: str | None) -> Any:
+    """The :class:`~lifecycle.accounts.models.Team` called ``name`` (created when new), or
+    ``None``.  Who may name which team is decided by :mod:`lifecycle.authz` before this."""
+    if name is None:
+        return None
+    from lifecycle.accounts.models import Team
+
+    team = db.session.execute(db.select(Team).where(Team.name == name)).scalar_one_or_none()
+    if team is None:
+        team = Team(name=name, created_at=utcnow())
+        db.session.add(team)
+    return team
 
 
 def _commit_or_conflict(message: str) -> None:
@@ -296,6 +333,8 @@ def upload_spec(
             db.session.add(SpecUpload(api_version=obj, revision=existing,
                                       uploaded_by=_actor(uploader), created_at=utcnow()))
             obj.updated_at = utcnow()
+            audit.record("spec.reverted", _actor(uploader), audit.subject_of(obj),
+                         {"revision": existing.number, "sha256": sha})
             db.session.commit()
         return existing, False
     check = check_spec(raw, load_limits())
@@ -324,6 +363,9 @@ def upload_spec(
     db.session.add(SpecUpload(api_version=obj, revision=revision, uploaded_by=revision.uploaded_by,
                               created_at=now))
     obj.updated_at = now
+    audit.record("spec.uploaded", revision.uploaded_by, audit.subject_of(obj),
+                 {"revision": number, "sha256": sha, "size": len(raw), "format": doc.format,
+                  "openapi_version": doc.openapi_version, "valid": revision.valid})
     try:
         db.session.commit()
     except IntegrityError as exc:
@@ -411,8 +453,16 @@ def gate_status(version_obj: ApiVersion, target: str | None = None,
         target = stages.next_stage(version_obj.stage)
         if target is None:
             return None
-    pack = policy_pack()
-    return decide(pack, target, gate_findings(version_obj, pack, target, now))
+    return gate_decision(version_obj, policy_pack(), target, now)
+
+
+def gate_decision(version_obj: ApiVersion, pack: PolicyPack, target: str,
+            now: datetime | None = None) -> GateDecision:
+    """The gate decision with the version's waivers in force at ``now`` applied."""
+    from lifecycle import waivers  # imports this module
+
+    return decide(pack, target, gate_findings(version_obj, pack, target, now),
+                  waivers.in_force(version_obj, now))
 
 
 # ------------------------------------------------------------------------------ transitions
@@ -431,15 +481,48 @@ def transition(
     :raises NotFound: no such API or version.
     :raises InvalidTransition: the stage machine forbids the move.
     :raises GateFailed: the gate of ``to`` blocks (the blocked CheckRun is stored).
+    :raises ApprovalRequired: the gate passes but the pack asks for approvals for ``to``
+        (default: ``deployment``); use :func:`lifecycle.approvals.request_promotion`.
     :raises Conflict: another request changed the version's stage first.
     """
     obj = get_version(name, version)
     move = stages.plan(obj.stage, to, reason)
+    return execute_move(obj, move, actor)
+
+
+#: called by :func:`execute_move` before its commit with the transition (``None`` when the
+#: gate blocked) and the check run (``None`` when not gated)
+OnDecided = Callable[["Transition | None", "CheckRun | None"], None]
+
+
+def execute_move(obj: ApiVersion, move: stages.Move, actor: str = "anonymous", *,
+                 approvals: Sequence[Mapping[str, Any]] | None = None,
+                 requested_by: str | None = None,
+                 on_decided: OnDecided | None = None) -> Transition:
+    """Carry out a planned move of ``obj`` (the body of :func:`transition`).
+
+    :param approvals: for a move into a stage whose pack asks for approvals: the approvals
+        given (``{"approver", "approved_at", "comment", "request"}``; listed in the gate
+        record).  Without them such a move is refused when its gate passes.
+    :param requested_by: who asked for the move (the gate record's ``requested_by``;
+        default ``actor``).
+    :param on_decided: called before the commit (see :data:`OnDecided`), so a caller's own
+        changes commit with the decision.
+    :raises GateFailed: as :func:`transition` (the blocked CheckRun is stored).
+    :raises ApprovalRequired: the gate passes, but fewer approvals than the pack asks for
+        were given (nothing is stored).
+    :raises Conflict: another request changed the version's stage first.
+    """
     run: CheckRun | None = None
+    gate = None
     if move.gated:
         revision = obj.current_revision
         pack = policy_pack()
-        decision = decide(pack, move.to_stage, gate_findings(obj, pack, move.to_stage))
+        decision = gate_decision(obj, pack, move.to_stage)
+        needed = pack.stage(move.to_stage).approvals
+        if decision.passed and needed and len(approvals or ()) < needed:
+            db.session.rollback()
+            raise ApprovalRequired(move.to_stage, needed)
         run = CheckRun(
             api_version=obj,
             revision_id=revision.id if revision else None,
@@ -452,8 +535,18 @@ def transition(
         )
         db.session.add(run)
         db.session.flush()
+        gate = records.record_decision(run, obj, decision, from_stage=move.from_stage,
+                                       requested_by=_actor(requested_by or actor),
+                                       approvals=approvals or ())
         if not decision.passed:
             run_id = run.id
+            audit.record("gate.blocked", _actor(actor), audit.subject_of(obj),
+                         {"from": move.from_stage, "to": move.to_stage, "check_run": run_id,
+                          "gate_record": gate.id, "pack": decision.pack,
+                          "pack_sha256": decision.pack_sha256,
+                          "blocking": sorted({f.rule_id for f in decision.blocking})})
+            if on_decided is not None:
+                on_decided(None, run)
             db.session.commit()
             raise GateFailed(decision, run_id)
 
@@ -481,6 +574,13 @@ def transition(
         created_at=now,
     )
     db.session.add(record)
+    audit.record(f"transition.{move.kind.value}", record.actor, audit.subject_of(obj),
+                 {"from": move.from_stage, "to": move.to_stage, "reason": move.reason,
+                  "check_run": run.id if run else None,
+                  "gate_record": gate.id if gate else None})
+    if on_decided is not None:
+        db.session.flush()
+        on_decided(record, run)
     db.session.commit()
     db.session.refresh(obj)
     return record

@@ -12,6 +12,8 @@ A pack is a YAML file (the built-in ones are in ``policies/packs/``)::
         require: [SPEC-VALID]        # must pass whatever their severity
         block_on: high               # a failed rule of this severity or worse blocks; null: none
         severity_overrides: {TRN-BEARER-HEADER: critical}
+        approvals: 1                 # approvals by someone other than the requester (0-10);
+                                     # default 1 for deployment, 0 for the other stages
 
 Every gated stage (``development``, ``testing``, ``deployment``, ``retirement``) must be
 listed; ``design`` is the initial stage and has no gate.  :func:`load_pack` validates the file
@@ -46,7 +48,12 @@ PACKS_DIR = Path(__file__).resolve().parent / "packs"
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _PACK_KEYS = frozenset({"name", "description", "stages"})
-_STAGE_KEYS = frozenset({"description", "apply", "require", "block_on", "severity_overrides"})
+_STAGE_KEYS = frozenset({"description", "apply", "require", "block_on", "severity_overrides",
+                         "approvals"})
+#: stages whose promotion needs approvals unless the pack says otherwise (four eyes)
+DEFAULT_APPROVALS: Mapping[str, int] = MappingProxyType({"deployment": 1})
+#: most approvals a stage may ask for
+MAX_APPROVALS = 10
 _APPLY_KEYS = frozenset({"rules", "evidence"})
 
 
@@ -72,6 +79,8 @@ class StagePolicy:
     :ivar block_on: lowest blocking severity, or ``None`` (only ``require`` blocks).
     :ivar severity_overrides: rule id → severity used by this gate instead of the finding's.
     :ivar description: text for people.
+    :ivar approvals: how many people other than the requester must approve a promotion into
+        this stage before it happens (0: none; four-eyes approval, ``lifecycle.approvals``).
     """
 
     stage: str
@@ -83,6 +92,7 @@ class StagePolicy:
         default_factory=lambda: MappingProxyType({})
     )
     description: str = ""
+    approvals: int = 0
 
     def applies(self, rule_id: str) -> bool:
         """True when findings of ``rule_id`` count for this gate."""
@@ -242,8 +252,13 @@ def _parse_stage(stage: str, spec: Any, where: str) -> StagePolicy:
     description = spec.get("description") or ""
     if not isinstance(description, str):
         raise PackError(f"{where}: `description` must be text")
+    approvals = spec.get("approvals", DEFAULT_APPROVALS.get(stage, 0))
+    if not isinstance(approvals, int) or isinstance(approvals, bool) or \
+            not 0 <= approvals <= MAX_APPROVALS:
+        raise PackError(f"{where}: `approvals` must be a whole number from 0 to "
+                        f"{MAX_APPROVALS}, not {approvals!r}")
     return StagePolicy(stage, rules, evidence, require, severity,
-                       MappingProxyType(overrides), description.strip())
+                       MappingProxyType(overrides), description.strip(), approvals)
 
 
 def _no_unknown_keys(mapping: Mapping[Any, Any], allowed: frozenset[str], where: str) -> None:

@@ -15,15 +15,27 @@ these machines are noisy, so only ratios measured in the same run are meaningful
 It also measures re-uploading identical bytes through the REST API (target < 50 ms): the
 revision is recognised by its SHA-256 before any parsing.
 
-Usage: ``python scripts/bench.py [--repeat N] [--corpus DIR] [FILE ...]``
+Token section (also alone with ``--tokens``): throughput of
+:func:`policies.tokens.check_token` on good nested tokens (tokens per second, median of the
+runs) for ECDH-ES+A256KW/A256GCM with an ES256 inner JWS and RSA-OAEP-256/A256GCM (RSA 3072)
+with a PS256 inner JWS, next to the same run's cost of the bare cryptography done with
+``cryptography`` primitives (ECDH P-256 + Concat KDF + AES-KW unwrap + AES-GCM decrypt +
+ECDSA P-256 verify; RSA-OAEP-256 decrypt + AES-GCM decrypt + RSA-PSS verify), and the ratio
+checker / bare: what the screening, allow-lists, jwcrypto and the claim checks add.
+
+Usage: ``python scripts/bench.py [--repeat N] [--corpus DIR] [--tokens] [--token-count N]
+[FILE ...]``
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import functools
+import json
 import os
 import statistics
+import struct
 import sys
 import tempfile
 import time
@@ -109,13 +121,170 @@ def reupload_ms(raw: bytes, repeat: int) -> float:
     return statistics.median(times) * 1000
 
 
+# ------------------------------------------------------------------------------ tokens
+#: the two profiles measured: (label, JWE alg, recipient key, inner JWS alg, issuer key)
+TOKEN_CASES = (
+    ("ECDH-ES+A256KW/A256GCM, ES256", "ECDH-ES+A256KW", {"kty": "EC", "crv": "P-256"},
+     "ES256", {"kty": "EC", "crv": "P-256"}),
+    ("RSA-OAEP-256/A256GCM, PS256", "RSA-OAEP-256", {"kty": "RSA", "size": 3072},
+     "PS256", {"kty": "RSA", "size": 3072}),
+)
+ISSUER = "https://auth.example.com"
+AUDIENCE = "https://api.example.com/orders"
+
+
+def _b64(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _pem_private(key):
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    return load_pem_private_key(key.export_to_pem(private_key=True, password=None), None)
+
+
+def make_tokens(alg: str, enc_key, sig_alg: str, sig_key, count: int, now: int) -> list[str]:
+    """``count`` good nested tokens (unique ``jti``) signed with ``sig_key`` and encrypted
+    to ``enc_key``."""
+    from jwcrypto import jwt
+
+    tokens = []
+    for i in range(count):
+        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": f"user-{i}", "client_id": "bench",
+                  "iat": now, "exp": now + 300, "jti": f"bench-{i}-{now}",
+                  "scope": "orders:read"}
+        inner = jwt.JWT(header={"alg": sig_alg, "typ": "at+jwt", "kid": sig_key["kid"]},
+                        claims=claims)
+        inner.make_signed_token(sig_key)
+        outer = jwt.JWT(header={"alg": alg, "enc": "A256GCM", "cty": "JWT",
+                                "kid": enc_key["kid"]}, claims=inner.serialize())
+        outer.make_encrypted_token(enc_key)
+        tokens.append(outer.serialize())
+    return tokens
+
+
+def bare_crypto(alg: str, enc_private, sig_public, sig_alg: str):
+    """A function doing, with ``cryptography`` primitives only, the cryptography a nested
+    token needs: unwrap/decrypt the CEK (ECDH P-256 + Concat KDF + AES-KW, or RSA-OAEP-256),
+    AES-256-GCM decrypt, then verify the inner signature (ECDSA P-256 or RSA-PSS).  No
+    screening, no claims: the floor the checker's own work is compared with."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
+    from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
+
+    def length_prefixed(data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + data
+
+    def decrypt(token: str) -> bytes:
+        protected, encrypted_key, iv, ciphertext, tag = token.split(".")
+        header = json.loads(_b64(protected))
+        if alg == "RSA-OAEP-256":
+            cek = enc_private.decrypt(_b64(encrypted_key), padding.OAEP(
+                mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None))
+        else:
+            epk = header["epk"]
+            peer = ec.EllipticCurvePublicNumbers(
+                int.from_bytes(_b64(epk["x"]), "big"), int.from_bytes(_b64(epk["y"]), "big"),
+                ec.SECP256R1()).public_key()
+            shared = enc_private.exchange(ec.ECDH(), peer)
+            other = (length_prefixed(alg.encode()) + length_prefixed(_b64(header.get("apu", "")))
+                     + length_prefixed(_b64(header.get("apv", ""))) + struct.pack(">I", 256))
+            kek = ConcatKDFHash(hashes.SHA256(), 32, other).derive(shared)
+            cek = aes_key_unwrap(kek, _b64(encrypted_key))
+        return AESGCM(cek).decrypt(_b64(iv), _b64(ciphertext) + _b64(tag),
+                                   protected.encode("ascii"))
+
+    def verify(jws: bytes) -> None:
+        head, payload, signature = jws.decode("ascii").split(".")
+        signed = f"{head}.{payload}".encode("ascii")
+        raw = _b64(signature)
+        if sig_alg == "ES256":
+            der = encode_dss_signature(int.from_bytes(raw[:32], "big"),
+                                       int.from_bytes(raw[32:], "big"))
+            sig_public.verify(der, signed, ec.ECDSA(hashes.SHA256()))
+        else:
+            sig_public.verify(raw, signed, padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
+                                                       salt_length=32), hashes.SHA256())
+
+    def run(token: str) -> bytes:
+        plaintext = decrypt(token)
+        verify(plaintext)
+        return plaintext
+
+    return run
+
+
+def token_bench(repeat: int, count: int) -> None:
+    """Print checker throughput vs the bare cryptography for each of :data:`TOKEN_CASES`."""
+    print(f"\ntoken analysis: {count} good nested tokens per run, median of {repeat} runs; "
+          "policies.tokens.check_token vs the bare cryptography (`cryptography` primitives)")
+    header = f"{'profile':34} {'checker':>11} {'bare crypto':>13} {'checker/bare':>12}"
+    print(header)
+    print("-" * len(header))
+    for case in TOKEN_CASES:
+        label = case[0]
+        t_checker, t_bare = token_case(*case, repeat=repeat, count=count)
+        print(f"{label:34} {1 / t_checker:7.0f} /s {1 / t_bare:9.0f} /s {t_checker / t_bare:12.2f}"
+              f"   ({t_checker * 1000:.2f} ms vs {t_bare * 1000:.2f} ms per token)")
+
+
+def token_case(label: str, alg: str, enc_params: dict, sig_alg: str, sig_params: dict, *,
+               repeat: int, count: int) -> tuple[float, float]:
+    """Median seconds per token ``(checker, bare cryptography)`` for one profile."""
+    from jwcrypto import jwk
+
+    from policies.tokens import MemoryReplayCache, TokenProfile, check_token
+
+    enc_key = jwk.JWK.generate(**enc_params, use="enc", alg=alg)
+    enc_key["kid"] = enc_key.thumbprint()
+    sig_key = jwk.JWK.generate(**sig_params, use="sig", alg=sig_alg)
+    sig_key["kid"] = sig_key.thumbprint()
+    now = int(time.time())
+    tokens = make_tokens(alg, enc_key, sig_alg, sig_key, count, now)
+    decryption = jwk.JWKSet()
+    decryption.add(enc_key)
+    issuer = jwk.JWKSet()
+    issuer.add(jwk.JWK(**sig_key.export_public(as_dict=True)))
+    profile = TokenProfile.from_extension({
+        "alg": alg, "enc": "A256GCM", "signing-alg": sig_alg, "issuer": ISSUER,
+        "audience": AUDIENCE, "max-lifetime": 900})
+
+    def checker() -> None:
+        cache = MemoryReplayCache()  # fresh per run: every jti is new again
+        for token in tokens:
+            check_token(token, decryption_keys=decryption, issuer_jwks=issuer,
+                        profile=profile, now=now, replay_cache=cache)
+
+    first = check_token(tokens[0], decryption_keys=decryption, issuer_jwks=issuer,
+                        profile=profile, now=now, replay_cache=MemoryReplayCache())
+    failing = [f.rule_id for f in first.failing()]
+    assert first.passed, f"{label}: the benchmark token does not pass: {failing}"
+    run = bare_crypto(alg, _pem_private(enc_key), _pem_private(sig_key).public_key(), sig_alg)
+    assert run(tokens[0]).count(b".") == 2  # the bare path really decrypts and verifies
+
+    def bare() -> None:
+        for token in tokens:
+            run(token)
+
+    return median_time(checker, repeat) / count, median_time(bare, repeat) / count
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="*", help="corpus file names (default: the large ones)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--corpus", type=Path,
                         default=Path(os.environ.get("STAGEGATE_CORPUS", DEFAULT_CORPUS)))
+    parser.add_argument("--tokens", action="store_true",
+                        help="run only the token-analysis section (default: both sections)")
+    parser.add_argument("--token-count", type=int, default=200,
+                        help="good tokens analysed per run in the token section")
     args = parser.parse_args()
+    if args.tokens:
+        token_bench(args.repeat, args.token_count)
+        return 0
     names = args.files or LARGE
     print(f"corpus: {args.corpus}   repeat: {args.repeat} (medians)   "
           f"python: {sys.version.split()[0]}")
@@ -137,6 +306,7 @@ def main() -> int:
     raw = (args.corpus / "kubernetes-swagger.json").read_bytes()
     print(f"\nre-upload of identical bytes (kubernetes-swagger.json, 4.1 MB) through "
           f"PUT …/spec: {reupload_ms(raw, max(args.repeat, 5)):.1f} ms median (target < 50 ms)")
+    token_bench(args.repeat, args.token_count)
     return 0
 
 

@@ -1,4 +1,10 @@
-"""Shared fixtures in the Pallets shape: ``app``, ``client``, ``runner``.
+"""Shared fixtures in the Pallets shape: ``app``, ``client``, ``runner``, ``auth``.
+
+Every app's test clients are :class:`StagegateClient`: signed in (lazily, at the first
+request) as the *legacy* user — roles developer, approver and admin, second factor enrolled —
+through the session for the web UI and a bearer access token for ``/api/``, so suites written
+before accounts existed keep working.  ``app.test_client(user=None)`` (fixture ``anon``) is
+anonymous; ``auth.client("viewer")`` etc. sign in as a new user with exactly those roles.
 
 The database: ``TEST_DATABASE_URL`` when set (a PostgreSQL server: a fresh, uniquely named
 database is created for the test session and dropped at its end), otherwise a temporary SQLite
@@ -17,8 +23,10 @@ from pathlib import Path
 import flask_migrate
 import pytest
 import sqlalchemy as sa
+from accountkit import LEGACY_EMAIL, LEGACY_ROLES, PASSWORD, access_token_for, make_user
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from werkzeug.datastructures import Headers
 
 from lifecycle import create_app
 from lifecycle.crypto_store import encode_kek
@@ -87,10 +95,88 @@ def _schema(database_url: str) -> None:
         db.engine.dispose()
 
 
+# ------------------------------------------------------------------ accounts
+class StagegateClient(FlaskClient):
+    """A test client signed in as ``user`` (an email; ``None``: anonymous), lazily: the
+    session at the first request, a bearer token at the first ``/api/`` request that sends
+    no ``Authorization`` of its own.  When a test moves the app clock (``CLOCK``) by more
+    than a minute, the session and token are renewed, as a person would sign in again.
+
+    Installed on every Flask app of the test session (:func:`_stagegate_clients`); the
+    legacy user is created on demand in apps a test builds itself.
+    """
+
+    def __init__(self, *args: object, user: str | None = LEGACY_EMAIL, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.user_email = user
+        self.bearer: str | None = None
+        self._synced: float | None = None
+        self._minted: float | None = None
+
+    def _clock(self) -> float:
+        from lifecycle.keys import clock
+
+        with self.application.app_context():
+            return clock().timestamp()
+
+    def _user(self) -> object:
+        from lifecycle.accounts.services import user_by_email
+
+        user = user_by_email(self.user_email or "")
+        if user is None and self.user_email == LEGACY_EMAIL:
+            user = make_user(LEGACY_EMAIL, LEGACY_ROLES)
+        return user
+
+    def sign_in(self) -> None:
+        """Start the web session now (again)."""
+        from lifecycle.accounts import sessions
+
+        self._synced = self._clock()
+        if self.user_email is None:
+            return
+        with self.application.app_context():
+            data = sessions.session_data(self._user())
+        with self.session_transaction() as session:
+            session.update(data)
+
+    def mint(self) -> str:
+        """Mint the bearer token now (again)."""
+        self._minted = self._clock()
+        with self.application.app_context():
+            self._user()
+            self.bearer = access_token_for(str(self.user_email))
+        return self.bearer
+
+    def open(self, *args: object, **kwargs: object):  # type: ignore[override]
+        if self.user_email is None:
+            return super().open(*args, **kwargs)
+        now = self._clock()
+        path = args[0] if args and isinstance(args[0], str) else ""
+        if path.startswith("/api/") and not path.startswith("/api/v1/token"):
+            headers = Headers(kwargs.get("headers") or {})  # type: ignore[arg-type]
+            if "Authorization" not in headers:
+                if self._minted is None or abs(now - self._minted) > 60:
+                    self.mint()
+                headers["Authorization"] = f"Bearer {self.bearer}"
+            kwargs["headers"] = headers
+        elif self._synced is None or abs(now - self._synced) > 60:
+            self.sign_in()
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _stagegate_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every app's ``test_client()`` is a :class:`StagegateClient`."""
+    monkeypatch.setattr(Flask, "test_client_class", StagegateClient)
+
+
 @pytest.fixture
 def app(database_url: str, _schema: None) -> Iterator[Flask]:
-    """A fresh app on the session database; its tables are emptied after the test."""
+    """A fresh app on the session database; its tables are emptied after the test.  The
+    legacy user exists (see the module docstring)."""
     app = create_app(_config(database_url))
+    with app.app_context():
+        make_user(LEGACY_EMAIL, LEGACY_ROLES)
     yield app
     with app.app_context():
         db.session.rollback()
@@ -104,6 +190,60 @@ def app(database_url: str, _schema: None) -> Iterator[Flask]:
 def client(app: Flask) -> FlaskClient:
     """A test client for ``app``."""
     return app.test_client()
+
+
+@pytest.fixture
+def make_app(app: Flask, database_url: str):
+    """Another app on the test database with settings changed (``make_app(KEY=value)``);
+    its rows are removed with ``app``'s."""
+    return lambda **overrides: create_app({**_config(database_url), **overrides})
+
+
+@pytest.fixture
+def anon(app: Flask) -> FlaskClient:
+    """An anonymous test client."""
+    return app.test_client(user=None)
+
+
+class Auth:
+    """Users of given roles, and clients signed in as them (Pallets' ``auth`` helper)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._count = 0
+
+    def user(self, *roles: str, teams: tuple[str, ...] = (), email: str | None = None,
+             totp: bool | None = None, active: bool = True) -> object:
+        """A new user with exactly ``roles`` (``teams`` joined)."""
+        self._count += 1
+        email = email or f"{'-'.join(roles) or 'reader'}{self._count}@stagegate.test"
+        with self.app.app_context():
+            user = make_user(email, roles, teams=teams, totp=totp, active=active)
+            db.session.refresh(user)
+            db.session.expunge(user)
+        return user
+
+    def client(self, *roles: str, teams: tuple[str, ...] = ()) -> StagegateClient:
+        """A client signed in as a new user with ``roles``."""
+        user = self.user(*roles, teams=teams)
+        return self.app.test_client(user=user.email)  # type: ignore[attr-defined,return-value]
+
+    def token(self, email: str) -> str:
+        """A fresh access token for ``email``."""
+        with self.app.app_context():
+            return access_token_for(email)
+
+    def login(self, client: FlaskClient, email: str, password: str = PASSWORD,
+              follow_redirects: bool = False):
+        """Sign in through the real login form (first step)."""
+        return client.post("/login", data={"email": email, "password": password},
+                           follow_redirects=follow_redirects)
+
+
+@pytest.fixture
+def auth(app: Flask) -> Auth:
+    """The :class:`Auth` helper for ``app``."""
+    return Auth(app)
 
 
 @pytest.fixture

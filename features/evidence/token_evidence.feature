@@ -17,7 +17,7 @@ Feature: Token evidence opens the deployment gate
     When the issuer's signing JWKS is added as evidence
     And a good sample token encrypted to the current key is analysed
     Then the analysis passes every rule
-    When I promote the version to "deployment"
+    When I request the promotion to "deployment" and another approver approves it
     Then the version is in "deployment"
 
   Scenario: After key rotation, tokens for the old key analyse during the grace period only

@@ -5,8 +5,8 @@ Under ``/api/v1/apis/{name}/versions/{version}``:
 - ``GET  /jwks.json`` — the version's public encryption JWKS (current + in-grace keys,
   public members only), ``Cache-Control: max-age=300``;
 - ``GET  /keys`` — managed keys (public parts, state) and key events;
-  ``POST /keys`` ``{"alg"?, "crv"?, "size"?, "actor"?}`` — generate the first key (201);
-  ``POST /keys/rotate`` ``{"grace_seconds": N, "alg"?, "crv"?, "size"?, "actor"?}`` (201);
+  ``POST /keys`` ``{"alg"?, "crv"?, "size"?}`` — generate the first key (201);
+  ``POST /keys/rotate`` ``{"grace_seconds": N, "alg"?, "crv"?, "size"?}`` (201);
 - ``PUT  /evidence/jwks`` — the issuer's signing JWKS as the raw JSON body (201 new, 200
   identical to the newest); ``GET /evidence/jwks`` — the newest one;
 - ``POST /evidence/tokens`` ``{"token": "..."}`` — analyse a sample token (201 new analysis,
@@ -25,6 +25,7 @@ from flask import jsonify, request
 from lifecycle import evidence, keys, services
 from lifecycle.api.serialize import finding_dict
 from lifecycle.api.views import VERSION_PATH, _json_object, _text, bp
+from lifecycle.authz import actor
 from lifecycle.errors import ApiError, error_response
 from lifecycle.models import JwksEvidence, KeyEvent, ManagedKey, TokenEvidence
 from policies.findings import Finding
@@ -120,7 +121,7 @@ def generate_key(name: str, version: str) -> Any:
     body = _optional_body()
     key = keys.generate_key(name, version, alg=_text(body, "alg"), crv=_text(body, "crv"),
                             size=_optional_int(body, "size"),
-                            actor=_text(body, "actor") or "anonymous")
+                            actor=actor())
     return jsonify(key=key_dict(key, keys.clock())), 201
 
 
@@ -135,7 +136,7 @@ def rotate_key(name: str, version: str) -> Any:
     key = keys.rotate_key(name, version, _optional_int(body, "grace_seconds") or 0,
                           alg=_text(body, "alg"), crv=_text(body, "crv"),
                           size=_optional_int(body, "size"),
-                          actor=_text(body, "actor") or "anonymous")
+                          actor=actor())
     obj = services.get_version(name, version)
     now = keys.clock()
     return jsonify(key=key_dict(key, now),
@@ -150,7 +151,7 @@ def put_jwks(name: str, version: str) -> Any:
         raise ApiError(415, "unsupported_media_type",
                        "Send the JWK Set itself as the request body, not as a form.")
     record, created = evidence.submit_jwks(name, version, request.get_data(cache=False),
-                                           actor=request.args.get("actor", "anonymous"))
+                                           actor=actor())
     return jsonify(created=created, evidence=jwks_evidence_dict(record)), \
         201 if created else 200
 
@@ -172,7 +173,7 @@ def post_token(name: str, version: str) -> Any:
         raise ApiError(422, "validation_failed", "Some values are not acceptable.",
                        {"fields": {"token": "This field is required."}})
     record, created = evidence.analyse_token(name, version, body.get("token"),
-                                             actor=_text(body, "actor") or "anonymous")
+                                             actor=actor())
     return jsonify(created=created, already_analysed=not created,
                    analysis=token_evidence_dict(record)), 201 if created else 200
 

@@ -12,6 +12,7 @@ from flask import Blueprint, jsonify, request, url_for
 
 from lifecycle import services
 from lifecycle.api import serialize
+from lifecycle.authz import actor
 from lifecycle.errors import ApiError
 from lifecycle.extensions import csrf
 
@@ -101,7 +102,7 @@ def put_spec(name: str, version: str) -> Any:
         raise ApiError(415, "unsupported_media_type",
                        "Send the document itself as the request body, not as a form.")
     raw = request.get_data(cache=False)
-    revision, created = services.upload_spec(name, version, raw)
+    revision, created = services.upload_spec(name, version, raw, uploader=actor())
     obj = revision.api_version
     body = {
         "created": created,
@@ -120,13 +121,13 @@ def compliance(name: str, version: str) -> Any:
 
 @bp.post(VERSION_PATH + "/transitions")
 def create_transition(name: str, version: str) -> Any:
-    """Move the version: ``{"to": STAGE, "reason"?, "actor"?}``."""
+    """Move the version: ``{"to": STAGE, "reason"?}`` (the actor is the token's user)."""
     body = _json_object()
     record = services.transition(
         name, version,
         to=_text(body, "to", required=True) or "",
         reason=_text(body, "reason"),
-        actor=_text(body, "actor") or "anonymous",
+        actor=actor(),
     )
     obj = record.api_version
     return jsonify(transition=serialize.transition_dict(record),

@@ -5,6 +5,8 @@ with JavaScript off (post-redirect-get with 303).  Views only parse forms, call 
 :mod:`lifecycle.services` function and choose what to render.
 """
 
+from lifecycle.web import approvals as _approvals  # noqa: F401,I001 - approval/waiver views
+from lifecycle.web import evidence as _evidence  # noqa: F401 - registers its views on bp
 from lifecycle.web.views import bp
 
 __all__ = ["bp"]

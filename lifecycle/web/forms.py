@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import HiddenField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 #: the API slug rule of DESIGN.md (``[a-z0-9][a-z0-9-]{0,62}``)
 API_NAME = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -118,3 +126,76 @@ class SearchForm(FlaskForm):
 
     q = StringField("Search", validators=[Optional(), Length(max=100)])
     stage = SelectField("Stage", validators=[Optional()], choices=[])
+
+
+# ------------------------------------------------------------------------------ evidence
+#: grace period units offered by the rotate form → seconds
+GRACE_UNITS: dict[str, int] = {"days": 86400, "hours": 3600}
+
+
+class GenerateKeyForm(_Prefixed):
+    """Generate the version's first managed encryption key (for the declared ``alg``)."""
+
+    form_prefix = "keygen"
+
+
+class RotateKeyForm(_Prefixed):
+    """Rotate the managed key; the old key keeps decrypting for the grace period.
+
+    ``grace`` is a whole number of ``unit`` (days or hours); :meth:`grace_seconds` turns it
+    into seconds.  The upper bound (``KEY_MAX_GRACE_SECONDS``) is checked by the view, which
+    knows the app's configuration.
+    """
+
+    form_prefix = "rotate"
+
+    grace = IntegerField(
+        "Grace period for the old key",
+        validators=[InputRequired(message="Give the grace period as a whole number."),
+                    NumberRange(min=0, message="The grace period cannot be negative.")],
+        default=7,
+        description="0 retires the old key at once.",
+    )
+    unit = SelectField("Unit", choices=list(GRACE_UNITS), default="days",
+                       validators=[DataRequired()])
+
+    def grace_seconds(self) -> int:
+        """The grace period in seconds (call after validation)."""
+        return int(self.grace.data) * GRACE_UNITS[self.unit.data]
+
+
+class JwksForm(_Prefixed):
+    """The issuer's public signing JWKS: an uploaded file or pasted JSON (the file wins).
+    Never a URL: Stagegate does not fetch key sets."""
+
+    form_prefix = "jwks"
+
+    jwks_file = FileField("JWKS file (JSON)")
+    jwks_text = TextAreaField("…or paste the JWK Set",
+                              description='The document at the issuer\'s jwks_uri: {"keys": [...]}')
+
+    def validate_jwks_text(self, field: TextAreaField) -> None:
+        """Require a file or pasted text (checked once, on the last field)."""
+        if not self.jwks_file.data and not (field.data or "").strip():
+            raise ValidationError("Choose a JWKS file or paste the key set.")
+
+    def raw(self) -> bytes:
+        """The submitted bytes: the file's, else the pasted text as UTF-8."""
+        upload = self.jwks_file.data
+        if upload:
+            return upload.read()
+        return (self.jwks_text.data or "").encode("utf-8")
+
+
+class TokenForm(_Prefixed):
+    """A sample access token to analyse.  The template renders this form only empty
+    (``formdata=None``): the token is never written back into the page."""
+
+    form_prefix = "sample"
+
+    token = TextAreaField(
+        "Sample access token",
+        validators=[DataRequired(message="Paste a sample access token (the value after "
+                                         "`Bearer `).")],
+        description="A nested JWT (JWE around a signed JWT). Only its analysis is kept.",
+    )

@@ -1,4 +1,5 @@
-"""Shape domain objects for the templates: board columns, the gate panel, finding excerpts.
+"""Shape domain objects for the templates: board columns, the gate panel, finding excerpts,
+and the encryption-evidence area (managed keys, issuer JWKS, sample-token analyses).
 
 Pure functions of models and :class:`policies.gate.GateDecision` values; no request, no
 database writes.  Kept apart from the views so the views stay a few lines each.
@@ -6,11 +7,15 @@ database writes.  Kept apart from the views so the views stay a few lines each.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from lifecycle import stages
+from policies.findings import Finding
 from specs.document import excerpt_lines
 
 #: stage id -> label shown to people
@@ -43,6 +48,10 @@ class FindingView:
     remediation: str
     sources: Sequence[Any]
     excerpt: list[tuple[int, str]] = field(default_factory=list)
+    #: for missing token/JWKS evidence: the id of the version-page form that supplies it,
+    #: and the link text (else ``None``)
+    supply_anchor: str | None = None
+    supply_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,7 +137,23 @@ def finding_view(f: Any, get_rule: Callable[[str], Any], text: str | None) -> Fi
         remediation=rule.remediation if rule else "",
         sources=tuple(rule.sources) if rule else (),
         excerpt=excerpt,
+        **_supply(rule, str(_value(f.status))),
     )
+
+
+#: evidence kind → (id of the version-page form that supplies it, link text)
+SUPPLY_FORMS: dict[str, tuple[str, str]] = {
+    "token": ("token-form", "Paste a sample access token"),
+    "jwks": ("jwks-form", "Paste the issuer's signing JWKS"),
+}
+
+
+def _supply(rule: Any, status: str) -> dict[str, str]:
+    """``supply_anchor``/``supply_label`` of a ``missing-evidence`` token or JWKS finding."""
+    if rule is None or status != "missing-evidence":
+        return {}
+    found = SUPPLY_FORMS.get(str(_value(rule.evidence)))
+    return {"supply_anchor": found[0], "supply_label": found[1]} if found else {}
 
 
 def document_text(revision: Any) -> str | None:
@@ -210,3 +235,270 @@ def timeline(stage: str) -> list[TimelineStep]:
         TimelineStep(s, STAGE_LABELS[s], "done" if i < here else "current" if i == here else "todo")
         for i, s in enumerate(stages.STAGES)
     ]
+
+
+# ------------------------------------------------------------------------------ evidence
+#: claims whose integer values are NumericDates (shown with their UTC time as well)
+_DATE_CLAIMS = frozenset({"exp", "iat", "nbf"})
+#: longest header/claim value shown in full (longer ones are cut with "…")
+MAX_VALUE_CHARS = 240
+#: the redaction marker of :func:`policies.tokens.claims.redact`
+REDACTED = "[redacted]"
+_PROFILE_CLAIMS = frozenset({"sub", "client_id", "scope"})
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """A managed encryption key as listed (public facts only; never key material).
+
+    ``status`` is ``current``, ``grace`` (decrypts until ``grace_until``) or ``retired``,
+    as of the moment the row was built.
+    """
+
+    kid: str
+    alg: str
+    key_type: str
+    status: str
+    created_at: Any
+    grace_until: Any = None
+    retired_at: Any = None
+
+    @property
+    def kid_short(self) -> str:
+        return self.kid[:12]
+
+
+def key_rows(keys: Iterable[Any], now: Any) -> list[KeyRow]:
+    """:class:`KeyRow` for each :class:`~lifecycle.models.ManagedKey`, in the given order.
+
+    :param now: aware UTC datetime the status is judged at.
+    """
+    rows = []
+    for k in keys:
+        kind = f"{k.kty} {k.size}" if k.size else f"{k.kty} {k.crv or ''}".strip()
+        rows.append(KeyRow(kid=k.kid, alg=k.alg, key_type=kind, status=k.status_at(now),
+                           created_at=k.created_at, grace_until=k.grace_until,
+                           retired_at=k.retired_at))
+    return rows
+
+
+@dataclass(frozen=True)
+class JwksKeyRow:
+    """One key of a submitted issuer JWKS (from its stored :class:`KeySummary` dict)."""
+
+    index: int
+    kid: str | None
+    key_type: str
+    use: str | None
+    alg: str | None
+    key_ops: str | None
+
+
+def jwks_key_rows(summaries: Iterable[dict[str, Any]]) -> list[JwksKeyRow]:
+    """Rows of the issuer JWKS key table from ``JwksEvidence.keys``."""
+    rows = []
+    for s in summaries:
+        kty = str(s.get("kty") or "?")
+        extra = s.get("size") or s.get("crv") or ""
+        ops = s.get("key_ops")
+        rows.append(JwksKeyRow(index=int(s.get("index") or 0), kid=s.get("kid"),
+                               key_type=f"{kty} {extra}".strip(), use=s.get("use"),
+                               alg=s.get("alg"),
+                               key_ops=", ".join(map(str, ops)) if ops else None))
+    return rows
+
+
+def split_findings(findings: Iterable[Any], get_rule: Callable[[str], Any]
+                   ) -> tuple[list[FindingView], list[FindingView]]:
+    """``(failing, quiet)``: findings that block or warn (by severity), and those that pass,
+    do not apply or are waived (once per rule, by id)."""
+    failing, quiet, seen = [], [], set()
+    for f in findings:
+        if str(_value(f.status)) in QUIET_STATUSES:
+            if f.rule_id not in seen:
+                seen.add(f.rule_id)
+                quiet.append(finding_view(f, get_rule, None))
+        else:
+            failing.append(finding_view(f, get_rule, None))
+    return _order(failing), sorted(quiet, key=lambda v: v.rule_id)
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    """A decoded header member or a claim of an analysed token.
+
+    ``value`` is display text (JSON for non-strings); ``redacted`` when the stored analysis
+    keeps only the name; ``absent`` when a failing rule concerns a member the token lacks;
+    ``rules`` are the failing rule ids that point at it; ``note`` is e.g. the UTC time of a
+    NumericDate.
+    """
+
+    name: str
+    value: str
+    redacted: bool = False
+    absent: bool = False
+    rules: tuple[str, ...] = ()
+    note: str = ""
+
+
+def _display(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False,
+                                                            separators=(", ", ": "))
+    return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS - 1] + "…"
+
+
+def _numeric_date(value: Any) -> str:
+    if not isinstance(value, int) or isinstance(value, bool):
+        return ""
+    try:
+        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return ""
+
+
+def _unescape(token: str) -> str:
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+def _rules_by_member(failing: Iterable[FindingView]) -> dict[tuple[str, str], list[str]]:
+    """``{(layer, member): [rule ids]}`` from finding pointers ``/outer/alg``,
+    ``/inner/typ``, ``/claims/exp``; CLM-PROFILE names its claims in the message."""
+    out: dict[tuple[str, str], list[str]] = {}
+
+    def add(layer: str, member: str, rule_id: str) -> None:
+        ids = out.setdefault((layer, member), [])
+        if rule_id not in ids:
+            ids.append(rule_id)
+
+    for f in failing:
+        parts = (f.pointer or "").split("/")
+        if len(parts) >= 3 and parts[0] == "" and parts[1] in ("outer", "inner", "claims"):
+            add(parts[1], _unescape(parts[2]), f.rule_id)
+        elif f.rule_id == "CLM-PROFILE":
+            for name in re.findall(r"`([^`]+)`", f.message):
+                if name in _PROFILE_CLAIMS:
+                    add("claims", name, f.rule_id)
+    return out
+
+
+def _member_rows(layer: str, data: dict[str, Any] | None,
+                 rules: dict[tuple[str, str], list[str]]) -> list[MemberRow]:
+    data = data if isinstance(data, dict) else {}
+    rows = []
+    for name, value in data.items():
+        redacted = layer == "claims" and value == REDACTED
+        rows.append(MemberRow(
+            name=str(name), value="" if redacted else _display(value), redacted=redacted,
+            rules=tuple(rules.get((layer, str(name)), ())),
+            note=_numeric_date(value) if layer == "claims" and name in _DATE_CLAIMS else "",
+        ))
+    for (where, name), ids in rules.items():
+        if where == layer and name not in data:
+            rows.append(MemberRow(name=name, value="", absent=True, rules=tuple(ids)))
+    return rows
+
+
+@dataclass(frozen=True)
+class TokenAnalysisView:
+    """A stored sample-token analysis for the page (the token itself is never kept).
+
+    ``outer``/``inner``: decoded JWE / JWS protected headers; ``claims``: the redacted
+    claims set; ``failing``: every finding that blocks or warns; ``not_evaluated``: token
+    rules an earlier failure stopped the check before.
+    """
+
+    id: int
+    passed: bool
+    fingerprint: str
+    analysed_at: Any
+    submitted_by: str
+    decryption_kid: str | None
+    outer: list[MemberRow]
+    inner: list[MemberRow]
+    claims: list[MemberRow]
+    claims_read: bool
+    lifetime: int | None
+    failing: list[FindingView]
+    passing: list[FindingView]
+    not_evaluated: tuple[str, ...]
+
+    @property
+    def fingerprint_short(self) -> str:
+        return self.fingerprint[:16]
+
+    @property
+    def failing_rule_count(self) -> int:
+        """How many distinct rules fail or warn."""
+        return len({f.rule_id for f in self.failing})
+
+    @property
+    def lifetime_text(self) -> str:
+        """``"300 s (5 min)"``, or ``""`` when unknown."""
+        if self.lifetime is None:
+            return ""
+        minutes = self.lifetime / 60
+        return f"{self.lifetime} s ({minutes:g} min)" if abs(self.lifetime) >= 60 \
+            else f"{self.lifetime} s"
+
+
+def token_analysis_view(record: Any, get_rule: Callable[[str], Any]) -> TokenAnalysisView:
+    """The :class:`TokenAnalysisView` of a :class:`~lifecycle.models.TokenEvidence`."""
+    failing, passing = split_findings([Finding.from_dict(d) for d in record.findings or []],
+                                      get_rule)
+    rules = _rules_by_member(failing)
+    return TokenAnalysisView(
+        id=record.id, passed=bool(record.passed), fingerprint=record.fingerprint,
+        analysed_at=record.created_at, submitted_by=record.submitted_by,
+        decryption_kid=record.decryption_kid,
+        outer=_member_rows("outer", record.outer_header, rules),
+        inner=_member_rows("inner", record.inner_header, rules),
+        claims=_member_rows("claims", record.claims, rules),
+        claims_read=record.claims is not None,
+        lifetime=record.lifetime, failing=failing, passing=passing,
+        not_evaluated=tuple(record.not_evaluated or ()),
+    )
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A one-line outcome shown in an evidence panel (``panel``: ``keys``, ``jwks`` or
+    ``tokens``; ``kind``: ``success``, ``info`` or ``error``).  Never holds a token."""
+
+    panel: str
+    kind: str
+    text: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"panel": self.panel, "kind": self.kind, "text": self.text}
+
+
+@dataclass(frozen=True)
+class EvidencePanel:
+    """Everything the "Encryption evidence" area of the version page shows.
+
+    :ivar keys: managed keys, newest first; ``has_current`` when one is current.
+    :ivar declared_alg: the spec's ``x-token-encryption.alg`` (what "Generate" uses).
+    :ivar jwks_url: absolute URL of the version's public encryption JWKS.
+    :ivar jwks: the newest issuer JWKS record (or ``None``) and its key rows.
+    :ivar key_failing / key_passing: KEY findings of the issuer JWKS (missing-evidence when
+        none was supplied).
+    :ivar analyses: every token analysis, newest first; ``selected`` is the one shown.
+    :ivar forms: the four forms by name (``generate``, ``rotate``, ``jwks``, ``token``).
+    :ivar notices: outcome of the last action by panel.
+    """
+
+    version: Any
+    keys: list[KeyRow]
+    has_current: bool
+    declared_alg: str | None
+    jwks_url: str
+    max_grace_days: float
+    read_only: bool
+    jwks: Any
+    jwks_keys: list[JwksKeyRow]
+    key_failing: list[FindingView]
+    key_passing: list[FindingView]
+    analyses: list[Any]
+    selected: TokenAnalysisView | None
+    forms: dict[str, Any]
+    notices: dict[str, Notice]

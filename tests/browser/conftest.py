@@ -7,11 +7,15 @@
   ``scripts/assets.py`` when they are missing and fails with a message if it cannot.
 - The server uses a fresh SQLite file migrated with ``flask_migrate.upgrade()`` and CSRF on,
   so the htmx ``X-CSRFToken`` header is exercised for real.
+- Browser contexts start signed in as the legacy user (a session cookie signed with the
+  app's key, as the login form would set); ``test_login.py`` signs in through the real form
+  with a second factor in a context of its own.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -19,10 +23,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from accountkit import LEGACY_EMAIL, LEGACY_ROLES, make_user
+from flask import Flask
 from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
 from lifecycle import create_app
+from lifecycle.crypto_store import encode_kek
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("STAGEGATE_CHROMIUM", "/usr/bin/chromium"))
@@ -82,16 +89,28 @@ def vendor_assets() -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory, vendor_assets: None) -> Iterator[str]:
-    """Base URL of the app served on 127.0.0.1 and a free port, in a thread."""
+def live_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    """The app the live server serves: a fresh SQLite file, CSRF on, a test KEK, and the
+    legacy user (every role, second factor enrolled) the default browser context is signed
+    in as."""
     db_file = tmp_path_factory.mktemp("live") / "stagegate.sqlite"
     app = create_app({
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}",
         "SECRET_KEY": "browser-tests",
         "WTF_CSRF_ENABLED": True,
+        "KEY_ENCRYPTION_KEY": encode_kek(secrets.token_bytes(32)),
+        "ACCESS_TOKEN_SECONDS": 900,
     })
     with app.app_context():
         upgrade()
+        make_user(LEGACY_EMAIL, LEGACY_ROLES)
+    return app
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app: Flask, vendor_assets: None) -> Iterator[str]:
+    """Base URL of the app served on 127.0.0.1 and a free port, in a thread."""
+    app = live_app
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
@@ -109,7 +128,36 @@ def base_url(live_server: str) -> str:
     return live_server
 
 
+def session_cookie(app: Flask, email: str) -> dict:
+    """A Playwright cookie holding a signed-in session of ``email`` on ``app`` (what the
+    login form would have set)."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    from lifecycle.accounts import sessions
+    from lifecycle.accounts.services import user_by_email
+
+    with app.app_context():
+        data = sessions.session_data(user_by_email(email))
+    value = SecureCookieSessionInterface().get_signing_serializer(app).dumps(data)
+    return {"name": app.config["SESSION_COOKIE_NAME"], "value": value, "domain": "127.0.0.1",
+            "path": "/", "expires": -1, "httpOnly": True, "secure": False, "sameSite": "Lax"}
+
+
 @pytest.fixture(scope="session")
-def browser_context_args(browser_context_args: dict) -> dict:
-    """A laptop-sized viewport (the screenshot's size)."""
-    return {**browser_context_args, "viewport": {"width": 1280, "height": 860}}
+def signed_in(live_app: Flask) -> dict:
+    """Context arguments of a browser signed in as the legacy user: the session cookie for
+    the pages, and a bearer access token (15 minutes) for ``page.request`` calls to the
+    REST API.  Pass them to ``browser.new_context(**signed_in, ...)`` too."""
+    from accountkit import access_token_for
+
+    with live_app.app_context():
+        token = access_token_for(LEGACY_EMAIL)
+    return {"storage_state": {"cookies": [session_cookie(live_app, LEGACY_EMAIL)],
+                              "origins": []},
+            "extra_http_headers": {"Authorization": f"Bearer {token}"}}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict, signed_in: dict) -> dict:
+    """A laptop-sized viewport (the screenshot's size), signed in as the legacy user."""
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 860}, **signed_in}

@@ -98,7 +98,7 @@ def test_upload_a_failing_document_fix_it_and_promote(page: Page) -> None:
 
     # -- upload the document with the anonymous operation through the file picker
     _set_marker(page)
-    page.locator("input[type=file]").set_input_files(
+    page.locator("#upload-form input[type=file]").set_input_files(
         files=[{"name": "payments.yaml", "mimeType": "application/yaml",
                 "buffer": BAD.encode()}])
     expect(page.locator("[data-dropzone-file]")).to_contain_text("payments.yaml")
@@ -191,8 +191,8 @@ def test_an_unreadable_document_shows_its_line(page: Page) -> None:
     expect(page.locator(".revisions")).to_contain_text("No document uploaded yet")
 
 
-def test_core_flow_works_without_javascript(browser, base_url: str) -> None:
-    context = browser.new_context(base_url=base_url, java_script_enabled=False)
+def test_core_flow_works_without_javascript(browser, base_url: str, signed_in: dict) -> None:
+    context = browser.new_context(base_url=base_url, java_script_enabled=False, **signed_in)
     page = context.new_page()
     try:
         page.goto("/")

@@ -7,6 +7,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from approvalkit import promote_with_approval
 from evidencekit import ECDH_SPEC, SPEC, Issuer
 
 from lifecycle import crypto_store, evidence, keys, services
@@ -87,8 +88,9 @@ def test_good_jwks_and_token_open_the_gate(testing, clock):
     assert analyse(testing, issuer.token(testing.get(V + "/jwks.json").get_json(),
                                          now=clock.unix))["passed"]
     assert compliance(testing)["passed"] is True
-    promoted = testing.post(V + "/transitions", json={"to": "deployment"})
-    assert promoted.status_code == 201, promoted.get_data(as_text=True)
+    # into deployment only with four-eyes approval (lifecycle/approvals.py)
+    promoted = promote_with_approval(testing, V, "deployment")
+    assert promoted.status_code == 200, promoted.get_data(as_text=True)
     assert promoted.get_json()["transition"]["check_run"]["passed"] is True
 
 

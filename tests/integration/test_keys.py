@@ -238,7 +238,7 @@ def test_rest_generate_list_rotate_and_public_jwks(ctx, version):
     assert all(not set(PRIVATE) & set(k) and k["use"] == "enc" for k in published)
     body = client.get(V + "/keys").get_json()
     assert [e["kind"] for e in body["events"]] == ["generated", "rotated", "generated"]
-    assert body["events"][0]["actor"] == "alice"
+    assert body["events"][0]["actor"] == "legacy@stagegate.test"  # the token's user
     assert "sealed" not in response.get_data(as_text=True)
 
 
@@ -255,9 +255,11 @@ def test_rest_rotation_input_errors(ctx, version, body, status):
 
 
 def test_rest_key_store_problems_are_503_not_500(ctx, version, monkeypatch, tmp_path):
+    client = ctx.test_client()
+    client.post(V + "/keys/rotate", json={})  # signs in while the KEK is still configured
     ctx.config["KEY_ENCRYPTION_KEY"] = None
     monkeypatch.setenv("DATABASE_URL", "postgresql://db.internal/stagegate")
-    response = ctx.test_client().post(V + "/keys")
+    response = client.post(V + "/keys")
     assert response.status_code == 503
     assert response.get_json()["error"] == "key_store_unavailable"
     assert crypto_store.ENV_NAME in response.get_json()["message"]

@@ -146,7 +146,7 @@ def test_board_shows_the_version_in_its_stage_column(client, version):
     design = body.split('id="col-design"')[1].split("</section>")[0]
     assert "Pet Store" in design and "v1.0.0" in design
     assert "No spec yet" in design
-    assert "bound to 127.0.0.1 — no accounts yet" in body
+    assert "legacy@stagegate.test" in body and "Sign out" in body  # who is signed in
 
 
 def test_board_filter_by_query_and_stage(client, version):

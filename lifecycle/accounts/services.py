@@ -1,0 +1,453 @@
+"""Account services: users, passwords, roles, teams, memberships, second factor.
+
+Each changing function is one unit of work (one commit) and records an audit entry through
+:func:`audit_hook`.  Errors are the domain errors of :mod:`lifecycle.services`
+(``NotFound``, ``Conflict``, ``ValidationFailed``).
+
+Passwords: argon2id (``argon2-cffi``'s RFC 9106 defaults), 12–1024 characters.
+:func:`authenticate` always verifies one hash — a fixed dummy hash when the email is unknown
+— so an unknown email and a wrong password take the same time and give the same answer.
+
+Second factor: TOTP (RFC 6238, 30-second steps, 6 digits, ±1 step) with ``pyotp``; the
+secret is sealed under the key-encryption key (:mod:`lifecycle.crypto_store`) with the user
+id as associated data; a step once used is never accepted again (``totp_last_step``).  Ten
+recovery codes (80 bits each) are shown once and stored as SHA-256.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import io
+import re
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import pyotp
+import qrcode
+import qrcode.image.svg
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from lifecycle import crypto_store
+from lifecycle.accounts.models import (
+    MAX_EMAIL,
+    MAX_TEAM_NAME,
+    Membership,
+    RecoveryCode,
+    Team,
+    User,
+)
+from lifecycle.authz import ROLES
+from lifecycle.extensions import db
+from lifecycle.keys import KeyStoreUnavailable, clock
+from lifecycle.services import Conflict, NotFound, ValidationFailed
+
+MIN_PASSWORD = 12
+MAX_PASSWORD = 1024
+RECOVERY_CODES = 10
+TOTP_STEP = 30
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+_hasher = PasswordHasher()
+_dummy_hash: str | None = None
+
+
+# ------------------------------------------------------------------ audit
+def audit_hook(action: str, actor: str, subject: str, data: dict[str, Any] | None = None) -> None:
+    """Queue an audit entry with :func:`lifecycle.audit.record` (appended at the next
+    commit).  Skipped only when the audit module does not exist in this build."""
+    try:
+        from lifecycle import audit
+    except ImportError:  # pragma: no cover - the audit trail ships with issue 4
+        return
+    audit.record(action, actor, subject[:255], data or {})
+
+
+# ------------------------------------------------------------------ passwords
+def hash_password(password: str) -> str:
+    """The argon2id hash of ``password`` (PHC string)."""
+    return _hasher.hash(password)
+
+
+def _dummy() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash(secrets.token_urlsafe(24))
+    return _dummy_hash
+
+
+def password_problem(password: str | None) -> str | None:
+    """Why ``password`` is not acceptable, or ``None``."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        return f"Use at least {MIN_PASSWORD} characters."
+    if len(password) > MAX_PASSWORD:
+        return f"Use at most {MAX_PASSWORD} characters."
+    return None
+
+
+def normalise_email(email: str | None) -> str:
+    """Trimmed, lower-case email."""
+    return (email or "").strip().lower()
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with this email and password, else ``None`` (same work either way:
+    an unknown email is checked against a dummy hash)."""
+    address = normalise_email(email)
+    user = user_by_email(address) if address and len(address) <= MAX_EMAIL else None
+    stored = user.password_hash if user is not None else _dummy()
+    try:
+        ok = _hasher.verify(stored, password or "")
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        ok = False
+    if not ok or user is None or not user.active:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+# ------------------------------------------------------------------ reads
+def user_by_email(email: str) -> User | None:
+    """The user with this (normalised) email, or ``None``."""
+    address = normalise_email(email)
+    return db.session.execute(db.select(User).where(User.email == address)).scalar_one_or_none()
+
+
+def get_user(user_id: int) -> User:
+    """:raises NotFound:"""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def list_users() -> list[User]:
+    """Every user by email."""
+    return list(db.session.execute(db.select(User).order_by(User.email)).scalars())
+
+
+def get_team(team_id: int) -> Team:
+    """:raises NotFound:"""
+    team = db.session.get(Team, team_id)
+    if team is None:
+        raise NotFound("No such team.")
+    return team
+
+
+def list_teams() -> list[Team]:
+    """Every team by name."""
+    return list(db.session.execute(db.select(Team).order_by(Team.name)).scalars())
+
+
+# ------------------------------------------------------------------ users
+def _roles(roles: Iterable[str]) -> list[str]:
+    chosen = [r for r in ROLES if r in set(roles)]
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValidationFailed({"roles": f"Unknown role(s): {', '.join(sorted(unknown))}."})
+    return chosen
+
+
+def create_user(email: str, password: str, roles: Iterable[str], *, actor: str,
+                active: bool = True) -> User:
+    """Create a user.
+
+    :param roles: a subset of :data:`lifecycle.authz.ROLES` (may be empty: a reader).
+    :raises ValidationFailed: bad email, password or role.
+    :raises Conflict: the email is taken.
+    """
+    address = normalise_email(email)
+    errors = {}
+    if not EMAIL_RE.fullmatch(address) or len(address) > MAX_EMAIL:
+        errors["email"] = f"Give an email address of at most {MAX_EMAIL} characters."
+    if (problem := password_problem(password)) is not None:
+        errors["password"] = problem
+    if errors:
+        raise ValidationFailed(errors)
+    chosen = _roles(roles)
+    if user_by_email(address) is not None:
+        raise Conflict("A user with this email exists already.")
+    user = User(email=address, password_hash=hash_password(password), roles=chosen,
+                active=active, session_epoch=0, created_at=clock())
+    db.session.add(user)
+    audit_hook("user.created", actor, f"user:{address}", {"roles": chosen, "active": active})
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise Conflict("A user with this email exists already.") from exc
+    return user
+
+
+def _guard_self(user: User, actor_user: User | None, what: str) -> None:
+    if actor_user is not None and actor_user.id == user.id:
+        raise Conflict(f"You cannot {what} yourself; ask another admin.")
+
+
+def set_roles(user_id: int, roles: Iterable[str], *, actor: User) -> User:
+    """Replace a user's roles.  An admin cannot remove their own ``admin`` role.
+
+    :raises NotFound: no such user.  :raises ValidationFailed: unknown role.
+    :raises Conflict: an admin removing their own admin role.
+    """
+    user = get_user(user_id)
+    chosen = _roles(roles)
+    if "admin" in user.roles and "admin" not in chosen:
+        _guard_self(user, actor, "remove the admin role from")
+    before = list(user.roles)
+    user.roles = chosen
+    audit_hook("user.roles_changed", actor.email, f"user:{user.email}",
+               {"before": before, "after": chosen})
+    db.session.commit()
+    return user
+
+
+def set_active(user_id: int, active: bool, *, actor: User) -> User:
+    """Activate or deactivate a user; deactivating ends every session of theirs (the
+    session epoch moves) and their access tokens stop working.
+
+    :raises Conflict: an admin deactivating themselves.
+    """
+    user = get_user(user_id)
+    if not active:
+        _guard_self(user, actor, "deactivate")
+    if user.active != active:
+        user.active = active
+        user.session_epoch += 1
+        audit_hook("user.activated" if active else "user.deactivated", actor.email,
+                   f"user:{user.email}", {})
+        db.session.commit()
+    return user
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Change one's own password (ends the other sessions: the epoch moves).
+
+    :raises ValidationFailed: the current password is wrong or the new one too short.
+    """
+    try:
+        ok = _hasher.verify(user.password_hash, current or "")
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        ok = False
+    if not ok:
+        raise ValidationFailed({"current": "This is not your current password."})
+    if (problem := password_problem(new)) is not None:
+        raise ValidationFailed({"new": problem})
+    user.password_hash = hash_password(new)
+    user.session_epoch += 1
+    audit_hook("user.password_changed", user.email, f"user:{user.email}", {})
+    db.session.commit()
+
+
+def logout_everywhere(user: User) -> None:
+    """End every session of ``user`` (all browsers): the session epoch moves."""
+    user.session_epoch += 1
+    audit_hook("user.logout_everywhere", user.email, f"user:{user.email}", {})
+    db.session.commit()
+
+
+def record_login(user: User, now: datetime, *, second_factor: str | None) -> None:
+    """Note a successful sign-in (time, audit entry) and commit."""
+    user.last_login_at = now
+    audit_hook("user.login", user.email, f"user:{user.email}",
+               {"second_factor": second_factor})
+    db.session.commit()
+
+
+def record_failed_login(email: str, stage: str) -> None:
+    """Audit a refused sign-in (``stage``: ``password`` or ``second_factor``) and commit.
+    The email is recorded as typed (normalised, clipped), never the password."""
+    address = normalise_email(email)[:MAX_EMAIL] or "(empty)"
+    audit_hook("user.login_failed", "anonymous", f"user:{address}", {"stage": stage})
+    db.session.commit()
+
+
+# ------------------------------------------------------------------ teams
+def create_team(name: str, *, actor: User) -> Team:
+    """:raises ValidationFailed: empty or too long.  :raises Conflict: name taken."""
+    name = (name or "").strip()
+    if not name or len(name) > MAX_TEAM_NAME:
+        raise ValidationFailed({"name": f"Use 1–{MAX_TEAM_NAME} characters."})
+    if db.session.execute(db.select(Team.id).where(Team.name == name)).first():
+        raise Conflict("A team with this name exists already.")
+    team = Team(name=name, created_at=clock())
+    db.session.add(team)
+    audit_hook("team.created", actor.email, f"team:{name}", {})
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise Conflict("A team with this name exists already.") from exc
+    return team
+
+
+def add_member(team_id: int, user_id: int, *, actor: User) -> None:
+    """Add a user to a team (idempotent).  :raises NotFound:"""
+    team, user = get_team(team_id), get_user(user_id)
+    if user_id in {m.user_id for m in team.memberships}:
+        return
+    db.session.add(Membership(team=team, user=user, created_at=clock()))
+    audit_hook("team.member_added", actor.email, f"team:{team.name}", {"user": user.email})
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+
+
+def remove_member(team_id: int, user_id: int, *, actor: User) -> None:
+    """Remove a user from a team (idempotent).  :raises NotFound:"""
+    team, user = get_team(team_id), get_user(user_id)
+    changed = db.session.execute(sa.delete(Membership).where(
+        Membership.team_id == team.id, Membership.user_id == user.id))
+    if changed.rowcount:  # type: ignore[attr-defined]
+        audit_hook("team.member_removed", actor.email, f"team:{team.name}",
+                   {"user": user.email})
+    db.session.commit()
+    db.session.expire(team)
+    db.session.expire(user)
+
+
+# ------------------------------------------------------------------ second factor
+def _aad(user: User) -> bytes:
+    return f"stagegate-totp:{user.id}".encode()
+
+
+def _kek() -> bytes:
+    try:
+        return crypto_store.current_kek()
+    except crypto_store.KeyStoreError as exc:
+        raise KeyStoreUnavailable(f"Second factors are unavailable: {exc.message}") from None
+
+
+def new_totp_secret() -> str:
+    """A fresh base32 TOTP secret (160 bits, RFC 4226 §4)."""
+    return pyotp.random_base32(32)
+
+
+def provisioning_uri(user: User, secret: str) -> str:
+    """The ``otpauth://`` URI authenticator apps read from the QR code."""
+    issuer = str(current_app.config.get("TOTP_ISSUER", "Stagegate"))
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=issuer)
+
+
+def qr_data_uri(text: str) -> str:
+    """A QR code of ``text`` as an SVG ``data:`` URI (rendered here; no external service;
+    an ``<img>`` keeps the page's CSP strict)."""
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=8,
+                        border=2)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _match_step(secret: str, code: str, now: datetime) -> int | None:
+    """The time step (``now - 1 .. now + 1``) whose code equals ``code``, or ``None``."""
+    code = re.sub(r"\s", "", code or "")
+    if not re.fullmatch(r"\d{6}", code):
+        return None
+    totp = pyotp.TOTP(secret)
+    current = int(now.timestamp()) // TOTP_STEP
+    for step in (current - 1, current, current + 1):
+        if hmac.compare_digest(totp.at(step * TOTP_STEP), code):
+            return step
+    return None
+
+
+def _recovery_hash(code: str) -> str:
+    cleaned = re.sub(r"[\s-]", "", code or "").lower()
+    return hashlib.sha256(f"stagegate-recovery:{cleaned}".encode()).hexdigest()
+
+
+def _new_recovery_codes(user: User, now: datetime) -> list[str]:
+    db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = []
+    for _ in range(RECOVERY_CODES):
+        raw = secrets.token_hex(10)  # 80 bits
+        code = "-".join(raw[i:i + 5] for i in range(0, 20, 5))
+        codes.append(code)
+        db.session.add(RecoveryCode(user_id=user.id, code_hash=_recovery_hash(code),
+                                    created_at=now))
+    return codes
+
+
+def confirm_totp(user: User, secret: str, code: str, now: datetime | None = None) -> list[str]:
+    """Enrol ``secret`` once the user proves it with a current ``code``.
+
+    :returns: the new recovery codes (shown once; only their hashes are kept).
+    :raises ValidationFailed: the code does not match.
+    """
+    moment = now or clock()
+    step = _match_step(secret, code, moment)
+    if step is None:
+        raise ValidationFailed({"code": "That code does not match; check the time on your "
+                                        "device and enter the current code."})
+    user.totp_sealed = crypto_store.seal(secret.encode("ascii"), _aad(user), _kek())
+    user.totp_last_step = step
+    codes = _new_recovery_codes(user, moment)
+    audit_hook("user.totp_enrolled", user.email, f"user:{user.email}", {})
+    db.session.commit()
+    return codes
+
+
+def verify_second_factor(user: User, code: str, now: datetime | None = None) -> str | None:
+    """Check a TOTP code (each time step once) or an unused recovery code; on success the
+    step or code is spent (committed).
+
+    :returns: ``"totp"``, ``"recovery"`` or ``None`` (refused).
+    """
+    moment = now or clock()
+    if user.totp_sealed is None:
+        return None
+    try:
+        secret = crypto_store.unseal(user.totp_sealed, _aad(user), _kek()).decode("ascii")
+    except crypto_store.KeyStoreError as exc:
+        raise KeyStoreUnavailable(f"Second factors are unavailable: {exc.message}") from None
+    step = _match_step(secret, code, moment)
+    if step is not None:
+        changed = db.session.execute(
+            sa.update(User).where(User.id == user.id,
+                                  sa.or_(User.totp_last_step.is_(None),
+                                         User.totp_last_step < step))
+            .values(totp_last_step=step).execution_options(synchronize_session=False))
+        db.session.commit()
+        db.session.refresh(user)
+        return "totp" if changed.rowcount == 1 else None  # type: ignore[attr-defined]
+    changed = db.session.execute(
+        sa.update(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _recovery_hash(code),
+               RecoveryCode.used_at.is_(None))
+        .values(used_at=moment).execution_options(synchronize_session=False))
+    if changed.rowcount == 1:  # type: ignore[attr-defined]
+        audit_hook("user.recovery_code_used", user.email, f"user:{user.email}",
+                   {"left": remaining_recovery_codes(user)})
+        db.session.commit()
+        return "recovery"
+    db.session.rollback()
+    return None
+
+
+def remaining_recovery_codes(user: User) -> int:
+    """How many unused recovery codes the user has."""
+    return int(db.session.execute(db.select(sa.func.count(RecoveryCode.id)).where(
+        RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))).scalar_one())
+
+
+def reset_totp(user_id: int, *, actor: User) -> User:
+    """Remove a user's second factor (lost device); approvers and admins must enrol again
+    at their next request.  Ends their sessions."""
+    user = get_user(user_id)
+    user.totp_sealed = None
+    user.totp_last_step = None
+    user.session_epoch += 1
+    db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    audit_hook("user.totp_reset", actor.email, f"user:{user.email}", {})
+    db.session.commit()
+    return user

@@ -1,0 +1,117 @@
+"""Browser sessions: Flask-Login on Flask's signed session cookie, plus timeouts.
+
+The session holds Flask-Login's ``_user_id`` = ``"<user id>:<session epoch>"`` (see
+:meth:`User.get_id`), ``_sg_login`` (when the user signed in) and ``_sg_seen`` (the last
+request), both Unix seconds of the app clock (:func:`lifecycle.keys.clock`).  Before each
+web request :func:`check` ends the session when
+
+- it was idle longer than ``SESSION_IDLE_MINUTES`` (default 30), or
+- it is older than ``SESSION_ABSOLUTE_MINUTES`` (default 720), or
+- the user's epoch moved ("log out everywhere", deactivation, password change), or the
+  user is inactive — then the user loader finds no user.
+
+Between the password and the second factor only ``_sg_pending`` is set (user id, epoch,
+time; valid ``PENDING_SECONDS``) — the user is not signed in yet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, flash, request, session
+from flask_login import current_user, login_user, logout_user
+
+from lifecycle.accounts.models import User
+from lifecycle.extensions import db
+from lifecycle.keys import clock
+
+LOGIN_AT = "_sg_login"
+SEEN_AT = "_sg_seen"
+PENDING = "_sg_pending"
+PENDING_SECONDS = 300
+
+
+def _now() -> int:
+    return int(clock().timestamp())
+
+
+def load_user(user_id: str) -> User | None:
+    """Flask-Login's user loader: ``"<id>:<epoch>"`` → the active user whose epoch still
+    matches, else ``None``."""
+    ident, _, epoch = str(user_id).partition(":")
+    if not ident.isdigit() or not epoch.isdigit():
+        return None
+    user = db.session.get(User, int(ident))
+    if user is None or not user.active or user.session_epoch != int(epoch):
+        return None
+    return user
+
+
+def session_data(user: User, now: int | None = None) -> dict[str, Any]:
+    """The session members of a signed-in ``user`` (what :func:`start` writes; tests use it
+    to sign a test client in)."""
+    moment = _now() if now is None else now
+    return {"_user_id": user.get_id(), "_fresh": True, LOGIN_AT: moment, SEEN_AT: moment}
+
+
+def start(user: User) -> None:
+    """Sign ``user`` in: a new session (nothing from before survives), then Flask-Login."""
+    session.clear()
+    login_user(user, remember=False)
+    moment = _now()
+    session[LOGIN_AT] = moment
+    session[SEEN_AT] = moment
+
+
+def end() -> None:
+    """Sign out of this browser."""
+    logout_user()
+    session.clear()
+
+
+def begin_pending(user: User) -> None:
+    """Password accepted; the second factor is still due."""
+    session.clear()
+    session[PENDING] = {"uid": user.id, "epoch": user.session_epoch, "at": _now()}
+
+
+def pending_user() -> User | None:
+    """The user between password and second factor (within ``PENDING_SECONDS``), or
+    ``None``."""
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict):
+        return None
+    if not isinstance(pending.get("at"), int) or _now() - pending["at"] > PENDING_SECONDS:
+        session.pop(PENDING, None)
+        return None
+    uid, epoch = pending.get("uid"), pending.get("epoch")
+    return load_user(f"{uid}:{epoch}")
+
+
+def _minutes(name: str, default: int) -> int:
+    return int(current_app.config.get(name, default)) * 60
+
+
+def check() -> None:
+    """Before each web request: end an idle, too old or revoked session; else note the
+    request time."""
+    if request.endpoint == "static" or request.path.startswith("/api/"):
+        return
+    if "_user_id" not in session:
+        return
+    if not current_user.is_authenticated:  # epoch moved, user gone or inactive
+        end()
+        flash("You were signed out. Sign in again.", "info")
+        return
+    now = _now()
+    login_at, seen_at = session.get(LOGIN_AT), session.get(SEEN_AT)
+    if not isinstance(login_at, int) or not isinstance(seen_at, int):
+        end()
+        return
+    if now - seen_at > _minutes("SESSION_IDLE_MINUTES", 30) or \
+            now - login_at > _minutes("SESSION_ABSOLUTE_MINUTES", 720):
+        end()
+        flash("Your session expired. Sign in again.", "info")
+        return
+    if now != seen_at:
+        session[SEEN_AT] = now
