@@ -193,10 +193,20 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def make_app(app: Flask, database_url: str):
+def make_app(app: Flask, database_url: str) -> Iterator[object]:
     """Another app on the test database with settings changed (``make_app(KEY=value)``);
-    its rows are removed with ``app``'s."""
-    return lambda **overrides: create_app({**_config(database_url), **overrides})
+    its rows are removed with ``app``'s, its connections closed after the test."""
+    made: list[Flask] = []
+
+    def make(**overrides: object) -> Flask:
+        made.append(create_app({**_config(database_url), **overrides}))
+        return made[-1]
+
+    yield make
+    for other in made:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.fixture

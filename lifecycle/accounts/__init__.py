@@ -39,6 +39,18 @@ def _account_key() -> str:
     return f"account:{email}" if email else get_remote_address()
 
 
+def _pending_key() -> str:
+    """Second limit key of the second-factor step: the user whose password was accepted
+    (guessing codes from many addresses does not help either)."""
+    from flask import session
+
+    from lifecycle.accounts.sessions import PENDING
+
+    pending = session.get(PENDING)
+    uid = pending.get("uid") if isinstance(pending, dict) else None
+    return f"second-factor:{uid}" if uid is not None else get_remote_address()
+
+
 def install_limits(app: Flask) -> Limiter:
     """A Flask-Limiter instance for ``app`` (storage ``RATELIMIT_STORAGE_URI``:
     ``memory://`` by default, ``redis://host:port`` to share counters between processes)
@@ -53,9 +65,11 @@ def install_limits(app: Flask) -> Limiter:
             continue
         limit = str(app.config[setting])
         wrapped = limiter.limit(limit, methods=["POST"], deduct_when=_failed)(view)
-        if endpoint == "accounts.login":
+        second_key = {"accounts.login": _account_key,
+                      "accounts.login_totp": _pending_key}.get(endpoint)
+        if second_key is not None:
             wrapped = limiter.limit(limit, methods=["POST"], deduct_when=_failed,
-                                    key_func=_account_key, scope="login-account")(wrapped)
+                                    key_func=second_key, scope=f"{endpoint}-per-user")(wrapped)
         app.view_functions[endpoint] = wrapped
     app.extensions["stagegate_limiter"] = limiter
     return limiter

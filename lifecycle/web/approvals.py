@@ -130,11 +130,17 @@ class ReviewPanel:
 
 
 @bp.app_template_global()
+def approvals_required(stage: str | None) -> int:
+    """How many approvals the configured pack asks for entering ``stage`` (0 = none)."""
+    return approvals.required_approvals(stage) if stage else 0
+
+
+@bp.app_template_global()
 def review_panel(version_obj: ApiVersion, gate: Any = None) -> ReviewPanel:
     """The :class:`ReviewPanel` of a version; ``gate`` is the page's gate panel (its
     blocking findings offer the "Waive…" forms)."""
     next_stage = stages.next_stage(version_obj.stage)
-    required = approvals.required_approvals(next_stage) if next_stage else 0
+    required = approvals_required(next_stage)
     requests = approvals.list_requests(version_obj)
     pending = next((r for r in requests if r.state == "pending"), None)
     me = authz.actor()

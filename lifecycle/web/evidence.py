@@ -31,6 +31,7 @@ from typing import Any
 from flask import g, redirect, request, session, url_for
 
 from lifecycle import evidence, keys, services
+from lifecycle.authz import actor
 from lifecycle.errors import wants_fragment
 from lifecycle.models import ApiVersion
 from lifecycle.services import Conflict, DomainError, NotFound, ValidationFailed
@@ -38,7 +39,7 @@ from lifecycle.token_profile import profile_of
 from lifecycle.web import presenters
 from lifecycle.web.forms import GenerateKeyForm, JwksForm, RotateKeyForm, TokenForm
 from lifecycle.web.presenters import Notice
-from lifecycle.web.views import ACTOR, Page, _render_version, bp
+from lifecycle.web.views import Page, _render_version, bp
 from policies.rules import get_rule
 
 VERSION = "/apis/<name>/versions/<version>"
@@ -180,7 +181,7 @@ def generate_key(name: str, version: str) -> Page:
         return _refused(name, version, 422, Notice("keys", "error", "The form was incomplete; "
                                                                     "reload the page."))
     try:
-        key = keys.generate_key(name, version, actor=ACTOR)
+        key = keys.generate_key(name, version, actor=actor())
     except (ValidationFailed, Conflict, keys.KeyStoreUnavailable) as exc:
         return _refused(name, version, _status(exc), Notice("keys", "error", _text(exc)))
     return _done(name, version, Notice(
@@ -199,7 +200,7 @@ def rotate_key(name: str, version: str) -> Page:
             form.grace.errors = [f"At most {limit / 86400:g} days ({limit // 3600} hours)."]
         else:
             try:
-                key = keys.rotate_key(name, version, seconds, actor=ACTOR)
+                key = keys.rotate_key(name, version, seconds, actor=actor())
             except ValidationFailed as exc:
                 form.grace.errors = [_text(exc)]
             except (NotFound, Conflict, keys.KeyStoreUnavailable) as exc:
@@ -225,7 +226,7 @@ def submit_jwks(name: str, version: str) -> Page:
         shown.jwks_text.errors = [*form.jwks_file.errors, *form.jwks_text.errors]
         return _refused(name, version, 422, jwks=shown)
     try:
-        record, created = evidence.submit_jwks(name, version, form.raw(), actor=ACTOR)
+        record, created = evidence.submit_jwks(name, version, form.raw(), actor=actor())
     except ValidationFailed as exc:
         shown.jwks_text.errors = [_text(exc)]
         return _refused(name, version, 422, jwks=shown)
@@ -249,7 +250,7 @@ def analyse_token(name: str, version: str) -> Page:
         shown.token.errors = list(form.token.errors)
         return _refused(name, version, 422, token=shown)
     try:
-        record, created = evidence.analyse_token(name, version, form.token.data, actor=ACTOR)
+        record, created = evidence.analyse_token(name, version, form.token.data, actor=actor())
     except ValidationFailed as exc:
         shown.token.errors = [_text(exc)]
         return _refused(name, version, 422, token=shown)

@@ -38,7 +38,6 @@ from specs.document import excerpt_lines
 bp = Blueprint("web", __name__)
 
 #: kept for modules that still import it; views use :func:`lifecycle.authz.actor`
-ACTOR = "anonymous"
 
 Page = str | tuple[str, int] | BaseResponse
 

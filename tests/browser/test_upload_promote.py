@@ -139,7 +139,9 @@ def test_upload_a_failing_document_fix_it_and_promote(page: Page) -> None:
     expect(page.locator(".stage-pill")).to_have_text("Testing")
     expect(page.locator(".timeline [aria-current=step]")).to_contain_text("Testing")
     expect(page.locator(".history")).to_contain_text("promotion")
-    expect(page.get_by_role("button", name="Promote to Deployment")).to_be_visible()
+    # Deployment needs four eyes: no promote button, a request in the Approval panel instead.
+    expect(page.get_by_role("button", name="Promote to Deployment")).to_have_count(0)
+    expect(page.get_by_role("button", name="Request promotion")).to_be_visible()
     assert _marker_survived(page)
 
     # -- the board shows it in its new column, and the search box filters via htmx

@@ -419,3 +419,15 @@ def test_behind_a_trusted_proxy_hsts_follows_the_forwarded_scheme(make_app):
     assert "Strict-Transport-Security" not in direct.headers  # headers not trusted
     proxied = make_app(PROXY_COUNT=1).test_client(user=None).get("/login", headers=forwarded)
     assert proxied.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_second_factor_guessing_is_throttled_per_user(make_app, auth):
+    app = make_app(RATELIMIT_KEY_PREFIX=f"t-{uuid.uuid4().hex[:8]}")
+    user = auth.user("approver")
+    client = app.test_client(user=None)
+    login(client, user.email)
+    for n in range(5):
+        client.environ_base["REMOTE_ADDR"] = f"10.1.0.{n + 1}"
+        assert second_factor(client, "000000").status_code in (422,)
+    client.environ_base["REMOTE_ADDR"] = "10.1.0.99"
+    assert second_factor(client, pyotp.TOTP(user.test_totp_secret).now()).status_code == 429

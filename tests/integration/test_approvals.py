@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from accountkit import make_user
 from approvalkit import approve, bearer_for, deployment_ready, request_promotion
 from evidencekit import SPEC
 
@@ -136,16 +137,9 @@ def test_a_plain_transition_into_deployment_asks_for_approval(ready):
 
 
 def test_a_developer_of_the_team_may_request_but_not_approve(app, ready):
-    dev = as_user(app, "dev@stagegate.test", ("developer",))
     with app.app_context():
-        from accountkit import make_user  # noqa: F401 - user exists; join the team below
-        from lifecycle.accounts.models import Membership, Team, User
-
-        user = db.session.execute(db.select(User).where(User.email == "dev@stagegate.test")) \
-            .scalar_one()
-        team = db.session.execute(db.select(Team).where(Team.name == "Checkout")).scalar_one()
-        db.session.add(Membership(user=user, team=team))
-        db.session.commit()
+        make_user("dev@stagegate.test", ["developer"], teams=("Checkout",))
+    dev = as_user(app, "dev@stagegate.test", ("developer",))
     requested = request_promotion(ready, V, headers=dev)
     assert requested.status_code == 201, requested.get_data(as_text=True)
     rid = requested.get_json()["id"]

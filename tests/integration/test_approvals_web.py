@@ -54,6 +54,16 @@ def stage(client) -> str:
     return client.get(REST).get_json()["stage"]
 
 
+def request_id(client) -> int:
+    """The id of the version's newest promotion request (ids are not reset between tests
+    on PostgreSQL)."""
+    return client.get(REST + "/promotion-requests").get_json()["requests"][0]["id"]
+
+
+def waiver_id(client) -> int:
+    return client.get(REST + "/waivers").get_json()["waivers"][0]["id"]
+
+
 def csrf_token(page: str) -> str:
     match = re.search(r'name="request-csrf_token" type="hidden" value="([^"]+)"', page)
     assert match, "no CSRF token in the request form"
@@ -67,20 +77,21 @@ def test_request_and_approve_through_the_page(app, ready, auth):
     requested = approver.post(PAGE + "/promotion-requests",
                               data={"request-to": "deployment", "request-reason": "Go live"})
     assert requested.status_code == 303
+    rid = request_id(ready)
     page = text(approver.get(PAGE))
     assert "Pending request" in page and "Go live" in page
     assert "You requested this promotion; another approver must approve it." in page
-    assert 'promotion-requests/1/approve"' not in page  # no approve form for the requester
+    assert f'promotion-requests/{rid}/approve"' not in page  # no approve form for the requester
 
-    own = approver.post(PAGE + "/promotion-requests/1/approve", data={"approve-comment": "me"},
-                        headers=HX)
+    own = approver.post(f"{PAGE}/promotion-requests/{rid}/approve",
+                        data={"approve-comment": "me"}, headers=HX)
     assert own.status_code == 403
     assert "another approver must approve it" in text(own)
     assert stage(ready) == "testing"
 
     other = auth.client("approver")
-    assert 'promotion-requests/1/approve"' in text(other.get(PAGE))
-    done = other.post(PAGE + "/promotion-requests/1/approve",
+    assert f'promotion-requests/{rid}/approve"' in text(other.get(PAGE))
+    done = other.post(f"{PAGE}/promotion-requests/{rid}/approve",
                       data={"approve-comment": "Reviewed"}, headers=HX)
     assert done.status_code == 200
     fragment = text(done)
@@ -93,13 +104,15 @@ def test_request_and_approve_through_the_page(app, ready, auth):
 def test_reject_needs_a_comment_and_closes_the_request(ready, auth):
     requester, reviewer = auth.client("approver"), auth.client("approver")
     requester.post(PAGE + "/promotion-requests", data={"request-to": "deployment"})
-    empty = reviewer.post(PAGE + "/promotion-requests/1/reject", data={"reject-comment": " "})
+    rid = request_id(ready)
+    empty = reviewer.post(f"{PAGE}/promotion-requests/{rid}/reject",
+                          data={"reject-comment": " "})
     assert empty.status_code == 422
     assert "Say why the request is rejected." in text(empty)
-    rejected = reviewer.post(PAGE + "/promotion-requests/1/reject",
+    rejected = reviewer.post(f"{PAGE}/promotion-requests/{rid}/reject",
                              data={"reject-comment": "Not this week"})
     assert rejected.status_code == 303
-    late = reviewer.post(PAGE + "/promotion-requests/1/approve", data={}, headers=HX)
+    late = reviewer.post(f"{PAGE}/promotion-requests/{rid}/approve", data={}, headers=HX)
     assert late.status_code == 409
     assert "rejected" in text(late)
 
@@ -135,8 +148,11 @@ def test_waive_from_the_page_then_it_shows_who_why_until(blocked, auth, clock):
     # a developer sees the waiver but gets no waive or revoke forms
     dev_page = text(auth.client("developer").get(PAGE))
     assert "Health check is public on purpose" in dev_page
-    assert "/waivers/1/revoke" not in dev_page
-    revoked = approver.post(PAGE + "/waivers/1/revoke", data={"revoke-waiver-reason": "fixed"})
+    wid = waiver_id(blocked)
+    assert f"/waivers/{wid}/revoke" in text(approver.get(PAGE))
+    assert f"/waivers/{wid}/revoke" not in dev_page
+    revoked = approver.post(f"{PAGE}/waivers/{wid}/revoke",
+                            data={"revoke-waiver-reason": "fixed"})
     assert revoked.status_code == 303
     page = text(approver.get(PAGE))
     assert "revoked by " + approver.user_email in page

@@ -310,8 +310,10 @@ def test_the_ui_hides_what_a_user_may_not_do(app, world):
     assert "Upload and check" in page(developer, V)
     assert "Promote to" not in page(outsider, V) and "Upload and check" not in page(outsider, V)
     testing = "/apis/orders/versions/0.9.0"
-    assert "Promote to Deployment" in page(approver, testing)
+    # Entering deployment is never a one-click promotion: it is requested, then approved.
+    assert "Promote to Deployment" not in page(approver, testing)
     assert "Promote to Deployment" not in page(developer, testing)
+    assert "request it in the Approval panel" in page(approver, testing)
     assert "Users" not in page(developer, "/").split("<main")[0]
     admin = app.test_client(user=world["emails"]["admin"])
     assert "/admin/users" in page(admin, "/").split("<main")[0]

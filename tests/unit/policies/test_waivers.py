@@ -82,7 +82,8 @@ def test_waivable_and_apply_waivers_directly() -> None:
     assert waivable(failing(HIGH))
     assert not waivable(failing(CRITICAL))
     assert not waivable(Finding(HIGH, Severity.HIGH, Status.PASS, "ok"))
-    out = apply_waivers([failing(HIGH), failing(CRITICAL)], [GateWaiver(HIGH), GateWaiver(CRITICAL)])
+    out = apply_waivers([failing(HIGH), failing(CRITICAL)],
+                        [GateWaiver(HIGH), GateWaiver(CRITICAL)])
     assert [f.status for f in out] == [Status.WAIVED, Status.FAIL]
     assert out[0].message.endswith("[waived]")
 
