@@ -45,10 +45,20 @@ from lifecycle.models import (
     Transition,
     utcnow,
 )
-from lifecycle.services import Conflict, DomainError, GateFailed, NotFound, ValidationFailed
+from lifecycle.services import (
+    Conflict,
+    DomainError,
+    GateFailed,
+    NotFound,
+    ValidationFailed,
+    commit_or_conflict,
+)
 
 MAX_COMMENT = 2000
 MAX_ACTOR = 320
+#: the Conflict message when another decision on a request committed first
+_DECIDED_AT_ONCE = ("Another decision on this request was made at the same time; reload and "
+                    "try again.")
 
 
 class SelfApproval(DomainError):
@@ -197,17 +207,8 @@ def request_promotion(name: str, version: str, to: str, reason: str | None = Non
                  {"request": req.id, "from": move.from_stage, "to": move.to_stage,
                   "reason": move.reason, "required_approvals": needed,
                   "check_run": run.id, "gate_record": gate.id, "supersedes": superseded})
-    _commit_or_conflict()
+    commit_or_conflict(_DECIDED_AT_ONCE)
     return req
-
-
-def _commit_or_conflict() -> None:
-    try:
-        db.session.commit()
-    except IntegrityError as exc:
-        db.session.rollback()
-        raise Conflict("Another decision on this request was made at the same time; reload "
-                       "and try again.") from exc
 
 
 # ------------------------------------------------------------------------------ decide
@@ -284,7 +285,7 @@ def approve(name: str, version: str, request_id: int, actor: str = "anonymous",
                  {"request": req.id, "comment": text, "approvals": len(given),
                   "required_approvals": req.required_approvals})
     if len(given) < req.required_approvals:
-        _commit_or_conflict()
+        commit_or_conflict(_DECIDED_AT_ONCE)
         return req, None
     _close(req.id, "approved")  # claim it: of two final approvals exactly one goes on
     move = stages.plan(obj.stage, req.to_stage, req.reason)
@@ -326,6 +327,6 @@ def reject(name: str, version: str, request_id: int, actor: str = "anonymous",
     _close(req.id, "rejected")
     audit.record("promotion.rejected", approver, audit.subject_of(obj),
                  {"request": req.id, "comment": text})
-    _commit_or_conflict()
+    commit_or_conflict(_DECIDED_AT_ONCE)
     db.session.refresh(req)
     return req

@@ -299,12 +299,45 @@ def _web_redirect(endpoint: str, **values: Any) -> Response:
     return redirect(target, 303 if request.method != "GET" else 302)
 
 
-def _forbidden() -> Any:
+def refusal_message(user: Any, requirement: Requirement) -> str:
+    """Why ``user`` was refused ``requirement``, in words that say what to do instead.
+
+    For ``api.create`` it names the user's teams (e.g. ``"You are not a member of team X.
+    Name a team you belong to: A, B."``); otherwise the generic sentence.
+    """
+    if requirement.permission != "api.create":
+        return "You are not allowed to do this."
+    if "developer" not in roles_of(user):
+        return "Only developers of a team and admins may register APIs."
+    teams = sorted(t.name for t in user.teams)
+    team = requirement.target_team()
+    asked = f"You are not a member of team {team}. " if team else "No owning team named. "
+    if not teams:
+        return asked + "You belong to no team yet; ask an admin to add you to one."
+    return asked + "Name a team you belong to: " + ", ".join(teams) + "."
+
+
+#: endpoint → callable(message) answering a refused request itself (a web form shows the
+#: reason on its field instead of a bare error page); see :func:`on_refusal`
+REFUSAL_VIEWS: dict[str, Callable[[str], Any]] = {}
+
+
+def on_refusal(endpoint: str) -> Callable[[F], F]:
+    """Register ``handler(message)`` to answer refused requests to ``endpoint`` (it must
+    answer 403; the view itself still never runs)."""
+
+    def mark(handler: F) -> F:
+        REFUSAL_VIEWS[endpoint] = handler
+        return handler
+
+    return mark
+
+
+def _forbidden(message: str = "You are not allowed to do this.") -> Any:
     from lifecycle.errors import error_response
 
     current_app.logger.info("authz: %s refused %s %s", actor(), request.method, request.path)
-    return error_response(403, "forbidden", "You are not allowed to do this.",
-                          title="Not allowed")
+    return error_response(403, "forbidden", message, title="Not allowed")
 
 
 def enforce() -> Any:
@@ -345,7 +378,9 @@ def enforce() -> Any:
     if not can(user, requirement.permission, api=api, stage=requirement.target_stage(),
                team=requirement.target_team()):
         access_denied.send(app, endpoint=endpoint, reason="forbidden")
-        return _forbidden()
+        message = refusal_message(user, requirement)
+        handler = None if _is_api() else REFUSAL_VIEWS.get(endpoint)
+        return handler(message) if handler else _forbidden(message)
     return None
 
 

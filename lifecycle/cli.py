@@ -144,7 +144,8 @@ def demo_command() -> None:
     click.echo(f"Loaded {len(outcomes)} demo API versions:")
     for out in outcomes:
         notes = f"  ({'; '.join(out.notes)})" if out.notes else ""
-        click.echo(f"  {out.api:<16} {out.version:<14} {out.stage:<12}{notes}")
+        gate = f"  {out.next_gate}" if out.next_gate else ""
+        click.echo(f"  {out.api:<16} {out.version:<14} {out.stage:<12}{gate}{notes}")
     from lifecycle.accounts.demo import create_demo_users
 
     users = create_demo_users()

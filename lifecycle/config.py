@@ -32,6 +32,10 @@ DEFAULTS: dict[str, object] = {
     "ACCESS_TOKEN_SECONDS": 600,
     "PAT_MAX_DAYS": 365,
     "TOTP_ISSUER": "Stagegate",
+    # evidence, keys and waivers (lifecycle/evidence.py, keys.py, waivers.py)
+    "TOKEN_EVIDENCE_MAX_AGE_DAYS": 30,
+    "KEY_MAX_GRACE_SECONDS": 90 * 24 * 3600,
+    "WAIVER_MAX_DAYS": 90,
 }
 
 

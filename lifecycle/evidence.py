@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,6 +36,7 @@ from policies.keys.jwks import MAX_JWKS_BYTES
 from policies.rules import get_rule
 from policies.token_rules import KEY_RULE_IDS, TOKEN_RULE_IDS
 from policies.tokens import check_token, fingerprint
+from specs import strictjson
 
 #: default for ``TOKEN_EVIDENCE_MAX_AGE_DAYS``
 TOKEN_EVIDENCE_MAX_AGE_DAYS = 30
@@ -82,22 +82,13 @@ def latest_jwks(version_obj: ApiVersion) -> JwksEvidence | None:
     return db.session.execute(stmt).scalar_one_or_none()
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in out:
-            raise ValueError(f"duplicate member {name!r}")
-        out[name] = value
-    return out
-
-
 def _readable_set(raw: bytes) -> dict[str, Any] | None:
     """The parsed set when it is a JSON object with a non-empty ``keys`` array, else
     ``None`` (the JWKS checker explains why)."""
     if len(raw) > MAX_JWKS_BYTES:
         return None
     try:
-        doc = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+        doc = strictjson.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
     if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list) or not doc["keys"]:

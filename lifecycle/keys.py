@@ -31,12 +31,18 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from jwcrypto import jwk
-from sqlalchemy.exc import IntegrityError
 
 from lifecycle import audit, crypto_store
 from lifecycle.extensions import db
 from lifecycle.models import ApiVersion, KeyEvent, ManagedKey, utcnow
-from lifecycle.services import Conflict, DomainError, NotFound, ValidationFailed, get_version
+from lifecycle.services import (
+    Conflict,
+    DomainError,
+    NotFound,
+    ValidationFailed,
+    commit_or_conflict,
+    get_version,
+)
 from lifecycle.token_profile import profile_of
 
 #: RSA-based JWE key management → allowed RSA sizes (first is the default)
@@ -223,12 +229,8 @@ def generate_key(name: str, version: str, *, alg: str | None = None, crv: str | 
     db.session.add(_event(key, "generated", _actor(actor), moment, alg=chosen, kid=key.kid))
     audit.record("key.generated", _actor(actor), audit.subject_of(obj),
                  {"kid": key.kid, "alg": chosen})
-    try:
-        db.session.commit()
-    except IntegrityError as exc:
-        db.session.rollback()
-        raise Conflict("Another request generated a key for this version at the same time; "
-                       "reload.") from exc
+    commit_or_conflict("Another request generated a key for this version at the same time; "
+                       "reload.")
     return key
 
 
@@ -284,12 +286,8 @@ def rotate_key(name: str, version: str, grace_seconds: int, *, alg: str | None =
     audit.record("key.rotated", who, audit.subject_of(obj),
                  {"kid": key.kid, "alg": chosen, "replaces": old.kid,
                   "grace_until": until.isoformat() if grace_seconds else None})
-    try:
-        db.session.commit()
-    except IntegrityError as exc:
-        db.session.rollback()
-        raise Conflict("Another request rotated this version's key at the same time; "
-                       "reload.") from exc
+    commit_or_conflict("Another request rotated this version's key at the same time; "
+                       "reload.")
     db.session.refresh(old)
     return key
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -44,6 +43,7 @@ from lifecycle import audit, crypto_store
 from lifecycle.extensions import db
 from lifecycle.models import ApiVersion, CheckRun, GateRecord, SigningKey, utcnow
 from policies.gate import GateDecision
+from specs import strictjson
 
 ALG = "ES256"
 TYP = "stagegate-gate-record+jws"
@@ -102,20 +102,8 @@ def b64url_strict(text: str, what: str) -> bytes:
 
 
 def _strict_json(raw: bytes, what: str) -> Any:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, value in pairs:
-            if name in out:
-                raise ValueError(f"duplicate member {name!r}")
-            out[name] = value
-        return out
-
-    def no_constant(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
     try:
-        return json.loads(raw.decode("utf-8"), object_pairs_hook=no_duplicates,
-                          parse_constant=no_constant)
+        return strictjson.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise RecordInvalid(f"the {what} is not valid JSON ({exc}).") from None
 

@@ -57,6 +57,7 @@ __all__ = [
     "NotFound",
     "SpecLoadError",
     "ValidationFailed",
+    "commit_or_conflict",
     "create_api",
     "create_version",
     "gate_status",
@@ -239,7 +240,7 @@ def create_api(name: str, title: str, description: str = "", team: str | None = 
               created_at=utcnow())
     db.session.add(api)
     audit.record("api.created", _actor(actor), name, {"title": title, "team": team})
-    _commit_or_conflict(f"An API named {name!r} exists already.")
+    commit_or_conflict(f"An API named {name!r} exists already.")
     return api
 
 
@@ -269,7 +270,7 @@ def create_version(name: str, version: str, actor: str = "anonymous") -> ApiVers
                      updated_at=now)
     db.session.add(obj)
     audit.record("version.created", _actor(actor), f"{name}@{version}", {"stage": obj.stage})
-    _commit_or_conflict(f"API {name!r} already has version {version!r}.")
+    commit_or_conflict(f"API {name!r} already has version {version!r}.")
     return obj
 
 
@@ -287,7 +288,12 @@ def _team(name: str | None) -> Any:
     return team
 
 
-def _commit_or_conflict(message: str) -> None:
+def commit_or_conflict(message: str) -> None:
+    """Commit the session; a unique or foreign-key violation (a concurrent request won)
+    rolls it back.
+
+    :raises Conflict: with ``message`` (one sentence for a person), on that violation.
+    """
     try:
         db.session.commit()
     except IntegrityError as exc:

@@ -24,6 +24,7 @@ import flask_migrate
 import pytest
 import sqlalchemy as sa
 from accountkit import LEGACY_EMAIL, LEGACY_ROLES, PASSWORD, access_token_for, make_user
+from clockkit import Clock
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from werkzeug.datastructures import Headers
@@ -254,6 +255,13 @@ class Auth:
 def auth(app: Flask) -> Auth:
     """The :class:`Auth` helper for ``app``."""
     return Auth(app)
+
+
+@pytest.fixture
+def clock(app: Flask) -> Clock:
+    """A movable app clock (``CLOCK``), now in whole seconds; move ``clock.now``."""
+    app.config["CLOCK"] = clock = Clock()
+    return clock
 
 
 @pytest.fixture

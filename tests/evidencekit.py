@@ -6,52 +6,34 @@ Nothing here is a fixture; the test modules build what they need from it.
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 import time
 import uuid
 from typing import Any
 
+from documents import ISSUER, ORDERS, ORDERS_AUDIENCE
 from jwcrypto import jwk, jwt
 
-ISSUER = "https://auth.example.com"
-AUDIENCE = "https://api.example.com/orders"
+from lifecycle import crypto_store
+
+AUDIENCE = ORDERS_AUDIENCE
 
 #: a document passing every spec rule, declaring RSA-OAEP-256 / A256GCM / ES256
-SPEC = f"""openapi: 3.1.0
-info:
-  title: Orders API
-  version: 1.0.0
-servers:
-  - url: https://api.example.com/orders/v1
-security:
-  - accessToken: []
-paths:
-  /orders/{{id}}:
-    get:
-      operationId: getOrder
-      parameters:
-        - {{name: id, in: path, required: true, schema: {{type: string}}}}
-      responses:
-        200:
-          description: The order
-components:
-  securitySchemes:
-    accessToken:
-      type: http
-      scheme: bearer
-      bearerFormat: JWT
-      x-token-encryption:
-        alg: RSA-OAEP-256
-        enc: A256GCM
-        signing-alg: ES256
-        issuer: {ISSUER}
-        audience: {AUDIENCE}
-        jwks-uri: {ISSUER}/.well-known/jwks.json
-        max-lifetime: 900
-""".encode()
+SPEC = ORDERS
 
 #: the same document declaring ECDH-ES+A256KW
 ECDH_SPEC = SPEC.replace(b"alg: RSA-OAEP-256", b"alg: ECDH-ES+A256KW")
+
+
+def use_fresh_kek(app: Any, monkeypatch: Any) -> None:
+    """Give ``app`` a key-encryption key of this test only (32 random bytes, padded
+    base64url), with neither the KEK environment variable nor ``DATABASE_URL`` inherited."""
+    monkeypatch.delenv(crypto_store.ENV_NAME, raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    app.config["KEY_ENCRYPTION_KEY"] = base64.urlsafe_b64encode(
+        secrets.token_bytes(32)).decode()
 
 
 class Issuer:

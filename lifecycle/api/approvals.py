@@ -34,7 +34,7 @@ from flask_login import current_user
 
 from lifecycle import approvals, authz, services, waivers
 from lifecycle.api.serialize import transition_dict
-from lifecycle.api.views import VERSION_PATH, bp
+from lifecycle.api.views import VERSION_PATH, _json_object, _text, bp
 from lifecycle.authz import actor, requires
 from lifecycle.errors import ApiError, error_response
 from lifecycle.keys import clock
@@ -118,24 +118,6 @@ def waiver_dict(w: Waiver, name: str, version: str) -> dict[str, Any]:
     }
 
 
-def _body() -> dict[str, Any]:
-    if not request.is_json:
-        raise ApiError(415, "unsupported_media_type",
-                       "Send a JSON object with Content-Type: application/json.")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_request", "The request body is not a JSON object.")
-    return body
-
-
-def _text(body: dict[str, Any], key: str) -> str | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, str):
-        raise ApiError(422, "validation_failed", "Some values are not acceptable.",
-                       {"fields": {key: "Must be a string."}})
-    return value
-
-
 def refuse_request() -> ApiError:
     """The 403 for someone who may not ask for a promotion (announced like every refusal)."""
     from flask import current_app
@@ -163,7 +145,7 @@ def create_promotion_request(name: str, version: str) -> Any:
     obj = services.get_version(name, version)
     if not approvals.may_request(current_user, obj.api):
         raise refuse_request()
-    body = _body()
+    body = _json_object()
     to = _text(body, "to")
     if not to:
         raise ApiError(422, "validation_failed", "Some values are not acceptable.",
@@ -187,7 +169,7 @@ def get_promotion_request(name: str, version: str, request_id: int) -> Any:
 @requires("approve")
 def approve_promotion_request(name: str, version: str, request_id: int) -> Any:
     """Approve: ``{"comment"?}``; the version moves when enough approvals are in."""
-    body = _body()
+    body = _json_object()
     req, record = approvals.approve(name, version, request_id, actor(), _text(body, "comment"))
     return jsonify(request=request_dict(req, name, version),
                    transition=transition_dict(record) if record else None)
@@ -197,7 +179,7 @@ def approve_promotion_request(name: str, version: str, request_id: int) -> Any:
 @requires("approve")
 def reject_promotion_request(name: str, version: str, request_id: int) -> Any:
     """Reject: ``{"comment"}`` (required)."""
-    body = _body()
+    body = _json_object()
     req = approvals.reject(name, version, request_id, actor(), _text(body, "comment"))
     return jsonify(request=request_dict(req, name, version))
 
@@ -216,7 +198,7 @@ def list_waivers(name: str, version: str) -> Any:
 @requires("waive")
 def create_waiver(name: str, version: str) -> Any:
     """Waive a failing rule: ``{"rule", "reason", "expires_at"}`` or ``{…, "days"}``."""
-    body = _body()
+    body = _json_object()
     expires: Any = _text(body, "expires_at")
     days = body.get("days")
     if expires is None and days is not None:
@@ -236,6 +218,6 @@ def create_waiver(name: str, version: str) -> Any:
 @requires("waive")
 def revoke_waiver(name: str, version: str, waiver_id: int) -> Any:
     """End a waiver now: ``{"reason"?}``."""
-    body = _body() if request.content_length else {}
+    body = _json_object() if request.content_length else {}
     waiver = waivers.revoke(name, version, waiver_id, actor(), _text(body, "reason"))
     return jsonify(waiver_dict(waiver, name, version))

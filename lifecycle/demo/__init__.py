@@ -45,6 +45,9 @@ class DemoVersion:
     version: str
     spec: str
     steps: tuple[Step, ...] = ()
+    #: supply token evidence even without a move into deployment (so a person can try the
+    #: four-eyes request and approval in the demo)
+    evidence: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,8 @@ DEMO: tuple[DemoApi, ...] = (
         "inventory", "Inventory API", "Logistics",
         "Stock levels per warehouse (ECDH-ES+A256KW encrypted tokens).",
         (
-            DemoVersion("2.0.0", "inventory.yaml", (Step("development"), Step("testing"))),
+            DemoVersion("2.0.0", "inventory.yaml", (Step("development"), Step("testing")),
+                        evidence=True),  # ready: request deployment, then approve it
             DemoVersion("1.9.0", "inventory.yaml", (
                 Step("development"), Step("testing"),
                 Step("development", "Load tests found stock drift under concurrent "
@@ -108,12 +112,14 @@ DEMO: tuple[DemoApi, ...] = (
 
 @dataclass
 class Outcome:
-    """Where one demo version ended: ``stage`` and what happened on the way."""
+    """Where one demo version ended: ``stage``, what happened on the way, and the verdict of
+    its next gate (``None`` when retired)."""
 
     api: str
     version: str
     stage: str
     notes: list[str]
+    next_gate: str | None = None
 
 
 def has_data() -> bool:
@@ -142,15 +148,31 @@ def load() -> list[Outcome]:
                     notes += _supply_token_evidence(api.name, ver.version)
                 try:
                     _move(api.name, ver.version, step)
+                    if step.reason:
+                        notes.append(f"then moved to {step.to} by decision")
                 except services.GateFailed as exc:
                     blocked = True
                     rules = sorted({f.rule_id for f in exc.decision.blocking})
                     notes.append(f"blocked at {step.to}: {', '.join(rules)}")
                 except services.InvalidTransition as exc:
                     notes.append(f"not moved to {step.to}: {exc.message}")
+            if ver.evidence and not blocked:
+                notes += _supply_token_evidence(api.name, ver.version)
             final = services.get_version(api.name, ver.version)
-            outcomes.append(Outcome(api.name, ver.version, final.stage, notes))
+            outcomes.append(Outcome(api.name, ver.version, final.stage, notes,
+                                    _next_gate(final)))
     return outcomes
+
+
+def _next_gate(version_obj: object) -> str | None:
+    """``"next gate into X passes"`` / ``"… blocked by N rules"``, or ``None`` when retired."""
+    decision = services.gate_status(version_obj)  # type: ignore[arg-type]
+    if decision is None:
+        return None
+    if decision.passed:
+        return f"gate into {decision.target} passes"
+    count = len({f.rule_id for f in decision.blocking})
+    return f"gate into {decision.target} blocked by {count} rule{'s' if count != 1 else ''}"
 
 
 def _move(name: str, version: str, step: Step) -> None:

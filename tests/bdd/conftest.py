@@ -12,41 +12,11 @@ import os
 from typing import Any
 
 import pytest
+from documents import ORDERS
 from pytest_bdd import given, parsers, then, when
 
 #: A document that passes every gate of the default pack (Orders API, JWE access tokens).
-COMPLIANT = b"""openapi: 3.1.0
-info:
-  title: Orders API
-  version: 1.0.0
-servers:
-  - url: https://api.example.com/orders/v1
-security:
-  - accessToken: []
-paths:
-  /orders/{id}:
-    get:
-      operationId: getOrder
-      parameters:
-        - {name: id, in: path, required: true, schema: {type: string}}
-      responses:
-        200:
-          description: The order
-components:
-  securitySchemes:
-    accessToken:
-      type: http
-      scheme: bearer
-      bearerFormat: JWT
-      x-token-encryption:
-        alg: RSA-OAEP-256
-        enc: A256GCM
-        signing-alg: ES256
-        issuer: https://auth.example.com
-        audience: https://api.example.com/orders
-        jwks-uri: https://auth.example.com/.well-known/jwks.json
-        max-lifetime: 900
-"""
+COMPLIANT = ORDERS
 
 INFO_WITHOUT_VERSION = COMPLIANT.replace(b"  version: 1.0.0\n", b"", 1)
 PUBLIC_OPERATION = COMPLIANT.replace(

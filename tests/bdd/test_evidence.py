@@ -8,35 +8,21 @@ version's public JWKS as served by the app.
 
 from __future__ import annotations
 
-import base64
-import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from evidencekit import Issuer
+from clockkit import Clock
+from evidencekit import Issuer, use_fresh_kek
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from lifecycle import crypto_store
-
 scenarios("evidence/token_evidence.feature")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(autouse=True)
 def clock(app, monkeypatch) -> Clock:
     """A movable app clock and a key-encryption key for this test only."""
-    monkeypatch.delenv(crypto_store.ENV_NAME, raising=False)
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    app.config["KEY_ENCRYPTION_KEY"] = base64.urlsafe_b64encode(
-        secrets.token_bytes(32)).decode()
+    use_fresh_kek(app, monkeypatch)
     app.config["CLOCK"] = clock = Clock()
     return clock
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from approvalkit import bearer_for, deployment_ready
+from clockkit import Clock
 from evidencekit import SPEC
 from pytest_bdd import given, parsers, scenarios, then, when
 
@@ -31,14 +32,6 @@ def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
     assert body["error"] == code, body
     assert isinstance(body["message"], str) and body["message"]
     return body
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(autouse=True)

@@ -15,18 +15,10 @@ import os
 import re
 from pathlib import Path
 
+from documents import compliant
 from playwright.sync_api import Page, expect
 
-GOOD = """\
-openapi: 3.1.0
-info:
-  title: Payments
-  version: 1.4.0
-servers:
-  - url: https://api.example.com/payments/v1
-security:
-  - accessToken: []
-paths:
+GOOD = compliant("Payments", "payments", """\
   /payments:
     get:
       operationId: listPayments
@@ -49,21 +41,7 @@ paths:
       responses:
         "202":
           description: Refund accepted
-components:
-  securitySchemes:
-    accessToken:
-      type: http
-      scheme: bearer
-      bearerFormat: JWT
-      x-token-encryption:
-        alg: RSA-OAEP-256
-        enc: A256GCM
-        signing-alg: ES256
-        issuer: https://auth.example.com
-        audience: https://api.example.com/payments
-        jwks-uri: https://auth.example.com/.well-known/jwks.json
-        max-lifetime: 900
-"""
+""", version="1.4.0")
 #: the refund operation opened to anonymous callers
 BAD = GOOD.replace("      operationId: refundPayment\n",
                    "      operationId: refundPayment\n      security: []\n")

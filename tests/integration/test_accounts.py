@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pyotp
 import pytest
 import sqlalchemy as sa
 from accountkit import PASSWORD
+from clockkit import Clock
 
 from lifecycle.accounts.models import RecoveryCode, Team, User
 from lifecycle.extensions import db
@@ -20,19 +21,9 @@ from lifecycle.security import CSP
 HX = {"HX-Request": "true"}
 
 
-class Clock:
-    """The app clock (``CLOCK`` setting), moved by tests."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock(app) -> Clock:
-    app.config["CLOCK"] = clock = Clock()
+    app.config["CLOCK"] = clock = Clock(whole_seconds=False)
     return clock
 
 

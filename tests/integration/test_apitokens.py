@@ -9,11 +9,12 @@ import json
 import re
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 from accountkit import LEGACY_EMAIL, access_token_for, make_pat
+from clockkit import Clock
 from jwcrypto import jwk, jwt
 
 from lifecycle import apitokens
@@ -27,17 +28,9 @@ from policies.tokens import MemoryReplayCache, check_token
 GENERIC = "The access token is invalid or expired."
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock(app) -> Clock:
-    app.config["CLOCK"] = clock = Clock()
+    app.config["CLOCK"] = clock = Clock(whole_seconds=False)
     return clock
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,26 +25,6 @@ ALICE = "alice-approver@stagegate.test"
 PUBLIC_OPERATION = SPEC.replace(b"      responses:", b"      security: []\n      responses:", 1)
 assert PUBLIC_OPERATION != SPEC
 BOB = "bob-approver@stagegate.test"
-
-
-class Clock:
-    """A movable clock for the app's ``CLOCK`` setting."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    @property
-    def unix(self) -> int:
-        return int(self.now.timestamp())
-
-
-@pytest.fixture
-def clock(app) -> Clock:
-    app.config["CLOCK"] = clock = Clock()
-    return clock
 
 
 @pytest.fixture

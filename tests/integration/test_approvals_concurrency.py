@@ -11,30 +11,16 @@ row lock while both approvals run: each has read the pending request and waits o
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from approvalkit import deployment_ready
+from concurrencykit import race_behind_lock
 
 from lifecycle import approvals, services
 from lifecycle.extensions import db
 from lifecycle.models import Approval, PromotionRequest, Transition
-
-
-def _libpq(app) -> str:
-    url = sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def _waiting_on_locks(conn: psycopg.Connection) -> int:
-    row = conn.execute(
-        "SELECT count(*) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    ).fetchone()
-    return int(row[0])
 
 
 @pytest.mark.postgres
@@ -59,22 +45,12 @@ def test_two_simultaneous_approvals_make_exactly_one_transition(postgres, client
             except Exception as exc:  # noqa: BLE001 - reported by the assertion below
                 results.append(exc)
 
-    with psycopg.connect(_libpq(app)) as blocker, \
-            psycopg.connect(_libpq(app), autocommit=True) as observer:
-        blocker.execute("SELECT id FROM promotion_request WHERE id = %s FOR UPDATE",
-                        (request_id,))
-        threads = [threading.Thread(target=approve, args=(f"approver-{i}@stagegate.test",))
-                   for i in (1, 2)]
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 20
-        while _waiting_on_locks(observer) < 2:
-            assert time.monotonic() < deadline, "the two approvals never reached the lock"
-            assert all(t.is_alive() for t in threads), results
-            time.sleep(0.02)
-        blocker.rollback()
-        for t in threads:
-            t.join(timeout=30)
+    threads = [threading.Thread(target=approve, args=(f"approver-{i}@stagegate.test",))
+               for i in (1, 2)]
+    race_behind_lock(app, threads, results,
+                     lock="SELECT id FROM promotion_request WHERE id = %s FOR UPDATE",
+                     params=(request_id,), stuck="the two approvals never reached the lock",
+                     join_seconds=30)
 
     assert sorted(map(str, results)) == ["conflict", "promoted"]
     with app.app_context():

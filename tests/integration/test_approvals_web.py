@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from approvalkit import deployment_ready
@@ -14,20 +14,6 @@ REST = "/api/v1" + PAGE
 HX = {"HX-Request": "true"}
 PUBLIC_OPERATION = SPEC.replace(b"      responses:", b"      security: []\n      responses:", 1)
 RULE = "SPEC-OPERATIONS-SECURED"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock(app) -> Clock:
-    app.config["CLOCK"] = clock = Clock()
-    return clock
 
 
 @pytest.fixture

@@ -10,35 +10,11 @@ the same head and written two entries claiming the same predecessor.
 from __future__ import annotations
 
 import threading
-import time
 
-import psycopg
 import pytest
-import sqlalchemy as sa
+from concurrencykit import outcome, race_behind_lock
 
 from lifecycle import audit, services
-
-
-def _libpq(app) -> str:
-    url = sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def _waiting_on_locks(conn: psycopg.Connection) -> int:
-    row = conn.execute(
-        "SELECT count(*) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    ).fetchone()
-    return int(row[0])
-
-
-def _run(app, work, results: list[object]) -> None:
-    with app.app_context():
-        try:
-            work()
-            results.append("ok")
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-            results.append(exc)
 
 
 def _assert_one_chain(app, expected_entries: int) -> list[dict]:
@@ -58,22 +34,12 @@ def test_two_actions_waiting_on_the_chain_head_append_one_after_the_other(postgr
         services.create_api("payments", "Payments API")  # entry 1: the head row exists
 
     results: list[object] = []
-    threads = [threading.Thread(target=_run, args=(
+    threads = [threading.Thread(target=outcome, args=(
         app, lambda v=v: services.create_version("payments", v, actor=f"user-{v}"), results))
         for v in ("1.0.0", "2.0.0")]
-    with psycopg.connect(_libpq(app)) as blocker, \
-            psycopg.connect(_libpq(app), autocommit=True) as observer:
-        blocker.execute("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 20
-        while _waiting_on_locks(observer) < 2:
-            assert time.monotonic() < deadline, "the two actions never reached the head lock"
-            assert all(t.is_alive() for t in threads), results
-            time.sleep(0.02)
-        blocker.rollback()
-        for t in threads:
-            t.join(timeout=20)
+    race_behind_lock(app, threads, results,
+                     lock="SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE",
+                     stuck="the two actions never reached the head lock")
 
     assert results == ["ok", "ok"]
     entries = _assert_one_chain(app, 3)
@@ -94,7 +60,7 @@ def test_many_simultaneous_actions_keep_one_intact_chain(postgres):
         for i in range(5):
             services.create_version("payments", f"{worker}.{i}.0", actor=f"user-{worker}")
 
-    threads = [threading.Thread(target=_run, args=(app, lambda w=w: versions(w), results))
+    threads = [threading.Thread(target=outcome, args=(app, lambda w=w: versions(w), results))
                for w in range(6)]
     for t in threads:
         t.start()

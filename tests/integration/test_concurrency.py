@@ -10,28 +10,14 @@ the gate and then waits on the lock.  When the lock is released both try their c
 from __future__ import annotations
 
 import threading
-import time
 
-import psycopg
 import pytest
 import sqlalchemy as sa
+from concurrencykit import race_behind_lock
 
 from lifecycle import services
 from lifecycle.extensions import db
 from lifecycle.models import ApiVersion, CheckRun, Transition
-
-
-def _libpq(app) -> str:
-    url = sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def _waiting_on_locks(conn: psycopg.Connection) -> int:
-    row = conn.execute(
-        "SELECT count(*) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    ).fetchone()
-    return int(row[0])
 
 
 @pytest.mark.postgres
@@ -55,20 +41,10 @@ def test_two_simultaneous_promotions_make_exactly_one_transition(postgres, demo_
             except Exception as exc:  # noqa: BLE001 - reported by the assertion below
                 results.append(exc)
 
-    with psycopg.connect(_libpq(app)) as blocker, \
-            psycopg.connect(_libpq(app), autocommit=True) as observer:
-        blocker.execute("SELECT id FROM api_version WHERE id = %s FOR UPDATE", (version_id,))
-        threads = [threading.Thread(target=promote, args=(f"user-{i}",)) for i in (1, 2)]
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 20
-        while _waiting_on_locks(observer) < 2:
-            assert time.monotonic() < deadline, "the two promotions never reached the lock"
-            assert all(t.is_alive() for t in threads), results
-            time.sleep(0.02)
-        blocker.rollback()
-        for t in threads:
-            t.join(timeout=20)
+    threads = [threading.Thread(target=promote, args=(f"user-{i}",)) for i in (1, 2)]
+    race_behind_lock(app, threads, results,
+                     lock="SELECT id FROM api_version WHERE id = %s FOR UPDATE",
+                     params=(version_id,), stuck="the two promotions never reached the lock")
 
     assert sorted(map(str, results)) == ["conflict", "promoted"]
     with app.app_context():

@@ -2,39 +2,21 @@
 
 from __future__ import annotations
 
-import base64
-import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from approvalkit import promote_with_approval
-from evidencekit import ECDH_SPEC, SPEC, Issuer
+from clockkit import Clock
+from evidencekit import ECDH_SPEC, SPEC, Issuer, use_fresh_kek
 
-from lifecycle import crypto_store, evidence, keys, services
+from lifecycle import evidence, keys, services
 
 V = "/api/v1/apis/orders/versions/1.0.0"
 
 
-class Clock:
-    """A movable clock for the app's ``CLOCK`` setting."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    @property
-    def unix(self) -> int:
-        return int(self.now.timestamp())
-
-
 @pytest.fixture
 def clock(app, monkeypatch) -> Clock:
-    monkeypatch.delenv(crypto_store.ENV_NAME, raising=False)
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    app.config["KEY_ENCRYPTION_KEY"] = base64.urlsafe_b64encode(
-        secrets.token_bytes(32)).decode()
+    use_fresh_kek(app, monkeypatch)
     app.config["CLOCK"] = clock = Clock()
     return clock
 

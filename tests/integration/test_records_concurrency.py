@@ -10,29 +10,15 @@ the second's insert fails inside its savepoint and it signs with the committed k
 from __future__ import annotations
 
 import threading
-import time
 
-import psycopg
 import pytest
 import sqlalchemy as sa
+from concurrencykit import outcome, race_behind_lock
 from evidencekit import SPEC
 
 from lifecycle import audit, records, services
 from lifecycle.extensions import db
 from lifecycle.models import GateRecord, SigningKey
-
-
-def _libpq(app) -> str:
-    url = sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def _waiting_on_locks(conn: psycopg.Connection) -> int:
-    row = conn.execute(
-        "SELECT count(*) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    ).fetchone()
-    return int(row[0])
 
 
 @pytest.mark.postgres
@@ -47,27 +33,13 @@ def test_two_first_decisions_at_once_share_one_signing_key(postgres):
     results: list[object] = []
 
     def promote(version: str) -> None:
-        with app.app_context():
-            try:
-                services.transition("payments", version, "development", actor="ci")
-                results.append("ok")
-            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-                results.append(exc)
+        outcome(app, lambda: services.transition("payments", version, "development",
+                                                 actor="ci"), results)
 
     threads = [threading.Thread(target=promote, args=(v,)) for v in ("1.0.0", "2.0.0")]
-    with psycopg.connect(_libpq(app)) as blocker, \
-            psycopg.connect(_libpq(app), autocommit=True) as observer:
-        blocker.execute("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 20
-        while _waiting_on_locks(observer) < 2:
-            assert time.monotonic() < deadline, "the two decisions never reached the locks"
-            assert all(t.is_alive() for t in threads), results
-            time.sleep(0.02)
-        blocker.rollback()
-        for t in threads:
-            t.join(timeout=20)
+    race_behind_lock(app, threads, results,
+                     lock="SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE",
+                     stuck="the two decisions never reached the locks")
 
     assert results == ["ok", "ok"]
     with app.app_context():

@@ -10,18 +10,16 @@ tokens, the inner signed tokens, the ``d``/``p``/``q`` values and the PEM bodies
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
-import secrets
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from evidencekit import SPEC, Issuer
+from evidencekit import SPEC, Issuer, use_fresh_kek
 from jwcrypto import jwk
 
-from lifecycle import crypto_store, keys, services
+from lifecycle import keys, services
 from lifecycle.extensions import db
 
 V = "/api/v1/apis/orders/versions/1.0.0"
@@ -69,10 +67,7 @@ def _database_bytes(app) -> bytes:
 
 
 def test_no_raw_token_or_private_key_in_the_database_or_the_logs(app, monkeypatch, caplog):
-    monkeypatch.delenv(crypto_store.ENV_NAME, raising=False)
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    app.config["KEY_ENCRYPTION_KEY"] = base64.urlsafe_b64encode(
-        secrets.token_bytes(32)).decode()
+    use_fresh_kek(app, monkeypatch)
     caplog.set_level(logging.DEBUG)
     for name in ("werkzeug", "sqlalchemy.engine", "lifecycle", "flask.app"):
         caplog.set_level(logging.DEBUG, logger=name)

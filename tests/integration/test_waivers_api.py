@@ -7,7 +7,7 @@ app's clock (``CLOCK``) is moved past expiries instead of sleeping.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from approvalkit import bearer_for
@@ -25,20 +25,6 @@ PUBLIC_OPERATION = SPEC.replace(b"      responses:", b"      security: []\n     
 PLAIN_HTTP = PUBLIC_OPERATION.replace(b"https://api.example.com/orders/v1",
                                       b"http://api.example.com/orders/v1", 1)
 assert len({SPEC, PUBLIC_OPERATION, PLAIN_HTTP}) == 3
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock(app) -> Clock:
-    app.config["CLOCK"] = clock = Clock()
-    return clock
 
 
 def _version(client, spec: bytes) -> None:

@@ -10,6 +10,7 @@ import io
 import re
 
 import pytest
+from documents import compliant
 from flask_migrate import upgrade
 
 from lifecycle import create_app, services
@@ -18,16 +19,7 @@ HX = {"HX-Request": "true"}
 HX_RESTORE = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
 
 #: an OpenAPI 3.1 document that passes the spec rules (bearer + x-token-encryption, https)
-GOOD = """\
-openapi: 3.1.0
-info:
-  title: Pets
-  version: 1.0.0
-servers:
-  - url: https://api.example.com/pets/v1
-security:
-  - accessToken: []
-paths:
+GOOD = compliant("Pets", "pets", """\
   /pets:
     get:
       operationId: listPets
@@ -39,21 +31,7 @@ paths:
       responses:
         "201":
           description: Added
-components:
-  securitySchemes:
-    accessToken:
-      type: http
-      scheme: bearer
-      bearerFormat: JWT
-      x-token-encryption:
-        alg: RSA-OAEP-256
-        enc: A256GCM
-        signing-alg: ES256
-        issuer: https://auth.example.com
-        audience: https://api.example.com/pets
-        jwks-uri: https://auth.example.com/.well-known/jwks.json
-        max-lifetime: 900
-"""
+""")
 
 #: the same document with one operation opened to anonymous callers (``security: []``)
 BAD = GOOD.replace(

@@ -1,0 +1,59 @@
+"""Issue 4, acceptance 6: an approver signs in with a TOTP second factor under the
+Content-Security-Policy in Chromium and approves a promotion to deployment that a developer
+requested; the version moves.  Any CSP violation on the console fails the test."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pyotp
+from accountkit import PASSWORD, make_user
+from approvalkit import deployment_ready, request_promotion
+from flask import Flask
+from playwright.sync_api import Browser, expect
+
+APPROVER = "four.eyes@stagegate.test"
+
+
+def test_an_approver_signs_in_with_totp_and_approves_a_promotion(
+        browser: Browser, base_url: str, live_app: Flask) -> None:
+    with live_app.app_context():
+        secret = make_user(APPROVER, ["approver"], totp=True).test_totp_secret
+    # another user prepares the version and asks for deployment through the REST API
+    client = live_app.test_client()
+    url = deployment_ready(client, int(time.time()), name="ledger", team="Ledger")
+    requested = request_promotion(client, url)
+    assert requested.status_code == 201, requested.get_data(as_text=True)
+    requester = requested.get_json()["requested_by"]
+    assert requester != APPROVER
+
+    context = browser.new_context(base_url=base_url)  # not signed in
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text)
+            if "Content Security Policy" in msg.text or "Refused to" in msg.text else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    try:
+        page.goto("/apis/ledger/versions/1.0.0")
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        page.get_by_label("Email").fill(APPROVER)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_label(re.compile("Code from your authenticator app")).fill(
+            pyotp.TOTP(secret).now())
+        page.get_by_role("button", name="Verify").click()
+        expect(page).to_have_url(re.compile(r"/apis/ledger/versions/1\.0\.0$"))
+
+        approvals = page.locator("#approvals")
+        expect(approvals).to_contain_text(f"by {requester}")
+        expect(approvals).to_contain_text("0 of 1 approval")
+        approvals.get_by_label("Comment").fill("Evidence checked, ship it")
+        approvals.get_by_role("button", name="Approve").click()  # an htmx post with CSRF header
+        expect(page.locator(".stage-pill")).to_have_text("Deployment")
+        expect(page.locator(".history")).to_contain_text("promotion")
+    finally:
+        context.close()
+    assert problems == []
+    version = client.get(url).get_json()
+    assert version["stage"] == "deployment", version
