@@ -55,8 +55,17 @@ class CreateApiForm(FlaskForm):
         description="e.g. payments",
     )
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
-    team = StringField("Owning team", validators=[Optional(), Length(max=100)])
+    team = StringField("Owning team", validators=[Optional(), Length(max=100)],
+                       description="An existing team, or a new name to create that team.")
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
+
+
+class TeamCreateApiForm(CreateApiForm):
+    """:class:`CreateApiForm` for developers: the owning team is one of their teams (the
+    view sets ``choices``; a foreign team is refused by :mod:`lifecycle.authz` before)."""
+
+    team = SelectField("Owning team", choices=[], validate_choice=False,
+                       description="APIs are registered for one of your teams.")
 
 
 class CreateVersionForm(FlaskForm):

@@ -52,6 +52,34 @@ class FindingView:
     #: and the link text (else ``None``)
     supply_anchor: str | None = None
     supply_label: str | None = None
+    #: the evidence kind the rule reads (``spec``, ``token``, ``jwks``, …; ``""`` if unknown)
+    evidence: str = ""
+
+
+#: evidence kind → what the reader must supply, said once for a group of missing findings
+EVIDENCE_NAMES: dict[str, str] = {
+    "spec": "OpenAPI document",
+    "token": "token",
+    "jwks": "JWKS",
+    "gateway": "gateway configuration",
+}
+
+
+@dataclass(frozen=True)
+class MissingEvidence:
+    """Blocking ``missing-evidence`` findings of one evidence ``kind``, shown as one item.
+
+    ``message`` is the first finding's message (they say the same thing); ``rule_ids`` are
+    the waiting rules, sorted; ``severity`` is the most severe of them.
+    """
+
+    kind: str
+    name: str
+    message: str
+    severity: str
+    rule_ids: list[str]
+    supply_anchor: str | None = None
+    supply_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,12 +98,36 @@ class GatePanel:
     blocking: list[FindingView] = field(default_factory=list)
     warnings: list[FindingView] = field(default_factory=list)
     passing: list[FindingView] = field(default_factory=list)
+    #: blocking ``missing-evidence`` findings grouped by evidence kind (not in ``failing``)
+    missing: list[MissingEvidence] = field(default_factory=list)
+
+    @property
+    def failing(self) -> list[FindingView]:
+        """Blocking findings other than missing evidence, listed one by one."""
+        return [f for f in self.blocking if f.status != "missing-evidence"]
+
+    @property
+    def summary(self) -> str:
+        """One sentence for a refused promotion, e.g. ``"The Deployment gate blocks this
+        version: 2 failing rules and missing token evidence (31 rules)."``"""
+        parts = []
+        failing_rules = len({f.rule_id for f in self.failing})
+        if failing_rules:
+            parts.append(f"{failing_rules} failing rule{'' if failing_rules == 1 else 's'}")
+        for group in self.missing:
+            n = len(group.rule_ids)
+            parts.append(f"missing {group.name} evidence ({n} rule{'' if n == 1 else 's'})")
+        gate = f"The {STAGE_LABELS.get(self.target or '', '')} gate blocks this version"
+        if not parts:
+            return gate + "."
+        text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        return f"{gate}: {text}."
 
 
 @dataclass(frozen=True)
 class Card:
     """A board card: the version and its compliance badge (``pass``, ``blocked``, ``none``,
-    ``final``) for the gate into ``next_stage``."""
+    ``final``) for the gate into ``next_stage``; ``production`` for a deployed version."""
 
     version: Any
     badge: str
@@ -137,12 +189,37 @@ def finding_view(f: Any, get_rule: Callable[[str], Any], text: str | None) -> Fi
         remediation=rule.remediation if rule else "",
         sources=tuple(rule.sources) if rule else (),
         excerpt=excerpt,
+        evidence=str(_value(rule.evidence)) if rule else "",
         **_supply(rule, str(_value(f.status))),
     )
 
 
+def group_missing(views: Iterable[FindingView]) -> list[MissingEvidence]:
+    """Group ``missing-evidence`` views by evidence kind (order: first appearance, which is
+    severity order when ``views`` is ordered)."""
+    groups: dict[str, list[FindingView]] = {}
+    for v in views:
+        if v.status == "missing-evidence":
+            groups.setdefault(v.evidence, []).append(v)
+    result = []
+    for kind, members in groups.items():
+        first = members[0]
+        result.append(MissingEvidence(
+            kind=kind,
+            name=EVIDENCE_NAMES.get(kind, kind or "required"),
+            message=first.message,
+            severity=min((m.severity for m in members),
+                         key=lambda s: _SEVERITY_ORDER.get(s, 9)),
+            rule_ids=sorted({m.rule_id for m in members}),
+            supply_anchor=first.supply_anchor,
+            supply_label=first.supply_label,
+        ))
+    return result
+
+
 #: evidence kind → (id of the version-page form that supplies it, link text)
 SUPPLY_FORMS: dict[str, tuple[str, str]] = {
+    "spec": ("upload-form", "Upload the OpenAPI document"),
     "token": ("token-form", "Paste a sample access token"),
     "jwks": ("jwks-form", "Paste the issuer's signing JWKS"),
 }
@@ -196,13 +273,15 @@ def gate_panel(version: Any, decision: Any, get_rule: Callable[[str], Any]) -> G
     shown = {_finding_key(f) for f in decision.findings}
     blocking += [finding_view(f, get_rule, text) for f in decision.blocking
                  if _finding_key(f) not in shown]
+    blocking = _order(blocking)
     return GatePanel(
         target=target,
         passed=bool(decision.passed),
         revision=revision,
         pack=str(decision.pack),
         pack_sha256=str(getattr(decision, "pack_sha256", "") or ""),
-        blocking=_order(blocking),
+        blocking=blocking,
+        missing=group_missing(blocking),
         warnings=_order(warnings),
         passing=sorted(passing, key=lambda v: v.rule_id),
     )
@@ -213,6 +292,8 @@ def card(version: Any, decision: Any) -> Card:
     target = stages.next_stage(version.stage)
     if target is None:
         return Card(version, "final")
+    if version.stage == stages.DEPLOYMENT:  # retiring is a decision, not a gate verdict
+        return Card(version, "production", next_stage=target)
     if decision is None or version.current_revision is None:
         return Card(version, "none", next_stage=target)
     if decision.passed:

@@ -14,10 +14,11 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response as BaseResponse
 
-from lifecycle import services, stages
+from lifecycle import authz, services, stages
 from lifecycle.authz import actor, can_here
 from lifecycle.errors import wants_fragment
 from lifecycle.services import Conflict, GateFailed, InvalidTransition, ValidationFailed
@@ -29,6 +30,7 @@ from lifecycle.web.forms import (
     PromoteForm,
     RetireForm,
     SearchForm,
+    TeamCreateApiForm,
     UploadSpecForm,
 )
 from policies.rules import all_rules, get_rule
@@ -105,6 +107,25 @@ def _version_form() -> CreateVersionForm:
     return form
 
 
+def _api_form(**kwargs: Any) -> CreateApiForm:
+    """The New API form for the current user: admins type any team (existing ones are
+    suggested by a ``<datalist>``, a new name creates the team); developers pick one of
+    their teams from a ``<select>``."""
+    from lifecycle.accounts.models import Team
+    from lifecycle.extensions import db
+
+    if can_here("admin"):
+        form = CreateApiForm(**kwargs)
+        form.team_names = list(db.session.execute(
+            db.select(Team.name).order_by(Team.name)).scalars())
+        form.team.render_kw = {"list": "team-names", "autocomplete": "off"}
+        return form
+    team_form = TeamCreateApiForm(**kwargs)
+    team_form.team.choices = [(n, n) for n in sorted(t.name for t in current_user.teams)]
+    team_form.team_names = []
+    return team_form
+
+
 def _render_board(
     api_form: CreateApiForm | None = None,
     version_form: CreateVersionForm | None = None,
@@ -128,7 +149,7 @@ def _render_board(
     return render_template(
         "web/board.html",
         search=search,
-        api_form=api_form or CreateApiForm(formdata=None),
+        api_form=api_form or _api_form(formdata=None),
         version_form=version_form or _version_form(),
         **context,
     ), status
@@ -150,7 +171,7 @@ def _apply_errors(form: Any, exc: ValidationFailed) -> None:
 @bp.post("/apis")
 def create_api() -> Page:
     """Register an API, then go to its page."""
-    form = CreateApiForm()
+    form = _api_form()
     if form.validate_on_submit():
         try:
             api = services.create_api(
@@ -164,6 +185,15 @@ def create_api() -> Page:
             flash(f"API “{api.title}” registered. Add its first version.", "success")
             return redirect(url_for("web.api_page", name=api.name), 303)
     return _render_board(api_form=form, status=422)
+
+
+@authz.on_refusal("web.create_api")
+def _create_api_refused(message: str) -> Page:
+    """A team the user may not use: the board again, 403, what was typed kept and the
+    reason on the team field (instead of a bare error page)."""
+    form = _api_form()
+    form.team.errors = [message]
+    return _render_board(api_form=form, status=403)
 
 
 def _create_version(form: CreateVersionForm) -> BaseResponse | None:
@@ -304,7 +334,8 @@ def _move(name: str, version: str, to: str, reason: str | None, **forms: Any) ->
     try:
         record = services.transition(name, version, to, reason=reason, actor=actor())
     except GateFailed as exc:
-        flash(exc.message, "error")
+        obj = services.get_version(name, version)
+        flash(presenters.gate_panel(obj, exc.decision, get_rule).summary, "error")
         return _render_version(name, version, 409, decision=exc.decision, **forms)
     except InvalidTransition as exc:
         flash(exc.message, "error")

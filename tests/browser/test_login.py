@@ -53,7 +53,7 @@ def test_login_with_totp_under_the_csp(browser: Browser, base_url: str, live_app
         # plain forms (CSRF field) and htmx requests (CSRF header) work under the CSP
         page.get_by_label("Name (slug)").fill("web-shop")
         page.get_by_label("Title").fill("Web Shop API")
-        page.get_by_label("Owning team").fill("Web")
+        page.get_by_label("Owning team").select_option("Web")  # a developer: their teams
         page.get_by_role("button", name="Create API").click()
         expect(page.get_by_role("heading", name="Web Shop API", level=1)).to_be_visible()
         page.get_by_role("textbox", name="Version").fill("1.0.0")

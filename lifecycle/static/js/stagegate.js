@@ -2,7 +2,8 @@
  *
  * - drop a file onto the upload drop zone -> it becomes the form's file input value;
  * - upload progress bar from htmx's htmx:xhr:progress event;
- * - errors htmx does not swap (413, 500, network) are announced in a message;
+ * - errors htmx does not swap (413, 500, network) are announced in a message next to the
+ *   form that asked (else at the top of the page);
  * - after a swap, focus moves to the first [data-focus-on-swap] element (flash or findings).
  *
  * No inline handlers or eval anywhere, so a strict Content-Security-Policy can be added.
@@ -19,18 +20,19 @@
     zone.classList.toggle("dropzone--has-file", !!file);
   }
 
-  function announce(text, isError) {
+  function announce(text, isError, elt) {
     var region = document.getElementById("live-region");
+    var form = elt && elt.isConnected && elt.closest ? elt.closest("form") : null;
     var target = document.getElementById("version") || document.getElementById("board") || document.getElementById("main");
     if (region) region.textContent = text;
-    if (!target) return;
+    if (!form && !target) return;
     var box = document.getElementById("client-error");
-    if (!box) {
-      box = document.createElement("p");
-      box.id = "client-error";
-      box.setAttribute("role", "alert");
-      target.insertBefore(box, target.firstChild);
-    }
+    if (box) box.remove();
+    box = document.createElement("p");
+    box.id = "client-error";
+    box.setAttribute("role", "alert");
+    if (form) form.parentNode.insertBefore(box, form);
+    else target.insertBefore(box, target.firstChild);
     box.className = "flash " + (isError ? "flash--error" : "flash--info");
     box.textContent = text;
   }
@@ -87,10 +89,10 @@
     var msg = doc.querySelector("[role=alert]");
     var text = msg ? msg.textContent.trim() : "The server answered " + xhr.status + ".";
     if (xhr.status === 400) text += " Reload the page and try again.";
-    announce(text, true);
+    announce(text, true, evt.detail.elt);
   });
-  document.addEventListener("htmx:sendError", function () {
-    announce("Could not reach Stagegate. Is it still running?", true);
+  document.addEventListener("htmx:sendError", function (evt) {
+    announce("Could not reach Stagegate. Is it still running?", true, evt.detail.elt);
   });
 
   // ---- keep keyboard and screen-reader users oriented after a swap
