@@ -34,6 +34,7 @@ import base64
 import functools
 import json
 import os
+import secrets
 import statistics
 import struct
 import sys
@@ -92,28 +93,46 @@ def baseline_all(data: dict, version: str) -> None:
 def reupload_ms(raw: bytes, repeat: int) -> float:
     """Median milliseconds for PUTting identical bytes again through the REST API."""
     from lifecycle import create_app
+    from lifecycle.crypto_store import encode_kek
     from lifecycle.extensions import db
 
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app({
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite",
-            "SECRET_KEY": "bench-only",
+            "SECRET_KEY": secrets.token_hex(16),
+            "KEY_ENCRYPTION_KEY": encode_kek(secrets.token_bytes(32)),
         })
         with app.app_context():
             from flask_migrate import upgrade
 
+            from lifecycle import apitokens, services
+            from lifecycle.accounts.models import Membership, Team
+            from lifecycle.accounts.services import create_user
+
             upgrade()
+            # a developer of the team that owns the API, with a personal access token
+            user = create_user("bench@stagegate.invalid", secrets.token_urlsafe(24),
+                               ["developer"], actor="bench")
+            services.create_api("bench", "Bench", team="Bench")
+            team = db.session.execute(db.select(Team).where(Team.name == "Bench")).scalar_one()
+            db.session.add(Membership(user=user, team=team))
+            db.session.commit()
+            pat, _ = apitokens.create_pat(user, "bench", 1)
         client = app.test_client()
-        client.post("/api/v1/apis", json={"name": "bench", "title": "Bench"})
-        client.post("/api/v1/apis/bench/versions", json={"version": "1.0.0"})
+        exchanged = client.post("/api/v1/token", data={"grant_type": "client_credentials",
+                                                        "client_secret": pat})
+        assert exchanged.status_code == 200, exchanged.get_json()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {exchanged.get_json()['access_token']}"
+        created = client.post("/api/v1/apis/bench/versions", json={"version": "1.0.0"})
+        assert created.status_code == 201, created.get_json()
         url = "/api/v1/apis/bench/versions/1.0.0/spec"
-        first = client.put(url, data=raw)
+        first = client.put(url, data=raw, content_type="application/json")
         assert first.status_code == 201, first.get_json()
         times = []
         for _ in range(repeat):
             start = time.perf_counter()
-            again = client.put(url, data=raw)
+            again = client.put(url, data=raw, content_type="application/json")
             times.append(time.perf_counter() - start)
             assert again.status_code == 200, again.get_json()
         with app.app_context():
