@@ -42,13 +42,24 @@ import tempfile
 import time
 from pathlib import Path
 
-from openapi_spec_validator import validate
+from openapi_spec_validator import (
+    OpenAPIV2SpecValidator,
+    OpenAPIV30SpecValidator,
+    OpenAPIV31SpecValidator,
+    OpenAPIV32SpecValidator,
+    validate,
+)
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from policies.check import check_spec  # noqa: E402
-from specs.validate import VALIDATORS  # noqa: E402
+
+#: the library's own classes, unmodified, for the "all errors" baseline
+LIBRARY_CLASSES = {
+    "2.0": OpenAPIV2SpecValidator, "3.0": OpenAPIV30SpecValidator,
+    "3.1": OpenAPIV31SpecValidator, "3.2": OpenAPIV32SpecValidator,
+}
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "specs"
@@ -84,7 +95,7 @@ def baseline(data: dict) -> None:
 
 def baseline_all(data: dict, version: str) -> None:
     try:
-        for _ in VALIDATORS[version](data).iter_errors():
+        for _ in LIBRARY_CLASSES[version](data).iter_errors():
             pass
     except Exception:  # noqa: BLE001
         pass
