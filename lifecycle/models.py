@@ -157,6 +157,8 @@ class SpecRevision(db.Model):  # type: ignore[name-defined,misc]
     openapi_version: Mapped[str | None] = mapped_column(sa.String(8))
     valid: Mapped[bool] = mapped_column()
     findings: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    #: the bearer scheme's ``x-token-encryption`` mapping in these bytes (``None``: none)
+    token_profile: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     uploaded_by: Mapped[str] = mapped_column(sa.String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -362,6 +362,7 @@ def upload_spec(
         openapi_version=doc.openapi_version,
         valid=not check.issues,
         findings=[f.to_dict() for f in check.findings],
+        token_profile=check.profile,
         uploaded_by=_actor(uploader),
         created_at=now,
     )

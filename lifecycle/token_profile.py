@@ -1,62 +1,38 @@
 """The ``x-token-encryption`` profile a version declares in its current spec revision.
 
-Read from the revision's stored bytes (parsed once per SHA-256 per process: the profile is a
-pure function of the bytes, so the small cache holds no shared state).
+The profile is derived once, when the revision is uploaded (``check_spec``), and stored with
+it (``SpecRevision.token_profile``); nothing here parses a document again.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from lifecycle.models import ApiVersion, SpecRevision
-from policies.spec_rules import PROFILE_KEY, bearer_schemes
+from lifecycle.models import ApiVersion
+from policies.spec_rules import declared_profile
 from policies.tokens import TokenProfile
 from specs import LoadLimits, SpecLoadError, load_document
 from specs.index import SpecIndex
 
-_CACHE_SIZE = 256
-_cache: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
-_lock = threading.Lock()
-
 
 def extension_of(raw: bytes, limits: LoadLimits | None = None) -> dict[str, Any] | None:
-    """The first bearer scheme's ``x-token-encryption`` mapping in a document, or ``None``
-    (unreadable document, no bearer scheme, no or ill-typed extension)."""
+    """The first bearer scheme's ``x-token-encryption`` mapping in a document's bytes, or
+    ``None`` (unreadable document, no bearer scheme, no or ill-typed extension).  For the
+    offline CLI; uploads store it with the revision."""
     try:
-        index = SpecIndex(load_document(raw, limits))
-        for scheme in bearer_schemes(index):
-            ext = scheme.data.get(PROFILE_KEY)
-            if isinstance(ext, Mapping):
-                return dict(ext)
+        return declared_profile(SpecIndex(load_document(raw, limits)))
     except (SpecLoadError, RecursionError, ValueError, TypeError):
         return None
-    return None
-
-
-def revision_extension(revision: SpecRevision | None) -> dict[str, Any] | None:
-    """:func:`extension_of` the revision's bytes (cached by SHA-256)."""
-    if revision is None:
-        return None
-    with _lock:
-        if revision.sha256 in _cache:
-            _cache.move_to_end(revision.sha256)
-            return _cache[revision.sha256]
-    ext = extension_of(revision.raw, LoadLimits(max_bytes=max(len(revision.raw), 1)))
-    with _lock:
-        _cache[revision.sha256] = ext
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return ext
 
 
 def profile_of(version_obj: ApiVersion) -> TokenProfile:
     """The version's declared token profile (every field ``None`` when nothing is
     declared)."""
-    return TokenProfile.from_extension(revision_extension(version_obj.current_revision))
+    revision = version_obj.current_revision
+    ext = revision.token_profile if revision is not None else None
+    return TokenProfile.from_extension(ext if isinstance(ext, Mapping) else None)
 
 
 def profile_dict(profile: TokenProfile) -> dict[str, Any]:

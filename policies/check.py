@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from policies.findings import Finding, sort_key
-from policies.spec_rules import evaluate_spec_rules
+from policies.spec_rules import build_index, declared_profile, evaluate_spec_rules
 from specs import LoadLimits, SpecDocument, ValidationIssue, load_document, validate_document
+from specs.index import SpecIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,11 +19,14 @@ class SpecCheck:
     :ivar document: the loaded document (bytes, format, version, data, locations).
     :ivar issues: the validator's issues, located.
     :ivar findings: every spec rule's findings, located, sorted by :func:`sort_findings`.
+    :ivar profile: the declared ``x-token-encryption`` mapping of the bearer scheme, or
+        ``None`` (see :func:`policies.spec_rules.declared_profile`).
     """
 
     document: SpecDocument
     issues: tuple[ValidationIssue, ...]
     findings: tuple[Finding, ...]
+    profile: dict[str, Any] | None = None
 
 
 def check_spec(raw: bytes, limits: LoadLimits | None = None) -> SpecCheck:
@@ -33,8 +38,10 @@ def check_spec(raw: bytes, limits: LoadLimits | None = None) -> SpecCheck:
     """
     doc = load_document(raw, limits)
     issues = validate_document(doc)
-    findings = locate_findings(doc, evaluate_spec_rules(doc, issues))
-    return SpecCheck(doc, tuple(issues), tuple(sort_findings(findings)))
+    built = build_index(doc)
+    findings = locate_findings(doc, evaluate_spec_rules(doc, issues, built))
+    profile = declared_profile(built) if isinstance(built, SpecIndex) else None
+    return SpecCheck(doc, tuple(issues), tuple(sort_findings(findings)), profile)
 
 
 def locate_findings(doc: SpecDocument, findings: Sequence[Finding]) -> list[Finding]:

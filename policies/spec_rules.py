@@ -58,19 +58,28 @@ def spec_rule(rule_id: str) -> Callable[[SpecRuleFn], SpecRuleFn]:
     return register
 
 
+def build_index(doc: SpecDocument) -> SpecIndex | str:
+    """The document's :class:`SpecIndex`, or the reason it could not be built (never
+    raises: a broken document must not stop the rules from reporting)."""
+    try:
+        return SpecIndex(doc)
+    except Exception as exc:  # noqa: BLE001 - fail closed, reported per rule
+        return _describe(exc)
+
+
 def evaluate_spec_rules(
-    doc: SpecDocument, issues: Sequence[ValidationIssue]
+    doc: SpecDocument, issues: Sequence[ValidationIssue],
+    built: SpecIndex | str | None = None,
 ) -> list[Finding]:
     """Every spec rule's findings for ``doc`` (unsorted, locations not filled in).
 
+    :param built: the result of :func:`build_index` when the caller has it already.
     Never raises: a failing rule or index yields ``error`` findings.
     """
-    index: SpecIndex | None = None
-    index_error = ""
-    try:
-        index = SpecIndex(doc)
-    except Exception as exc:  # noqa: BLE001 - fail closed, reported per rule below
-        index_error = _describe(exc)
+    if built is None:
+        built = build_index(doc)
+    index = built if isinstance(built, SpecIndex) else None
+    index_error = built if isinstance(built, str) else ""
     findings: list[Finding] = []
     for rule_id in sorted(SPEC_RULES):
         if rule_id not in _VERSION_INDEPENDENT and doc.openapi_version is None:
@@ -567,6 +576,16 @@ _ALGORITHM_FIELDS: tuple[tuple[str, Mapping[str, algorithms.AlgorithmPolicy], st
     ("signing-alg", algorithms.JWS_ALG, "inner JWS signing algorithm"),
 )
 _URL_FIELDS = ("issuer", "audience", "jwks-uri")
+
+
+def declared_profile(index: SpecIndex) -> dict[str, Any] | None:
+    """The first bearer scheme's ``x-token-encryption`` mapping (a copy), or ``None`` when
+    no bearer scheme declares one.  What later evidence is checked against."""
+    for scheme in bearer_schemes(index):
+        ext = scheme.data.get(PROFILE_KEY)
+        if isinstance(ext, Mapping):
+            return dict(ext)
+    return None
 
 
 @spec_rule("SPEC-TOKEN-PROFILE")

@@ -56,6 +56,7 @@ def upgrade():
     sa.Column('openapi_version', sa.String(length=8), nullable=True),
     sa.Column('valid', sa.Boolean(), nullable=False),
     sa.Column('findings', sa.JSON(), nullable=False),
+    sa.Column('token_profile', sa.JSON(), nullable=True),
     sa.Column('uploaded_by', sa.String(length=100), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint("format IN ('json', 'yaml')", name=op.f('ck_spec_revision_format')),
