@@ -33,7 +33,6 @@ import argparse
 import base64
 import functools
 import json
-import os
 import secrets
 import statistics
 import struct
@@ -62,7 +61,7 @@ LIBRARY_CLASSES = {
 }
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "specs"
+DEFAULT_CORPUS = ROOT / "tests" / "corpus" / "public"
 LARGE = [
     "osv-bench-docker-engine-v1.53.yaml",
     "adyen-checkout-v71.json",
@@ -306,7 +305,7 @@ def main() -> int:
     parser.add_argument("files", nargs="*", help="corpus file names (default: the large ones)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--corpus", type=Path,
-                        default=Path(os.environ.get("STAGEGATE_CORPUS", DEFAULT_CORPUS)))
+                        default=DEFAULT_CORPUS)
     parser.add_argument("--tokens", action="store_true",
                         help="run only the token-analysis section (default: both sections)")
     parser.add_argument("--token-count", type=int, default=200,

@@ -1,6 +1,6 @@
-"""Every document of the shared corpus through ``stagegate check`` and the upload API.
+"""Every document of the public corpus through ``stagegate check`` and the upload API.
 
-The corpus (``shared/corpus/specs/`` beside the repository, or ``$STAGEGATE_CORPUS``) holds
+The corpus (``tests/corpus/public/``; sources and licences in ``tests/corpus/README.md``) holds
 public OpenAPI documents from 177 B to 4.2 MB with ``MANIFEST.tsv`` stating, per file, the
 verdict of openapi-spec-validator 0.9.0 (``valid``, ``invalid`` or ``unknown``).  For each
 document: the CLI exits 0 or 1 (never 2, never a crash), the upload answers 201 (never 500),
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,7 @@ from lifecycle.cli import main
 
 pytestmark = pytest.mark.slow
 
-CORPUS = Path(
-    os.environ.get("STAGEGATE_CORPUS")
-    or Path(__file__).resolve().parents[3] / "shared" / "corpus" / "specs"
-)
+CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "public"
 MANIFEST = CORPUS / "MANIFEST.tsv"
 EXPECTED_STATUS = {"valid": {"pass"}, "invalid": {"fail", "error"}}
 
@@ -44,8 +40,7 @@ def _documents() -> list[Any]:
 
 def _require_corpus() -> dict[str, dict[str, str]]:
     if not MANIFEST.is_file():
-        pytest.fail(f"The spec corpus is missing: no {MANIFEST}. Check out shared/corpus "
-                    "beside the repository or point STAGEGATE_CORPUS at its specs/ folder.")
+        pytest.fail(f"The spec corpus is missing: no {MANIFEST} (it is part of the repository).")
     return _manifest()
 
 
