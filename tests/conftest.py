@@ -25,6 +25,7 @@ import pytest
 import sqlalchemy as sa
 from accountkit import LEGACY_EMAIL, LEGACY_ROLES, PASSWORD, access_token_for, make_user
 from clockkit import Clock
+from contractkit import responses_checked
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from werkzeug.datastructures import Headers
@@ -295,3 +296,16 @@ def postgres(app: Flask) -> Flask:
 def demo_spec():
     """Bytes of a demo document by file name (``payments.yaml`` passes every gate)."""
     return lambda name: (DEMO_SPECS / name).read_bytes()
+
+
+@pytest.fixture(autouse=True)
+def _contract(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every REST response a test provokes must match ``lifecycle/api/openapi.yaml`` (but in
+    tests marked ``outside_contract``, which add routes of their own)."""
+    if request.node.get_closest_marker("outside_contract"):
+        yield
+        return
+    violations: list[str] = []
+    with responses_checked(violations):
+        yield
+    assert not violations, "responses that break the API contract:\n" + "\n".join(violations)
