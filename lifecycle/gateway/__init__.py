@@ -1,5 +1,6 @@
-"""The API gateway: generated nginx configuration, the token validator, the proof (issue 11).
+"""Gateway enforcement of the token policy (issue 11): the nginx ``auth_request`` validator,
+the attack matrix, and (branch ``gwproof``) configuration rendering and the proof.
 
-Framework-free: imports only the standard library, third-party libraries, :mod:`specs`,
-:mod:`policies` and sibling modules (never Flask or other ``lifecycle`` modules).
+This package imports only the standard library, third-party libraries, ``specs`` and
+``policies`` — never Flask or other ``lifecycle`` modules.
 """
