@@ -54,11 +54,7 @@ from lifecycle.gateway.nginx import (
     nginx_version,
     prepare_bundle,
 )
-from lifecycle.gateway.validator import (
-    GatewayDecision,
-    MemoryReplayStore,
-    make_validator_app,
-)
+from lifecycle.gateway.validator import ListSink, MemoryReplayStore, make_validator_app
 from policies.tokens import TokenProfile
 
 __all__ = [
@@ -93,6 +89,8 @@ class CaseResult:
     :ivar passed: the expectation was met (see the module docstring).
     :ivar path: the location path the request was sent to.
     :ivar note: why it failed, or how it was refused when there was no HTTP status.
+    :ivar forwarded: names of the ``X-Authenticated-*`` identity headers that reached the
+        upstream with a non-empty value (names only, never values).
     """
 
     id: str
@@ -105,6 +103,7 @@ class CaseResult:
     passed: bool
     path: str = ""
     note: str = ""
+    forwarded: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +136,8 @@ class ProofResult:
         data = asdict(self)
         data["started_at"] = self.started_at.isoformat()
         data["finished_at"] = self.finished_at.isoformat()
-        data["cases"] = [asdict(case) for case in self.cases]
+        data["cases"] = [{**asdict(case), "forwarded": list(case.forwarded)}
+                         for case in self.cases]
         return data
 
     @classmethod
@@ -149,7 +149,8 @@ class ProofResult:
             config_sha256=str(data["config_sha256"]),
             started_at=datetime.fromisoformat(data["started_at"]),
             finished_at=datetime.fromisoformat(data["finished_at"]),
-            cases=tuple(CaseResult(**case) for case in data["cases"]),
+            cases=tuple(CaseResult(**{**case, "forwarded": tuple(case.get("forwarded", ()))})
+                        for case in data["cases"]),
             passed=bool(data["passed"]),
             error=data.get("error"),
             decisions=int(data.get("decisions", 0)),
@@ -201,18 +202,6 @@ class _QuietHandler(WSGIRequestHandler):
 
 class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
-
-
-class _DecisionList:
-    """A :class:`~lifecycle.gateway.validator.DecisionSink` keeping decisions in memory."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.decisions: list[GatewayDecision] = []
-
-    def record(self, decision: GatewayDecision) -> None:
-        with self._lock:
-            self.decisions.append(decision)
 
 
 class _Validator:
@@ -400,9 +389,8 @@ def run_proof(config_files: Mapping[str, bytes], *, entry: str, version: str,
     """
     started = clock()
     sha = bundle_sha256(config_files)
-    decisions: list[GatewayDecision] = []
-    sink = _DecisionList()
-    sink.decisions = decisions
+    sink = ListSink()
+    decisions = sink.decisions
 
     def failed(message: str, version_text: str = "", rows: Sequence[CaseResult] = ()) -> \
             ProofResult:
@@ -422,7 +410,7 @@ def run_proof(config_files: Mapping[str, bytes], *, entry: str, version: str,
         if validator_app is None:
             validator_app = make_validator_app(
                 lambda asked: trust if asked == version else None, clock=clock,
-                replay=MemoryReplayStore(), sink=sink)
+                replay=MemoryReplayStore(lambda: clock().timestamp()), sink=sink)
     rows: list[CaseResult] = []
     with tempfile.TemporaryDirectory(prefix="stagegate-proof-") as tmp, \
             _Validator(validator_app) as validator, StubUpstream() as stub:
@@ -492,6 +480,9 @@ def _attack(cases: Sequence[AttackCase], target: _Target, locations: Sequence[Ap
                 passed, note = False, f"first use refused ({first.status}): replay not exercised"
             elif item.markers[0] not in arrived:
                 passed, note = False, "first use never reached the upstream"
+        forwarded = tuple(sorted({k for k, v in arrived[last_marker].headers
+                                  if k.lower().startswith("x-authenticated-") and v}))\
+            if reached else ()
         rows.append(CaseResult(case.id, case.title, case.rule, case.expect, last.status,
-                               reached, authz, passed, item.path, note))
+                               reached, authz, passed, item.path, note, forwarded))
     return rows
