@@ -222,7 +222,10 @@ def prepare_bundle(files: Mapping[str, bytes], *, entry: str, prefix: Path,
         path.write_bytes(content)
     cert, key = make_self_signed(prefix)
     conf = conf_dir / _safe_name(entry)
-    payload = crossplane.parse(str(conf), catch_errors=False, comments=False)
+    try:
+        payload = crossplane.parse(str(conf), catch_errors=False, comments=False)
+    except (crossplane.errors.NgxParserBaseException, OSError, UnicodeError) as exc:
+        raise NginxError(f"crossplane could not parse the bundle: {exc}") from exc
     if payload["status"] != "ok":
         raise NginxError(f"crossplane could not parse the bundle: {payload['errors']}")
     root = conf_dir.resolve()

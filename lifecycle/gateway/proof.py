@@ -120,6 +120,9 @@ class ProofResult:
     :ivar error: why the proof could not run (nginx missing, ``nginx -t`` failed …), or
         ``None``.
     :ivar decisions: how many decisions the validator recorded.
+    :ivar log_leaks: ``"<log file>: <case id>"`` for every credential sent by a case that
+        appears in one of nginx's logs after the run (GW-CLAIM-CHECKS: never the token in a
+        log); must be empty to pass.
     """
 
     version: str
@@ -131,6 +134,7 @@ class ProofResult:
     passed: bool
     error: str | None = None
     decisions: int = 0
+    log_leaks: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping (times as ISO 8601 strings)."""
@@ -139,6 +143,7 @@ class ProofResult:
         data["finished_at"] = self.finished_at.isoformat()
         data["cases"] = [{**asdict(case), "forwarded": list(case.forwarded)}
                          for case in self.cases]
+        data["log_leaks"] = list(self.log_leaks)
         return data
 
     @classmethod
@@ -155,6 +160,7 @@ class ProofResult:
             passed=bool(data["passed"]),
             error=data.get("error"),
             decisions=int(data.get("decisions", 0)),
+            log_leaks=tuple(data.get("log_leaks", ())),
         )
 
     @property
@@ -431,11 +437,38 @@ def run_proof(config_files: Mapping[str, bytes], *, entry: str, version: str,
                 rows = _attack(cases, target, locations, stub, timeout)
         except NginxError as exc:
             return failed(str(exc), version_text, rows)
+        leaks = _log_leaks(Path(tmp) / "logs", cases)
     enough = len(cases) >= min_cases
-    passed = enough and bool(rows) and all(row.passed for row in rows)
+    passed = enough and bool(rows) and all(row.passed for row in rows) and not leaks
     error = None if enough else f"the attack matrix has {len(cases)} cases, {min_cases} needed"
     return ProofResult(version, version_text, sha, started, clock(), tuple(rows), passed,
-                       error, len(decisions))
+                       error, len(decisions), leaks)
+
+
+def _credentials(case: AttackCase) -> list[str]:
+    """Credential strings a case sends (bearer values, cookie and query values ≥ 16 chars),
+    cut to their first 40 characters (enough to recognise them in a log line)."""
+    found: list[str] = []
+    for name, value in case.headers:
+        if name.lower() in ("authorization", "cookie"):
+            parts = re.split(r"[\s;=,]+", value)
+            found += [p for p in parts if len(p) >= 16]
+    found += [p for p in re.split(r"[&=]", case.query) if len(p) >= 16]
+    return [p[:40] for p in found]
+
+
+def _log_leaks(logs: Path, cases: Sequence[AttackCase]) -> tuple[str, ...]:
+    """Which case's credentials appear in which of nginx's log files."""
+    leaks: list[str] = []
+    for log in sorted(logs.glob("*")):
+        try:
+            text = log.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for case in cases:
+            if any(secret in text for secret in _credentials(case)):
+                leaks.append(f"{log.name}: {case.id}")
+    return tuple(leaks)
 
 
 @dataclass(slots=True)

@@ -91,6 +91,7 @@ def test_proof_of_the_generated_configuration_passes(good_proof):
     assert len(good_proof.config_sha256) == 64
     assert good_proof.started_at <= good_proof.finished_at
     assert good_proof.decisions > 0
+    assert good_proof.log_leaks == ()  # no credential in any of nginx's logs
 
 
 def test_good_token_reaches_upstream_without_authorization(good_proof):
@@ -186,10 +187,22 @@ def test_weak_transport_fails_the_transport_case(old, new, case, note):
     assert failed[case].note == note
 
 
+@pytest.mark.parametrize(("old", "new", "leaked"), [
+    ('"uri":"$sg_log_uri"', '"request":"$request"', "query-token"),
+    ('"uri":"$sg_log_uri"', '"authorization":"$http_authorization"', "good-token"),
+], ids=["request-line", "authorization"])
+def test_a_log_format_with_the_token_fails_the_proof(old, new, leaked):
+    result = prove(weakened(old, new))
+    assert all(c.passed for c in result.cases)  # the requests are refused as before...
+    assert not result.passed  # ...but the token is in the access log
+    assert any(leak.endswith(f"-stagegate-access.json: {leaked}") for leak in result.log_leaks)
+
+
 def test_a_broken_configuration_gives_a_failed_result_not_an_exception():
     result = prove(generated().replace("ssl_protocols", "ssl_protocolz", 1))
     assert not result.passed and result.cases == ()
-    assert result.error and "crossplane" in result.error or "nginx" in (result.error or "")
+    assert "nginx -t failed" in (result.error or "")
+    assert "ssl_protocolz" in (result.error or "")
 
 
 # ---------------------------------------------------------------------------- the runner
