@@ -33,6 +33,7 @@ import hashlib
 import logging
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -126,12 +127,14 @@ class ReplayStore(Protocol):
 class MemoryReplayStore:
     """A :class:`ReplayStore` for one process (tests, the proof): a bounded, locked dict.
 
-    :param clock: current time in Unix seconds, to forget expired ids.
+    :param clock: current time in Unix seconds, to forget expired ids (default
+        :func:`time.time`; pass the validator's clock as ``lambda: clock().timestamp()``).
     :param max_entries: ids kept; when full, expired ids are dropped, then the soonest to
         expire.
     """
 
-    def __init__(self, clock: Callable[[], float], max_entries: int = 100_000) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time,
+                 max_entries: int = 100_000) -> None:
         self._clock = clock
         self._max = max_entries
         self._expiry: dict[str, int] = {}
