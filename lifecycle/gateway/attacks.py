@@ -172,8 +172,13 @@ class AttackCase:
     validator_rule: str | None = None
 
 
-class _Forge:
-    """Builds nested tokens (good and bad) for one profile and key pair."""
+class TokenForge:
+    """Builds nested tokens (good and bad) for one profile and key pair, issued at ``now``
+    (Unix seconds): :meth:`good` is a valid token living ``min(300 s, max lifetime)``; claims
+    and header members can be changed per token (``None`` removes a member).
+
+    :raises ValueError: the profile lacks ``alg``, ``enc`` or ``signing_alg``.
+    """
 
     def __init__(self, profile: TokenProfile, keys: ProofKeys, now: int) -> None:
         if not profile.alg or not profile.enc or not profile.signing_alg:
@@ -187,6 +192,7 @@ class _Forge:
         self.recipient = _public(keys.encryption)
 
     def claims(self, **changes: Any) -> dict[str, Any]:
+        """Good claims (fresh ``jti``), with ``changes`` applied."""
         base: dict[str, Any] = {
             "iss": self.issuer, "aud": self.audience, "sub": "proof-user",
             "client_id": "proof-client", "iat": self.now, "exp": self.now + self.life,
@@ -195,6 +201,7 @@ class _Forge:
         return {k: v for k, v in base.items() if v is not None}
 
     def inner_header(self, **changes: Any) -> dict[str, Any]:
+        """The good JWS header (``typ: at+jwt``, the issuer ``kid``), with ``changes``."""
         header: dict[str, Any] = {"alg": self.sig_alg, "typ": "at+jwt",
                                   "kid": self.keys.issuer_signing["kid"]}
         header.update(changes)
@@ -228,17 +235,19 @@ class _Forge:
         return str(token.serialize(compact=True))
 
     def good(self, **claim_changes: Any) -> str:
+        """A nested token signed by the issuer key and encrypted to the API key."""
         return self.encrypt(self.sign(self.inner_header(), self.claims(**claim_changes),
                                       self.keys.issuer_signing))
 
-    def other_alg(self) -> tuple[str, jwk.JWK]:
+    def other_alg(self) -> tuple[str, Any]:
         """An allowed JWE alg other than the profile's, with a fresh key for it."""
         other = "ECDH-ES+A256KW" if self.alg.startswith("RSA") else "RSA-OAEP-256"
         if other == "RSA-OAEP-256":
             return other, jwk.JWK.generate(kty="RSA", size=2048, use="enc", alg=other)
         return other, jwk.JWK.generate(kty="EC", crv="P-256", use="enc", alg=other)
 
-    def rsa1_5_recipient(self) -> jwk.JWK:
+    def rsa1_5_recipient(self) -> Any:
+        """An RSA public key without ``alg`` (the API key when it is RSA) for RSA1_5."""
         if self.keys.encryption.get("kty") == "RSA":
             data = json.loads(self.keys.encryption.export_public())
             data.pop("alg", None)
@@ -259,7 +268,7 @@ def _tamper_tag(token: str) -> str:
     return ".".join(parts)
 
 
-def _pad_to(forge: _Forge, size: int) -> str:
+def _pad_to(forge: TokenForge, size: int) -> str:
     """A good-looking nested token of at least ``size`` characters (a ``pad`` claim)."""
     filler = secrets.token_urlsafe(size)[: int(size * 0.7)]
     return forge.good(pad=filler)
@@ -280,7 +289,7 @@ def build_attack_matrix(profile: TokenProfile, keys: ProofKeys, *, now: int,
     :returns: the cases in a stable order (``good-token`` first).
     :raises ValueError: the profile lacks an algorithm.
     """
-    f = _Forge(profile, keys, now)
+    f = TokenForge(profile, keys, now)
     sig = keys.issuer_signing
     good_inner = f.inner_header()
     attacker = signing_key_for(f.sig_alg)

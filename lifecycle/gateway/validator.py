@@ -33,6 +33,7 @@ import hashlib
 import logging
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -73,8 +74,8 @@ VALIDATOR_RULE_IDS: tuple[str, ...] = (RULE_UNKNOWN_VERSION, RULE_NO_TOKEN, RULE
 #: query parameter and cookie names that carry credentials (TRN-NO-TOKEN-IN-URL)
 CREDENTIAL_NAMES = frozenset({"access_token", "token", "jwt", "id_token", "auth", "bearer",
                               "authorization", "access-token"})
-#: a compact JWE or JWS in text: base64url JSON header, then 2 or 4 more segments
-_JOSE_SHAPED = re.compile(r"eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){2,4}")
+#: runs of base64url characters and dots (no nested quantifier: linear time on any input)
+_B64_RUN = re.compile(r"[A-Za-z0-9_.-]+")
 #: characters an identity value may carry as-is in a response header; others are
 #: percent-encoded (UTF-8, RFC 3986 §2.1), so no CR/LF or non-Latin-1 reaches nginx
 _HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
@@ -126,12 +127,14 @@ class ReplayStore(Protocol):
 class MemoryReplayStore:
     """A :class:`ReplayStore` for one process (tests, the proof): a bounded, locked dict.
 
-    :param clock: current time in Unix seconds, to forget expired ids.
+    :param clock: current time in Unix seconds, to forget expired ids (default
+        :func:`time.time`; pass the validator's clock as ``lambda: clock().timestamp()``).
     :param max_entries: ids kept; when full, expired ids are dropped, then the soonest to
         expire.
     """
 
-    def __init__(self, clock: Callable[[], float], max_entries: int = 100_000) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time,
+                 max_entries: int = 100_000) -> None:
         self._clock = clock
         self._max = max_entries
         self._expiry: dict[str, int] = {}
@@ -332,6 +335,13 @@ def _has_kid(keys: JWKSet, kid: str) -> bool:
     return any(k.get("kid") == kid for k in keys["keys"])
 
 
+def _jose_shaped(text: str) -> bool:
+    """``True`` when ``text`` holds a run of base64url characters and dots that contains
+    ``eyJ`` (a base64url JSON object) and at least two dots (a compact JWS or JWE).  Linear
+    in ``len(text)`` (a backtracking pattern here took 1.4 s on a 9 KB URI)."""
+    return any("eyJ" in run and run.count(".") >= 2 for run in _B64_RUN.findall(text))
+
+
 def credential_in_uri(uri: str) -> bool:
     """``True`` when ``uri``'s query string carries a credential: a parameter named like one
     (:data:`CREDENTIAL_NAMES`, case-insensitive) or a JWT/JWE-shaped value (TRN-NO-TOKEN-IN-URL).
@@ -340,9 +350,9 @@ def credential_in_uri(uri: str) -> bool:
     if not query:
         return False
     for name, value in parse_qsl(query, keep_blank_values=True):
-        if name.strip().lower() in CREDENTIAL_NAMES or _JOSE_SHAPED.search(value):
+        if name.strip().lower() in CREDENTIAL_NAMES or _jose_shaped(value):
             return True
-    return bool(_JOSE_SHAPED.search(query))
+    return _jose_shaped(query)
 
 
 def credential_in_cookie(cookie: str) -> bool:
