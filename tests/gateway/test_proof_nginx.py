@@ -113,6 +113,19 @@ def test_every_attack_is_refused_and_never_reaches_upstream(good_proof):
     assert by_id["tls-1.1"].observed_status is None  # the handshake is refused
 
 
+def test_an_ecdh_es_profile_without_single_use_is_proven_too():
+    """The profile NGINX Plus cannot enforce: open-source nginx + validator proves it."""
+    profile = TokenProfile(alg="ECDH-ES+A256KW", enc="A256GCM", signing_alg="ES256",
+                           issuer="https://as.example", audience=("https://api.example",),
+                           max_lifetime=600)
+    assert NGINX, "Debian's nginx is required (make test installs it)"
+    result = run_proof({"nginx.conf": render_nginx(SETTINGS, profile, now=clock()).encode()},
+                       entry="nginx.conf", version=VERSION, profile=profile,
+                       single_use=False, clock=clock, nginx=NGINX)
+    assert result.passed, format_table(result)
+    assert not any(c.id.startswith("replay") for c in result.cases)
+
+
 def test_proof_result_round_trips(good_proof):
     again = ProofResult.from_dict(good_proof.to_dict())
     assert again == good_proof
