@@ -144,6 +144,7 @@ class GatewaySettings:
     :ivar listen_port: the TLS port (443).
     :ivar plaintext_port: the port answered with 403 (80), or ``None`` for no listener.
     :ivar log_dir: directory of the JSON access and credential-exposure logs.
+    :ivar upstream_ca: CA bundle that verifies an ``https`` upstream's certificate.
     :ivar deprecation: the version's deprecation, or ``None``.
     :ivar decryption_keys_file: NGINX Plus only: the JWKS file with the private
         decryption keys (exported for the gateway, mode 0600).
@@ -161,6 +162,7 @@ class GatewaySettings:
     listen_port: int = 443
     plaintext_port: int | None = 80
     log_dir: str = "/var/log/nginx"
+    upstream_ca: str = "/etc/ssl/certs/ca-certificates.crt"
     deprecation: Deprecation | None = None
     decryption_keys_file: str | None = None
     issuer_keys_file: str | None = None
@@ -168,7 +170,7 @@ class GatewaySettings:
     def __post_init__(self) -> None:
         _check(_NAME, self.server_name, "server_name")
         _check(_VERSION, self.api_version, "api_version")
-        for path in (self.certificate, self.certificate_key, self.log_dir,
+        for path in (self.certificate, self.certificate_key, self.log_dir, self.upstream_ca,
                      self.decryption_keys_file, self.issuer_keys_file):
             if path is not None:
                 _check(_FILE, path, "file path")
@@ -281,6 +283,20 @@ def _deprecation_headers(dep: Deprecation | None) -> list[str]:
     if links:
         lines.append(f"add_header Link '{', '.join(links)}' always;")
     return lines
+
+
+def _upstream_tls(settings: GatewaySettings) -> list[str]:
+    """For an ``https`` upstream: verify its certificate (TRN-TLS-CONFIG, the hop after the
+    gateway; nginx does not verify upstream certificates by default)."""
+    if not settings.upstream.startswith("https://"):
+        return []
+    return [
+        "    proxy_ssl_verify on;",
+        "    proxy_ssl_verify_depth 3;",
+        f"    proxy_ssl_trusted_certificate {settings.upstream_ca};",
+        "    proxy_ssl_server_name on;",
+        "    proxy_ssl_protocols TLSv1.2 TLSv1.3;",
+    ]
 
 
 def _sunset_passed(dep: Deprecation | None, now: datetime | None) -> bool:
@@ -456,8 +472,7 @@ def render_nginx(settings: GatewaySettings, profile: TokenProfile, *,
                 f"# API {version}: access phase = auth_request; no return/rewrite here.",
                 f"location {base} {{",
                 f"    auth_request {CHECK_LOCATION};",
-                *(f"    auth_request_set ${var} $upstream_http_x_stagegate_"
-                  f"{'token_fp' if key == 'token_fp' else key};"
+                *(f"    auth_request_set ${var} $upstream_http_x_stagegate_{key};"
                   for key, var, _ in _IDENTITY),
                 '    proxy_set_header Authorization "";',
                 *(f"    proxy_set_header {header} ${var};"
@@ -469,6 +484,7 @@ def render_nginx(settings: GatewaySettings, profile: TokenProfile, *,
                 "    proxy_set_header X-Forwarded-Proto https;",
                 "    proxy_http_version 1.1;",
                 '    proxy_set_header Connection "";',
+                *_upstream_tls(settings),
                 f"    proxy_pass {settings.upstream_origin};",
                 "}",
                 "",
@@ -635,6 +651,7 @@ def render_nginx_plus(settings: GatewaySettings, profile: TokenProfile, *,
             "    proxy_set_header X-Authenticated-Kid $jwt_header_kid;",
             "    proxy_set_header Host $host;",
             "    proxy_set_header X-Request-Id $request_id;",
+            *_upstream_tls(settings),
             f"    proxy_pass {settings.upstream_origin};",
             "}",
         ]

@@ -69,8 +69,9 @@ def test_generated_configuration_passes_nginx_t(tmp_path):
     cert, key = make_self_signed(tmp_path)
     (tmp_path / "logs").mkdir()
     settings = GatewaySettings(
-        server_name="api.example.com", upstream="http://127.0.0.1:9",
+        server_name="api.example.com", upstream="https://127.0.0.1:9",
         certificate=str(cert), certificate_key=str(key), validator="127.0.0.1:9",
+        upstream_ca=str(cert),
         api_version=VERSION, base_paths=("/v1/", "/v1-beta/"), log_dir=str(tmp_path / "logs"))
     conf = tmp_path / "nginx.conf"
     conf.write_text(render_nginx(settings, PROFILE, now=clock()))

@@ -76,6 +76,11 @@ def test_every_api_location_is_behind_auth_request_and_strips_authorization(tmp_
         assert {"X-Authenticated-Sub", "X-Authenticated-Client-Id"} <= forwarded
         assert ["https://backend.internal:8443"] in [d["args"] for d in body
                                                      if d["directive"] == "proxy_pass"]
+        upstream_tls = {d["directive"]: d["args"] for d in body
+                        if d["directive"].startswith("proxy_ssl")}
+        assert upstream_tls["proxy_ssl_verify"] == ["on"]
+        assert upstream_tls["proxy_ssl_trusted_certificate"] == [
+            "/etc/ssl/certs/ca-certificates.crt"]
     check = {d["directive"]: d["args"] for d in locs[CHECK_LOCATION]["block"]}
     assert "internal" in check
     assert check["proxy_pass"] == ["http://unix:/run/stagegate/validator.sock:/auth"]
@@ -189,6 +194,11 @@ def test_settings_refuse_values_unsafe_in_nginx_syntax(change):
 def test_tcp_validator_address():
     text = render_nginx(settings(validator="127.0.0.1:8081"), PROFILE, now=NOW)
     assert "proxy_pass http://127.0.0.1:8081/auth;" in text
+
+
+def test_plain_http_upstream_has_no_upstream_tls():
+    text = render_nginx(settings(upstream="http://127.0.0.1:8080"), PROFILE, now=NOW)
+    assert "proxy_ssl" not in text and "proxy_pass http://127.0.0.1:8080;" in text
 
 
 def test_no_plaintext_listener_when_disabled():
