@@ -6,11 +6,16 @@ installs it.  Everything runs on 127.0.0.1 with ephemeral ports and a temporary 
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import shutil
+import ssl
 import subprocess
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 
@@ -299,3 +304,83 @@ def test_nginx_missing_fails_the_proof_with_a_message():
                        version=VERSION, profile=PROFILE, single_use=True, clock=clock,
                        nginx=os.path.join("/nonexistent", "nginx"))
     assert not result.passed and "cannot run" in (result.error or "")
+
+
+# ---------------------------------------------------------------------------- the logs
+def _stand_in_validator(environ, start_response):
+    """Answers like the validator contract: ``Bearer good-token-0123456789`` is allowed."""
+    common = [("X-Stagegate-Token-Fp", "0123456789abcdef")]
+    if environ.get("HTTP_AUTHORIZATION") == "Bearer good-token-0123456789":
+        start_response("204 No Content", [("X-Stagegate-Decision", "allow"),
+                                          ("X-Stagegate-Sub", "alice"),
+                                          ("X-Stagegate-Client-Id", "app-1"), *common])
+    else:
+        start_response("401 Unauthorized", [
+            ("WWW-Authenticate", 'Bearer realm="stagegate", error="invalid_token"'),
+            ("X-Stagegate-Deny", "CLM-EXP"), *common])
+    return [b""]
+
+
+def _request(port: int, *, tls: bool, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            "127.0.0.1", port, timeout=10, context=ctx)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/v1/orders", headers={"Host": "api.example.com", **headers})
+        response = conn.getresponse()
+        response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}
+    finally:
+        conn.close()
+
+
+class Quiet(WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_logs_hold_decisions_and_exposures_never_the_token_or_deny_reason(tmp_path):
+    assert NGINX, "Debian's nginx is required (make test installs it)"
+    validator = make_server("127.0.0.1", 0, _stand_in_validator, handler_class=Quiet)
+    thread = threading.Thread(target=validator.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with StubUpstream() as stub:
+            bundle = prepare_bundle({"nginx.conf": generated().encode()}, entry="nginx.conf",
+                                    prefix=tmp_path, stub_port=stub.port,
+                                    validator_port=validator.server_address[1])
+            tls = next(lst.port for lst in bundle.listeners if lst.ssl)
+            plain = next(lst.port for lst in bundle.listeners if not lst.ssl)
+            with NginxProcess(bundle, nginx=NGINX):
+                ok = _request(tls, tls=True,
+                              headers={"Authorization": "Bearer good-token-0123456789"})
+                bad = _request(tls, tls=True,
+                               headers={"Authorization": "Bearer bad-token-0123456789"})
+                clear = _request(plain, tls=False,
+                                 headers={"Authorization": "Bearer good-token-0123456789"})
+            arrived = stub.requests
+    finally:
+        validator.shutdown()
+        validator.server_close()
+    assert ok[0] == 200 and bad[0] == 401 and clear[0] == 403
+    assert "x-stagegate-deny" not in bad[1]  # logged, never sent
+    assert bad[1]["www-authenticate"] == 'Bearer realm="stagegate", error="invalid_token"'
+    assert "location" not in clear[1]  # no redirect
+    assert len(arrived) == 1 and not arrived[0].header("Authorization")
+    assert arrived[0].header("X-Authenticated-Sub") == ["alice"]
+    logs = {p.name.split("-", 1)[1]: p.read_text() for p in (tmp_path / "logs").iterdir()
+            if "-" in p.name}
+    assert "token-0123456789" not in "".join(logs.values())
+    access = [json.loads(line) for line in logs["stagegate-access.json"].splitlines()]
+    decided = {(e["status"], e["decision"], e["deny"], e["token_fp"], e["sub"])
+               for e in access if e["uri"] == "/v1/orders" and e["status"] != "403"}
+    assert decided == {("200", "allow", "", "0123456789abcdef", "alice"),
+                       ("401", "", "CLM-EXP", "0123456789abcdef", "")}
+    exposure = [json.loads(line)
+                for line in logs["stagegate-credential-exposure.json"].splitlines()]
+    assert [(e["event"], e["authorization_header"], e["uri"]) for e in exposure] == [
+        ("credential_exposure", "1", "/v1/orders")]
