@@ -99,8 +99,8 @@ def bench_profile(name: str, ext: dict[str, Any], n_tokens: int, batch: int) -> 
     forge = TokenForge(profile, keys, now)
     tokens = [forge.good() for _ in range(n_tokens)]
     fresh_app = iter(tokens)      # tokens the app has never seen
-    fresh_check = iter(forge.good() for _ in range(n_tokens))
-    fresh_bare = iter(forge.good() for _ in range(n_tokens))
+    fresh_check = iter([forge.good() for _ in range(n_tokens)])
+    fresh_bare = iter([forge.good() for _ in range(n_tokens)])
     app = make_validator_app(lambda v: trust if v == VERSION else None,
                              clock=lambda: datetime.now(UTC), replay=MemoryReplayStore(),
                              sink=NullSink(), cache_size=n_tokens * 2 + 10)

@@ -74,6 +74,8 @@ VALIDATOR_RULE_IDS: tuple[str, ...] = (RULE_UNKNOWN_VERSION, RULE_NO_TOKEN, RULE
 #: query parameter and cookie names that carry credentials (TRN-NO-TOKEN-IN-URL)
 CREDENTIAL_NAMES = frozenset({"access_token", "token", "jwt", "id_token", "auth", "bearer",
                               "authorization", "access-token"})
+#: a comma (two headers joined by the WSGI server) or any whitespace inside the credentials
+_SEPARATOR = re.compile(r"[\s,]")
 #: runs of base64url characters and dots (no nested quantifier: linear time on any input)
 _B64_RUN = re.compile(r"[A-Za-z0-9_.-]+")
 #: characters an identity value may carry as-is in a response header; others are
@@ -461,17 +463,16 @@ class _Validator:
             outcome.rule = RULE_BEARER_HEADER
             return
         scheme, _, token = header.partition(" ")
+        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
         if token:
-            outcome.fingerprint = self._fingerprint(token)
-        if scheme != "Bearer" or not token or "," in token or any(c.isspace() for c in token):
+            outcome.fingerprint = digest[:FINGERPRINT_HEX]
+        if scheme != "Bearer" or not token or _SEPARATOR.search(token):
             outcome.rule = RULE_BEARER_HEADER
             return
         trust = self.resolve(version) if version else None
         if trust is None:
             outcome.rule = RULE_UNKNOWN_VERSION
             return
-        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-        outcome.fingerprint = digest[:FINGERPRINT_HEX]
         key = (version, digest)
         cached = self.cache.get(key)
         if cached is not None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 import redis
@@ -423,3 +426,37 @@ def test_the_url_screen_is_linear(uri: str) -> None:
     v.credential_in_uri(uri)
     v.credential_in_cookie("a=" + uri)
     assert time.perf_counter() - start < 0.5
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+        pass
+
+
+@pytest.mark.parametrize("authorizations, status", [
+    ((True,), 204),
+    ((True, True), 401),          # the server joins the two lines with ","
+])
+def test_repeated_headers_through_a_real_wsgi_server(ec: Setup,
+                                                     authorizations: tuple[bool, ...],
+                                                     status: int) -> None:
+    app = make(ec, Clock(ec.now))
+    server = make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=5)
+        conn.putrequest("GET", "/check")
+        for _ in authorizations:
+            conn.putheader("Authorization", bearer(ec.forge().good()))
+        conn.putheader("X-Stagegate-Api-Version", VERSION)
+        conn.endheaders()
+        answer = conn.getresponse()
+        assert answer.status == status
+        if status == 401:
+            assert answer.getheader("X-Stagegate-Deny") == v.RULE_BEARER_HEADER
+        conn.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
