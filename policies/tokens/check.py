@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +100,7 @@ def check_token(
     leeway: int = 60,
     replay_cache: ReplayCache | None = None,
     limits: TokenLimits = DEFAULT_LIMITS,
+    on_verified: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> TokenAnalysis:
     """Analyse a nested access token (compact JWE around a compact JWS) against the TOK,
     JWE, JWS, HDR and CLM rules of ``docs/jwt-policy.md`` §1.4.
@@ -110,6 +112,11 @@ def check_token(
     :param now: the time to judge ``exp``/``nbf``/``iat`` at, Unix seconds (default: now).
     :param leeway: clock leeway in seconds, clamped to ``0..limits.max_leeway``.
     :param replay_cache: consulted last for CLM-JTI, and only for an otherwise valid token.
+    :param on_verified: called once with the unredacted claims set when the signature has
+        verified (before the claim rules run), so that a caller such as the gateway validator
+        can forward the verified identity (``sub``, ``client_id``) without decrypting twice;
+        the analysis itself keeps only redacted claims.  An exception it raises becomes an
+        ``error`` finding (fail closed).
     :returns: a :class:`TokenAnalysis`; never raises — an unexpected exception becomes an
         ``error`` finding of the rule being evaluated.
     """
@@ -121,7 +128,7 @@ def check_token(
         moment = int(time.time()) if now is None else int(now)
         slack = max(0, min(int(leeway), limits.max_leeway))
         _run(token, state, out, decryption_keys, issuer_jwks, profile, moment, slack,
-             replay_cache, limits)
+             replay_cache, limits, on_verified)
     except Exception as exc:  # noqa: BLE001 - the checker must never raise (fail closed)
         out.fail(state.rule, f"the check stopped on an internal error ({type(exc).__name__}); "
                  "the token is not accepted.", status=Status.ERROR)
@@ -141,7 +148,8 @@ def check_token(
 
 def _run(token: str | bytes, state: _State, out: Outcome, decryption_keys: keys.KeySource,
          issuer_jwks: keys.KeySource, profile: TokenProfile, now: int, leeway: int,
-         replay_cache: ReplayCache | None, limits: TokenLimits) -> None:
+         replay_cache: ReplayCache | None, limits: TokenLimits,
+         on_verified: Callable[[Mapping[str, Any]], None] | None = None) -> None:
     segments = screen.screen_text(token, limits, out)
     if segments is None:
         return
@@ -193,6 +201,8 @@ def _run(token: str | bytes, state: _State, out: Outcome, decryption_keys: keys.
         return
     out.ok("JWS-SIG-ISSUER-KEY", "The signature verifies with the issuer key named by `kid`, "
            "bound to the token's `alg`.")
+    if on_verified is not None:
+        on_verified(state.claims)
     state.rule = "CLM-EXP"
     claim_rules.check_claims(state.claims, profile, now, leeway, out)
     state.rule = "CLM-JTI"
