@@ -25,7 +25,9 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
 
-    from lifecycle import errors
+    from lifecycle import errors, jobs
+
+    jobs.init_app(app)
     from lifecycle.api import bp as api_bp
     from lifecycle.web import bp as web_bp
 
