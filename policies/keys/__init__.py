@@ -4,6 +4,7 @@
 
     from policies.keys import check_jwks, compare_jwks, check_key_urls, public_key_set
     from policies.keys import key_values, parse_public_key, KeyValue, ParsedKey
+    from policies.keys import shared_public_key_set  # a read-only set, made once per content
     from policies.keys import JwksAnalysis, KeySummary
 
 Keys are compared by value (:mod:`policies.keys.canonical`), never by their base64url
@@ -20,7 +21,9 @@ from policies.keys.jwks import (
     compare_jwks,
     key_values,
     public_key_set,
+    shared_public_key_set,
 )
 
 __all__ = ["JwksAnalysis", "KeySummary", "KeyValue", "ParsedKey", "check_jwks",
-           "check_key_urls", "compare_jwks", "key_values", "parse_public_key", "public_key_set"]
+           "check_key_urls", "compare_jwks", "key_values", "parse_public_key", "public_key_set",
+           "shared_public_key_set"]

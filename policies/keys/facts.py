@@ -37,6 +37,8 @@ ENCRYPTION_OPS = frozenset({"encrypt", "decrypt", "wrapKey", "unwrapKey", "deriv
 DECRYPTION_OPS = frozenset({"decrypt", "unwrapKey", "deriveKey", "deriveBits"})
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_B64URL_VALUE = {c: i for i, c in enumerate(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
 
 #: JWS alg -> (kty, allowed curves or None for "any")
 _SIGNING_ALGS: dict[str, tuple[str, frozenset[str] | None]] = {
@@ -72,16 +74,18 @@ def b64url_int(value: object, max_bits: int = RSA_MAX_BITS) -> int | None:
 
 
 def b64url_bytes(value: object, max_len: int = 1 << 16) -> bytes | None:
-    """The bytes of an unpadded, canonical base64url string, or ``None``."""
+    """The bytes of an unpadded, canonical base64url string (RFC 7515 §2, RFC 4648 §3.5: the
+    unused bits of the last character are zero), or ``None``."""
     if not isinstance(value, str) or len(value) > (max_len * 4 + 2) // 3 + 1:
         return None
     if len(value) % 4 == 1 or not _B64URL.fullmatch(value):
         return None
+    tail = len(value) % 4
+    if tail and _B64URL_VALUE[value[-1]] & (0x0F if tail == 2 else 0x03):
+        return None  # unused trailing bits set: another spelling of the same bytes
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
     except (binascii.Error, ValueError):
-        return None
-    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != value:
         return None
     return raw if len(raw) <= max_len else None
 

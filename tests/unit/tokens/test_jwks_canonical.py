@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
 from jwcrypto import jwk
 
 from policies.findings import Finding, Status
-from policies.keys import check_jwks, compare_jwks, key_values, public_key_set
+from policies.keys import (
+    check_jwks,
+    compare_jwks,
+    key_values,
+    public_key_set,
+    shared_public_key_set,
+)
 from policies.keys.canonical import _EC, parse_public_key
+from policies.keys.facts import b64url_bytes
 
 P256 = _EC["P-256"].p
 
@@ -227,3 +235,19 @@ def test_canonical_keys_of_every_kind_pass(kit):
         parsed = parse_public_key(key.export_public(as_dict=True))
         assert parsed.canonical and parsed.value is not None
         assert parsed.value.thumbprint == key.thumbprint()
+
+
+def test_shared_public_key_set_is_one_object_per_content(rsa_key, ec_key):
+    text = json.dumps({"keys": [ec_key]})
+    from_text = shared_public_key_set(text)
+    again = shared_public_key_set(text.encode())
+    assert again is from_text and [k["kid"] for k in again["keys"]] == ["ec-sig"]
+    other = shared_public_key_set({"keys": [rsa_key]})
+    assert other is not from_text and other is shared_public_key_set({"keys": [rsa_key]})
+    padded = shared_public_key_set({"keys": [dict(rsa_key, n=pad(rsa_key["n"]))]})
+    assert list(padded["keys"]) == []
+
+
+def test_trailing_bits_make_base64url_non_canonical():
+    assert b64url_bytes("AQ") == b"\x01" and b64url_bytes("AR") is None
+    assert b64url_bytes("AAE") == b"\x00\x01" and b64url_bytes("AAF") is None
