@@ -60,8 +60,8 @@ def load_decryption_keys(raw: bytes, *, alg: str | None = None,
     :param alg: set as ``alg`` on each key that declares none.
     :param kid: set as ``kid`` on every key; otherwise a key without ``kid`` gets its
         RFC 7638 thumbprint.
-    :returns: the keys holding secret material, each with ``use: enc`` when it declares
-        neither ``use`` nor ``key_ops``.
+    :returns: the keys holding secret material; a PEM key gets ``use: enc`` (a PEM file
+        cannot declare it), a JWK keeps what it declares (JWE-KEY-BOUND judges it).
     :raises KeyFileError: the file is too large or no key can be read from it ("not a
         private JWK, JWKS or PEM key"), or it holds public keys only ("holds only public
         keys ... no `d`, no symmetric `k`").  The message never contains key material.
@@ -77,6 +77,8 @@ def load_decryption_keys(raw: bytes, *, alg: str | None = None,
             found = [jwk.JWK(**e) for e in entries if isinstance(e, dict)]
         else:
             found = [jwk.JWK.from_pem(raw)]
+            if "use" not in found[0]:  # PEM cannot say; a JWK must (JWE-KEY-BOUND)
+                found[0].update({"use": "enc"})
     except Exception:  # noqa: BLE001 - jwcrypto/cryptography raise many types for junk
         raise KeyFileError("not a private JWK, JWKS or PEM key") from None
     secret = [k for k in found if has_secret(k)]
@@ -86,8 +88,6 @@ def load_decryption_keys(raw: bytes, *, alg: str | None = None,
                            "`d`, and no symmetric `oct` key with `k`): the API's private "
                            "decryption key is needed")
     for key in secret:
-        if "use" not in key and "key_ops" not in key:
-            key.update({"use": "enc"})
         if kid:
             key.update({"kid": kid})
         if alg and "alg" not in key:
