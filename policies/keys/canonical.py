@@ -49,7 +49,8 @@ class _Curve:
     impl: ec.EllipticCurve
 
 
-#: JOSE EC curves (RFC 7518 §6.2.1.1; secp256k1: RFC 8812 §3.1) - SEC 2 / FIPS 186-5 values
+#: EC curves jwcrypto reads (RFC 7518 §6.2.1.1; secp256k1: RFC 8812 §3.1; Brainpool), with
+#: their SEC 2 / FIPS 186-5 / RFC 5639 domain parameters (all cofactor 1)
 _EC: dict[str, _Curve] = {
     "P-256": _Curve(2**256 - 2**224 + 2**192 + 2**96 - 1, -3,
                     0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B,
@@ -63,6 +64,28 @@ _EC: dict[str, _Curve] = {
                         16),
                     66, ec.SECP521R1()),
     "secp256k1": _Curve(2**256 - 2**32 - 977, 0, 7, 32, ec.SECP256K1()),
+    # Brainpool (RFC 5639 §3.4-3.7), names as jwcrypto spells them; KEY-CURVE flags them
+    "BP-256": _Curve(
+        int("A9FB57DBA1EEA9BC3E660A909D838D726E3BF623D52620282013481D1F6E5377", 16),
+        int("7D5A0975FC2C3057EEF67530417AFFE7FB8055C126DC5C6CE94A4B44F330B5D9", 16),
+        int("26DC5C6CE94A4B44F330B5D9BBD77CBF958416295CF7E1CE6BCCDC18FF8C07B6", 16),
+        32, ec.BrainpoolP256R1()),
+    "BP-384": _Curve(
+        int("8CB91E82A3386D280F5D6F7E50E641DF152F7109ED5456B412B1DA197FB71123"
+            "ACD3A729901D1A71874700133107EC53", 16),
+        int("7BC382C63D8C150C3C72080ACE05AFA0C2BEA28E4FB22787139165EFBA91F90F"
+            "8AA5814A503AD4EB04A8C7DD22CE2826", 16),
+        int("04A8C7DD22CE28268B39B55416F0447C2FB77DE107DCD2A62E880EA53EEB62D5"
+            "7CB4390295DBC9943AB78696FA504C11", 16),
+        48, ec.BrainpoolP384R1()),
+    "BP-512": _Curve(
+        int("AADD9DB8DBE9C48B3FD4E6AE33C9FC07CB308DB3B3C9D20ED6639CCA70330871"
+            "7D4D9B009BC66842AECDA12AE6A380E62881FF2F2D82C68528AA6056583A48F3", 16),
+        int("7830A3318B603B89E2327145AC234CC594CBDD8D3DF91610A83441CAEA9863BC"
+            "2DED5D5AA8253AA10A2EF1C98B9AC8B57F1117A72BF2C7B9E7C1AC4D77FC94CA", 16),
+        int("3DF91610A83441CAEA9863BC2DED5D5AA8253AA10A2EF1C98B9AC8B57F1117A7"
+            "2BF2C7B9E7C1AC4D77FC94CADC083E67984050B75EBAE5DD2809BD638016F723", 16),
+        64, ec.BrainpoolP512R1()),
 }
 #: OKP curve -> public key octets (RFC 8037 §2, RFC 7748 §5, RFC 8032 §5.1.5, §5.2.5)
 _OKP_SIZE = {"Ed25519": 32, "X25519": 32, "Ed448": 57, "X448": 56}
@@ -244,8 +267,8 @@ def _coordinate(entry: Mapping[str, Any], member: str, crv: str, curve: _Curve,
 def _parse_ec(entry: Mapping[str, Any], problems: list[EncodingProblem]) -> KeyValue:
     crv = entry.get("crv")
     if not isinstance(crv, str) or crv not in _EC:
-        raise _Invalid(f"its curve {_quote(repr(crv))} is not a JOSE EC curve "
-                       f"({', '.join(_EC)})")
+        raise _Invalid(f"its curve {_quote(repr(crv))} is not an EC curve this checker "
+                       f"reads ({', '.join(_EC)})")
     curve = _EC[crv]
     x = _coordinate(entry, "x", crv, curve, problems)
     y = _coordinate(entry, "y", crv, curve, problems)

@@ -251,3 +251,12 @@ def test_shared_public_key_set_is_one_object_per_content(rsa_key, ec_key):
 def test_trailing_bits_make_base64url_non_canonical():
     assert b64url_bytes("AQ") == b"\x01" and b64url_bytes("AR") is None
     assert b64url_bytes("AAE") == b"\x00\x01" and b64url_bytes("AAF") is None
+
+
+@pytest.mark.parametrize("crv", ["BP-256", "BP-384", "BP-512", "secp256k1"])
+def test_other_ec_curves_are_read_and_left_to_key_curve(crv):
+    key = public(jwk.JWK.generate(kty="EC", crv=crv), kid="c", use="sig", alg="ES256")
+    assert parse_public_key(key).canonical
+    assert not fails({"keys": [key]}, "KEY-JWKS-HYGIENE")
+    [curve] = fails({"keys": [key]}, "KEY-CURVE")
+    assert curve.severity.value == "medium"
