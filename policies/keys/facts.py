@@ -37,6 +37,8 @@ ENCRYPTION_OPS = frozenset({"encrypt", "decrypt", "wrapKey", "unwrapKey", "deriv
 DECRYPTION_OPS = frozenset({"decrypt", "unwrapKey", "deriveKey", "deriveBits"})
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_B64URL_VALUE = {c: i for i, c in enumerate(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
 
 #: JWS alg -> (kty, allowed curves or None for "any")
 _SIGNING_ALGS: dict[str, tuple[str, frozenset[str] | None]] = {
@@ -72,16 +74,18 @@ def b64url_int(value: object, max_bits: int = RSA_MAX_BITS) -> int | None:
 
 
 def b64url_bytes(value: object, max_len: int = 1 << 16) -> bytes | None:
-    """The bytes of an unpadded, canonical base64url string, or ``None``."""
+    """The bytes of an unpadded, canonical base64url string (RFC 7515 §2, RFC 4648 §3.5: the
+    unused bits of the last character are zero), or ``None``."""
     if not isinstance(value, str) or len(value) > (max_len * 4 + 2) // 3 + 1:
         return None
     if len(value) % 4 == 1 or not _B64URL.fullmatch(value):
         return None
+    tail = len(value) % 4
+    if tail and _B64URL_VALUE[value[-1]] & (0x0F if tail == 2 else 0x03):
+        return None  # unused trailing bits set: another spelling of the same bytes
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
     except (binascii.Error, ValueError):
-        return None
-    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != value:
         return None
     return raw if len(raw) <= max_len else None
 
@@ -157,6 +161,39 @@ def key_purpose(key: Mapping[str, Any]) -> tuple[str | None, str | None]:
     if purpose is None:
         return None, "the key declares neither `use` nor `key_ops`"
     return purpose, None
+
+
+#: JWE alg -> exact bits of a symmetric key-wrapping key (RFC 7518 §4.4, §4.7)
+_KW_BITS = {"A128KW": 128, "A192KW": 192, "A256KW": 256,
+            "A128GCMKW": 128, "A192GCMKW": 192, "A256GCMKW": 256}
+#: JWE enc -> exact bits of the content-encryption key, which `dir` uses as is (§5.2, §5.3)
+_CEK_BITS = {"A128GCM": 128, "A192GCM": 192, "A256GCM": 256, "A128CBC-HS256": 256,
+             "A192CBC-HS384": 384, "A256CBC-HS512": 512}
+
+
+def oct_size_problem(key: Mapping[str, Any], alg: object, enc: object) -> str | None:
+    """Why a symmetric ``oct`` key does not have the size ``alg`` (``A*KW``, ``A*GCMKW``) or,
+    for ``dir``, the size ``enc`` needs, or ``None`` (also for other key types and algs).
+
+    Sources: RFC 7518 §4.4 (AES key wrap with a key of the algorithm's size), §4.7
+    (AES-GCM key wrap), §4.5 and §5.2–5.3 (``dir``: the key is the CEK).
+    """
+    if key.get("kty") != "oct":
+        return None
+    if alg in _KW_BITS:
+        want, section = _KW_BITS[str(alg)], "§4.4" if "GCM" not in str(alg) else "§4.7"
+    elif alg == "dir" and enc in _CEK_BITS:
+        want, section = _CEK_BITS[str(enc)], "§4.5, §5.2–5.3"
+    else:
+        return None
+    raw = b64url_bytes(key.get("k"), max_len=1024)
+    if raw is None:
+        return "the `oct` key's `k` is not unpadded base64url"
+    if len(raw) * 8 != want:
+        what = f"`{alg}`" if alg != "dir" else f"`dir` with `enc: {enc}`"
+        return (f"the `oct` key has {len(raw) * 8} bits, but {what} needs exactly {want} "
+                f"(RFC 7518 {section})")
+    return None
 
 
 def alg_problem(key: Mapping[str, Any], purpose: str | None) -> str | None:

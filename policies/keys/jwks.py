@@ -4,13 +4,20 @@
 encryption keys) from bytes, text or an already parsed mapping and never raises on bad input:
 a set that is not JSON, has no ``keys`` array, holds private members, an unknown ``kty``,
 duplicate ``kid`` values or a 1024-bit RSA key yields findings that say so.
-:func:`compare_jwks` finds keys shared between two sets.  :func:`public_key_set` turns a
+:func:`compare_jwks` finds keys shared between two sets.  Keys are read into their numbers
+(:mod:`policies.keys.canonical`): a non-canonical spelling (zero-padded ``n``, ``e =
+AAEAAQ``, an EC coordinate not exactly the field size or not below ``p``) is a
+KEY-JWKS-HYGIENE failure, an EC point off its curve is an invalid key, and keys are compared
+by value, never by spelling.  :func:`public_key_set` turns a
 checked set into a jwcrypto ``JWKSet`` of public keys for the token checker.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import hashlib
+import json
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -19,7 +26,7 @@ from urllib.parse import urlsplit
 from jwcrypto import jwk
 
 from policies.findings import Finding, Status
-from policies.keys import facts
+from policies.keys import canonical, facts
 from policies.rules import Severity, get_rule
 from specs import strictjson
 
@@ -29,10 +36,9 @@ Purpose = Literal["issuer-signing", "api-encryption"]
 MAX_JWKS_BYTES = 256 * 1024
 #: most keys accepted in one set
 MAX_KEYS = 100
+#: most key sets :func:`shared_public_key_set` keeps per process
+SHARED_KEY_SETS = 64
 _KNOWN_KTY = ("RSA", "EC", "OKP")
-_RSA_PUBLIC = ("kty", "n", "e")
-_EC_PUBLIC = ("kty", "crv", "x", "y")
-_OKP_PUBLIC = ("kty", "crv", "x")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,19 +151,11 @@ def _short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _load_public(entry: Mapping[str, Any]) -> jwk.JWK | None:
-    """A jwcrypto key built from the public members only, or ``None`` if they are invalid
-    (an RSA modulus over 16384 bits, an EC point off its curve, a short OKP key ...)."""
-    names = {"RSA": _RSA_PUBLIC, "EC": _EC_PUBLIC, "OKP": _OKP_PUBLIC}[entry["kty"]]
-    members = {n: entry[n] for n in names if n in entry}
-    if entry.get("kty") == "RSA" and facts.rsa_bits(entry) is None:
+def _value_or_none(entry: Mapping[str, Any]) -> canonical.KeyValue | None:
+    """The key an RSA/EC/OKP entry denotes (however it is spelled), or ``None``."""
+    if entry.get("kty") not in _KNOWN_KTY:
         return None
-    try:
-        key = jwk.JWK(**members)
-        key.export_to_pem(private_key=False)  # loads it in `cryptography`: point on curve
-    except Exception:  # noqa: BLE001 - jwcrypto raises many types for bad key material
-        return None
-    return key
+    return canonical.parse_public_key(entry).value
 
 
 def check_jwks(
@@ -192,26 +190,18 @@ def check_jwks(
         out.fail("KEY-SEPARATION", f"unknown key-set purpose {purpose!r}.", "")
 
     summaries: list[KeySummary] = []
-    by_print: dict[str, list[tuple[int, str | None]]] = {}
-    by_modulus: dict[str, list[tuple[int, str | None]]] = {}
+    values: list[tuple[int, canonical.KeyValue, str | None]] = []
     for index, entry in enumerate(doc["keys"]):
         where = f"/keys/{index}"
         if not isinstance(entry, Mapping):
             out.fail("KEY-JWKS-HYGIENE", f"key {index} is not a JSON object.", where)
             continue
-        summary, key_purpose = _check_entry(index, entry, where, want, out)
+        summary, key_purpose, value = _check_entry(index, entry, where, want, out)
         summaries.append(summary)
-        if summary.thumbprint and key_purpose:
-            by_print.setdefault(summary.thumbprint, []).append((index, key_purpose))
-            if entry.get("kty") == "RSA":
-                by_modulus.setdefault(entry["n"], []).append((index, key_purpose))
+        if value is not None:
+            values.append((index, value, key_purpose))
     _check_kids(doc["keys"], out)
-    for groups, how in ((by_print, "thumbprint"), (by_modulus, "RSA modulus")):
-        for uses in groups.values():
-            if len({p for _, p in uses}) > 1:
-                which = ", ".join(str(i) for i, _ in uses)
-                out.fail("KEY-SEPARATION", f"keys {which} are the same key (same {how}) "
-                         "published for both signing and encryption.", "/keys")
+    _check_same_keys(values, out)
     passes = {
         "KEY-JWKS-HYGIENE": f"{len(summaries)} public key(s), no private members, unique kids.",
         "KEY-RSA-SIZE": "every RSA key has at least 3072 bits (or there is none).",
@@ -232,7 +222,9 @@ def _unreadable(problem: str, rules: Sequence[str]) -> list[Finding]:
 
 def _check_entry(
     index: int, entry: Mapping[str, Any], where: str, want: str | None, out: _Findings
-) -> tuple[KeySummary, str | None]:
+) -> tuple[KeySummary, str | None, canonical.KeyValue | None]:
+    """Hygiene, encoding, size, curve and purpose of one key; ``(summary, purpose, value)``
+    where ``value`` is the key the entry denotes (even when spelled non-canonically)."""
     kty, kid = entry.get("kty"), entry.get("kid")
     label = f"key {index}" + (f" (kid {kid!r})" if isinstance(kid, str) else "")
     private = [m for m in facts.PRIVATE_MEMBERS if m in entry]
@@ -251,19 +243,26 @@ def _check_entry(
         alg=_str(entry.get("alg")),
     )
     if kty == "oct":
-        return summary, None
+        return summary, None, None
     if kty not in _KNOWN_KTY:
         out.fail("KEY-JWKS-HYGIENE", f"{label} has unknown key type {kty!r} (jwcrypto skips "
                  "such keys silently); publish only RSA, EC or OKP keys.", where,
                  Severity.HIGH)
-        return summary, None
-    loaded = _load_public(entry)
-    if loaded is None:
-        out.fail("KEY-JWKS-HYGIENE", f"{label} is not a valid {kty} public key.", where,
-                 Severity.HIGH)
-        return summary, None
-    summary = replace(summary, thumbprint=loaded.thumbprint(),
-                      size=facts.rsa_bits(entry) if kty == "RSA" else None)
+        return summary, None, None
+    parsed = canonical.parse_public_key(entry)
+    value = parsed.value
+    if value is None:
+        also = "".join(f"; also, {p.message}" for p in parsed.problems)
+        out.fail("KEY-JWKS-HYGIENE", f"{label} is not a valid {kty} public key: "
+                 f"{parsed.invalid}{also}.", where, Severity.HIGH)
+        return summary, None, None
+    for spelling in parsed.problems:
+        out.fail("KEY-JWKS-HYGIENE", f"{label} is not canonically encoded: "
+                 f"{spelling.message}. Libraries read such a spelling as the same key under "
+                 "another thumbprint; publish the canonical form.",
+                 f"{where}/{spelling.member}", Severity.HIGH)
+    summary = replace(summary, thumbprint=value.thumbprint,
+                      size=value.modulus.bit_length() if value.modulus is not None else None)
     for weakness in (facts.size_problem(entry), facts.curve_problem(entry)):
         if weakness is not None:
             out.fail(weakness.rule_id, f"{label}: {weakness.message}.", where,
@@ -278,7 +277,36 @@ def _check_entry(
         kind = "signing" if want == "sig" else "encryption"
         out.fail("KEY-SEPARATION", f"{label} is declared for {key_purpose!r} in a {kind} key "
                  "set.", where)
-    return summary, key_purpose
+    return summary, key_purpose, value
+
+
+def _check_same_keys(values: Sequence[tuple[int, canonical.KeyValue, str | None]],
+                     out: _Findings) -> None:
+    """KEY-SEPARATION (one key for signing and encryption) and KEY-JWKS-HYGIENE (one key
+    published twice), comparing keys by value: the canonical RFC 7638 members, and for RSA
+    also the modulus alone (a shared ``n`` is a shared private key whatever ``e`` says)."""
+    groups: dict[tuple[str, object], list[tuple[int, str | None]]] = {}
+    for index, value, purpose in values:
+        groups.setdefault(("key", value.identity), []).append((index, purpose))
+        if value.modulus is not None:
+            groups.setdefault(("n", value.modulus), []).append((index, purpose))
+    reported: set[tuple[int, ...]] = set()
+    for (how, _), members in groups.items():
+        indices = tuple(i for i, _ in members)
+        if len(indices) < 2 or indices in reported:
+            continue
+        reported.add(indices)
+        which = ", ".join(str(i) for i in indices)
+        same = ("same RFC 7638 thumbprint of the canonical form" if how == "key"
+                else "same RSA modulus `n`")
+        if len({p for _, p in members if p is not None}) > 1:
+            out.fail("KEY-SEPARATION", f"keys {which} are the same key ({same}, compared by "
+                     "value, not by spelling) published for both signing and encryption.",
+                     "/keys")
+        else:
+            out.fail("KEY-JWKS-HYGIENE", f"keys {which} are the same key ({same}, compared "
+                     "by value) published more than once; publish each key once.", "/keys",
+                     Severity.LOW)
 
 
 def _check_kids(entries: list[Any], out: _Findings) -> None:
@@ -298,40 +326,66 @@ def _check_kids(entries: list[Any], out: _Findings) -> None:
                      "unique so a token names exactly one key.", "/keys", Severity.LOW)
 
 
+def key_values(data: bytes | str | Mapping[str, Any]) -> list[tuple[str, canonical.KeyValue]]:
+    """``(label, value)`` for every RSA/EC/OKP entry of a JWKS whose numbers denote a valid
+    public key, however they are spelled (padded ``n``, 33-octet ``x`` ...).
+
+    :param data: a JWKS as JSON bytes/text or a parsed mapping.
+    :returns: the label is the entry's ``kid`` as ``repr`` (or ``'(no kid)'``); an
+        unreadable set or entry contributes nothing.  Never raises.
+    """
+    doc, problem = _parse(data)
+    if problem is not None or not isinstance(doc, Mapping) \
+            or not isinstance(doc.get("keys"), list):
+        return []
+    found: list[tuple[str, canonical.KeyValue]] = []
+    for entry in doc["keys"][:MAX_KEYS]:
+        if isinstance(entry, Mapping):
+            value = _value_or_none(entry)
+            if value is not None:
+                found.append((repr(entry.get("kid", "(no kid)")), value))
+    return found
+
+
 def compare_jwks(
     issuer: bytes | str | Mapping[str, Any], api: bytes | str | Mapping[str, Any]
 ) -> list[Finding]:
-    """KEY-SEPARATION across two sets: no key (by RFC 7638 thumbprint or RSA modulus) is in
-    both the issuer's signing set and the API's encryption set.
+    """KEY-SEPARATION across two sets: no key of the issuer's signing set is also a key of
+    the API's encryption set.  Keys are compared by value (RFC 7638 thumbprint of the
+    canonical members, and for RSA the modulus ``n``), so a zero-padded ``n``, ``e =
+    AAEAAQ`` or a 33-octet EC ``x`` does not hide a shared key.
 
-    :returns: one ``pass``, one ``fail`` per shared key, or one ``missing-evidence`` when a
-        set cannot be read (check it with :func:`check_jwks` for the reason).
+    This is the function to apply against a version's managed keys: pass the issuer JWKS
+    as ``issuer`` and the managed *public* JWKS (``{"keys": [...]}``) as ``api``.
+
+    :returns: one ``pass``, one ``fail`` per shared issuer key, or one ``missing-evidence``
+        when a set cannot be read (check it with :func:`check_jwks` for the reason).
     """
     rule = get_rule("KEY-SEPARATION")
-    prints: list[dict[str, str]] = []
     for data in (issuer, api):
         doc, problem = _parse(data)
         if problem is not None or not isinstance(doc, Mapping) \
                 or not isinstance(doc.get("keys"), list):
             return [Finding(rule.id, rule.severity, Status.MISSING_EVIDENCE,
                             "cannot compare key sets: one of them is not a readable JWKS.")]
-        found: dict[str, str] = {}
-        for entry in doc["keys"][:MAX_KEYS]:
-            if isinstance(entry, Mapping) and entry.get("kty") in _KNOWN_KTY:
-                key = _load_public(entry)
-                if key is not None:
-                    label = repr(entry.get("kid", "(no kid)"))
-                    found["tp:" + key.thumbprint()] = label
-                    if entry.get("kty") == "RSA":
-                        found["n:" + str(entry["n"])] = label
-        prints.append(found)
-    shared = sorted({prints[0][k] for k in prints[0].keys() & prints[1].keys()})
+    api_ids: dict[object, str] = {}
+    for label, value in key_values(api):
+        api_ids.setdefault(("key", value.identity), label)
+        if value.modulus is not None:
+            api_ids.setdefault(("n", value.modulus), label)
+    shared: dict[str, str] = {}
+    for label, value in key_values(issuer):
+        for ident in (("key", value.identity), ("n", value.modulus)):
+            if ident in api_ids and label not in shared:
+                shared[label] = api_ids[ident]
     if not shared:
         return [Finding(rule.id, rule.severity, Status.PASS,
-                        "the issuer's signing keys and the API's encryption keys are distinct.")]
+                        "the issuer's signing keys and the API's encryption keys are distinct "
+                        "(compared by value).")]
     return [Finding(rule.id, rule.severity, Status.FAIL,
-                    f"issuer key {label} is also an API encryption key; one key must serve "
-                    "one purpose.") for label in shared]
+                    f"issuer key {label} is also API encryption key {other} (same key by "
+                    "value); one key must serve one purpose.")
+            for label, other in sorted(shared.items())]
 
 
 def check_key_urls(issuer: object, jwks_uri: object) -> list[Finding]:
@@ -362,10 +416,12 @@ def check_key_urls(issuer: object, jwks_uri: object) -> list[Finding]:
 
 
 def public_key_set(data: bytes | str | Mapping[str, Any]) -> jwk.JWKSet:
-    """A jwcrypto ``JWKSet`` holding only the public members of each readable RSA/EC/OKP key
-    of ``data`` (with its ``kid``, ``use``, ``key_ops`` and ``alg``); unreadable entries are
-    left out (:func:`check_jwks` reports them).  Never raises for bad input: an unreadable
-    set gives an empty ``JWKSet``."""
+    """A jwcrypto ``JWKSet`` of the canonically encoded, valid RSA/EC/OKP keys of ``data``,
+    each holding only its canonical public members plus ``kid``, ``use``, ``key_ops`` and
+    ``alg``.  Keys that are unreadable, invalid (an EC point off its curve) or spelled
+    non-canonically (RFC 7518 §2, §6.2.1.2, §6.3.1) are refused, i.e. left out
+    (:func:`check_jwks` says why).  Never raises for bad input: an unreadable set gives an
+    empty ``JWKSet``."""
     result = jwk.JWKSet()
     doc, problem = _parse(data)
     if problem is not None or not isinstance(doc, Mapping) \
@@ -374,13 +430,62 @@ def public_key_set(data: bytes | str | Mapping[str, Any]) -> jwk.JWKSet:
     for entry in doc["keys"][:MAX_KEYS]:
         if not isinstance(entry, Mapping) or entry.get("kty") not in _KNOWN_KTY:
             continue
-        key = _load_public(entry)
-        if key is None:
+        parsed = canonical.parse_public_key(entry)
+        if not parsed.canonical or parsed.value is None:
             continue
         extra = {n: entry[n] for n in ("kid", "use", "key_ops", "alg") if n in entry}
         try:
-            key = jwk.JWK(**key.export_public(as_dict=True), **extra)
+            key = jwk.JWK(**parsed.value.public_members(), **extra)
         except Exception:  # noqa: BLE001 - malformed use/key_ops/alg values
             continue
         result.add(key)
     return result
+
+
+_shared: OrderedDict[str, jwk.JWKSet] = OrderedDict()
+_shared_lock = threading.Lock()
+
+
+def _content_digest(data: bytes | str | Mapping[str, Any]) -> str | None:
+    """SHA-256 hex of the key set's text (a mapping: of its sorted compact JSON)."""
+    if isinstance(data, bytes | bytearray):
+        raw = bytes(data)
+    elif isinstance(data, str):
+        raw = data.encode("utf-8", "surrogatepass")
+    else:
+        try:
+            raw = json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8")
+        except (TypeError, ValueError):
+            return None
+    return hashlib.sha256(raw).hexdigest()
+
+
+def shared_public_key_set(data: bytes | str | Mapping[str, Any]) -> jwk.JWKSet:
+    """:func:`public_key_set`, made once per distinct key-set content and process.
+
+    Building the set costs about 0.5 ms for an EC P-256 plus an RSA-3072 key, and a fresh
+    ``JWK`` must load its ``cryptography`` key again on first use (about 0.8 ms more for
+    RSA-3072); a token analysis that rebuilds the issuer set per call pays both.  This keeps
+    the last :data:`SHARED_KEY_SETS` sets, keyed by the SHA-256 of their text (so a rotated
+    set is a new entry and the old one ages out), and returns the same ``JWKSet`` object for
+    the same content.  Thread-safe.
+
+    :param data: as for :func:`public_key_set`.
+    :returns: a ``JWKSet`` the caller must treat as read-only (pass it to
+        :func:`policies.tokens.check_token` as ``issuer_jwks``; do not add or change keys).
+    """
+    digest = _content_digest(data)
+    if digest is None:
+        return public_key_set(data)
+    with _shared_lock:
+        found = _shared.get(digest)
+        if found is not None:
+            _shared.move_to_end(digest)
+            return found
+    built = public_key_set(data)
+    with _shared_lock:
+        found = _shared.setdefault(digest, built)
+        _shared.move_to_end(digest)
+        while len(_shared) > SHARED_KEY_SETS:
+            _shared.popitem(last=False)
+    return found

@@ -8,6 +8,7 @@ here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeAlias
 
@@ -29,6 +30,71 @@ def as_key_list(keys: KeySource) -> list[jwk.JWK]:
     if isinstance(keys, jwk.JWK):
         return [keys]
     return [k for k in keys if isinstance(k, jwk.JWK)]
+
+
+class KeyFileError(ValueError):
+    """A decryption-key file cannot be used; ``str(exc)`` says why (no key material)."""
+
+
+#: the most bytes a decryption-key file may have
+MAX_KEY_FILE_BYTES = 256 * 1024
+
+
+def has_secret(key: Mapping[str, Any]) -> bool:
+    """True when ``key`` can decrypt: an RSA/EC/OKP key with its private ``d``, or a
+    symmetric ``oct`` key with its ``k`` (jwcrypto's ``has_private`` is ``False`` for
+    ``oct`` keys: it counts only asymmetric private members)."""
+    if key.get("kty") == "oct":
+        return isinstance(key.get("k"), str) and bool(key.get("k"))
+    return "d" in key
+
+
+def load_decryption_keys(raw: bytes, *, alg: str | None = None,
+                         kid: str | None = None) -> list[jwk.JWK]:
+    """The decryption keys of a key file: a private JWK, a JWKS, a PEM private key, or a
+    symmetric ``oct`` JWK (for ``A*KW``, ``A*GCMKW`` and ``dir``; the policy allows those
+    conditionally, RFC 7518 §4.4, §4.5, §4.7, and the token report says so at medium
+    severity under JWE-ALG-ALLOWED).
+
+    :param raw: the file's bytes (at most :data:`MAX_KEY_FILE_BYTES`).
+    :param alg: set as ``alg`` on each key that declares none.
+    :param kid: set as ``kid`` on every key; otherwise a key without ``kid`` gets its
+        RFC 7638 thumbprint.
+    :returns: the keys holding secret material; a PEM key gets ``use: enc`` (a PEM file
+        cannot declare it), a JWK keeps what it declares (JWE-KEY-BOUND judges it).
+    :raises KeyFileError: the file is too large or no key can be read from it ("not a
+        private JWK, JWKS or PEM key"), or it holds public keys only ("holds only public
+        keys ... no `d`, no symmetric `k`").  The message never contains key material.
+    """
+    if len(raw) > MAX_KEY_FILE_BYTES:
+        raise KeyFileError(f"the key file is larger than {MAX_KEY_FILE_BYTES // 1024} KiB")
+    text = raw.decode("utf-8", "replace").strip()
+    found: list[jwk.JWK] = []
+    try:
+        if text.startswith("{"):
+            doc = json.loads(text)
+            entries = doc["keys"] if isinstance(doc, dict) and "keys" in doc else [doc]
+            found = [jwk.JWK(**e) for e in entries if isinstance(e, dict)]
+        else:
+            found = [jwk.JWK.from_pem(raw)]
+            if "use" not in found[0]:  # PEM cannot say; a JWK must (JWE-KEY-BOUND)
+                found[0].update({"use": "enc"})
+    except Exception:  # noqa: BLE001 - jwcrypto/cryptography raise many types for junk
+        raise KeyFileError("not a private JWK, JWKS or PEM key") from None
+    secret = [k for k in found if has_secret(k)]
+    if not secret:
+        kinds = sorted({str(k.get("kty")) for k in found}) or ["no"]
+        raise KeyFileError(f"holds only public keys ({', '.join(kinds)} without a private "
+                           "`d`, and no symmetric `oct` key with `k`): the API's private "
+                           "decryption key is needed")
+    for key in secret:
+        if kid:
+            key.update({"kid": kid})
+        if alg and "alg" not in key:
+            key.update({"alg": alg})
+        if "kid" not in key:
+            key.update({"kid": key.thumbprint()})
+    return secret
 
 
 def _pick(keys: list[jwk.JWK], kid: str, rule_id: str, what: str,
@@ -75,8 +141,9 @@ def decryption_key(keys: KeySource, header: Mapping[str, Any], out: Outcome) -> 
         out.fail(rule, "the key named by `kid` is a signing key, not an encryption key.")
     elif ops is not None and not facts.DECRYPTION_OPS & set(ops):
         out.fail(rule, f"the decryption key's `key_ops` {ops} allow no decryption.")
-    elif not key.has_private:
-        out.fail(rule, "the key named by `kid` has no private part, so it cannot decrypt.")
+    elif not has_secret(key):
+        out.fail(rule, "the key named by `kid` has no private part (no `d`, or no `k` for "
+                 "an `oct` key), so it cannot decrypt.")
     elif key.get("alg") != header.get("alg"):
         found = key.get("alg")
         out.fail(rule, f"the decryption key is for `alg` {found!r}, but the token uses "
@@ -85,6 +152,8 @@ def decryption_key(keys: KeySource, header: Mapping[str, Any], out: Outcome) -> 
                  "exactly one algorithm.")
     elif (fit := facts.alg_problem(key, "enc")) is not None:
         out.fail(rule, f"the decryption key: {fit}.")
+    elif (size := facts.oct_size_problem(key, header.get("alg"), header.get("enc"))):
+        out.fail(rule, f"the decryption key: {size}.")
     else:
         if not _strength(key, "decryption", out):
             return None
