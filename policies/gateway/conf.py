@@ -139,7 +139,6 @@ def parse_bundle(files: Mapping[str, bytes], entry: str) -> ParsedBundle:
         parsed = _parse_files(Path(tmp), names, entry_name, result.problems)
     base = posixpath.dirname(entry_name)
     root.block = _build(parsed, entry_name, names, base, (entry_name,), result)
-    result.files = [n for n in names if n in result.files or n == entry_name]
     return result
 
 

@@ -735,11 +735,9 @@ class _Checker:
                 if d.args:
                     formats[d.args[0]] = d
         used: dict[str, list[Directive]] = {}
-        any_log = False
         for d in walk(self.root.block):
             if d.name != "access_log" or not d.args or d.args[0] == "off":
                 continue
-            any_log = True
             fmt = d.args[1] if len(d.args) > 1 and "=" not in d.args[1] else _COMBINED
             used.setdefault(fmt, []).append(d)
         for fmt, logs in used.items():
@@ -765,14 +763,20 @@ class _Checker:
                           f"token; it is used by {where}. Fix: drop these variables (log "
                           "`$uri` and the validator's token fingerprint instead).",
                           definition)
-        if not any_log:
-            for http in self.root.children("http"):
+        for http in self.root.children("http"):
+            if any(True for _ in http.children("access_log")):
+                continue
+            unlogged = [loc for server, loc in self._proxying()
+                        if server.chain[1] is http and not _array(loc.chain, "access_log")]
+            if unlogged:
                 self.fail("GW-LOG-NO-TOKEN",
-                          f"no `access_log` is configured, so nginx logs every request of "
-                          f"this http block ({_where(http)}) with the predefined `combined` "
+                          f"no `access_log` is configured for `location "
+                          f"{_loc_label(unlogged[0].directive)}` "
+                          f"({_where(unlogged[0].directive)}) or its server and http block "
+                          f"({_where(http)}), so nginx logs it with the predefined `combined` "
                           "format, which writes `$request` (a token sent in the URL ends up "
-                          "on disk). Fix: `access_log logs/api.log api;` with a format that "
-                          "logs `$uri`.", http)
+                          "on disk). Fix: `access_log logs/api.log api;` in the http block "
+                          "with a format that logs `$uri`.", http)
 
     def check_deny_reason(self) -> None:
         deny_vars = {d.args[0] for d in walk(self.root.block)
