@@ -147,7 +147,8 @@ def test_glob_include_matches_only_bundle_files_in_that_directory() -> None:
 
 
 def test_parse_error_is_located_and_other_rules_are_not_passed() -> None:
-    check = check_nginx({"nginx.conf": b"events {}\nhttp {\n    server {\n        listen 443 ssl;\n"})
+    conf = b"events {}\nhttp {\n    server {\n        listen 443 ssl;\n"
+    check = check_nginx({"nginx.conf": conf})
     [finding] = failures_of(check, "GW-CONFIG-VALID")
     assert (finding.file, finding.line) == ("nginx.conf", 4)
     assert "does not parse" in finding.message and "/tmp" not in finding.message
