@@ -648,6 +648,15 @@ class _Checker:
                               f"{_where(protocols)} allows {' '.join(weak)} (deprecated: RFC "
                               "8996, RFC 9325 §3.1.1). Fix: `ssl_protocols TLSv1.2 TLSv1.3;`.",
                               protocols)
+            ciphers = _single(server.chain, "ssl_ciphers")
+            if ciphers is not None and re.search(r"@SECLEVEL=0", " ".join(ciphers.args),
+                                                 re.IGNORECASE):
+                self.fail("TRN-TLS-CONFIG",
+                          f"`ssl_ciphers {' '.join(ciphers.args)}` at {_where(ciphers)} lowers "
+                          "OpenSSL's security level to 0, which re-enables TLS 1.0/1.1 and "
+                          "weak ciphers (OpenSSL 3 refuses them at its default level even when "
+                          "`ssl_protocols` lists them). Fix: drop `@SECLEVEL=0` (e.g. "
+                          "`ssl_ciphers HIGH:!aNULL:!MD5;` or nginx's default).", ciphers)
             levels = [loc.chain for loc in server.locations
                       if loc.passes and not loc.auth_target] or [server.chain]
             for chain in levels:

@@ -130,7 +130,7 @@ def test_rewrite_last_moves_the_request_into_an_unprotected_location(
         answer = get(https, "/api/v1/orders", headers=ATTACKER, tls=tls)
         assert answer.status == 200 and answer.body == b"upstream"
         assert [s.path for s in backend.seen] == ["/legacy/orders"]
-        assert deny_all.seen[-1].path != "/api/v1/orders" or len(deny_all.seen) == 1
+        assert len(deny_all.seen) == 1  # asked for /api/orders only, never for /api/v1/…
     assert line_of("rewrite-phase", "rewrite ^/api/v1/") in finding_lines(
         "rewrite-phase", "GW-NO-EARLY-ANSWER")
     assert finding_lines("rewrite-phase", "GW-ENFORCES-TOKEN") == {
@@ -180,11 +180,22 @@ def test_plaintext_listener_proxies_and_redirects(backend: Stub, allow_one: Stub
 
 
 def test_tls_1_1_is_accepted_when_allowed(backend: Stub, deny_all: Stub) -> None:
+    """``ssl_protocols TLSv1 TLSv1.1 …`` plus ``ssl_ciphers DEFAULT:@SECLEVEL=0`` (how people
+    "fix" old clients): Debian's nginx handshakes TLS 1.1 and TLS 1.0.  The second server,
+    with no ``ssl_protocols`` (nginx 1.22's default lists TLSv1/TLSv1.1), still refuses them
+    on Debian 12: OpenSSL 3.0 at its default security level will not negotiate below TLS 1.2
+    — the finding stands (it depends on the OpenSSL build and system configuration), but
+    only the lowered security level is exploitable here."""
     with start("tls-legacy", backend, deny_all) as nginx:
         tls11 = tls_context(nginx.cert, ssl.TLSVersion.TLSv1_1)
+        tls10 = tls_context(nginx.cert, ssl.TLSVersion.TLSv1)
         assert handshake(nginx.port(443), tls11) == "TLSv1.1"
-    assert line_of("tls-legacy", "ssl_protocols TLSv1 TLSv1.1") in finding_lines(
-        "tls-legacy", "TRN-TLS-CONFIG")
+        assert handshake(nginx.port(443), tls10) == "TLSv1"
+        assert handshake(nginx.port(8443), tls11) is None
+    assert finding_lines("tls-legacy", "TRN-TLS-CONFIG") == {
+        line_of("tls-legacy", "ssl_protocols TLSv1 TLSv1.1"),
+        line_of("tls-legacy", "ssl_ciphers DEFAULT:@SECLEVEL=0"),
+        line_of("tls-legacy", "listen 8443 ssl")}
 
 
 def test_authorization_reaches_the_upstream_when_not_stripped(
