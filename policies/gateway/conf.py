@@ -28,7 +28,9 @@ import crossplane  # type: ignore[import-untyped]  # no stubs or py.typed (0.5.8
 
 #: the largest bundle accepted (files, total bytes): configuration, not data
 MAX_FILES = 200
-MAX_BYTES = 4 * 1024 * 1024
+MAX_BYTES = 1024 * 1024
+#: deepest block nesting accepted (real configurations stay below 10)
+MAX_DEPTH = 32
 _SAFE_NAME = re.compile(r"[A-Za-z0-9._@+-]+")
 _GLOB = re.compile(r"[*?\[]")
 
@@ -50,12 +52,20 @@ class Directive:
     file: str
     line: int
     block: list[Directive] | None = None
+    _index: dict[str, list[Directive]] | None = field(default=None, repr=False, compare=False)
 
     def children(self, name: str | None = None) -> Iterator[Directive]:
-        """Direct children (optionally only those named ``name``)."""
-        for child in self.block or ():
-            if name is None or child.name == name:
-                yield child
+        """Direct children (optionally only those named ``name``; indexed on first use, so
+        do not change :attr:`block` afterwards)."""
+        if name is None:
+            yield from self.block or ()
+            return
+        if self._index is None:
+            index: dict[str, list[Directive]] = {}
+            for child in self.block or ():
+                index.setdefault(child.name, []).append(child)
+            self._index = index
+        yield from self._index.get(name, ())
 
     def first(self, name: str) -> Directive | None:
         """The first direct child named ``name``, or ``None``."""
@@ -153,9 +163,15 @@ def _parse_files(tmp: Path, names: Mapping[str, bytes], entry: str,
         path.write_bytes(data)
     for name in names:
         path = tmp / name
-        payload: dict[str, Any] = crossplane.parse(
-            str(path), catch_errors=True, single=True, comments=False,
-            check_ctx=(name == entry), check_args=True)
+        try:
+            payload: dict[str, Any] = crossplane.parse(
+                str(path), catch_errors=True, single=True, comments=False,
+                check_ctx=(name == entry), check_args=True)
+        except RecursionError:
+            problems.append(ConfProblem("parse", f"{name} nests blocks too deeply to parse "
+                                        f"(at most {MAX_DEPTH} levels are accepted).", name))
+            out[name] = []
+            continue
         for config in payload.get("config", []):
             for error in config.get("errors", []):
                 text = str(error.get("error", "parse error")).replace(str(tmp) + "/", "")
@@ -166,32 +182,39 @@ def _parse_files(tmp: Path, names: Mapping[str, bytes], entry: str,
 
 
 def _build(parsed: Mapping[str, list[dict[str, Any]]], name: str, names: Mapping[str, bytes],
-           base: str, stack: tuple[str, ...], result: ParsedBundle) -> list[Directive]:
+           base: str, stack: tuple[str, ...], result: ParsedBundle,
+           depth: int = 0) -> list[Directive]:
     if name not in result.files:
         result.files.append(name)
-    return _convert(parsed.get(name, []), name, parsed, names, base, stack, result)
+    return _convert(parsed.get(name, []), name, parsed, names, base, stack, result, depth)
 
 
 def _convert(items: list[dict[str, Any]], name: str, parsed: Mapping[str, list[dict[str, Any]]],
              names: Mapping[str, bytes], base: str, stack: tuple[str, ...],
-             result: ParsedBundle) -> list[Directive]:
+             result: ParsedBundle, depth: int) -> list[Directive]:
     out: list[Directive] = []
+    if depth > MAX_DEPTH:
+        line = int(items[0].get("line", 0)) if items else None
+        result.problems.append(ConfProblem(
+            "parse", f"{name} nests blocks more than {MAX_DEPTH} levels deep; the deeper "
+            "levels were not checked.", name, line))
+        return out
     for item in items:
         directive = Directive(str(item["directive"]), [str(a) for a in item.get("args", [])],
                               name, int(item.get("line", 0)))
         if directive.name == "include" and directive.args:
-            out.extend(_include(directive, parsed, names, base, stack, result))
+            out.extend(_include(directive, parsed, names, base, stack, result, depth))
             continue
         if "block" in item:
             directive.block = _convert(list(item["block"]), name, parsed, names, base, stack,
-                                       result)
+                                       result, depth + 1)
         out.append(directive)
     return out
 
 
 def _include(directive: Directive, parsed: Mapping[str, list[dict[str, Any]]],
              names: Mapping[str, bytes], base: str, stack: tuple[str, ...],
-             result: ParsedBundle) -> list[Directive]:
+             result: ParsedBundle, depth: int) -> list[Directive]:
     pattern = directive.args[0]
     where = f"{directive.file}:{directive.line}"
     joined = posixpath.normpath(posixpath.join(base, pattern)) if base else \
@@ -220,7 +243,7 @@ def _include(directive: Directive, parsed: Mapping[str, list[dict[str, Any]]],
                 "cycle: " + " -> ".join((*stack, match)) + ").", directive.file,
                 directive.line))
             continue
-        out.extend(_build(parsed, match, names, base, (*stack, match), result))
+        out.extend(_build(parsed, match, names, base, (*stack, match), result, depth))
     return out
 
 

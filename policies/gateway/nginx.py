@@ -253,7 +253,17 @@ def _pattern(loc: Directive) -> tuple[str, str]:
     return "", arg
 
 
+#: a group with a quantifier inside that is itself quantified: catastrophic backtracking
+_NESTED_QUANTIFIER = re.compile(r"\([^()]*[+*}][^()]*\)[+*{]")
+_MAX_URI = 256
+
+
 def _regex_matches(mod: str, pattern: str, uri: str) -> bool:
+    """Whether a regex location matches.  The pattern and the URI both come from the
+    uploaded configuration, so patterns that could backtrack catastrophically (nested
+    quantifiers) and long URIs are not evaluated (treated as no match)."""
+    if len(uri) > _MAX_URI or _NESTED_QUANTIFIER.search(pattern):
+        return False
     try:
         return re.search(pattern, uri, re.IGNORECASE if mod == "~*" else 0) is not None
     except re.error:
@@ -308,6 +318,11 @@ class _Checker:
         self.not_applicable: dict[str, str] = {}
         self.protected: list[ProtectedLocation] = []
         self._seen: set[tuple[str, str, int, str]] = set()
+        self._locations = {id(loc.directive): loc for server in self.servers
+                           for loc in server.locations}
+        self._matches: dict[tuple[int, str], Directive | None] = {}
+        self._validators: dict[tuple[int, int], str | None] = {}
+        self._enforcement: dict[int, _Enforcement] = {}
         self._mark_targets()
 
     # -- helpers
@@ -322,10 +337,13 @@ class _Checker:
             line=at.line if at else None, file=at.file if at else None))
 
     def _loc_of(self, server: _Server, directive: Directive | None) -> _Location | None:
-        for loc in server.locations:
-            if loc.directive is directive:
-                return loc
-        return None
+        return None if directive is None else self._locations.get(id(directive))
+
+    def _match(self, server: _Server, uri: str) -> Directive | None:
+        key = (id(server.directive), uri)
+        if key not in self._matches:
+            self._matches[key] = match_location(server.directive, uri)
+        return self._matches[key]
 
     def _mark_targets(self) -> None:
         """Mark the locations auth subrequests and NGINX Plus key requests go to."""
@@ -336,13 +354,18 @@ class _Checker:
                 for d in level.children():
                     if d.name in ("auth_request", "auth_jwt_key_request") and d.args \
                             and d.args[0] != "off":
-                        target = self._loc_of(server, match_location(
-                            server.directive, _uri_of(d.args[0])))
+                        target = self._loc_of(server, self._match(server, _uri_of(d.args[0])))
                         if target is not None:
                             target.auth_target = True
 
     def enforcement(self, server: _Server, chain: list[Directive]) -> _Enforcement:
         """Whether the level at the end of ``chain`` enforces the policy, and why not."""
+        key = id(chain[-1])
+        if key not in self._enforcement:
+            self._enforcement[key] = self._enforcement_of(server, chain)
+        return self._enforcement[key]
+
+    def _enforcement_of(self, server: _Server, chain: list[Directive]) -> _Enforcement:
         ar = _single(chain, "auth_request")
         aj = _single(chain, "auth_jwt")
         reasons: list[str] = []
@@ -377,8 +400,13 @@ class _Checker:
         return _Enforcement(False, "; ".join(reasons), off or ar or aj, off is not None)
 
     def _validator_problem(self, server: _Server, ar: Directive) -> str | None:
-        uri = _uri_of(ar.args[0])
-        target = match_location(server.directive, uri)
+        pair = (id(ar), id(server.directive))
+        if pair not in self._validators:
+            self._validators[pair] = self._validator_problem_of(server, ar)
+        return self._validators[pair]
+
+    def _validator_problem_of(self, server: _Server, ar: Directive) -> str | None:
+        target = self._match(server, _uri_of(ar.args[0]))
         if target is None:
             return (f"`auth_request {ar.args[0]}` at {_where(ar)} goes to no location of this "
                     "server")
@@ -466,8 +494,7 @@ class _Checker:
 
     def _rewrite_target_unprotected(self, server: _Server, target: str,
                                     here: _Location | None) -> str | None:
-        uri = _uri_of(target)
-        dest = match_location(server.directive, uri)
+        dest = self._match(server, _uri_of(target))
         info = self._loc_of(server, dest)
         if dest is None or info is None or info is here or not info.passes:
             return None

@@ -341,3 +341,38 @@ def test_text_and_sarif_reports_name_the_bundle_file() -> None:
     physical = result["locations"][0]["physicalLocation"]
     assert physical["artifactLocation"] == {"uri": "conf.d/api.conf"}
     assert physical["region"]["startLine"] == line
+
+
+# ------------------------------------------------------------------------------ hostile input
+def test_deep_nesting_is_a_finding_not_a_crash() -> None:
+    deep = b"events {}\nhttp { server { " + b"location /a { " * 40 + b"}" * 40 + b" } }\n"
+    [finding] = failures_of(check_nginx({"nginx.conf": deep}), "GW-CONFIG-VALID")
+    assert "levels deep" in finding.message
+
+
+def test_catastrophic_location_regex_is_not_evaluated() -> None:
+    body = """
+        auth_request /_check;
+        location ~ ^(a+)+$ { proxy_pass http://backend; }
+        rewrite ^ /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab last;""" + _VALIDATOR
+    assert "GW-CONFIG-VALID" not in _check(body)  # returns at once instead of backtracking
+
+
+def test_many_locations_are_checked_in_reasonable_time() -> None:
+    locations = "".join(f'location /a{i}/ {{ proxy_pass http://backend; }}\n'
+                        for i in range(3000))
+    check = check_nginx({"nginx.conf": (_TLS % ("auth_request /_check;\n" + locations
+                                                 + _VALIDATOR)).encode()})
+    assert check.passed and len(check.protected) == 3000
+
+
+def test_named_fallback_location_that_proxies_needs_enforcement_too() -> None:
+    body = """
+        location /api/ {
+            auth_request /_check;
+            error_page 401 = @login;
+            proxy_pass http://backend;
+        }
+        location @login { proxy_pass http://backend; }""" + _VALIDATOR
+    [finding] = _check(body)["GW-ENFORCES-TOKEN"]
+    assert finding.line == 16 and "location @login" in finding.message
