@@ -7,8 +7,9 @@ import pytest
 from gwfixtures import bundle, line_of
 
 from policies.findings import Finding, Status
+from policies.gate import decide
 from policies.gateway import GATEWAY_RULE_IDS, check_nginx, failures_of
-from policies.packs import load_pack
+from policies.packs import load_pack, parse_pack
 from policies.report import render_evidence_sarif, render_evidence_text
 from policies.rules import Evidence, Severity, get_rule
 
@@ -376,3 +377,32 @@ def test_named_fallback_location_that_proxies_needs_enforcement_too() -> None:
         location @login { proxy_pass http://backend; }""" + _VALIDATOR
     [finding] = _check(body)["GW-ENFORCES-TOKEN"]
     assert finding.line == 16 and "location @login" in finding.message
+
+
+# ------------------------------------------------------------------------------ gate
+_PACK_WITH_GATEWAY = b"""
+name: with-gateway
+description: the default deployment gate plus gateway evidence (how default.yaml will list it)
+stages:
+  development: {description: open, apply: {}, block_on: null}
+  testing: {description: open, apply: {}, block_on: null}
+  retirement: {description: open, apply: {}, block_on: null}
+  deployment:
+    description: nothing medium or worse on the gateway configuration
+    apply:
+      evidence: [gateway]
+    require: [GW-ENFORCES-TOKEN, GW-NO-EARLY-ANSWER]
+    block_on: medium
+"""
+
+
+def test_a_pack_gating_on_gateway_evidence_passes_the_good_config_only() -> None:
+    pack = parse_pack(_PACK_WITH_GATEWAY, "with-gateway.yaml")
+    good = decide(pack, "deployment", check_nginx(bundle("good")).findings)
+    assert good.passed, good.blocking
+    bad = decide(pack, "deployment", check_nginx(bundle("rewrite-phase")).findings)
+    assert not bad.passed
+    assert {f.rule_id for f in bad.blocking} == {"GW-NO-EARLY-ANSWER", "GW-ENFORCES-TOKEN"}
+    nothing = decide(pack, "deployment", [])
+    assert not nothing.passed and {f.status for f in nothing.blocking} == {
+        Status.MISSING_EVIDENCE}
