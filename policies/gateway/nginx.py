@@ -366,6 +366,11 @@ class _Checker:
         return self._enforcement[key]
 
     def _enforcement_of(self, server: _Server, chain: list[Directive]) -> _Enforcement:
+        satisfy = _single(chain, "satisfy")
+        if satisfy is not None and satisfy.args[:1] == ["any"]:
+            return _Enforcement(
+                False, f"`satisfy any` at {_where(satisfy)} lets any other access check "
+                "(`allow`, `auth_basic`) admit the request without a token", satisfy, True)
         ar = _single(chain, "auth_request")
         aj = _single(chain, "auth_jwt")
         reasons: list[str] = []
@@ -442,12 +447,9 @@ class _Checker:
             rule = "GW-CONFIG-SELF-CONTAINED" if problem.kind == "outside" else "GW-CONFIG-VALID"
             fix = (" Put the file into the bundle and include it by a relative path."
                    if problem.kind == "outside" else "")
-            at = Directive("", [], problem.file, problem.line or 0) if problem.file else None
-            if at is not None and problem.line is None:
-                self.findings.append(Finding(rule, get_rule(rule).severity, Status.FAIL,
-                                             problem.message + fix, file=problem.file))
-                continue
-            self.fail(rule, problem.message + fix, at)
+            self.findings.append(Finding(rule, get_rule(rule).severity, Status.FAIL,
+                                         problem.message + fix, line=problem.line,
+                                         file=problem.file))
 
     def _proxying(self) -> Iterator[tuple[_Server, _Location]]:
         for server in self.servers:
@@ -456,6 +458,14 @@ class _Checker:
                     yield server, loc
 
     def check_enforcement(self) -> None:
+        for stream in self.root.children("stream"):
+            for server in stream.children("server"):
+                for p in server.children("proxy_pass"):
+                    self.fail("GW-ENFORCES-TOKEN",
+                              f"the `stream` server at {_where(server)} passes raw TCP to "
+                              f"`{' '.join(p.args)}` ({_where(p)}): no HTTP access check, so "
+                              "no token check, can run there. Fix: remove it, or make sure "
+                              "it never reaches the API's upstream.", p)
         any_proxy = False
         for server, loc in self._proxying():
             any_proxy = True

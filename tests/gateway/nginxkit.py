@@ -295,13 +295,16 @@ class Nginx:
         """The loopback port standing in for the fixture's ``listen <fixture_port>``."""
         return self.ports[fixture_port]
 
-    def log(self, name: str) -> str:
-        """The text of ``logs/<name>`` (waits briefly for nginx to write it)."""
+    def log(self, name: str, *expect: str) -> str:
+        """The text of ``logs/<name>``, once it holds every string in ``expect`` (or after
+        2 s: nginx writes the access log after the answer went out)."""
         path = self.prefix / "logs" / name
         deadline = time.monotonic() + 2
-        while time.monotonic() < deadline and not (path.exists() and path.stat().st_size):
+        while True:
+            text = path.read_text() if path.exists() else ""
+            if (text and all(e in text for e in expect)) or time.monotonic() > deadline:
+                return text
             time.sleep(0.05)
-        return path.read_text() if path.exists() else ""
 
 
 def _alive(pid: int) -> bool:

@@ -79,6 +79,7 @@ def test_good_configuration_passes_every_rule_and_lists_its_protected_location()
       "nothing strips Authorization here"]),
     ("log-token", "GW-LOG-NO-TOKEN", ["log_format debug", "access_log logs/auth.log;"]),
     ("deny-reason", "GW-DENY-REASON-HIDDEN", ["add_header X-Debug-Deny $sg_deny always;"]),
+    ("satisfy-any", "GW-ENFORCES-TOKEN", ["satisfy any;"]),
 ])
 def test_each_bad_class_is_found_at_its_line(fixture: str, rule_id: str,
                                               snippets: list[str]) -> None:
@@ -96,6 +97,7 @@ def test_each_bad_class_is_found_at_its_line(fixture: str, rule_id: str,
     ("authorization-forwarded", {"GW-STRIP-AUTHORIZATION"}),
     ("log-token", {"GW-LOG-NO-TOKEN"}),
     ("deny-reason", {"GW-DENY-REASON-HIDDEN"}),
+    ("satisfy-any", {"GW-ENFORCES-TOKEN"}),
 ])
 def test_each_bad_fixture_fails_only_its_own_class(fixture: str, rules: set[str]) -> None:
     assert failed_rules(fixture) == rules
@@ -406,3 +408,12 @@ def test_a_pack_gating_on_gateway_evidence_passes_the_good_config_only() -> None
     nothing = decide(pack, "deployment", [])
     assert not nothing.passed and {f.status for f in nothing.blocking} == {
         Status.MISSING_EVIDENCE}
+
+
+def test_stream_proxy_is_a_bypass_of_any_http_check() -> None:
+    stream = "stream { server { listen 9443; proxy_pass 127.0.0.1:9001; } }\n"
+    conf = (_TLS % ("auth_request /_check;\nlocation /api/ { proxy_pass http://backend; }"
+                    + _VALIDATOR)) + stream
+    check = check_nginx({"nginx.conf": conf.encode()})
+    [finding] = failures_of(check, "GW-ENFORCES-TOKEN")
+    assert "raw TCP" in finding.message and finding.line == conf.count("\n")
