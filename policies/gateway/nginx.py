@@ -459,10 +459,10 @@ class _Checker:
 
     def check_enforcement(self) -> None:
         for stream in self.root.children("stream"):
-            for server in stream.children("server"):
-                for p in server.children("proxy_pass"):
+            for block in stream.children("server"):
+                for p in block.children("proxy_pass"):
                     self.fail("GW-ENFORCES-TOKEN",
-                              f"the `stream` server at {_where(server)} passes raw TCP to "
+                              f"the `stream` server at {_where(block)} passes raw TCP to "
                               f"`{' '.join(p.args)}` ({_where(p)}): no HTTP access check, so "
                               "no token check, can run there. Fix: remove it, or make sure "
                               "it never reaches the API's upstream.", p)
