@@ -312,7 +312,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    # a zombie child is gone for our purposes (the master daemonized: it is not our child)
+    # the master daemonized (it is not our child), so an exited master is reaped by init
     return True
 
 
