@@ -45,6 +45,9 @@ class Finding:
     :ivar pointer: JSON pointer (RFC 6901) into the document, or ``None``.
     :ivar line: 1-based line of ``pointer`` in the uploaded text, or ``None``.
     :ivar column: 1-based column, or ``None``.
+    :ivar file: the file of a multi-file evidence (an nginx configuration bundle: the path
+        inside the bundle, ``conf.d/api.conf``) that ``line``/``column`` refer to, or ``None``
+        for single-document evidence (the spec) and findings without a place.
     """
 
     rule_id: str
@@ -54,14 +57,16 @@ class Finding:
     pointer: str | None = None
     line: int | None = None
     column: int | None = None
+    file: str | None = None
 
     def with_location(self, line: int | None, column: int | None) -> Finding:
         """A copy with ``line`` and ``column`` set."""
         return replace(self, line=line, column=column)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form: ``rule_id, severity, status, message, pointer, line, column``."""
-        return {
+        """Plain-JSON form: ``rule_id, severity, status, message, pointer, line, column``, plus
+        ``file`` only when it is set (so stored findings without one keep their old shape)."""
+        data: dict[str, Any] = {
             "rule_id": self.rule_id,
             "severity": str(self.severity),
             "status": str(self.status),
@@ -70,6 +75,9 @@ class Finding:
             "line": self.line,
             "column": self.column,
         }
+        if self.file is not None:
+            data["file"] = self.file
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Finding:
@@ -87,17 +95,21 @@ class Finding:
         pointer, line, column = data.get("pointer"), data.get("line"), data.get("column")
         if pointer is not None and not isinstance(pointer, str):
             raise ValueError("finding pointer must be a string or null")
+        file = data.get("file")
+        if file is not None and not isinstance(file, str):
+            raise ValueError("finding file must be a string or null")
         for name, value in (("line", line), ("column", column)):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                 raise ValueError(f"finding {name} must be an integer or null")
-        return cls(rule_id, severity, status, message, pointer, line, column)
+        return cls(rule_id, severity, status, message, pointer, line, column, file)
 
 
 def sort_key(finding: Finding) -> tuple[Any, ...]:
-    """Order findings most severe first, then by rule id, line, column and message."""
+    """Order findings most severe first, then by rule id, file, line, column and message."""
     return (
         -finding.severity.rank,
         finding.rule_id,
+        finding.file or "",
         finding.line if finding.line is not None else 1 << 30,
         finding.column or 0,
         finding.message,

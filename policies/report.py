@@ -43,9 +43,12 @@ def _blocking_keys(decision: GateDecision) -> set[tuple[str, str | None, str]]:
 
 
 def _location(path: str, finding: Finding) -> str:
+    """``file:line:col`` — the finding's own ``file`` (a file of a bundle) when it has one,
+    else ``path``."""
+    where = finding.file or path
     if finding.line is None:
-        return path
-    return f"{path}:{finding.line}:{finding.column or 1}"
+        return where
+    return f"{where}:{finding.line}:{finding.column or 1}"
 
 
 def _indent(text: str, prefix: str) -> str:
@@ -236,7 +239,12 @@ def _sarif_rule(rule: Rule) -> dict[str, Any]:
 def _sarif_result(
     finding: Finding, index: dict[str, int], path: str, blocking: bool
 ) -> dict[str, Any]:
-    physical: dict[str, Any] = {"artifactLocation": {"uri": path, "index": 0}}
+    # a finding in one file of a bundle names that file (no artifact index: the run lists
+    # only ``path``); otherwise the run's single artifact
+    artifact: dict[str, Any] = (
+        {"uri": finding.file} if finding.file is not None and finding.file != path
+        else {"uri": path, "index": 0})
+    physical: dict[str, Any] = {"artifactLocation": artifact}
     if finding.line is not None:
         physical["region"] = {"startLine": finding.line, "startColumn": finding.column or 1}
     location: dict[str, Any] = {"physicalLocation": physical}
@@ -284,7 +292,9 @@ def render_evidence_text(kind: str, subject: str, findings: Iterable[Finding],
     for finding in bad:
         lines.append("")
         tag = "" if _evidence_blocks(finding) else " (advisory)"
-        lines.append(f"{finding.severity.upper():8} {finding.rule_id}  {finding.status}{tag}")
+        where = f"  {_location('', finding)}" if finding.file else ""
+        lines.append(f"{finding.severity.upper():8} {finding.rule_id}  {finding.status}{tag}"
+                     f"{where}")
         lines.append(_indent(finding.message, "  "))
         if finding.pointer:
             lines.append(f"  at {finding.pointer}")
@@ -315,7 +325,8 @@ def render_evidence_json(kind: str, subject: dict[str, Any], findings: Iterable[
 def render_evidence_sarif(path: str, findings: Iterable[Finding], passed: bool,
                           properties: dict[str, Any] | None = None) -> dict[str, Any]:
     """A SARIF 2.1.0 log of a token or JWKS analysis: results are the findings that did not
-    pass, located in ``path`` (no line numbers: the evidence is not a text document)."""
+    pass, located in ``path`` — or, for a finding that names its own ``file`` (a file of a
+    gateway configuration bundle), in that file at its line."""
     rules = all_rules()
     index = {rule.id: i for i, rule in enumerate(rules)}
     results = [_sarif_result(f, index, path, _evidence_blocks(f))

@@ -270,5 +270,7 @@ for _rule in (
     register(_rule)
 del _rule
 
-# Token and key rules live in their own module; importing them here makes all_rules() complete.
+# Token, key and gateway rules live in their own modules; importing them here makes
+# all_rules() complete.
+from policies import gateway_rules as _gateway_rules  # noqa: E402, F401
 from policies import token_rules as _token_rules  # noqa: E402, F401
