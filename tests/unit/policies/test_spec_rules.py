@@ -180,11 +180,34 @@ class TestHttpsOnly:
 class TestBearerHeader:
     def test_missing_bearer_scheme_fails(self, evaluate: Any, openapi: dict[str, Any]) -> None:
         openapi["components"]["securitySchemes"] = {
-            "accessToken": {"type": "oauth2", "flows": {"clientCredentials": {
-                "tokenUrl": "https://auth.example.com/token", "scopes": {}}}}}
+            "accessToken": {"type": "apiKey", "in": "header", "name": "X-Key"}}
         findings = evaluate("TRN-BEARER-HEADER", openapi)
         assert pointers(findings) == ["/components/securitySchemes"]
-        assert "No bearer security scheme" in findings[0].message
+        assert "No token-bearing security scheme" in findings[0].message
+
+    @pytest.mark.parametrize("scheme", [
+        {"type": "oauth2", "flows": {"clientCredentials": {
+            "tokenUrl": "https://auth.example.com/token", "scopes": {}}}},
+        {"type": "openIdConnect",
+         "openIdConnectUrl": "https://auth.example.com/.well-known/openid-configuration"},
+    ])
+    def test_oauth2_and_openid_connect_carry_bearer_tokens(
+        self, evaluate: Any, openapi: dict[str, Any], scheme: dict[str, Any]
+    ) -> None:
+        # was a bug: RFC 6750 §2.1, OAuth 2.0 / OIDC access tokens are Authorization: Bearer
+        openapi["components"]["securitySchemes"] = {"accessToken": scheme}
+        assert only_pass(evaluate("TRN-BEARER-HEADER", openapi))
+
+    def test_webhooks_only_document_is_not_applicable(self, evaluate: Any) -> None:
+        (finding,) = evaluate("TRN-BEARER-HEADER", """
+            openapi: 3.1.0
+            info: {title: t, version: '1'}
+            webhooks:
+              paid:
+                post:
+                  responses: {'200': {description: ok}}
+        """)
+        assert finding.status is Status.NOT_APPLICABLE
 
     def test_scheme_name_compare_is_case_insensitive(self, evaluate: Any,
                                                      openapi: dict[str, Any]) -> None:
@@ -347,7 +370,7 @@ class TestTokenProfile:
         openapi["components"]["securitySchemes"]["accessToken"] = {
             "type": "http", "scheme": "basic"}
         (finding,) = evaluate("SPEC-TOKEN-PROFILE", openapi)
-        assert finding.status is Status.FAIL and "No bearer" in finding.message
+        assert finding.status is Status.FAIL and "No token-bearing" in finding.message
 
     @pytest.mark.parametrize(("key", "value", "severity"), [
         ("alg", "RSA1_5", Severity.CRITICAL),
