@@ -57,8 +57,20 @@ DESCRIPTOR_WORDS = frozenset({
     "uri", "endpoint", "kind", "method", "algorithm", "alg", "version", "policy", "label",
     "prefix", "hash", "fingerprint", "mode", "strength", "required", "enabled", "set",
     "reset", "changed", "updated", "created", "rotation", "index", "number", "param",
-    "field", "location", "scope", "scopes", "duration", "timeout", "limit",
+    "field", "location", "scope", "scopes", "duration", "timeout", "limit", "list", "lists",
+    "result", "results", "info", "metadata", "template", "templates",
 })
+#: words before ``key`` that make it a credential (``api key`` is one compound word already):
+#: any other qualifier makes a data key (``sort_key``, ``template_key``, ``field_key``)
+CREDENTIAL_KEY_QUALIFIERS = frozenset({
+    "access", "secret", "private", "subscription", "app", "application", "client", "auth",
+    "authentication", "session", "license", "licence", "master", "developer", "consumer",
+    "signing", "shared", "account", "partner", "service", "user", "sas", "encryption",
+    "hmac", "oauth", "admin", "management", "integration", "merchant", "publishable",
+    "security", "token", "webhook", "ingest", "write", "read",
+})
+#: leading words that only mark a header-style name (``X-Key``, ``x_api_key``)
+_PREFIXES = frozenset({"x"})
 #: a word before ``token``/``key``/``session`` that makes it a non-credential: pagination
 #: and sync markers, data keys (``sort_key``, ``idempotency_key``)
 NON_CREDENTIAL_QUALIFIERS = frozenset({
@@ -88,13 +100,14 @@ _PAGINATION_TEXT = re.compile(
     r"page\s+token|next\s+token|(next|previous|more)\s+results?|page\s+of\s+results)\b",
     re.IGNORECASE)
 _IDENTIFIER_TEXT = re.compile(
-    r"\b((id|identifier|uuid|name)\s+of\s+(the|an?)\b|(token|key|session)\s+(id|identifier)\b)",
+    r"\b((id|identifier|uuid|name)\s+of\s+(the|an?)\b|(token|key|session)\s+(id|identifier)\b"
+    r"|identif(y|ies|ying)\b|unique(ly)?\b)",
     re.IGNORECASE)
 _CREDENTIAL_TEXT = re.compile(
     r"\b(api[\s_-]?key|access[\s_-]token|refresh[\s_-]token|id[\s_-]token|bearer\s+token|"
     r"session\s+(token|cookie)|auth(entication|orization)?\s+token|client[\s_-]secret|"
     r"secret\s+key|shared\s+secret|private\s+key|password|passphrase|credentials?|"
-    r"jwt|json\s+web\s+token|signing\s+secret|webhook\s+token|signature)\b",
+    r"jwt|json\s+web\s+token|signing\s+secret|webhook\s+token)\b",
     re.IGNORECASE)
 
 
@@ -142,6 +155,8 @@ def classify_name(name: str, location: str) -> bool | None:
     but an object key in a path.  ``*_hint`` after a token (``id_token_hint``) is the token.
     """
     words = name_words(name)
+    while words and words[0] in _PREFIXES and len(words) > 1:
+        words = words[1:]
     if not words:
         return None
     verdict: bool | None = None
@@ -159,10 +174,15 @@ def classify_name(name: str, location: str) -> bool | None:
         if word in TOKEN_WORDS and any(w in NON_CREDENTIAL_QUALIFIERS for w in before):
             verdict = False if verdict is None else verdict
             continue
-        if word == "key" and not before and location == "path":
+        if word == "key" and (
+            (not before and location == "path")
+            or (before and before[-1] not in CREDENTIAL_KEY_QUALIFIERS)
+        ):
             verdict = False if verdict is None else verdict
             continue
         return True
+    if verdict is None and words[-1] in DESCRIPTOR_WORDS:
+        return False  # ``actor_ids``, ``user_id``: names an identifier, not a secret
     return verdict
 
 

@@ -199,27 +199,29 @@ def _unresolved_findings(rule: str, index: SpecIndex, *, parameters: bool = Fals
     ``paths`` whose definition is not in the document: it was never seen, so it cannot be
     counted as compliant (fail closed)."""
     found = []
+    hidden = len(index.unresolved_api_operations)
+    total = hidden + len(index.api_operations)
     for item in index.unresolved:
         if item.webhook or (item.kind == "parameter" and not parameters):
             continue
-        owner = (f"{item.method.upper()} {item.path}" if item.method
-                 else f"path item {item.path}")
-        what = f"a parameter of {owner}" if item.kind == "parameter" else owner
+        if item.kind == "path-item":
+            what = f"Path item {item.path}"
+        elif item.kind == "operation":
+            what = f"Operation {(item.method or '').upper()} {item.path}"
+        else:
+            what = "A parameter of " + (f"{item.method.upper()} {item.path}" if item.method
+                                        else f"path item {item.path}")
         if item.external:
             where = item.ref.split("#", 1)[0] or item.ref
             why = f"defined in {where}, which Stagegate does not fetch"
         else:
             why = f"its $ref {item.ref!r} does not resolve inside the document"
-        found.append(_finding(rule, Status.ERROR, f"The {what} cannot be evaluated: {why}. "
-                                                 "Bundle it into the document.",
-                              jp.child(item.pointer, "$ref")))
+        found.append(_finding(
+            rule, Status.ERROR,
+            f"{what} cannot be evaluated: {why}. Bundle it into the document ({hidden} of "
+            f"{total} path item(s) and operation(s) under `paths` are not in the document).",
+            jp.child(item.pointer, "$ref")))
     return found
-
-
-def _unseen_note(index: SpecIndex) -> str:
-    count = len(index.unresolved_api_operations)
-    return (f" {count} path item(s) or operation(s) defined outside the document could not be "
-            "evaluated." if count else "")
 
 
 def _requirements(op: Operation) -> list[tuple[int, dict[str, Any]]]:
@@ -640,11 +642,14 @@ def no_token_in_url(
                 else:
                     risk = ("a credential in the URL is kept by logs, browser history and "
                             "Referer headers")
+                # the scheme is reported on its own below; here blame the parameter
+                where = (jp.child(param.pointer, "name") if found.signal == "security-scheme"
+                         else found.pointer)
                 findings.append(_fail(
                     rule, f"The {param.location} parameter `{param.name}` ({_op_label(op)}) "
                           f"carries a credential ({found.signal}: {why}); {risk}. Send it in "
                           "the Authorization header.",
-                    found.pointer))
+                    where))
             if param.location not in _URL_LOCATIONS:
                 continue
             for where, value in _jwt_strings(index, param.data, param.pointer, seen):

@@ -261,9 +261,30 @@ class TestNoTokenInUrl:
     def test_credential_names(self, name: str) -> None:
         assert is_credential_name(name)
 
-    @pytest.mark.parametrize("name", ["expand", "author", "tokens_left", "page"])
+    @pytest.mark.parametrize("name", [
+        "key", "oauth_token", "oauth_consumer_key", "sessionToken", "id_token_hint",
+        "webhook_token", "private_key", "X-Amz-Signature", "sig", "code_verifier",
+        "client_assertion", "X-API-Key", "passwd", "subscription-key", "session_id",
+    ])
+    def test_credential_names_beyond_a_list(self, name: str) -> None:
+        assert is_credential_name(name)
+
+    @pytest.mark.parametrize("name", [
+        "expand", "author", "tokens_left", "page", "page_token", "next_token", "start-token",
+        "continuation", "cursor", "tokenId", "token_id", "token_type_hint",
+        "oauth_signature_method", "sort_key", "template_key", "idempotency_key", "keyId",
+        "actor_ids", "login_hint", "public_key",
+    ])
     def test_ordinary_names(self, name: str) -> None:
         assert not is_credential_name(name)
+
+    @pytest.mark.parametrize(("name", "location", "expected"), [
+        ("key", "path", False),  # /objects/{key}: an object key
+        ("session_id", "path", False),  # /sessions/{session_id}: a record
+        ("session_id", "cookie", True),  # the session credential itself
+    ])
+    def test_location_matters(self, name: str, location: str, expected: bool) -> None:
+        assert is_credential_name(name, location) is expected
 
     def test_query_parameter_named_like_a_token_fails(
         self, evaluate: Any, openapi: dict[str, Any]
