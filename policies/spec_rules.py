@@ -444,7 +444,7 @@ def bearer_header(
         findings.append(_fail(
             rule, f"No token-bearing security scheme is declared ({how}), so access tokens "
                   "have no declared place in the Authorization header.",
-            index.security_schemes_pointer))
+            _schemes_place(index)))
     url_keys: dict[str, list[Operation]] = {}
     # one finding per distinct alternative without bearer, not one per operation
     missing: dict[frozenset[str], tuple[str, list[Operation]]] = {}
@@ -486,6 +486,17 @@ def bearer_header(
         return findings
     return [_pass(rule, f"All {secured} secured operation(s) require a token-bearing scheme "
                         f"({', '.join(sorted(bearer))}).")]
+
+
+def _schemes_place(index: SpecIndex) -> str:
+    """Where security schemes are (or would be) declared: ``/components/securitySchemes`` /
+    ``/securityDefinitions``, else ``/components``, else the document root (line 1), so a
+    finding about a missing scheme always has a location."""
+    if index.security_schemes_pointer is not None:
+        return index.security_schemes_pointer
+    if not index.is_swagger2 and isinstance(index.document.data.get("components"), dict):
+        return "/components"
+    return ""
 
 
 def _used_by(ops: Sequence[Operation]) -> str:
@@ -783,7 +794,7 @@ def token_profile(
         return [_fail(rule, "No token-bearing security scheme is declared, so there is nowhere "
                             f"to declare the `{PROFILE_KEY}` token profile (see "
                             "TRN-BEARER-HEADER).",
-                      index.security_schemes_pointer)]
+                      _schemes_place(index))]
     findings: list[Finding] = []
     summaries = []
     for scheme in schemes:
