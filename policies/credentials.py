@@ -14,7 +14,8 @@ signals, strongest first; the first that decides wins and is reported with the f
    does), or ``writeOnly: true`` (a value only a client sends, such as a secret).
 3. ``description``: the description calls the value a pagination token/cursor (then it is
    *not* a credential, even when the name says token), or names a credential
-   ("API key", "access token", "client secret", "password", "private key" …).
+   ("API key", "access token", "client secret", "password", "private key" …); a bare
+   ``key`` whose description names no credential is a data key.
 4. ``name``: the name split into lower-case words on separators, case changes and digits
    (``X-API-Key`` → ``x api key``, ``oauthToken`` → ``oauth token``) and read as a noun
    phrase; see :func:`classify_name`.
@@ -205,6 +206,12 @@ def _schemas(param: Parameter) -> list[tuple[Mapping[str, Any], str]]:
     return found
 
 
+def _is_bare_key(name: str) -> bool:
+    """A name that is just ``key``: the API key of many APIs (``?key=``), but also the key
+    of whatever the API stores; a description that names no credential settles it."""
+    return [w for w in name_words(name) if w not in _PREFIXES] == ["key"]
+
+
 def _cannot_hold_secret(schema: Mapping[str, Any]) -> bool:
     """A boolean, or a value from a published list (``enum``/``const``), is no secret."""
     kind = schema.get("type")
@@ -254,7 +261,8 @@ def classify_parameter(
     if text and _PAGINATION_TEXT.search(text) and not (
             SECRET_WORDS.intersection(name_words(param.name))):
         return None
-    if by_name:
+    if by_name and not (_is_bare_key(param.name) and text
+                        and not _CREDENTIAL_TEXT.search(text)):
         return Classification("name", " ".join(name_words(param.name)),
                               jp.child(param.pointer, "name"))
     if by_name is None and text and not _IDENTIFIER_TEXT.search(text):
