@@ -208,10 +208,12 @@ for _rule in (
         "Bearer scheme declares an encrypted-token profile",
         Severity.HIGH,
         Evidence.SPEC,
-        "The bearer security scheme carries `x-token-encryption` with allowed JWE `alg` and "
+        "Every token-bearing security scheme (http bearer, oauth2, openIdConnect: their access "
+        "tokens are bearer tokens) carries `x-token-encryption` with allowed JWE `alg` and "
         "`enc`, an allowed inner JWS `signing-alg`, a `max-lifetime` of at most 3600 seconds, "
         "and https issuer, audience and jwks-uri.",
-        "Add `x-token-encryption` to the bearer security scheme, for example:\n\n"
+        "Add `x-token-encryption` to the bearer (or oauth2 / openIdConnect) security scheme, "
+        "for example:\n\n"
         + TOKEN_PROFILE_SNIPPET,
         (
             _rfc(7519, "11.2"),
