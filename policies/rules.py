@@ -208,10 +208,12 @@ for _rule in (
         "Bearer scheme declares an encrypted-token profile",
         Severity.HIGH,
         Evidence.SPEC,
-        "The bearer security scheme carries `x-token-encryption` with allowed JWE `alg` and "
+        "Every token-bearing security scheme (http bearer, oauth2, openIdConnect: their access "
+        "tokens are bearer tokens) carries `x-token-encryption` with allowed JWE `alg` and "
         "`enc`, an allowed inner JWS `signing-alg`, a `max-lifetime` of at most 3600 seconds, "
         "and https issuer, audience and jwks-uri.",
-        "Add `x-token-encryption` to the bearer security scheme, for example:\n\n"
+        "Add `x-token-encryption` to the bearer (or oauth2 / openIdConnect) security scheme, "
+        "for example:\n\n"
         + TOKEN_PROFILE_SNIPPET,
         (
             _rfc(7519, "11.2"),
@@ -242,20 +244,61 @@ for _rule in (
         "Access tokens travel in the Authorization header",
         Severity.HIGH,
         Evidence.SPEC,
-        "A `type: http, scheme: bearer` security scheme exists and every secured operation "
-        "uses it; no apiKey scheme in the query string or a cookie is used.",
+        "A token-bearing security scheme (`type: http, scheme: bearer`, `oauth2` or "
+        "`openIdConnect`, whose access tokens are sent as `Authorization: Bearer`) exists and "
+        "every secured operation uses it; no apiKey scheme in the query string or a cookie is "
+        "used; operations defined outside the document cannot be evaluated (error).",
         "Declare `type: http, scheme: bearer` (Swagger 2.0: `type: apiKey, in: header, name: "
         "Authorization`), require it on every operation, and drop apiKey schemes with "
         "`in: query` or `in: cookie`.",
         (_rfc(6750, "2.1"), OAS_SECURITY_SCHEME),
     ),
     Rule(
+        "TRN-OAUTH-GRANTS",
+        "No OAuth 2.0 implicit or password flow",
+        Severity.HIGH,
+        Evidence.SPEC,
+        "No oauth2 security scheme declares the implicit flow (medium: it returns access "
+        "tokens in the redirect URI) or the resource owner password credentials flow (high: "
+        "the client sees the user's password).",
+        "Replace `implicit` with `authorizationCode` (with PKCE) and `password` with "
+        "`authorizationCode` (users) or `clientCredentials` (machines):\n\n"
+        "flows:\n  authorizationCode:\n    authorizationUrl: https://auth.example.com/authorize\n"
+        "    tokenUrl: https://auth.example.com/token\n    scopes: {}",
+        (
+            _rfc(9700, "2.1.2"),
+            _rfc(9700, "2.4"),
+            _rfc(9700, "4.3.2"),
+            OAS_SECURITY_SCHEME,
+        ),
+    ),
+    Rule(
+        "TRN-NO-BASIC-AUTH",
+        "No HTTP Basic credentials",
+        Severity.MEDIUM,
+        Evidence.SPEC,
+        "No operation accepts an HTTP Basic scheme (3.x `type: http, scheme: basic`, Swagger "
+        "2.0 `type: basic`) as a security alternative: it sends a reusable password with "
+        "every request.",
+        "Remove the Basic alternative from `security` and require the bearer scheme; issue "
+        "short-lived access tokens (e.g. the OAuth 2.0 client credentials grant) instead.",
+        (
+            _rfc(7617, "4"),
+            _rfc(9700, "2.4"),
+            Source("OWASP REST Security Cheat Sheet: Access control",
+                   f"{_OWASP_REST}#access-control"),
+        ),
+    ),
+    Rule(
         "TRN-NO-TOKEN-IN-URL",
         "No tokens or credentials in URLs",
         Severity.HIGH,
         Evidence.SPEC,
-        "No query or path parameter is named like a credential (access_token, token, jwt, "
-        "api_key, password …) and no server URL or query-parameter example holds a JWT.",
+        "No query, path or cookie parameter carries a credential, judged by its name words "
+        "(token, key, secret, password, session, signature …, not pagination tokens or "
+        "token ids), its schema (`format: password`, `writeOnly`), its description and the "
+        "apiKey schemes `in: query`/`in: cookie`; no apiKey scheme is sent in the query; no "
+        "server URL or query-parameter example holds a JWT.",
         "Send access tokens only in the `Authorization: Bearer` header; remove credential "
         "parameters from paths and query strings and JWTs from examples and server URLs.",
         (

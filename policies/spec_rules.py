@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from policies import algorithms
+from policies import algorithms, credentials
 from policies.findings import Finding, Status
 from policies.rules import Evidence, Severity, get_rule
 from specs import pointer as jp
@@ -144,7 +144,7 @@ def _op_label(op: Operation) -> str:
 
 
 def is_bearer_scheme(scheme: SecurityScheme, swagger2: bool) -> bool:
-    """True for a scheme that sends a bearer token in the ``Authorization`` header.
+    """True for a scheme that is literally an ``Authorization: Bearer`` header.
 
     OpenAPI 3.x: ``type: http`` with ``scheme: bearer`` (case-insensitive, RFC 7235 §2.1).
     Swagger 2.0 has no bearer type; ``type: apiKey, in: header, name: Authorization`` is the
@@ -163,9 +163,65 @@ def is_bearer_scheme(scheme: SecurityScheme, swagger2: bool) -> bool:
     return data.get("type") == "http" and isinstance(kind, str) and kind.lower() == "bearer"
 
 
+#: scheme types whose access tokens travel as ``Authorization: Bearer`` (RFC 6750 §2.1):
+#: OAuth 2.0 (RFC 6749 §7.1 with RFC 6750) and OpenID Connect (Core 1.0 §16.7, 3.x only)
+TOKEN_SCHEME_TYPES = frozenset({"oauth2", "openIdConnect"})
+
+
+def is_token_scheme(scheme: SecurityScheme, swagger2: bool) -> bool:
+    """True for a token-bearing scheme: a bearer scheme (:func:`is_bearer_scheme`) or an
+    ``oauth2`` / ``openIdConnect`` scheme, whose access tokens are sent as
+    ``Authorization: Bearer`` (RFC 6750 §2.1).  These are the schemes that may declare
+    ``x-token-encryption``."""
+    if is_bearer_scheme(scheme, swagger2):
+        return True
+    kind = scheme.type
+    return kind == "oauth2" or (kind == "openIdConnect" and not swagger2)
+
+
 def bearer_schemes(index: SpecIndex) -> list[SecurityScheme]:
-    """The bearer schemes of ``index`` in declaration order."""
-    return [s for s in index.security_schemes.values() if is_bearer_scheme(s, index.is_swagger2)]
+    """The token-bearing schemes of ``index`` (:func:`is_token_scheme`) in declaration
+    order: what TRN-BEARER-HEADER requires and where ``x-token-encryption`` is read."""
+    return [s for s in index.security_schemes.values() if is_token_scheme(s, index.is_swagger2)]
+
+
+def is_basic_scheme(scheme: SecurityScheme, swagger2: bool) -> bool:
+    """True for HTTP Basic: 3.x ``type: http, scheme: basic`` (RFC 7617), 2.0 ``type: basic``."""
+    if swagger2:
+        return scheme.type == "basic"
+    kind = scheme.data.get("scheme")
+    return scheme.type == "http" and isinstance(kind, str) and kind.lower() == "basic"
+
+
+def _unresolved_findings(rule: str, index: SpecIndex, *, parameters: bool = False
+                         ) -> list[Finding]:
+    """One ``error`` per path item / operation (and, with ``parameters``, parameter) of
+    ``paths`` whose definition is not in the document: it was never seen, so it cannot be
+    counted as compliant (fail closed)."""
+    found = []
+    hidden = len(index.unresolved_api_operations)
+    total = hidden + len(index.api_operations)
+    for item in index.unresolved:
+        if item.webhook or (item.kind == "parameter" and not parameters):
+            continue
+        if item.kind == "path-item":
+            what = f"Path item {item.path}"
+        elif item.kind == "operation":
+            what = f"Operation {(item.method or '').upper()} {item.path}"
+        else:
+            what = "A parameter of " + (f"{item.method.upper()} {item.path}" if item.method
+                                        else f"path item {item.path}")
+        if item.external:
+            where = item.ref.split("#", 1)[0] or item.ref
+            why = f"defined in {where}, which Stagegate does not fetch"
+        else:
+            why = f"its $ref {item.ref!r} does not resolve inside the document"
+        found.append(_finding(
+            rule, Status.ERROR,
+            f"{what} cannot be evaluated: {why}. Bundle it into the document ({hidden} of "
+            f"{total} path item(s) and operation(s) under `paths` are not in the document).",
+            jp.child(item.pointer, "$ref")))
+    return found
 
 
 def _requirements(op: Operation) -> list[tuple[int, dict[str, Any]]]:
@@ -367,18 +423,28 @@ def _swagger_scheme_problem(index: SpecIndex, scheme: str | None, url: str) -> s
 def bearer_header(
     doc: SpecDocument, index: SpecIndex, issues: Sequence[ValidationIssue]
 ) -> list[Finding]:
-    """A bearer scheme exists and every secured operation requires it; no apiKey in the query
-    string or a cookie is used."""
+    """A token-bearing scheme (http bearer, oauth2, openIdConnect; RFC 6750 §2.1) exists and
+    every secured operation requires it; no apiKey in the query string or a cookie is used.
+
+    ``not-applicable`` when the document has no operations under ``paths`` (webhooks only);
+    one ``error`` per path item or operation defined outside the document.
+    """
     rule = "TRN-BEARER-HEADER"
+    unseen = _unresolved_findings(rule, index)
+    if not index.api_operations and not unseen:
+        return [_finding(rule, Status.NOT_APPLICABLE,
+                         "The document declares no operations under `paths` (webhooks are "
+                         "requests the API sends), so there is no request to carry a token.")]
     bearer = {s.name for s in bearer_schemes(index)}
     findings: list[Finding] = []
     if not bearer:
-        how = ("`type: apiKey, in: header, name: Authorization`" if index.is_swagger2
-               else "`type: http, scheme: bearer`")
+        how = ("`type: apiKey, in: header, name: Authorization` or `type: oauth2`"
+               if index.is_swagger2
+               else "`type: http, scheme: bearer`, `type: oauth2` or `type: openIdConnect`")
         findings.append(_fail(
-            rule, f"No bearer security scheme is declared ({how}), so access tokens have no "
-                  "declared place in the Authorization header.",
-            index.security_schemes_pointer))
+            rule, f"No token-bearing security scheme is declared ({how}), so access tokens "
+                  "have no declared place in the Authorization header.",
+            _schemes_place(index)))
     url_keys: dict[str, list[Operation]] = {}
     # one finding per distinct alternative without bearer, not one per operation
     missing: dict[frozenset[str], tuple[str, list[Operation]]] = {}
@@ -402,42 +468,135 @@ def bearer_header(
                 missing.setdefault(frozenset(req), (pointer, []))[1].append(op)
     for names, (pointer, ops) in missing.items():
         alternative = "{" + ", ".join(sorted(names)) + "}"
-        used_by = _op_label(ops[0]) + (f" and {len(ops) - 1} more operation(s)"
-                                       if len(ops) > 1 else "")
         findings.append(_fail(
-            rule, f"The security alternative {alternative} (used by {used_by}) does not include "
-                  f"the bearer scheme ({', '.join(sorted(bearer))}), so a client can call it "
-                  "without an Authorization bearer token.",
+            rule, f"The security alternative {alternative} (used by {_used_by(ops)}) does not "
+                  f"include a token-bearing scheme ({', '.join(sorted(bearer))}), so a client "
+                  "can call it without an Authorization bearer token.",
             pointer))
     for name, ops in url_keys.items():
         scheme = index.security_schemes[name]
         place = scheme.data.get("in")
         findings.append(_fail(
             rule, f"The apiKey security scheme `{name}` sends the credential in the {place} "
-                  f"(`{scheme.data.get('name')}`) and is used by {_op_label(ops[0])}"
-                  + (f" and {len(ops) - 1} more operation(s)" if len(ops) > 1 else "")
-                  + "; credentials belong in the Authorization header only.",
+                  f"(`{scheme.data.get('name')}`) and is used by {_used_by(ops)}; credentials "
+                  "belong in the Authorization header only.",
             scheme.pointer))
+    findings += unseen
     if findings:
         return findings
-    return [_pass(rule, f"All {secured} secured operation(s) require the bearer scheme "
+    return [_pass(rule, f"All {secured} secured operation(s) require a token-bearing scheme "
                         f"({', '.join(sorted(bearer))}).")]
 
 
+def _schemes_place(index: SpecIndex) -> str:
+    """Where security schemes are (or would be) declared: ``/components/securitySchemes`` /
+    ``/securityDefinitions``, else ``/components``, else the document root (line 1), so a
+    finding about a missing scheme always has a location."""
+    if index.security_schemes_pointer is not None:
+        return index.security_schemes_pointer
+    if not index.is_swagger2 and isinstance(index.document.data.get("components"), dict):
+        return "/components"
+    return ""
+
+
+def _used_by(ops: Sequence[Operation]) -> str:
+    return _op_label(ops[0]) + (f" and {len(ops) - 1} more operation(s)" if len(ops) > 1 else "")
+
+
+# ------------------------------------------------------------------- TRN-OAUTH-GRANTS
+#: OAuth 2.0 flows the Security BCP retires: key (3.x ``flows`` member / 2.0 ``flow`` value)
+#: → (severity, why)
+DEPRECATED_FLOWS: dict[str, tuple[Severity, str]] = {
+    "implicit": (Severity.MEDIUM,
+                 "the implicit grant returns the access token in the redirect URI, where it "
+                 "leaks (browser history, Referer) and cannot be sender-constrained; "
+                 "RFC 9700 §2.1.2: use the authorization code grant with PKCE"),
+    "password": (Severity.HIGH,
+                 "the resource owner password credentials grant hands the user's password to "
+                 "the client; RFC 9700 §2.4: it MUST NOT be used"),
+}
+
+
+@spec_rule("TRN-OAUTH-GRANTS")
+def oauth_grants(
+    doc: SpecDocument, index: SpecIndex, issues: Sequence[ValidationIssue]
+) -> list[Finding]:
+    """One ``fail`` per OAuth 2.0 implicit or password flow declared by an ``oauth2`` scheme
+    (3.x ``flows.implicit`` / ``flows.password``; 2.0 ``flow: implicit|password``); implicit
+    is ``medium`` (SHOULD NOT, RFC 9700 §2.1.2), password ``high`` (MUST NOT, §2.4)."""
+    rule = "TRN-OAUTH-GRANTS"
+    findings: list[Finding] = []
+    oauth = [s for s in index.security_schemes.values() if s.type == "oauth2"]
+    for scheme in oauth:
+        if index.is_swagger2:
+            flow = scheme.data.get("flow")
+            flows = {flow: jp.child(scheme.pointer, "flow")} if isinstance(flow, str) else {}
+        else:
+            declared = scheme.data.get("flows")
+            flows = ({k: jp.child(scheme.pointer, "flows", k) for k in declared}
+                     if isinstance(declared, dict) else {})
+        for flow_name, pointer in flows.items():
+            if flow_name in DEPRECATED_FLOWS:
+                severity, why = DEPRECATED_FLOWS[flow_name]
+                findings.append(_fail(
+                    rule, f"The oauth2 security scheme `{scheme.name}` declares the "
+                          f"{flow_name} flow: {why}.", pointer, severity))
+    if findings:
+        return findings
+    if not oauth:
+        return [_pass(rule, "The document declares no oauth2 security scheme, so no implicit "
+                            "or password flow.")]
+    return [_pass(rule, f"{len(oauth)} oauth2 scheme(s) declare neither the implicit nor "
+                        "the password flow.")]
+
+
+# ------------------------------------------------------------------- TRN-NO-BASIC-AUTH
+@spec_rule("TRN-NO-BASIC-AUTH")
+def no_basic_auth(
+    doc: SpecDocument, index: SpecIndex, issues: Sequence[ValidationIssue]
+) -> list[Finding]:
+    """One ``fail`` per HTTP Basic scheme used in a security alternative of an operation
+    (at the scheme, naming its users); a declared but unused Basic scheme passes."""
+    rule = "TRN-NO-BASIC-AUTH"
+    basic = {s.name for s in index.security_schemes.values()
+             if is_basic_scheme(s, index.is_swagger2)}
+    users: dict[str, list[Operation]] = {}
+    for op in index.api_operations:
+        for _, req in _requirements(op):
+            for name in basic.intersection(req):
+                ops = users.setdefault(name, [])
+                if not ops or ops[-1] is not op:
+                    ops.append(op)
+    findings = [
+        _fail(rule, f"The HTTP Basic security scheme `{name}` is a credential alternative of "
+                    f"{_used_by(ops)}: every request then carries the user's reusable "
+                    "password (base64 is no protection, RFC 7617 §4). Require a short-lived "
+                    "bearer token instead.", index.security_schemes[name].pointer)
+        for name, ops in users.items()
+    ]
+    if findings:
+        return findings
+    return [_pass(rule, "No operation accepts HTTP Basic credentials.")]
+
+
 # ------------------------------------------------------------------ TRN-NO-TOKEN-IN-URL
-#: credential parameter names, lower case with ``-``, ``_``, ``.`` and spaces removed
-CREDENTIAL_NAMES = frozenset({
-    "accesstoken", "token", "jwt", "idtoken", "auth", "authorization", "apikey", "bearer",
-    "refreshtoken", "clientsecret", "password",
-})
 _URL_LOCATIONS = frozenset({"query", "path", "querystring"})
 #: a compact JWS (3 segments) or JWE (5 segments): base64url JSON header ``{"`` = ``eyJ``
 JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 
+_SIGNALS = {
+    "security-scheme": "it is the parameter of the {evidence}",
+    "schema": "its schema says {evidence}",
+    "description": "its description says \"{evidence}\"",
+    "name": "its name reads \"{evidence}\"",
+}
 
-def is_credential_name(name: str) -> bool:
-    """True for ``access_token``, ``Access-Token``, ``accessToken``, ``API_KEY`` …"""
-    return re.sub(r"[-_.\s]", "", name.lower()) in CREDENTIAL_NAMES
+
+def is_credential_name(name: str, location: str = "query") -> bool:
+    """True when the name alone marks a ``location`` parameter as a credential
+    (``access_token``, ``Access-Token``, ``accessToken``, ``API_KEY``, ``key`` …; not
+    ``page_token`` or ``tokenId``); see :func:`policies.credentials.classify_name`."""
+    return credentials.classify_name(name, location) is True
 
 
 def _jwt_strings(
@@ -471,27 +630,51 @@ def _clip_token(value: str) -> str:
 def no_token_in_url(
     doc: SpecDocument, index: SpecIndex, issues: Sequence[ValidationIssue]
 ) -> list[Finding]:
-    """No credential-named query/path parameter; no JWT in server URLs or parameter examples."""
+    """No query/path/cookie parameter classified as a credential
+    (:func:`policies.credentials.classify_parameter`; each finding names the deciding signal
+    and points at it), no apiKey scheme ``in: query``, no JWT in server URLs or parameter
+    examples; one ``error`` per path item, operation or parameter defined outside the
+    document."""
     rule = "TRN-NO-TOKEN-IN-URL"
     findings: list[Finding] = []
     seen: set[str] = set()
+    schemes = credentials.scheme_parameters(index)
     for op in index.operations:
         for param in op.parameters:
-            if param.location not in _URL_LOCATIONS or param.pointer in seen:
+            if param.location not in credentials.CREDENTIAL_LOCATIONS or param.pointer in seen:
                 continue
             seen.add(param.pointer)
-            if is_credential_name(param.name):
+            found = credentials.classify_parameter(param, schemes)
+            if found is not None:
+                why = _SIGNALS[found.signal].format(evidence=found.evidence)
+                if param.location == "cookie":
+                    risk = ("a credential in a cookie is sent automatically by browsers "
+                            "(cross-site request forgery) and is no bearer header")
+                else:
+                    risk = ("a credential in the URL is kept by logs, browser history and "
+                            "Referer headers")
+                # the scheme is reported on its own below; here blame the parameter
+                where = (jp.child(param.pointer, "name") if found.signal == "security-scheme"
+                         else found.pointer)
                 findings.append(_fail(
                     rule, f"The {param.location} parameter `{param.name}` ({_op_label(op)}) "
-                          "carries a credential in the URL, where logs, browser history and "
-                          "Referer headers keep it. Send tokens in the Authorization header.",
-                    jp.child(param.pointer, "name")))
+                          f"carries a credential ({found.signal}: {why}); {risk}. Send it in "
+                          "the Authorization header.",
+                    where))
+            if param.location not in _URL_LOCATIONS:
+                continue
             for where, value in _jwt_strings(index, param.data, param.pointer, seen):
                 findings.append(_fail(
                     rule, f"The {param.location} parameter `{param.name}` ({_op_label(op)}) "
                           f"has a JWT-shaped value ({_clip_token(value)}) in its examples; "
                           "a token in a URL leaks, and a real one must be revoked.",
                     where))
+    for scheme in index.security_schemes.values():
+        if scheme.type == "apiKey" and scheme.data.get("in") == "query":
+            findings.append(_fail(
+                rule, f"The apiKey security scheme `{scheme.name}` sends its credential in the "
+                      f"query parameter `{scheme.data.get('name')}`, i.e. in the URL "
+                      "(RFC 6750 §2.3, RFC 9700 §4.3.2).", jp.child(scheme.pointer, "in")))
     url_sources: list[tuple[Any, str]] = []
     if index.is_swagger2:
         url_sources += [(doc.data.get(k), f"/{k}") for k in ("host", "basePath")]
@@ -505,10 +688,11 @@ def no_token_in_url(
             findings.append(_fail(
                 rule, f"A server URL holds a JWT-shaped value ({_clip_token(value)}); tokens "
                       "must never be part of a URL.", where))
+    findings += _unresolved_findings(rule, index, parameters=True)
     if findings:
         return findings
-    return [_pass(rule, "No credential-named query or path parameter and no JWT in URLs or "
-                        "query-parameter examples.")]
+    return [_pass(rule, "No query, path or cookie parameter carries a credential and no JWT "
+                        "is in URLs or query-parameter examples.")]
 
 
 # --------------------------------------------------------------- SPEC-OPERATIONS-SECURED
@@ -516,7 +700,9 @@ def no_token_in_url(
 def operations_secured(
     doc: SpecDocument, index: SpecIndex, issues: Sequence[ValidationIssue]
 ) -> list[Finding]:
-    """One ``fail`` per operation without effective, non-optional, defined security."""
+    """One ``fail`` per operation without effective, non-optional, defined security, and one
+    ``error`` per path item or operation defined outside the document (never fetched, so
+    never counted as secured)."""
     rule = "SPEC-OPERATIONS-SECURED"
     findings: list[Finding] = []
     operations = index.api_operations
@@ -527,6 +713,7 @@ def operations_secured(
             findings.append(_fail(
                 rule, f"{_op_label(op)}{inherited}: " + "; ".join(problems) + ".",
                 op.pointer if op.security_source == "global" else pointer))
+    findings += _unresolved_findings(rule, index)
     if findings:
         return findings
     if not operations:
@@ -579,8 +766,10 @@ _URL_FIELDS = ("issuer", "audience", "jwks-uri")
 
 
 def declared_profile(index: SpecIndex) -> dict[str, Any] | None:
-    """The first bearer scheme's ``x-token-encryption`` mapping (a copy), or ``None`` when
-    no bearer scheme declares one.  What later evidence is checked against."""
+    """The first token-bearing scheme's ``x-token-encryption`` mapping (a copy), or ``None``
+    when none declares one.  Token-bearing: http bearer, oauth2 or openIdConnect
+    (:func:`is_token_scheme`; their access tokens are bearer tokens, RFC 6750 §2.1).  What
+    later evidence is checked against."""
     for scheme in bearer_schemes(index):
         ext = scheme.data.get(PROFILE_KEY)
         if isinstance(ext, Mapping):
@@ -592,13 +781,20 @@ def declared_profile(index: SpecIndex) -> dict[str, Any] | None:
 def token_profile(
     doc: SpecDocument, index: SpecIndex, issues: Sequence[ValidationIssue]
 ) -> list[Finding]:
-    """Every bearer scheme declares an ``x-token-encryption`` profile within the allow lists."""
+    """Every token-bearing scheme (http bearer, oauth2, openIdConnect) declares an
+    ``x-token-encryption`` profile within the allow lists; ``not-applicable`` for a document
+    without operations under ``paths`` and without such a scheme."""
     rule = "SPEC-TOKEN-PROFILE"
     schemes = bearer_schemes(index)
+    if not schemes and not index.api_operations and not index.unresolved_api_operations:
+        return [_finding(rule, Status.NOT_APPLICABLE,
+                         "The document declares no operations under `paths` and no "
+                         "token-bearing scheme, so there is no token profile to declare.")]
     if not schemes:
-        return [_fail(rule, "No bearer security scheme is declared, so there is nowhere to "
-                            f"declare the `{PROFILE_KEY}` token profile (see TRN-BEARER-HEADER).",
-                      index.security_schemes_pointer)]
+        return [_fail(rule, "No token-bearing security scheme is declared, so there is nowhere "
+                            f"to declare the `{PROFILE_KEY}` token profile (see "
+                            "TRN-BEARER-HEADER).",
+                      _schemes_place(index))]
     findings: list[Finding] = []
     summaries = []
     for scheme in schemes:
@@ -606,7 +802,8 @@ def token_profile(
         pointer = jp.child(scheme.pointer, PROFILE_KEY)
         if profile is None:
             findings.append(_fail(
-                rule, f"The bearer security scheme `{scheme.name}` declares no `{PROFILE_KEY}`, "
+                rule, f"The token-bearing security scheme `{scheme.name}` declares no "
+                      f"`{PROFILE_KEY}`, "
                       "so nothing says its access tokens are encrypted (nested JWS in JWE) "
                       "or with which algorithms.", scheme.pointer))
         elif not isinstance(profile, dict):

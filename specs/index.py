@@ -96,6 +96,34 @@ class Operation:
 
 
 @dataclass(frozen=True, slots=True)
+class UnresolvedRef:
+    """A path item, operation or parameter whose definition is not in the document.
+
+    Stagegate never fetches external references, so what such a ``$ref`` names was never
+    seen: rules must count it as "cannot be evaluated" (fail closed), never as compliant.
+
+    :ivar kind: ``"path-item"``, ``"operation"`` or ``"parameter"``.
+    :ivar path: the path template (or webhook name) it belongs to.
+    :ivar method: the operation's method for ``operation``/``parameter`` entries, else
+        ``None`` (a whole path item: every method it may define is unseen).
+    :ivar pointer: JSON pointer of the object that holds the ``$ref`` member.
+    :ivar ref: the ``$ref`` value as written (``resources/pets.yml#/get``), or ``""`` when
+        the value is not a string.
+    :ivar external: true for a reference outside the document; false for a local
+        reference that does not resolve (dangling, or a cycle).
+    :ivar webhook: true under ``webhooks``.
+    """
+
+    kind: Literal["path-item", "operation", "parameter"]
+    path: str
+    method: str | None
+    pointer: str
+    ref: str
+    external: bool
+    webhook: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class SecurityScheme:
     """A named security scheme.
 
@@ -159,6 +187,8 @@ class SpecIndex:
         root/operation ``schemes`` entry, or one ``/host`` entry when there are no schemes).
     :ivar global_security: the root ``security`` value, or ``None`` when absent.
     :ivar global_security_pointer: ``/security`` when present, else ``None``.
+    :ivar unresolved: path items, operations and parameters that are ``$ref`` s the index
+        could not follow (external, dangling or cyclic), in document order.
     """
 
     def __init__(self, doc: SpecDocument) -> None:
@@ -172,6 +202,7 @@ class SpecIndex:
         self.security_schemes_pointer: str | None = None
         self.servers: list[Server] = []
         self.operations: list[Operation] = []
+        self.unresolved: list[UnresolvedRef] = []
         if self.version is None:
             return
         if self.is_swagger2:
@@ -192,6 +223,12 @@ class SpecIndex:
     def api_operations(self) -> list[Operation]:
         """Operations under ``paths`` only (requests the API receives; no webhooks)."""
         return [op for op in self.operations if not op.webhook]
+
+    @property
+    def unresolved_api_operations(self) -> list[UnresolvedRef]:
+        """Unresolved path items and operations under ``paths`` (no webhooks, no
+        parameters): each hides one or more operations no rule has seen."""
+        return [u for u in self.unresolved if u.kind != "parameter" and not u.webhook]
 
     def deref(self, node: Any) -> tuple[Any, str | None]:
         """Follow local ``$ref`` hops of ``node`` (see :func:`specs.pointer.deref`)."""
@@ -274,9 +311,11 @@ class SpecIndex:
             item_pointer = jp.child("/" + container, path)
             target, target_pointer = self.deref(item)
             if not isinstance(target, dict):
+                self._unresolved("path-item", path, None, item_pointer, item, webhook)
                 continue
             item_pointer = target_pointer or item_pointer
-            item_params = self._parameters(target.get("parameters"), item_pointer)
+            item_params = self._parameters(target.get("parameters"), item_pointer,
+                                           path, None, webhook)
             if not self.is_swagger2:
                 self._add_servers3(target.get("servers"), jp.child(item_pointer, "servers"),
                                    "path")
@@ -290,9 +329,34 @@ class SpecIndex:
                     for name, op in extra.items()
                 ]
             for method, op, op_pointer in entries:
+                if isinstance(op, dict) and "$ref" in op:
+                    # not allowed by the specification, but written: an operation elsewhere
+                    resolved, resolved_pointer = self.deref(op)
+                    if not isinstance(resolved, dict):
+                        self._unresolved("operation", path, method, op_pointer, op, webhook)
+                        continue
+                    op, op_pointer = resolved, resolved_pointer or op_pointer
                 if not isinstance(op, dict):
                     continue
                 self._add_operation(path, method, op, op_pointer, item_params, webhook)
+
+    def _unresolved(
+        self,
+        kind: Literal["path-item", "operation", "parameter"],
+        path: str,
+        method: str | None,
+        pointer: str,
+        node: Any,
+        webhook: bool,
+    ) -> None:
+        """Record ``node`` when it is a ``$ref`` that could not be followed locally."""
+        if not (isinstance(node, dict) and "$ref" in node):
+            return
+        ref = node["$ref"]
+        self.unresolved.append(UnresolvedRef(
+            kind, path, method, pointer, ref if isinstance(ref, str) else "",
+            not jp.is_local_ref(ref) and isinstance(ref, str), webhook,
+        ))
 
     def _add_operation(
         self,
@@ -314,7 +378,7 @@ class SpecIndex:
             security, sec_pointer, source = (
                 self.global_security, self.global_security_pointer, "global"
             )
-        own = self._parameters(op.get("parameters"), pointer)
+        own = self._parameters(op.get("parameters"), pointer, path, method, webhook)
         own_keys = {(p.name, p.location) for p in own}
         params = [p for p in item_params if (p.name, p.location) not in own_keys] + own
         if self.is_swagger2:
@@ -326,7 +390,9 @@ class SpecIndex:
             path, method, pointer, op, security, sec_pointer, source, tuple(params), webhook,
         ))
 
-    def _parameters(self, params: Any, owner: str) -> list[Parameter]:
+    def _parameters(
+        self, params: Any, owner: str, path: str, method: str | None, webhook: bool
+    ) -> list[Parameter]:
         if not isinstance(params, list):
             return []
         found: list[Parameter] = []
@@ -334,6 +400,7 @@ class SpecIndex:
             used_at = jp.child(owner, "parameters", i)
             target, target_pointer = self.deref(entry)
             if not isinstance(target, dict):
+                self._unresolved("parameter", path, method, used_at, entry, webhook)
                 continue
             name = target.get("name")
             location = target.get("in")

@@ -180,11 +180,34 @@ class TestHttpsOnly:
 class TestBearerHeader:
     def test_missing_bearer_scheme_fails(self, evaluate: Any, openapi: dict[str, Any]) -> None:
         openapi["components"]["securitySchemes"] = {
-            "accessToken": {"type": "oauth2", "flows": {"clientCredentials": {
-                "tokenUrl": "https://auth.example.com/token", "scopes": {}}}}}
+            "accessToken": {"type": "apiKey", "in": "header", "name": "X-Key"}}
         findings = evaluate("TRN-BEARER-HEADER", openapi)
         assert pointers(findings) == ["/components/securitySchemes"]
-        assert "No bearer security scheme" in findings[0].message
+        assert "No token-bearing security scheme" in findings[0].message
+
+    @pytest.mark.parametrize("scheme", [
+        {"type": "oauth2", "flows": {"clientCredentials": {
+            "tokenUrl": "https://auth.example.com/token", "scopes": {}}}},
+        {"type": "openIdConnect",
+         "openIdConnectUrl": "https://auth.example.com/.well-known/openid-configuration"},
+    ])
+    def test_oauth2_and_openid_connect_carry_bearer_tokens(
+        self, evaluate: Any, openapi: dict[str, Any], scheme: dict[str, Any]
+    ) -> None:
+        # was a bug: RFC 6750 §2.1, OAuth 2.0 / OIDC access tokens are Authorization: Bearer
+        openapi["components"]["securitySchemes"] = {"accessToken": scheme}
+        assert only_pass(evaluate("TRN-BEARER-HEADER", openapi))
+
+    def test_webhooks_only_document_is_not_applicable(self, evaluate: Any) -> None:
+        (finding,) = evaluate("TRN-BEARER-HEADER", """
+            openapi: 3.1.0
+            info: {title: t, version: '1'}
+            webhooks:
+              paid:
+                post:
+                  responses: {'200': {description: ok}}
+        """)
+        assert finding.status is Status.NOT_APPLICABLE
 
     def test_scheme_name_compare_is_case_insensitive(self, evaluate: Any,
                                                      openapi: dict[str, Any]) -> None:
@@ -238,9 +261,30 @@ class TestNoTokenInUrl:
     def test_credential_names(self, name: str) -> None:
         assert is_credential_name(name)
 
-    @pytest.mark.parametrize("name", ["expand", "author", "tokens_left", "page"])
+    @pytest.mark.parametrize("name", [
+        "key", "oauth_token", "oauth_consumer_key", "sessionToken", "id_token_hint",
+        "webhook_token", "private_key", "X-Amz-Signature", "sig", "code_verifier",
+        "client_assertion", "X-API-Key", "passwd", "subscription-key", "session_id",
+    ])
+    def test_credential_names_beyond_a_list(self, name: str) -> None:
+        assert is_credential_name(name)
+
+    @pytest.mark.parametrize("name", [
+        "expand", "author", "tokens_left", "page", "page_token", "next_token", "start-token",
+        "continuation", "cursor", "tokenId", "token_id", "token_type_hint",
+        "oauth_signature_method", "sort_key", "template_key", "idempotency_key", "keyId",
+        "actor_ids", "login_hint", "public_key",
+    ])
     def test_ordinary_names(self, name: str) -> None:
         assert not is_credential_name(name)
+
+    @pytest.mark.parametrize(("name", "location", "expected"), [
+        ("key", "path", False),  # /objects/{key}: an object key
+        ("session_id", "path", False),  # /sessions/{session_id}: a record
+        ("session_id", "cookie", True),  # the session credential itself
+    ])
+    def test_location_matters(self, name: str, location: str, expected: bool) -> None:
+        assert is_credential_name(name, location) is expected
 
     def test_query_parameter_named_like_a_token_fails(
         self, evaluate: Any, openapi: dict[str, Any]
@@ -347,7 +391,7 @@ class TestTokenProfile:
         openapi["components"]["securitySchemes"]["accessToken"] = {
             "type": "http", "scheme": "basic"}
         (finding,) = evaluate("SPEC-TOKEN-PROFILE", openapi)
-        assert finding.status is Status.FAIL and "No bearer" in finding.message
+        assert finding.status is Status.FAIL and "No token-bearing" in finding.message
 
     @pytest.mark.parametrize(("key", "value", "severity"), [
         ("alg", "RSA1_5", Severity.CRITICAL),

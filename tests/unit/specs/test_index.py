@@ -220,3 +220,35 @@ def test_malformed_parts_are_skipped_not_raised() -> None:
     (op,) = index.operations
     assert [(p.name, p.location) for p in op.parameters] == [("q", "query")]
     assert index.servers == [] and index.security_schemes == {}
+
+
+def test_path_items_operations_and_parameters_defined_elsewhere_are_unresolved() -> None:
+    index = index_of("""
+        openapi: 3.1.0
+        info: {title: t, version: "1"}
+        paths:
+          /a: {$ref: 'resources/a.yml'}
+          /b:
+            get: {$ref: 'resources/b.yml#/get'}
+            post:
+              parameters: [{$ref: 'params.yml#/P'}]
+              responses: {}
+          /c: {$ref: '#/components/pathItems/Missing'}
+          /d: {$ref: '#/components/pathItems/D'}
+        webhooks:
+          w: {$ref: 'hooks.yml'}
+        components:
+          pathItems:
+            D: {get: {responses: {}}}
+    """)
+    found = [(u.kind, u.path, u.method, u.pointer, u.external, u.webhook)
+             for u in index.unresolved]
+    assert found == [
+        ("path-item", "/a", None, "/paths/~1a", True, False),
+        ("operation", "/b", "get", "/paths/~1b/get", True, False),
+        ("parameter", "/b", "post", "/paths/~1b/post/parameters/0", True, False),
+        ("path-item", "/c", None, "/paths/~1c", False, False),
+        ("path-item", "w", None, "/webhooks/w", True, True),
+    ]
+    assert [u.path for u in index.unresolved_api_operations] == ["/a", "/b", "/c"]
+    assert [(op.path, op.method) for op in index.operations] == [("/b", "post"), ("/d", "get")]
