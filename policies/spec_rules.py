@@ -231,6 +231,56 @@ def _requirements(op: Operation) -> list[tuple[int, dict[str, Any]]]:
     return [(i, r) for i, r in enumerate(op.security) if isinstance(r, dict) and r]
 
 
+#: marks a read-only operation as intentionally public; the value says why (Redocly's
+#: "intentionally public" `security: []`, with the reason required and reads only)
+PUBLIC_KEY = "x-stagegate-public"
+#: methods that may be public: safe methods (RFC 9110 §9.2.1) that return what anyone may read
+PUBLIC_METHODS = frozenset({"get", "head"})
+
+
+def public_reason(op: Operation) -> str | None:
+    """Why ``op`` is intentionally public, or ``None``: a GET or HEAD operation with
+    ``security: []`` and a non-empty ``x-stagegate-public`` text (e.g. a JWKS endpoint,
+    whose keys exist to be published)."""
+    reason = op.data.get(PUBLIC_KEY)
+    if (op.method in PUBLIC_METHODS and op.security == [] and isinstance(reason, str)
+            and reason.strip()):
+        return reason.strip()
+    return None
+
+
+def token_endpoint_paths(index: SpecIndex) -> frozenset[str]:
+    """URL paths of the OAuth 2.0 token endpoints the document declares (the path of every
+    oauth2 flow's ``tokenUrl``; 2.0: the scheme's ``tokenUrl``), without a trailing ``/``."""
+    found: set[str] = set()
+    for scheme in index.security_schemes.values():
+        if scheme.type != "oauth2":
+            continue
+        declared = scheme.data.get("flows")
+        if index.is_swagger2:
+            flows = [scheme.data]
+        elif isinstance(declared, dict):
+            flows = [flow for flow in declared.values() if isinstance(flow, dict)]
+        else:
+            flows = []
+        for flow in flows:
+            url = flow.get("tokenUrl")
+            if isinstance(url, str) and url:
+                found.add(urlsplit(url).path.rstrip("/") or "/")
+    return frozenset(found)
+
+
+def is_token_endpoint(op: Operation, index: SpecIndex, paths: frozenset[str]) -> bool:
+    """True when ``op`` is a POST to a declared OAuth 2.0 token endpoint (``paths`` from
+    :func:`token_endpoint_paths`): the operation's path under one of the document's servers
+    is a flow's ``tokenUrl``.  Clients authenticate there with their own credentials
+    (RFC 6749 §2.3, §3.2), not with the bearer token they come to obtain."""
+    if op.method != "post" or op.webhook or not paths:
+        return False
+    bases = {urlsplit(server.url).path.rstrip("/") for server in index.servers} or {""}
+    return any(f"{base}{op.path}".rstrip("/") in paths for base in bases)
+
+
 # ------------------------------------------------------------------------- SPEC-VALID
 @spec_rule("SPEC-VALID")
 def spec_valid(
@@ -449,10 +499,13 @@ def bearer_header(
     # one finding per distinct alternative without bearer, not one per operation
     missing: dict[frozenset[str], tuple[str, list[Operation]]] = {}
     secured = 0
+    token_paths = token_endpoint_paths(index)
     for op in index.api_operations:
         reqs = _requirements(op)
         if reqs:
             secured += 1
+        if is_token_endpoint(op, index, token_paths):
+            continue  # client authentication (RFC 6749 §2.3): no bearer token exists yet
         for i, req in reqs:
             for name in req:
                 scheme = index.security_schemes.get(name)
@@ -561,7 +614,13 @@ def no_basic_auth(
     basic = {s.name for s in index.security_schemes.values()
              if is_basic_scheme(s, index.is_swagger2)}
     users: dict[str, list[Operation]] = {}
+    token_paths = token_endpoint_paths(index)
+    at_token_endpoint = False
     for op in index.api_operations:
+        if is_token_endpoint(op, index, token_paths):
+            at_token_endpoint = at_token_endpoint or any(
+                basic.intersection(req) for _, req in _requirements(op))
+            continue  # Basic is how OAuth 2.0 clients authenticate there (RFC 6749 §2.3.1)
         for _, req in _requirements(op):
             for name in basic.intersection(req):
                 ops = users.setdefault(name, [])
@@ -576,6 +635,10 @@ def no_basic_auth(
     ]
     if findings:
         return findings
+    if at_token_endpoint:
+        return [_pass(rule, "HTTP Basic is used only for client authentication at the OAuth "
+                            "2.0 token endpoint (RFC 6749 §2.3.1); no API operation accepts "
+                            "it.")]
     return [_pass(rule, "No operation accepts HTTP Basic credentials.")]
 
 
@@ -706,7 +769,12 @@ def operations_secured(
     rule = "SPEC-OPERATIONS-SECURED"
     findings: list[Finding] = []
     operations = index.api_operations
+    public: list[str] = []
     for op in operations:
+        reason = public_reason(op)
+        if reason is not None:
+            public.append(f"{_op_label(op)} ({reason})")
+            continue
         problems, pointer = _security_problems(op, index)
         if problems:
             inherited = " (global `security`)" if op.security_source == "global" else ""
@@ -718,8 +786,15 @@ def operations_secured(
         return findings
     if not operations:
         return [_pass(rule, "The document declares no operations.")]
-    return [_pass(rule, f"All {len(operations)} operation(s) require authentication with "
-                        "defined security schemes.")]
+    secured = len(operations) - len(public)
+    message = (f"All {secured} operation(s) that are not intentionally public require "
+               "authentication with defined security schemes.")
+    if public:
+        message += (f" Intentionally public (`{PUBLIC_KEY}`, read-only): "
+                    + "; ".join(public) + ".")
+    return [_pass(rule, message if public else
+                  f"All {len(operations)} operation(s) require authentication with defined "
+                  "security schemes.")]
 
 
 def _security_problems(op: Operation, index: SpecIndex) -> tuple[list[str], str]:
@@ -731,7 +806,11 @@ def _security_problems(op: Operation, index: SpecIndex) -> tuple[list[str], str]
     if not isinstance(security, list):
         return ["`security` must be a list of security requirement objects"], sec_pointer
     if not security:
-        return ["`security: []` switches authentication off, so it is public"], sec_pointer
+        if PUBLIC_KEY in op.data and op.method not in PUBLIC_METHODS:
+            return [f"`security: []` switches authentication off; `{PUBLIC_KEY}` applies to "
+                    "GET and HEAD only, and a write is never public"], sec_pointer
+        return ["`security: []` switches authentication off, so it is public (a read-only "
+                f"operation meant to be public says why in `{PUBLIC_KEY}`)"], sec_pointer
     problems: list[str] = []
     first: str | None = None
     for i, req in enumerate(security):

@@ -475,3 +475,86 @@ class TestFailClosed:
         doc = load_document(b'{"openapi": "3.1.0", "info": {"title": "t", "version": "1"}}')
         (finding,) = evaluate_one("TRN-HTTPS-ONLY", doc, SpecIndex(doc), [])
         assert finding.status is Status.ERROR
+
+
+class TestIntentionallyPublicReads:
+    """``security: []`` with ``x-stagegate-public`` on a GET/HEAD passes and says why;
+    everywhere else ``security: []`` still fails."""
+
+    def _jwks_endpoint(self, openapi: dict[str, Any], method: str = "get",
+                       reason: object = "Public keys exist to be published.") -> None:
+        openapi["paths"]["/jwks.json"] = {method: {
+            "security": [], "x-stagegate-public": reason,
+            "responses": {"200": {"description": "the keys"}}}}
+
+    def test_a_public_read_with_a_reason_passes_and_is_named(
+            self, evaluate: Any, openapi: dict[str, Any]) -> None:
+        self._jwks_endpoint(openapi)
+        (finding,) = evaluate("SPEC-OPERATIONS-SECURED", openapi)
+        assert finding.status is Status.PASS
+        assert "GET /jwks.json (Public keys exist to be published.)" in finding.message
+        assert only_pass(evaluate("TRN-BEARER-HEADER", openapi))
+
+    def test_a_write_can_never_be_public(self, evaluate: Any,
+                                         openapi: dict[str, Any]) -> None:
+        self._jwks_endpoint(openapi, method="post")
+        findings = evaluate("SPEC-OPERATIONS-SECURED", openapi)
+        assert pointers(findings) == ["/paths/~1jwks.json/post/security"]
+        assert "GET and HEAD only" in findings[0].message
+
+    @pytest.mark.parametrize("reason", ["", "   ", True, None])
+    def test_a_public_read_without_a_reason_fails(self, evaluate: Any,
+                                                  openapi: dict[str, Any],
+                                                  reason: object) -> None:
+        self._jwks_endpoint(openapi, reason=reason)
+        assert pointers(evaluate("SPEC-OPERATIONS-SECURED", openapi)) == [
+            "/paths/~1jwks.json/get/security"]
+
+    def test_the_marker_does_not_excuse_a_read_that_keeps_security_optional(
+            self, evaluate: Any, openapi: dict[str, Any]) -> None:
+        get = openapi["paths"]["/payments/{id}"]["get"]
+        get["security"] = [{"accessToken": []}, {}]
+        get["x-stagegate-public"] = "not really"
+        assert pointers(evaluate("SPEC-OPERATIONS-SECURED", openapi)) == [
+            "/paths/~1payments~1{id}/get/security/1"]
+
+
+class TestOAuthTokenEndpoint:
+    """The POST at an oauth2 flow's ``tokenUrl`` authenticates clients with their own
+    credentials (RFC 6749 §2.3.1), so Basic there is no bearer gap."""
+
+    def _oauth(self, openapi: dict[str, Any], token_url: str) -> None:
+        schemes = openapi["components"]["securitySchemes"]
+        schemes["accessToken"] = {
+            "type": "oauth2", "x-token-encryption": schemes["accessToken"]["x-token-encryption"],
+            "flows": {"clientCredentials": {"tokenUrl": token_url, "scopes": {}}}}
+        schemes["client"] = {"type": "http", "scheme": "basic"}
+        openapi["paths"]["/token"] = {"post": {
+            "security": [{"client": []}],
+            "responses": {"200": {"description": "an access token"}}}}
+
+    @pytest.mark.parametrize("token_url", ["https://api.example.com/v1/token", "/v1/token"])
+    def test_basic_client_authentication_at_the_token_endpoint_passes(
+            self, evaluate: Any, openapi: dict[str, Any], token_url: str) -> None:
+        self._oauth(openapi, token_url)
+        assert only_pass(evaluate("TRN-BEARER-HEADER", openapi))
+        (finding,) = evaluate("TRN-NO-BASIC-AUTH", openapi)
+        assert finding.status is Status.PASS and "RFC 6749" in finding.message
+        assert only_pass(evaluate("SPEC-OPERATIONS-SECURED", openapi))
+
+    def test_basic_on_any_other_operation_still_fails(self, evaluate: Any,
+                                                      openapi: dict[str, Any]) -> None:
+        self._oauth(openapi, "https://api.example.com/v1/token")
+        openapi["paths"]["/payments/{id}"]["get"]["security"] = [{"client": []}]
+        assert pointers(evaluate("TRN-NO-BASIC-AUTH", openapi)) == [
+            "/components/securitySchemes/client"]
+        assert pointers(evaluate("TRN-BEARER-HEADER", openapi)) == [
+            "/paths/~1payments~1{id}/get/security/0"]
+
+    def test_a_token_url_elsewhere_exempts_nothing(self, evaluate: Any,
+                                                   openapi: dict[str, Any]) -> None:
+        self._oauth(openapi, "https://auth.example.com/oauth/token")
+        assert pointers(evaluate("TRN-NO-BASIC-AUTH", openapi)) == [
+            "/components/securitySchemes/client"]
+        assert pointers(evaluate("TRN-BEARER-HEADER", openapi)) == [
+            "/paths/~1token/post/security/0"]
