@@ -198,6 +198,8 @@ def _moment(command: str, option: str, value: str | None) -> datetime | None:
 @click.option("--policy-url", default=None, help="https URL of the deprecation policy.")
 @click.option("--log-dir", default="/var/log/nginx", show_default=True,
               help="Directory of the JSON access logs.")
+@click.option("--upstream-ca", default="/etc/ssl/certs/ca-certificates.crt", show_default=True,
+              help="CA bundle that verifies an https upstream.")
 @click.option("--decryption-keys-file", default=None,
               help="nginx-plus: the exported decryption JWKS on the gateway.")
 @click.option("--issuer-keys-file", default=None,
@@ -207,8 +209,8 @@ def render_command(spec_path: str, api_version: str, server_name: str, upstream:
                    certificate: str, certificate_key: str, validator: str, target: str,
                    deprecated_at: str | None, sunset_at: str | None,
                    successor_url: str | None, policy_url: str | None, log_dir: str,
-                   decryption_keys_file: str | None, issuer_keys_file: str | None,
-                   output: str | None) -> None:
+                   upstream_ca: str, decryption_keys_file: str | None,
+                   issuer_keys_file: str | None, output: str | None) -> None:
     """Render the nginx configuration of one API version.
 
     Exit 0: written; 2: the spec cannot be read or declares no profile, a setting is not
@@ -227,7 +229,7 @@ def render_command(spec_path: str, api_version: str, server_name: str, upstream:
             server_name=server_name, upstream=upstream, certificate=certificate,
             certificate_key=certificate_key, validator=validator.removeprefix("unix:"),
             api_version=api_version, base_paths=base_paths_from_spec(index),
-            log_dir=log_dir, deprecation=deprecation,
+            log_dir=log_dir, upstream_ca=upstream_ca, deprecation=deprecation,
             decryption_keys_file=decryption_keys_file, issuer_keys_file=issuer_keys_file)
         now = datetime.now(UTC)
         text = render_nginx(settings, profile, now=now) if target == "nginx" \
