@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
+from flask.cli import FlaskGroup
 
 from lifecycle.gateway.cli import gateway
 from lifecycle.gateway.nginx import make_self_signed
@@ -326,3 +329,13 @@ def test_prove_without_nginx_exits_2(rendered, spec, tmp_path):
                  "--nginx", str(tmp_path / "no-nginx"))
     assert result.exit_code == 2
     assert "cannot run" in one_line(result)
+
+
+def test_the_group_needs_no_app_and_imports_no_other_lifecycle_module():
+    assert isinstance(gateway, click.Group) and not isinstance(gateway, FlaskGroup)
+    assert set(gateway.commands) == {"render", "check", "prove"}
+    code = ("import sys, lifecycle.gateway.cli; print(sorted(m for m in sys.modules "
+            "if m.startswith('lifecycle.') and not m.startswith('lifecycle.gateway')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
