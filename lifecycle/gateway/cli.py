@@ -48,7 +48,7 @@ from lifecycle.gateway.render import (
 )
 from policies.findings import Status
 from policies.gate import GateDecision, decide
-from policies.gateway import GatewayCheck, check_nginx
+from policies.gateway import GATEWAY_RULE_IDS, GatewayCheck, check_nginx
 from policies.packs import PolicyPack, parse_pack
 from policies.report import render_gateway_json, render_gateway_sarif, render_gateway_text
 from policies.spec_rules import declared_profile
@@ -61,24 +61,27 @@ __all__ = ["EXIT_BLOCKED", "EXIT_PASS", "EXIT_UNCHECKABLE", "GATEWAY_GATE", "gat
 
 EXIT_PASS, EXIT_BLOCKED, EXIT_UNCHECKABLE = 0, 1, 2
 
-#: The gate ``gateway check`` applies: the deployment gate ``docs/gateway-check.md`` proposes
-#: for the default pack (every gateway rule; a failure of medium severity or worse blocks —
-#: today that is every gateway rule; GW-ENFORCES-TOKEN and GW-NO-EARLY-ANSWER must pass).
-GATEWAY_GATE = b"""\
+#: The gate ``gateway check`` applies (YAML of a policy pack): the deployment gate
+#: ``docs/gateway-check.md`` proposes for the default pack — GW-ENFORCES-TOKEN and
+#: GW-NO-EARLY-ANSWER must pass and a failed rule of medium severity or worse blocks (today
+#: every gateway rule is medium or worse, so any failure blocks).  The rules are listed by id
+#: (exactly those :func:`~policies.gateway.check_nginx` evaluates) rather than by evidence
+#: kind, so a later gateway rule judged elsewhere (the proof) is not "missing evidence" here.
+GATEWAY_GATE = f"""\
 name: gateway-check
 description: >-
-  stagegate gateway check: the gateway evidence part of the deployment gate.
+  stagegate gateway check: the nginx configuration part of the deployment gate.
 stages:
-  development: {block_on: null}
-  testing: {block_on: null}
+  development: {{block_on: null}}
+  testing: {{block_on: null}}
   deployment:
     apply:
-      evidence: [gateway]
+      rules: [{", ".join(GATEWAY_RULE_IDS)}]
     require: [GW-ENFORCES-TOKEN, GW-NO-EARLY-ANSWER]
     block_on: medium
     approvals: 0
-  retirement: {block_on: null}
-"""
+  retirement: {{block_on: null}}
+""".encode()
 #: Largest file read for a bundle (check_nginx refuses bundles over 1 MiB as a whole).
 MAX_FILE_BYTES = 1024 * 1024
 #: Largest OpenAPI document read.

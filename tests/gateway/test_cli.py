@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -15,9 +16,11 @@ import pytest
 from click.testing import CliRunner, Result
 from flask.cli import FlaskGroup
 
-from lifecycle.gateway.cli import gateway
+from lifecycle.gateway.cli import gateway, gateway_pack, judge
 from lifecycle.gateway.nginx import make_self_signed
 from lifecycle.gateway.proof import MIN_CASES
+from policies.findings import Status
+from policies.gateway import GATEWAY_RULE_IDS, check_nginx
 
 FIXTURES = Path(__file__).resolve().parents[1] / "unit" / "gateway" / "fixtures"
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
@@ -339,3 +342,15 @@ def test_the_group_needs_no_app_and_imports_no_other_lifecycle_module():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_gate_applies_exactly_the_checked_rules_and_blocks_any_failure():
+    policy = gateway_pack().stage("deployment")
+    assert policy.rules == frozenset(GATEWAY_RULE_IDS) and not policy.evidence
+    assert policy.require == {"GW-ENFORCES-TOKEN", "GW-NO-EARLY-ANSWER"}
+    good = check_nginx({"nginx.conf": (FIXTURES / "good" / "nginx.conf").read_bytes()})
+    assert judge(good).passed
+    for rule_id in GATEWAY_RULE_IDS:  # one failure of any gateway rule blocks
+        failed = [replace(f, status=Status.FAIL) if f.rule_id == rule_id else f
+                  for f in good.findings]
+        assert not judge(replace(good, findings=tuple(failed))).passed, rule_id
