@@ -1,18 +1,21 @@
 """Render a spec check and its gate decision for people (text) and machines (JSON, SARIF).
 
-Used by ``stagegate check``; every function takes plain values and returns a ``str`` (text)
-or a JSON-ready ``dict`` (JSON, SARIF 2.1.0).
+Used by ``stagegate check`` (and, for nginx configurations, ``stagegate gateway check``);
+every function takes plain values and returns a ``str`` (text) or a JSON-ready ``dict``
+(JSON, SARIF 2.1.0).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Iterable, Mapping
 from importlib import metadata
 from typing import Any
 
 from policies.check import SpecCheck
 from policies.findings import Finding, Status
 from policies.gate import GateDecision
+from policies.gateway import GatewayCheck
 from policies.rules import Rule, Severity, all_rules, get_rule, has_rule
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -342,3 +345,120 @@ def render_evidence_sarif(path: str, findings: Iterable[Finding], passed: bool,
             "properties": {"passed": passed, **(properties or {})},
         }],
     }
+
+
+# ------------------------------------------------------------------ gateway configuration
+#: SARIF ``uriBaseId`` of the files of an nginx configuration bundle (``stagegate gateway
+#: check``): result and artifact URIs are bundle paths relative to it.
+BUNDLE_BASE_ID = "BUNDLEROOT"
+
+
+def render_gateway_text(check: GatewayCheck, decision: GateDecision,
+                        shown: Mapping[str, str] | None = None) -> str:
+    """Text report of :func:`policies.gateway.check_nginx` and its gate decision: a verdict
+    line, then each blocking finding (severity, rule id, ``file:line:col``, message,
+    remediation).  Ends with a newline.
+
+    :param shown: bundle path → the path to print for it (what the user typed); bundle paths
+        not in it are printed as they are.
+    """
+    names = dict(shown or {})
+    entry = names.get(check.entry, check.entry)
+    what = f"{entry} ({len(check.files)} file(s), sha256 {check.sha256[:16]}…)"
+    if decision.passed:
+        advisory = [f for f in check.findings if f.status.blocks]
+        lines = [f"PASS: the nginx configuration {what} enforces the token policy "
+                 f"({len(check.protected)} protected location(s); gate {decision.pack})."]
+        if advisory:
+            lines.append(f"{len(advisory)} non-blocking finding(s) reported; use --format "
+                         "json to see them.")
+    else:
+        lines = [f"BLOCKED: the nginx configuration {what}: {len(decision.blocking)} blocking "
+                 f"finding(s) (gate {decision.pack})."]
+    explained: set[str] = set()
+    for finding in decision.blocking:
+        where = names.get(finding.file, finding.file) if finding.file else entry
+        if finding.line is not None:
+            where = f"{where}:{finding.line}:{finding.column or 1}"
+        lines.append("")
+        lines.append(f"{finding.severity.upper():8} {finding.rule_id}  {where}")
+        lines.append(_indent(finding.message, "  "))
+        rule = get_rule(finding.rule_id) if has_rule(finding.rule_id) else None
+        if rule is not None and rule.id in explained:
+            lines.append(f"  How to fix: see {rule.id} above.")
+        elif rule is not None:
+            explained.add(rule.id)
+            lines.append("  How to fix:")
+            lines.append(_indent(rule.remediation, "    "))
+            if rule.help_uri:
+                lines.append(f"  Why: {rule.sources[0].label} <{rule.help_uri}>")
+    return "\n".join(lines) + "\n"
+
+
+def render_gateway_json(check: GatewayCheck, decision: GateDecision) -> dict[str, Any]:
+    """``{"kind": "gateway", "gateway": {entry, files, sha256, protected}, "passed",
+    "decision", "findings"}`` as plain JSON; each finding carries its rule's title,
+    remediation and sources and whether it blocks.  Paths are bundle paths."""
+    blocking = _blocking_keys(decision)
+
+    def enrich(finding: Finding) -> dict[str, Any]:
+        data = finding.to_dict()
+        if has_rule(finding.rule_id):
+            data.update(_rule_dict(get_rule(finding.rule_id)))
+        data["blocking"] = _key(finding) in blocking
+        return data
+
+    return {
+        "kind": "gateway",
+        "gateway": {"entry": check.entry, "files": list(check.files), "sha256": check.sha256,
+                    "protected": [p.to_dict() for p in check.protected]},
+        "passed": decision.passed,
+        "decision": {"target": decision.target, "passed": decision.passed,
+                     "pack": decision.pack, "pack_sha256": decision.pack_sha256,
+                     "blocking": [enrich(f) for f in decision.blocking]},
+        "findings": [enrich(f) for f in check.findings],
+    }
+
+
+def render_gateway_sarif(check: GatewayCheck, decision: GateDecision,
+                         files: Mapping[str, bytes],
+                         base_uri: str | None = None) -> dict[str, Any]:
+    """A SARIF 2.1.0 log of a gateway check: one artifact per bundle file and every result
+    located by its bundle path, both relative to ``uriBaseId`` :data:`BUNDLE_BASE_ID`.
+
+    :param files: the bundle (bundle path → bytes), for the artifacts' length and SHA-256.
+    :param base_uri: what :data:`BUNDLE_BASE_ID` stands for (an absolute URI ending in
+        ``/``, e.g. the folder of the entry file), written to ``originalUriBaseIds``; left
+        out when ``None`` (the consumer resolves the relative paths).
+    """
+    rules = all_rules()
+    index = {rule.id: i for i, rule in enumerate(rules)}
+    blocking = _blocking_keys(decision)
+    names = sorted(files)
+    artifact_of = {name: i for i, name in enumerate(names)}
+    results = []
+    for finding in check.findings:
+        if not finding.status.blocks:
+            continue
+        result = _sarif_result(finding, index, check.entry, _key(finding) in blocking)
+        name = finding.file or check.entry
+        artifact: dict[str, Any] = {"uri": name, "uriBaseId": BUNDLE_BASE_ID}
+        if name in artifact_of:
+            artifact["index"] = artifact_of[name]
+        result["locations"][0]["physicalLocation"]["artifactLocation"] = artifact
+        results.append(result)
+    run: dict[str, Any] = {
+        "tool": {"driver": _sarif_driver(rules)},
+        "artifacts": [{"location": {"uri": name, "uriBaseId": BUNDLE_BASE_ID},
+                       "length": len(files[name]),
+                       "hashes": {"sha-256": hashlib.sha256(files[name]).hexdigest()}}
+                      for name in names],
+        "invocations": [{"executionSuccessful": True}],
+        "results": results,
+        "properties": {"gate": {"target": decision.target, "passed": decision.passed,
+                                "pack": decision.pack, "pack_sha256": decision.pack_sha256},
+                       "bundle_sha256": check.sha256, "entry": check.entry},
+    }
+    if base_uri is not None:
+        run["originalUriBaseIds"] = {BUNDLE_BASE_ID: {"uri": base_uri}}
+    return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
