@@ -14,8 +14,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,12 +28,16 @@ from openapi_spec_validator import (
     OpenAPIV31SpecValidator,
     OpenAPIV32SpecValidator,
 )
-from openapi_spec_validator.validation.exceptions import DuplicateOperationIDError
+from openapi_spec_validator.validation.exceptions import (
+    DuplicateOperationIDError,
+    UnresolvableParameterError,
+)
 from openapi_spec_validator.validation.keywords import SchemaValidator, ValueValidator
 from openapi_spec_validator.validation.validators import SpecValidator
 
 from specs import pointer as jp
 from specs.document import SpecDocument
+from specs.refs import RefIndex, decode_ref, scan_refs
 
 MAX_MESSAGE = 400
 
@@ -51,6 +56,11 @@ class ValidationIssue:
         (the validator itself failed on this input).
     :ivar line: 1-based line in the uploaded text, filled by :func:`validate_document`.
     :ivar column: 1-based column.
+    :ivar reached_from: pointers of the ``$ref`` members through which the defective place is
+        used (``…/schema/$ref``), in document order; empty when it is not reached through a
+        reference.  ``pointer`` always names the defective place itself.
+    :ivar reached_from_lines: 1-based line of each ``reached_from`` pointer (``None`` where
+        unknown), filled by :func:`validate_document`.
     """
 
     message: str
@@ -58,11 +68,39 @@ class ValidationIssue:
     kind: str
     line: int | None = None
     column: int | None = None
+    reached_from: tuple[str, ...] = ()
+    reached_from_lines: tuple[int | None, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form."""
-        return {"message": self.message, "pointer": self.pointer, "kind": self.kind,
-                "line": self.line, "column": self.column}
+        """Plain-JSON form: ``message, pointer, kind, line, column`` and, only when the place
+        is reached through references, ``reached_from`` (list of ``{pointer, line}``)."""
+        result: dict[str, Any] = {"message": self.message, "pointer": self.pointer,
+                                  "kind": self.kind, "line": self.line, "column": self.column}
+        if self.reached_from:
+            result["reached_from"] = [
+                {"pointer": p, "line": line}
+                for p, line in zip(self.reached_from, self._lines(), strict=True)]
+        return result
+
+    def describe(self, limit: int = 3) -> str:
+        """``message`` followed by where the defective place is reached from, for a person.
+
+        ``"… Reached from /paths/~1a/get/…/$ref (line 12) and 3 more."``; just ``message``
+        when :attr:`reached_from` is empty.
+        """
+        if not self.reached_from:
+            return self.message
+        shown = [f"{p} (line {line})" if line is not None else p
+                 for p, line in zip(self.reached_from[:limit], self._lines(), strict=False)]
+        more = len(self.reached_from) - len(shown)
+        tail = f" and {more} more" if more else ""
+        return f"{self.message} Reached from {', '.join(shown)}{tail}."
+
+    def _lines(self) -> tuple[int | None, ...]:
+        lines = self.reached_from_lines
+        if len(lines) != len(self.reached_from):
+            lines = (None,) * len(self.reached_from)
+        return lines
 
 
 class ExternalReferenceRefused(Exception):
@@ -82,6 +120,8 @@ def _locating(cls: type) -> type:
     The innermost validator wins (errors bubble out through the outer ones).  The value
     validator only checks ``default`` values in openapi-spec-validator 0.9, so its errors
     point at the ``default`` member; a duplicate operationId points at ``operationId``.
+    Each error also keeps the object being checked (``_stagegate_node``): reached through a
+    ``$ref``, the traversal path names no place in the document, the object's identity does.
     """
     suffix: tuple[str, ...] = ("default",) if issubclass(cls, ValueValidator) else ()
 
@@ -93,12 +133,42 @@ def _locating(cls: type) -> type:
                 if isinstance(err, DuplicateOperationIDError):
                     parts = (*parts, "operationId")
                 err._stagegate_parts = parts  # type: ignore[attr-defined]
+                err._stagegate_where = where.parts  # type: ignore[attr-defined]
+                err._stagegate_suffix = parts[len(where.parts):]  # type: ignore[attr-defined]
             yield err
 
     namespace: dict[str, Any] = {"__call__": __call__}
     if issubclass(cls, SchemaValidator):
         namespace["__init__"] = _with_id_sets(cls)
+        namespace["_collect_properties"] = _collect_properties
     return type(cls.__name__, (cls,), namespace)
+
+
+def _collect_properties(self: Any, schema: SchemaPath) -> set[str]:
+    """Every property name reachable from ``schema`` through allOf/anyOf/oneOf/items/not.
+
+    Replaces the library's recursive version, which never stops on a cycle such as a
+    ``oneOf`` member that ``allOf``-includes its parent (openapi-spec-validator issue #400):
+    an explicit stack, each schema object visited once by identity.
+    """
+    props: set[str] = set()
+    seen: set[int] = set()
+    stack = [schema]
+    while stack:
+        current = stack.pop()
+        value = current.read_value()
+        if id(value) in seen or not isinstance(value, Mapping):
+            continue
+        seen.add(id(value))
+        if isinstance(value.get("properties"), Mapping):
+            props.update(k for k in value["properties"] if isinstance(k, str))
+        for keyword in ("allOf", "anyOf", "oneOf"):
+            if isinstance(value.get(keyword), list):
+                stack.extend(current / keyword)
+        for keyword in ("items", "not"):
+            if isinstance(value.get(keyword), Mapping):
+                stack.append(current / keyword)
+    return props
 
 
 class _IdSet(list[int]):
@@ -153,7 +223,13 @@ _EXTERNAL_REF_HINT = re.compile(r"""\$ref["']?\s*:\s*["']?(?![#\s{\[])[^\s"']"""
 def validate_document(doc: SpecDocument) -> list[ValidationIssue]:
     """Validate ``doc`` and return every issue found, each located where possible.
 
-    Never raises for any document content; never reads a file or the network.
+    Never raises for any document content; never reads a file or the network.  A failure of
+    the validator in one part of the document (a path item, a component schema, the tags)
+    costs only that part: the others are still validated.  Every same-document ``$ref`` is
+    checked independently of the validator (:mod:`specs.refs`): dangling references and
+    references to an object of the wrong kind are always reported.  An issue inside an object
+    reached through a ``$ref`` names that object (pointer and line) and lists the references
+    it is reached from in :attr:`ValidationIssue.reached_from`.
 
     :returns: issues in the order found; empty when the document is valid.
     """
@@ -169,18 +245,46 @@ def validate_document(doc: SpecDocument) -> list[ValidationIssue]:
         for pointer, ref in external
     ]
     if doc.openapi_version is not None:
-        issues += _run_validator(doc)
+        refs = scan_refs(doc.data, doc.openapi_version)
+        problems = refs.problems(doc.data)
+        issues += [ValidationIssue(p.message(), p.ref.pointer, "reference") for p in problems]
+        dangling = {p.ref.target for p in problems if p.problem == "dangling"}
+        neutral = [p.ref.pointer for p in problems if p.ref.expected in ("schema", None)]
+        issues += _run_validator(doc, refs, dangling, neutral)
+    issues = _merge(issues)
     _locate(doc, issues)
     return issues
 
 
+def _merge(issues: list[ValidationIssue]) -> list[ValidationIssue]:
+    """One issue per (kind, message, pointer): the same defect reached from several places
+    is reported once, with every place in ``reached_from``."""
+    merged: dict[tuple[str, str, str | None], ValidationIssue] = {}
+    for issue in issues:
+        key = (issue.kind, issue.message, issue.pointer)
+        first = merged.get(key)
+        if first is None:
+            merged[key] = issue
+        elif issue.reached_from:
+            extra = [p for p in issue.reached_from if p not in first.reached_from]
+            first.reached_from = (*first.reached_from, *extra)
+    return list(merged.values())
+
+
 def _locate(doc: SpecDocument, issues: list[ValidationIssue]) -> None:
-    """Fill line/column of every issue that has a pointer (closest ancestor if need be)."""
-    located = doc.locate_nearest({i.pointer for i in issues if i.pointer is not None})
+    """Fill line/column of every issue that has a pointer (closest ancestor if need be), and
+    the line of every ``reached_from`` pointer."""
+    wanted = {i.pointer for i in issues if i.pointer is not None}
+    wanted.update(p for i in issues for p in i.reached_from)
+    located = doc.locate_nearest(wanted)
     for issue in issues:
         pos = located.get(issue.pointer) if issue.pointer is not None else None
         if pos is not None:
             issue.line, issue.column = pos.line, pos.column
+        if issue.reached_from:
+            places = [located.get(p) for p in issue.reached_from]
+            issue.reached_from_lines = tuple(
+                place.line if place is not None else None for place in places)
 
 
 def _version_issues(doc: SpecDocument) -> Iterator[ValidationIssue]:
@@ -243,49 +347,140 @@ def external_refs(doc: SpecDocument) -> list[tuple[str, str]]:
     return found
 
 
-def _run_validator(doc: SpecDocument) -> list[ValidationIssue]:
+Section = tuple[str, Callable[[], Iterable[ValidationError]]]
+
+
+def _run_validator(doc: SpecDocument, refs: RefIndex, dangling: set[str],
+                   neutral: Sequence[str] = ()) -> list[ValidationIssue]:
+    """Structural check, then the keyword checks one section at a time.
+
+    :param refs: the document's references (for "reached from" and relocation).
+    :param dangling: targets of dangling local references, already reported by
+        :func:`validate_document`; a section stopped by one of them says so in one issue.
+    :param neutral: pointers of ``$ref`` members (schema positions) already reported as
+        dangling or of the wrong kind: the keyword checks see an empty schema there instead,
+        so they neither stop nor validate the wrong object.
+    """
     cls = VALIDATORS[doc.openapi_version or ""]
     issues: list[ValidationIssue] = []
     try:
-        validator = cls(doc.data)
-        for err in validator.schema_validator.iter_errors(validator.schema):
-            issues.append(_structural(err))
-        for err in validator.root_validator(validator.schema_path):
-            issues.append(_semantic(err))
-    except ExternalReferenceRefused as exc:
-        issues.append(_stopped(f"it reached the external reference {exc.args[0]!r}", "reference"))
-    except RecursionError:
-        issues.append(_stopped(
-            "a schema refers to itself in a way that makes the validator recurse without end "
-            "(e.g. a oneOf member that allOf-includes its parent)", "validator-error"))
+        validator = cls(_neutralised(doc.data, neutral) if neutral else doc.data)
     except Exception as exc:  # noqa: BLE001 - any validator failure is a finding, never a 500
-        issues.append(_unexpected(doc, exc))
+        return [_unexpected(doc, exc, None)]
+    locator = _Relocator(doc.data, refs)
+    try:
+        for err in validator.schema_validator.iter_errors(doc.data):
+            issues.append(_structural(err))
+    except Exception as exc:  # noqa: BLE001
+        issues.append(_unexpected(doc, exc, None))
+    for where, run in _sections(validator):
+        try:
+            for err in run():
+                issues.append(_semantic(err, locator))
+        except RecursionError:
+            issues.append(_stopped(
+                "a schema refers to itself in a way that makes the validator recurse without "
+                "end", "validator-error", where))
+        except ExternalReferenceRefused as exc:
+            issues.append(_stopped(f"it reached the external reference {exc.args[0]!r}",
+                                   "reference", where))
+        except Exception as exc:  # noqa: BLE001 - any validator failure is a finding
+            issue = _unexpected(doc, exc, where)
+            if issue.kind == "reference" and _target_of(issue) in dangling:
+                issues.append(_stopped(
+                    f"it reached the dangling reference {_target_of(issue)!r} (reported at "
+                    "its $ref)", "reference", where))
+            else:
+                issues.append(issue)
     return issues
+
+
+def _neutralised(data: dict[str, Any], ref_members: Sequence[str]) -> dict[str, Any]:
+    """A copy of ``data`` where the object holding each ``$ref`` member is ``{}``.
+
+    Copy-on-write along the pointers only: every other object is shared (same identity), so
+    the cost is proportional to the depth of the references, not to the document.
+    """
+    root = dict(data)
+    copies = {id(root)}
+    for member in ref_members:
+        tokens = jp.split(member)[:-1]  # the Reference Object holding the $ref
+        if not tokens:
+            continue
+        node: Any = root
+        for token in tokens[:-1]:
+            key: Any = int(token) if isinstance(node, list) else token
+            child = node[key]
+            if id(child) not in copies:
+                child = dict(child) if isinstance(child, dict) else list(child)
+                copies.add(id(child))
+                node[key] = child
+            node = child
+        last: Any = int(tokens[-1]) if isinstance(node, list) else tokens[-1]
+        node[last] = {}
+    return root
+
+
+def _sections(validator: SpecValidator) -> Iterator[Section]:
+    """The keyword checks of :class:`RootValidator`, split so that each can fail alone: the
+    tags, each path item, each webhook-free component schema (same order as the library)."""
+    root = validator.root_validator
+    registry = root.registry
+    spec = validator.schema_path
+    data = validator.schema
+    if "tags" in data and "tags" in registry.keyword_validators:
+        yield "/tags", functools.partial(registry["tags"], spec / "tags")
+    if isinstance(data.get("paths"), Mapping):
+        path_validator = root.paths_validator.path_validator
+        for url, item in _children(spec / "paths"):
+            yield jp.join("paths", url), functools.partial(path_validator, url, item)
+    components = data.get("components")
+    if isinstance(components, Mapping) and isinstance(components.get("schemas"), Mapping):
+        schema_validator = root.components_validator.schemas_validator.schema_validator
+        for name, schema in _children(spec / "components" / "schemas"):
+            yield (jp.join("components", "schemas", name),
+                   functools.partial(schema_validator, schema))
+
+
+def _children(path: SchemaPath) -> list[tuple[str, SchemaPath]]:
+    """The members of the object at ``path`` (keys containing ``#`` or ``/`` included: never
+    build a child path from a key); ``[]`` when the object cannot be read."""
+    try:
+        return [(key, child) for key, child in path.items() if isinstance(key, str)]
+    except Exception:  # noqa: BLE001 - the structural check reports the shape
+        return []
 
 
 _REFERENCE_ERRORS = {"Unresolvable", "PointerToNowhere", "NoSuchResource", "Unretrievable",
                      "NoSuchAnchor", "InvalidAnchor"}
 
 
-def _unexpected(doc: SpecDocument, exc: BaseException) -> ValidationIssue:
-    """Turn an exception that escaped the validator into an issue."""
+def _unexpected(doc: SpecDocument, exc: BaseException, where: str | None) -> ValidationIssue:
+    """Turn an exception that escaped the validator in section ``where`` into an issue."""
     name = type(exc).__name__
     if name not in _REFERENCE_ERRORS:
         cause = f"{name}: {_clip(str(exc))}" if str(exc) else name
-        return _stopped(f"the validator failed ({cause})", "validator-error")
+        return _stopped(f"the validator failed ({cause})", "validator-error", where)
     ref = getattr(exc, "ref", None) or getattr(exc, "uri", None) or str(exc)
     ref = str(ref)
     local = name == "PointerToNowhere" or ref.startswith(("#", "/"))
     if not local:
         return _stopped(f"it reached the external reference {ref!r}, which is never fetched",
-                        "reference")
+                        "reference", where)
     target = ref if ref.startswith("#") else "#" + ref
     return ValidationIssue(
         f"The reference {target!r} does not resolve inside the document; validation stopped "
         "there, so issues after that point are not known. Define the target or fix the $ref.",
-        _find_ref(doc, target),
+        _find_ref(doc, target) or where,
         "reference",
     )
+
+
+def _target_of(issue: ValidationIssue) -> str:
+    """The decoded target pointer named in a reference issue made by :func:`_unexpected`."""
+    start = issue.message.find("'#")
+    end = issue.message.find("'", start + 1)
+    return decode_ref(issue.message[start + 1:end]) if start >= 0 and end > start else ""
 
 
 def _find_ref(doc: SpecDocument, target: str) -> str | None:
@@ -306,10 +501,12 @@ def _find_ref(doc: SpecDocument, target: str) -> str | None:
     return None
 
 
-def _stopped(cause: str, kind: str) -> ValidationIssue:
+def _stopped(cause: str, kind: str, where: str | None = None) -> ValidationIssue:
+    part = f" of {where}" if where else ""
+    after = "in that part" if where else "after that point"
     return ValidationIssue(
-        f"Validation could not finish because {cause}. Issues after that point are not known.",
-        None,
+        f"Validation{part} could not finish because {cause}. Issues {after} are not known.",
+        where,
         kind,
     )
 
@@ -320,16 +517,138 @@ def _structural(err: ValidationError) -> ValidationIssue:
     # best_match descends into the most relevant sub-error (e.g. inside oneOf branches).
     deeper = len(best.absolute_path) >= len(err.absolute_path)
     path = best.absolute_path if deeper else err.absolute_path
-    return ValidationIssue(_message(best), jp.from_parts(path), "structural")
+    message = _message(best)
+    if best.validator in ("oneOf", "anyOf") and best.context:
+        message = _branch_culprits(best) or message
+    return ValidationIssue(_clip(message), jp.from_parts(path), "structural")
 
 
-def _semantic(err: ValidationError) -> ValidationIssue:
-    parts: tuple[Any, ...] = getattr(err, "_stagegate_parts", ())
-    pointer = jp.from_parts((*parts, *err.absolute_path)) if parts or err.absolute_path else None
-    kind = "semantic"
-    if "Unresolvable" in _message(err) or "unresolvable" in _message(err).lower():
-        kind = "reference"
-    return ValidationIssue(_message(err), pointer, kind)
+_UNEXPECTED = re.compile(r"\('([^']*)' (?:was|were) unexpected\)|^'([^']*)' does not match any")
+
+
+def _branch_culprits(err: ValidationError) -> str | None:
+    """For a failed ``oneOf``/``anyOf``: name the member that made the branches fail.
+
+    When every branch that failed on the object itself (not deeper) rejects the same
+    unexpected member (``additionalProperties``/``unevaluatedProperties``), or the branches
+    fail only because of it and a missing ``$ref``, that member is the culprit:
+    ``"'optionalFields' is not a keyword allowed here (…)"``.  ``None`` when there is no
+    single obvious culprit.
+    """
+    depth = len(err.relative_path)
+    unexpected: dict[int, set[str]] = {}
+    reasons: dict[int, list[str]] = {}
+    for sub in err.context or ():
+        branch = sub.relative_schema_path[0] if sub.relative_schema_path else None
+        if not isinstance(branch, int) or len(sub.relative_path) != depth:
+            continue
+        reasons.setdefault(branch, []).append(_message(sub))
+        if sub.validator in ("additionalProperties", "unevaluatedProperties"):
+            names = set(re.findall(r"'([^']*)'", sub.message.split("(", 1)[-1]))
+            unexpected.setdefault(branch, set()).update(names)
+    common = set.intersection(*unexpected.values()) if unexpected else set()
+    if len(common) != 1:
+        return None
+    culprit = common.pop()
+    branches = "; ".join(
+        f"branch {b}: " + ", ".join(dict.fromkeys(reasons[b]))
+        for b in sorted(reasons))
+    return (f"{culprit!r} is not a keyword allowed here: the value matches none of the "
+            f"allowed forms ({branches}).")
+
+
+class _Relocator:
+    """Maps a validator traversal path (which follows ``$ref``s) to the defective place."""
+
+    def __init__(self, data: Any, refs: RefIndex) -> None:
+        self._data = data
+        self._refs = refs
+
+    def place(self, parts: Sequence[Any]) -> tuple[str | None, tuple[str, ...]]:
+        """Real pointer of the object reached along ``parts``, and the ``$ref`` members
+        through which it is used (``()`` when the path crossed no reference).
+
+        ``(None, ())`` when the path cannot be followed in the data.
+        """
+        node: Any = self._data
+        where = ""
+        crossed = False
+        for i, part in enumerate((*parts, None)):
+            hops = 0
+            while isinstance(node, dict) and isinstance(node.get("$ref"), str) and hops < 32:
+                ref = node["$ref"]
+                if not ref.startswith("#"):
+                    return None, ()
+                where = decode_ref(ref)
+                node = jp.resolve(self._data, where, default=_GONE)
+                crossed = True
+                hops += 1
+            if part is None:
+                break
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                node = node[part]
+            else:
+                return None, ()
+            where = jp.child(where, part)
+        if not crossed:
+            return where, ()
+        return where, tuple(self._refs.refs_into(where))
+
+
+_GONE = object()
+_PATH_PARAM = re.compile(r"^Path parameter '(.*)' for '(.*)' operation in '(.*)' was not resolved$")
+
+
+def _semantic(err: ValidationError, locator: _Relocator) -> ValidationIssue:
+    message = _message(err)
+    kind = "reference" if "unresolvable" in message.lower() else "semantic"
+    where: tuple[Any, ...] = getattr(err, "_stagegate_where", ())
+    suffix: tuple[Any, ...] = getattr(err, "_stagegate_suffix", ())
+    parts = (*where, *suffix)
+    if not parts and not err.absolute_path:
+        return ValidationIssue(message, None, kind)
+    place, reached = locator.place(where)
+    if place is None:
+        return ValidationIssue(message, jp.from_parts((*parts, *err.absolute_path)), kind)
+    if isinstance(err, UnresolvableParameterError):
+        issue = _path_parameter(err, locator, place, reached)
+        if issue is not None:
+            return issue
+    pointer = jp.child(place, *suffix, *err.absolute_path)
+    return ValidationIssue(message, pointer, kind, reached_from=reached)
+
+
+def _path_parameter(err: ValidationError, locator: _Relocator, operation: str,
+                    reached: tuple[str, ...]) -> ValidationIssue | None:
+    """A path parameter missing from the template is reported at that parameter (the item
+    of the operation's or path item's ``parameters``); a template variable without a
+    parameter stays at the operation."""
+    match = _PATH_PARAM.match(_message(err))
+    if match is None:
+        return None
+    name, method, url = match.groups()
+    template = set(re.findall(r"{([^{}]*)}", url))
+    if name in template:
+        return ValidationIssue(
+            f"The path template {url!r} has {{{name}}} but the {method} operation declares no "
+            f"path parameter {name!r}.", operation, "semantic", reached_from=reached)
+    data = locator._data
+    path_item = operation.rsplit("/", 1)[0]
+    for owner in (operation, path_item):
+        params = jp.resolve(data, owner + "/parameters")
+        if not isinstance(params, list):
+            continue
+        for i, param in enumerate(params):
+            target, _ = jp.deref(data, param)
+            if (isinstance(target, dict) and target.get("name") == name
+                    and target.get("in") == "path"):
+                return ValidationIssue(
+                    f"Path parameter {name!r} (in: path) is declared for the {method} operation "
+                    f"but the path template {url!r} has no {{{name}}}.",
+                    jp.child(owner, "parameters", i), "semantic", reached_from=reached)
+    return None
 
 
 def _message(err: ValidationError) -> str:
