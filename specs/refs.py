@@ -113,14 +113,19 @@ class RefProblem:
 class RefIndex:
     """The result of :func:`scan_refs`.
 
-    :ivar local: every same-document reference, in document order.
+    :ivar local: every same-document reference, sorted by pointer.
     :ivar external: every other reference as ``(pointer of the $ref member, ref)``.
-    :ivar kinds: kind of each object the structural walk reached inline, by pointer.
+    :ivar swagger: the document is Swagger 2.0.
+    :ivar known: the document's version is known (else no kind is checked).
+    :ivar anchors: every ``$anchor`` / ``$dynamicAnchor`` of the document's schemas (3.1+:
+        ``#name`` references name them, not a pointer).
     """
 
     local: list[LocalRef] = field(default_factory=list)
     external: list[tuple[str, str]] = field(default_factory=list)
-    kinds: dict[str, str] = field(default_factory=dict)
+    swagger: bool = False
+    known: bool = True
+    anchors: set[str] = field(default_factory=set)
 
     def problems(self, data: Any) -> list[RefProblem]:
         """Dangling and wrong-kind local references of the document ``data``.
@@ -128,26 +133,34 @@ class RefIndex:
         :returns: problems in document order of the ``$ref`` members.
         """
         found: list[RefProblem] = []
-        cache: dict[str, Any] = {}
+        cache: dict[str, tuple[Any, str | None]] = {}
         for ref in self.local:
             if ref.target not in cache:
-                cache[ref.target] = jp.resolve(data, ref.target, default=_MISSING)
-            target = cache[ref.target]
+                cache[ref.target] = self._lookup(data, ref.target)
+            target, got = cache[ref.target]
             if target is _MISSING:
                 found.append(RefProblem(ref, "dangling"))
                 continue
-            got = self._kind_of(ref.target, target)
             if ref.expected is not None and got is not None and got != ref.expected:
                 found.append(RefProblem(ref, "wrong-kind", got))
         return found
 
-    def _kind_of(self, target: str, value: Any) -> str | None:
+    def _lookup(self, data: Any, target: str) -> tuple[Any, str | None]:
+        """``(value, kind)`` at ``target``; value ``_MISSING`` when nothing is there."""
+        if target and not target.startswith("/"):
+            # a plain-name fragment names a JSON Schema anchor, not a pointer (kind unknown)
+            return (None if target in self.anchors else _MISSING), None
+        value = jp.resolve(data, target, default=_MISSING)
+        return value, None if value is _MISSING else self._kind_of(data, target, value)
+
+    def _kind_of(self, data: Any, target: str, value: Any) -> str | None:
         """Kind of the object at ``target``; ``None`` when it cannot be known (accepted)."""
         if target == "":
             return "document"
-        kind = self.kinds.get(target)
-        if kind is not None:
-            return kind
+        if self.known:
+            kind = kind_at(data, target, "2.0" if self.swagger else "3.1")
+            if kind is not None:
+                return kind
         if isinstance(value, dict):
             return None
         if isinstance(value, bool):
@@ -190,6 +203,98 @@ def decode_ref(ref: str) -> str:
     return unquote(ref[1:])
 
 
+# ----------------------------------------------------------------------------- the walk
+# A position's kind decides the kind of each member: ``TRANSITIONS[kind][key]``, else
+# ``DEFAULT[kind]`` for any other key.  ``map:K`` is an object whose every member is a K,
+# ``list:K`` an array of K; ``None`` is untyped (walked, references have no expected kind);
+# ``_SKIP`` is data (examples, defaults, extensions), not walked.
+_SKIP = "-"
+_DATA_KEYS = ("example", "examples", "default", "enum", "const")
+
+_MEDIA: dict[str, str | None] = {
+    "schema": "schema", "itemSchema": "schema", "examples": "map:example",
+    "encoding": "map:encoding", "example": _SKIP}
+_PARAM: dict[str, str | None] = {
+    "schema": "schema", "content": "map:mediaType", "examples": "map:example",
+    "example": _SKIP, "items": _SKIP, "default": _SKIP, "enum": _SKIP}
+_TRANSITIONS: dict[str, dict[str, str | None]] = {
+    "document3": {"paths": "paths", "webhooks": "map:pathItem", "components": "components"},
+    "document2": {"paths": "paths", "definitions": "map:schema",
+                  "parameters": "map:parameter", "responses": "map:response",
+                  "securityDefinitions": "map:securityScheme"},
+    "components": {name: f"map:{kind}" for name, kind in _COMPONENTS.items()},
+    "pathItem": {"parameters": "list:parameter", "additionalOperations": "map:operation",
+                 **dict.fromkeys(_METHODS, "operation")},
+    "operation": {"parameters": "list:parameter", "requestBody": "requestBody",
+                  "responses": "responses", "callbacks": "map:callback"},
+    "parameter": _PARAM,
+    "header": _PARAM,
+    "mediaType": _MEDIA,
+    "requestBody": {"content": "map:mediaType"},
+    "response3": {"headers": "map:header", "content": "map:mediaType", "links": "map:link"},
+    "response2": {"schema": "schema", "headers": _SKIP, "examples": _SKIP},
+    "encoding": {"headers": "map:header"},
+    "schema": {
+        **dict.fromkeys(_SCHEMA_ONE, "schema"), **dict.fromkeys(_SCHEMA_LIST, "list:schema"),
+        **dict.fromkeys(_SCHEMA_MAP, "map:schema"), "items": "schema",
+        **dict.fromkeys(_DATA_KEYS, _SKIP),
+    },
+}
+#: kind of members not named in the table (``_SKIP`` for leaves)
+_DEFAULT: dict[str, str | None] = {
+    "paths": "pathItem", "responses": "response", "callback": "pathItem", "schema": None,
+}
+#: kinds whose members starting with ``x-`` are extensions (data)
+_EXTENSIBLE = frozenset({"document3", "document2", "components", "pathItem", "operation",
+                         "parameter", "header", "mediaType", "requestBody", "response3",
+                         "response2", "encoding", "schema", "paths", "responses",
+                         "callback", None})
+#: kinds a ``$ref`` may stand for (the others never hold a Reference Object)
+_REFERABLE = frozenset({"schema", "parameter", "response2", "response3", "requestBody", "header",
+                        "example", "link", "callback", "securityScheme", "pathItem",
+                        "mediaType", None})
+
+
+def _public(kind: str | None) -> str | None:
+    """``response3`` → ``response``: the kind as named in :data:`KIND_NAMES`."""
+    if kind is None:
+        return None
+    if kind in ("document2", "document3"):
+        return "document"
+    if kind in ("response2", "response3"):
+        return "response"
+    return kind
+
+
+def _step(kind: str | None, key: str | int, value: Any, swagger: bool) -> str | None:
+    """Kind of member ``key`` (with ``value``) of an object or array of kind ``kind``."""
+    if kind is None:
+        if isinstance(key, str) and (key.startswith("x-") or key in _DATA_KEYS):
+            return _SKIP
+        return None
+    if kind.startswith("map:"):
+        inner = kind[4:]
+        return ("response2" if swagger else "response3") if inner == "response" else inner
+    if kind.startswith("list:"):
+        return kind[5:] if isinstance(key, int) else _SKIP
+    if isinstance(key, int):
+        return _SKIP
+    if key.startswith("x-") and kind in _EXTENSIBLE and kind != "components":
+        return _SKIP
+    table = _TRANSITIONS.get(kind)
+    if table is not None and key in table:
+        found = table[key]
+        if found == "schema" and key == "items" and isinstance(value, list):
+            return "list:schema"
+        return found
+    if kind in _DEFAULT:
+        found = _DEFAULT[kind]
+        if found == "response":
+            return "response2" if swagger else "response3"
+        return found
+    return _SKIP
+
+
 def scan_refs(data: dict[str, Any], version: str | None) -> RefIndex:
     """Walk ``data`` once and collect every reference with the kind its position requires.
 
@@ -198,169 +303,83 @@ def scan_refs(data: dict[str, Any], version: str | None) -> RefIndex:
         reference is collected, none has an expected kind).
     :returns: a :class:`RefIndex`.  Never raises for any document shape.
     """
-    index = RefIndex()
-    # stack of (node, pointer, kind); kind None = untyped (generic walk)
-    stack: list[tuple[Any, str, str | None]] = [(data, "", "document")]
-    seen: set[tuple[int, str | None]] = set()
     swagger = version == "2.0"
-    kinds = index.kinds
+    index = RefIndex(swagger=swagger, known=version is not None)
+    root_kind: str | None = ("document2" if swagger else "document3") if version else None
+    # (node, kind, position) with position = (parent position, key): a pointer is built only
+    # for the few places that hold a reference
+    stack: list[tuple[Any, str | None, Any]] = [(data, root_kind, None)]
+    seen: set[tuple[int, str | None]] = set()
+    local, external = index.local, index.external
+    step = _step
     while stack:
-        node, where, kind = stack.pop()
-        if not isinstance(node, dict | list):
-            continue
+        node, kind, pos = stack.pop()
         key = (id(node), kind)
         if key in seen:
             continue  # a YAML alias: the same object under another name, already walked
         seen.add(key)
         if isinstance(node, list):
-            if kind is None:
-                stack.extend((v, jp.child(where, i), None) for i, v in enumerate(node))
+            for i, value in enumerate(node):
+                if isinstance(value, dict | list):
+                    child_kind = step(kind, i, value, swagger)
+                    if child_kind != _SKIP:
+                        stack.append((value, child_kind, (pos, i)))
             continue
         ref = node.get("$ref")
-        if isinstance(ref, str) and kind not in ("document", "paths", "components",
-                                                  "container", "responses"):
+        if isinstance(ref, str) and kind in _REFERABLE:
+            member = _pointer((pos, "$ref"))
             if ref.startswith("#"):
-                index.local.append(LocalRef(jp.child(where, "$ref"), ref, decode_ref(ref),
-                                            kind if kind in KIND_NAMES else None))
+                local.append(LocalRef(member, ref, decode_ref(ref), _public(kind)))
             else:
-                index.external.append((jp.child(where, "$ref"), ref))
+                external.append((member, ref))
             if kind != "schema" and kind != "pathItem":
                 continue  # a Reference Object: its other members are ignored
-        if kind is not None:
-            kinds[where] = kind
-        for child_node, child_where, child_kind in _children(node, where, kind, swagger):
-            stack.append((child_node, child_where, child_kind))
-    index.local.sort(key=lambda r: r.pointer)
-    index.external.sort()
+        if kind == "schema":
+            for anchor_key in ("$anchor", "$dynamicAnchor"):
+                anchor = node.get(anchor_key)
+                if isinstance(anchor, str):
+                    index.anchors.add(anchor)
+        for name, value in node.items():
+            if isinstance(value, dict | list):
+                child_kind = step(kind, name, value, swagger)
+                if child_kind != _SKIP:
+                    stack.append((value, child_kind, (pos, name)))
+    local.sort(key=lambda r: r.pointer)
+    external.sort()
     return index
 
 
-def _entries(node: Any, where: str, kind: str, skip_x: bool = True
-             ) -> Iterator[tuple[Any, str, str | None]]:
-    if isinstance(node, dict):
-        for name, value in node.items():
-            if not (skip_x and name.startswith("x-")):
-                yield value, jp.child(where, name), kind
+def _pointer(pos: Any) -> str:
+    keys: list[str | int] = []
+    while pos is not None:
+        pos, key = pos
+        keys.append(key)
+    keys.reverse()
+    return jp.join(*keys)
 
 
-def _items(node: Any, where: str, kind: str) -> Iterator[tuple[Any, str, str | None]]:
-    if isinstance(node, list):
-        for i, value in enumerate(node):
-            yield value, jp.child(where, i), kind
+def kind_at(data: Any, pointer: str, version: str | None) -> str | None:
+    """Kind of the object at ``pointer`` as the document structure defines it.
 
-
-def _children(node: dict[str, Any], where: str, kind: str | None, swagger: bool
-              ) -> Iterator[tuple[Any, str, str | None]]:
-    """The typed children of one object (``kind None``: every member, untyped)."""
-    get = node.get
-    if kind is None:
-        for name, value in node.items():
-            if not name.startswith("x-") and name not in ("example", "examples", "default",
-                                                           "enum", "const"):
-                yield value, jp.child(where, name), None
-        return
-    if kind == "schema":
-        yield from _schema_children(node, where, swagger)
-        return
-    if kind == "document":
-        if "paths" in node:
-            yield get("paths"), jp.child(where, "paths"), "paths"
-        if isinstance(get("webhooks"), dict):
-            yield from _entries(get("webhooks"), jp.child(where, "webhooks"), "pathItem")
-        if swagger:
-            for section, entry_kind in _SWAGGER_SECTIONS.items():
-                value = get(section)
-                if isinstance(value, dict):
-                    yield from _entries(value, jp.child(where, section), entry_kind)
-        elif isinstance(get("components"), dict):
-            components = jp.child(where, "components")
-            for section, value in get("components").items():
-                entry_kind = _COMPONENTS.get(section)
-                if entry_kind is not None and isinstance(value, dict):
-                    yield from _entries(value, jp.child(components, section), entry_kind,
-                                        skip_x=False)
-        return
-    if kind == "paths":
-        yield from _entries(node, where, "pathItem")
-        return
-    if kind == "pathItem":
-        yield from _items(get("parameters"), jp.child(where, "parameters"), "parameter")
-        for name, value in node.items():
-            if name in _METHODS:
-                yield value, jp.child(where, name), "operation"
-        extra = get("additionalOperations")
-        if isinstance(extra, dict):
-            yield from _entries(extra, jp.child(where, "additionalOperations"), "operation",
-                                skip_x=False)
-        return
-    if kind == "operation":
-        yield from _items(get("parameters"), jp.child(where, "parameters"), "parameter")
-        if "requestBody" in node:
-            yield get("requestBody"), jp.child(where, "requestBody"), "requestBody"
-        if isinstance(get("responses"), dict):
-            yield from _entries(get("responses"), jp.child(where, "responses"), "response")
-        if isinstance(get("callbacks"), dict):
-            yield from _entries(get("callbacks"), jp.child(where, "callbacks"), "callback")
-        return
-    if kind == "callback":
-        yield from _entries(node, where, "pathItem")
-        return
-    if kind in ("parameter", "header", "response", "mediaType", "requestBody"):
-        if "schema" in node:
-            yield get("schema"), jp.child(where, "schema"), "schema"
-        if "itemSchema" in node:
-            yield get("itemSchema"), jp.child(where, "itemSchema"), "schema"
-        if isinstance(get("content"), dict):
-            yield from _entries(get("content"), jp.child(where, "content"), "mediaType",
-                                skip_x=False)
-        if isinstance(get("examples"), dict) and not swagger:
-            yield from _entries(get("examples"), jp.child(where, "examples"), "example",
-                                skip_x=False)
-        if isinstance(get("headers"), dict) and not swagger:
-            yield from _entries(get("headers"), jp.child(where, "headers"), "header",
-                                skip_x=False)
-        if isinstance(get("links"), dict):
-            yield from _entries(get("links"), jp.child(where, "links"), "link", skip_x=False)
-        if isinstance(get("encoding"), dict):
-            yield from _entries(get("encoding"), jp.child(where, "encoding"), "encoding",
-                                skip_x=False)
-        return
-    if kind == "encoding":
-        if isinstance(get("headers"), dict):
-            yield from _entries(get("headers"), jp.child(where, "headers"), "header",
-                                skip_x=False)
-        return
-    # example, link, securityScheme …: leaves (their values are data)
-
-
-def _schema_children(node: dict[str, Any], where: str, swagger: bool
-                     ) -> Iterator[tuple[Any, str, str | None]]:
-    get = node.get
-    for name in _SCHEMA_ONE:
-        value = get(name)
-        if isinstance(value, dict):
-            yield value, jp.child(where, name), "schema"
-    for name in _SCHEMA_LIST:
-        yield from _items(get(name), jp.child(where, name), "schema")
-    for name in _SCHEMA_MAP:
-        value = get(name)
-        if isinstance(value, dict):
-            yield from _entries(value, jp.child(where, name), "schema", skip_x=False)
-    items = get("items")
-    if isinstance(items, dict):
-        yield items, jp.child(where, "items"), "schema"
-    elif isinstance(items, list):
-        yield from _items(items, jp.child(where, "items"), "schema")
-    # unknown keywords may hold schemas too (vocabularies); walk them untyped so their
-    # references are still checked for resolution
-    for name, value in node.items():
-        if (isinstance(value, dict | list) and name not in _KNOWN_SCHEMA_KEYS
-                and not name.startswith("x-")):
-            yield value, jp.child(where, name), None
-
-
-_KNOWN_SCHEMA_KEYS = frozenset({
-    *_SCHEMA_ONE, *_SCHEMA_LIST, *_SCHEMA_MAP, "items", "example", "examples", "default",
-    "enum", "const", "required", "type", "discriminator", "xml", "externalDocs",
-    "dependentRequired", "dependencies",
-})
+    :returns: a key of :data:`KIND_NAMES`, or ``None`` when the place is untyped (an
+        extension, an example, an unknown keyword) or the pointer names nothing.
+    """
+    if version is None:
+        return None
+    swagger = version == "2.0"
+    kind: str | None = "document2" if swagger else "document3"
+    node = data
+    for token in jp.split(pointer):
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+            kind = _step(kind, token, node, swagger)
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+            kind = _step(kind, int(token), node, swagger)
+        else:
+            return None
+        if kind is None or kind == _SKIP:
+            return None
+    if kind is not None and (kind.startswith("map:") or kind.startswith("list:")):
+        return "container"
+    return _public(kind)

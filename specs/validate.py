@@ -18,7 +18,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from jsonschema.exceptions import ValidationError, best_match
 from jsonschema_path.paths import SchemaPath
@@ -132,9 +132,9 @@ def _locating(cls: type) -> type:
                 parts = (*where.parts, *suffix)
                 if isinstance(err, DuplicateOperationIDError):
                     parts = (*parts, "operationId")
-                err._stagegate_parts = parts  # type: ignore[attr-defined]
-                err._stagegate_where = where.parts  # type: ignore[attr-defined]
-                err._stagegate_suffix = parts[len(where.parts):]  # type: ignore[attr-defined]
+                setattr(err, "_stagegate_parts", parts)  # noqa: B010 - not a declared attribute
+                setattr(err, "_stagegate_where", where.parts)  # noqa: B010
+                setattr(err, "_stagegate_suffix", parts[len(where.parts):])  # noqa: B010
             yield err
 
     namespace: dict[str, Any] = {"__call__": __call__}
@@ -192,8 +192,10 @@ class _IdSet(list[int]):
 
 
 def _with_id_sets(cls: type) -> Any:
+    base_init: Callable[[Any, Any], None] = cls.__init__  # type: ignore[misc]
+
     def __init__(self: Any, registry: Any) -> None:
-        cls.__init__(self, registry)
+        base_init(self, registry)
         self.visited_schema_ids = _IdSet()
         self.meta_checked_schema_ids = _IdSet()
 
@@ -429,7 +431,9 @@ def _sections(validator: SpecValidator) -> Iterator[Section]:
     spec = validator.schema_path
     data = validator.schema
     if "tags" in data and "tags" in registry.keyword_validators:
-        yield "/tags", functools.partial(registry["tags"], spec / "tags")
+        tags_validator: Callable[[SchemaPath], Iterable[ValidationError]] = cast(
+            Any, registry["tags"])
+        yield "/tags", functools.partial(tags_validator, spec / "tags")
     if isinstance(data.get("paths"), Mapping):
         path_validator = root.paths_validator.path_validator
         for url, item in _children(spec / "paths"):
@@ -573,7 +577,7 @@ class _Relocator:
         node: Any = self._data
         where = ""
         crossed = False
-        for i, part in enumerate((*parts, None)):
+        for part in (*parts, None):
             hops = 0
             while isinstance(node, dict) and isinstance(node.get("$ref"), str) and hops < 32:
                 ref = node["$ref"]
