@@ -106,7 +106,7 @@ class RefProblem:
         want = KIND_NAMES.get(ref.expected or "", "an object")
         got = KIND_NAMES.get(self.found or "", f"a {self.found}")
         return (f"The reference {ref.ref!r} is used as {want} but points at {got}. "
-                "Point it at " + want.replace("a ", "", 1).replace("an ", "", 1) + ".")
+                f"Point it at {want}.")
 
 
 @dataclass(slots=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.validators import validator_for
 from jsonschema_path.paths import SchemaPath
 from openapi_spec_validator import (
     OpenAPIV2SpecValidator,
@@ -28,6 +29,7 @@ from openapi_spec_validator import (
     OpenAPIV31SpecValidator,
     OpenAPIV32SpecValidator,
 )
+from openapi_spec_validator.schemas import schema_v2, schema_v30, schema_v31, schema_v32
 from openapi_spec_validator.validation.exceptions import (
     DuplicateOperationIDError,
     UnresolvableParameterError,
@@ -372,7 +374,7 @@ def _run_validator(doc: SpecDocument, refs: RefIndex, dangling: set[str],
     locator = _Relocator(doc.data, refs)
     try:
         for err in validator.schema_validator.iter_errors(doc.data):
-            issues.append(_structural(err))
+            issues.append(_structural(err, doc.openapi_version, doc.data))
     except Exception as exc:  # noqa: BLE001
         issues.append(_unexpected(doc, exc, None))
     for where, run in _sections(validator):
@@ -515,50 +517,97 @@ def _stopped(cause: str, kind: str, where: str | None = None) -> ValidationIssue
     )
 
 
-def _structural(err: ValidationError) -> ValidationIssue:
+def _structural(err: ValidationError, version: str | None = None, data: Any = None
+                ) -> ValidationIssue:
     best = best_match([err]) if err.context else err
     best = best if best is not None else err
     # best_match descends into the most relevant sub-error (e.g. inside oneOf branches).
     deeper = len(best.absolute_path) >= len(err.absolute_path)
-    path = best.absolute_path if deeper else err.absolute_path
+    path = list(best.absolute_path if deeper else err.absolute_path)
     message = _message(best)
-    if best.validator in ("oneOf", "anyOf") and best.context:
-        message = _branch_culprits(best) or message
+    schema_path = list(err.relative_schema_path)
+    if schema_path and schema_path[-1] in ("oneOf", "anyOf") and version is not None:
+        instance = jp.resolve(data, jp.from_parts(err.absolute_path), default=_GONE)
+        explained = None if instance is _GONE else _explain_branches(err, version, instance)
+        if explained is not None:
+            message, culprit = explained
+            path = list(err.absolute_path) + ([culprit] if culprit is not None else [])
     return ValidationIssue(_clip(message), jp.from_parts(path), "structural")
 
 
-_UNEXPECTED = re.compile(r"\('([^']*)' (?:was|were) unexpected\)|^'([^']*)' does not match any")
+_META_SCHEMAS = {"2.0": schema_v2, "3.0": schema_v30, "3.1": schema_v31, "3.2": schema_v32}
 
 
-def _branch_culprits(err: ValidationError) -> str | None:
-    """For a failed ``oneOf``/``anyOf``: name the member that made the branches fail.
+@functools.cache
+def _meta_validator(version: str) -> Any:
+    """A pure-Python validator of the OpenAPI JSON Schema for ``version``: the fast backend
+    reports a failed ``oneOf`` without its branches, this one keeps them (errors only)."""
+    schema = _META_SCHEMAS[version]
+    return validator_for(schema)(schema)
 
-    When every branch that failed on the object itself (not deeper) rejects the same
-    unexpected member (``additionalProperties``/``unevaluatedProperties``), or the branches
-    fail only because of it and a missing ``$ref``, that member is the culprit:
-    ``"'optionalFields' is not a keyword allowed here (…)"``.  ``None`` when there is no
-    single obvious culprit.
+
+def _explain_branches(err: ValidationError, version: str, instance: Any
+                      ) -> tuple[str, str | None] | None:
+    """For a failed ``oneOf``/``anyOf`` of the OpenAPI schema: why each allowed form failed.
+
+    Re-validates only the failing value against the keyword's schema with branch errors
+    kept.  When exactly one member of the value is rejected as unexpected by the branches
+    (``additionalProperties``), that member is the culprit (``optionalFields``): the message
+    starts with it and its name is returned to point at it.
+
+    :returns: ``(message, culprit member or None)``, or ``None`` when nothing better than the
+        validator's own message can be said.
     """
-    depth = len(err.relative_path)
-    unexpected: dict[int, set[str]] = {}
+    try:
+        root = _meta_validator(version)
+        schema: Any = _META_SCHEMAS[version]
+        for token in list(err.relative_schema_path)[:-1]:
+            schema = schema[token]
+        failed = next((e for e in root.evolve(schema=schema).iter_errors(instance)
+                       if e.validator in ("oneOf", "anyOf") and not e.relative_path), None)
+    except Exception:  # noqa: BLE001 - an explanation is optional; never fail validation
+        return None
+    if failed is None or not failed.context:
+        return None
+    branches = failed.validator_value if isinstance(failed.validator_value, list) else []
     reasons: dict[int, list[str]] = {}
-    for sub in err.context or ():
+    unexpected: set[str] = set()
+    for sub in failed.context:
         branch = sub.relative_schema_path[0] if sub.relative_schema_path else None
-        if not isinstance(branch, int) or len(sub.relative_path) != depth:
+        if not isinstance(branch, int):
             continue
         reasons.setdefault(branch, []).append(_message(sub))
-        if sub.validator in ("additionalProperties", "unevaluatedProperties"):
-            names = set(re.findall(r"'([^']*)'", sub.message.split("(", 1)[-1]))
-            unexpected.setdefault(branch, set()).update(names)
-    common = set.intersection(*unexpected.values()) if unexpected else set()
-    if len(common) != 1:
-        return None
-    culprit = common.pop()
-    branches = "; ".join(
-        f"branch {b}: " + ", ".join(dict.fromkeys(reasons[b]))
+        if (sub.validator in ("additionalProperties", "unevaluatedProperties")
+                and not sub.relative_path and isinstance(sub.instance, dict)):
+            unexpected.update(_extra_members(sub.instance, sub.schema))
+    forms = "; ".join(
+        f"as {_form_name(branches, b)}, " + ", ".join(dict.fromkeys(reasons[b]))
         for b in sorted(reasons))
-    return (f"{culprit!r} is not a keyword allowed here: the value matches none of the "
-            f"allowed forms ({branches}).")
+    if len(unexpected) == 1:
+        culprit = unexpected.pop()
+        return (f"{culprit!r} is not allowed here: it is no keyword of this object (extensions "
+                f"start with 'x-'). The value matches none of the allowed forms: {forms}.",
+                culprit)
+    return f"The value matches none of the allowed forms: {forms}.", None
+
+
+def _extra_members(instance: dict[str, Any], schema: Any) -> list[str]:
+    """Members of ``instance`` that neither ``properties`` nor ``patternProperties`` allow."""
+    if not isinstance(schema, dict):
+        return []
+    named = schema.get("properties") or {}
+    patterns = list((schema.get("patternProperties") or {}).keys())
+    return [k for k in instance
+            if k not in named and not any(re.search(p, k) for p in patterns)]
+
+
+def _form_name(branches: list[Any], index: int) -> str:
+    """``Reference`` for a branch ``{"$ref": "#/definitions/Reference"}``, else ``form N``."""
+    branch = branches[index] if index < len(branches) else None
+    ref = branch.get("$ref") if isinstance(branch, dict) else None
+    if isinstance(ref, str):
+        return "a " + ref.rsplit("/", 1)[-1]
+    return f"form {index + 1}"
 
 
 class _Relocator:
