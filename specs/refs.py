@@ -126,6 +126,7 @@ class RefIndex:
     swagger: bool = False
     known: bool = True
     anchors: set[str] = field(default_factory=set)
+    _by_target: dict[str, list[str]] | None = field(default=None, repr=False)
 
     def problems(self, data: Any) -> list[RefProblem]:
         """Dangling and wrong-kind local references of the document ``data``.
@@ -172,8 +173,14 @@ class RefIndex:
 
         These are the places from which the object at ``pointer`` is reached.
         """
-        wanted = set(_self_and_ancestors(pointer))
-        return [r.pointer for r in self.local if r.target in wanted]
+        if self._by_target is None:
+            self._by_target = {}
+            for ref in self.local:
+                self._by_target.setdefault(ref.target, []).append(ref.pointer)
+        # a reference to the root ("#") is never a use site (it is reported as wrong-kind)
+        found = [p for t in _self_and_ancestors(pointer) if t
+                 for p in self._by_target.get(t, ())]
+        return sorted(found)
 
 
 _MISSING = object()

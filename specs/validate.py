@@ -619,13 +619,13 @@ class _Relocator:
 
     def place(self, parts: Sequence[Any]) -> tuple[str | None, tuple[str, ...]]:
         """Real pointer of the object reached along ``parts``, and the ``$ref`` members
-        through which it is used (``()`` when the path crossed no reference).
+        that lead into it (every use site, however the validator reached it; ``()`` when no
+        reference names the place or one of its ancestors).
 
         ``(None, ())`` when the path cannot be followed in the data.
         """
         node: Any = self._data
         where = ""
-        crossed = False
         for part in (*parts, None):
             hops = 0
             while isinstance(node, dict) and isinstance(node.get("$ref"), str) and hops < 32:
@@ -634,7 +634,6 @@ class _Relocator:
                     return None, ()
                 where = decode_ref(ref)
                 node = jp.resolve(self._data, where, default=_GONE)
-                crossed = True
                 hops += 1
             if part is None:
                 break
@@ -645,8 +644,6 @@ class _Relocator:
             else:
                 return None, ()
             where = jp.child(where, part)
-        if not crossed:
-            return where, ()
         return where, tuple(self._refs.refs_into(where))
 
 
