@@ -47,8 +47,9 @@ class TestCyclicSchemas:
         assert valid.status == Status.PASS
 
     def test_a_defect_inside_a_cycle_is_still_found_once(self):
+        indent = b"              "
         raw = own("cyclic-oneof-allof.yaml").replace(
-            b"              type: number", b"              type: number\n              default: big")
+            indent + b"type: number", indent + b"type: number\n" + indent + b"default: big")
         issues = issues_of(raw)
         assert [(i.kind, i.pointer, i.line) for i in issues] == [
             ("semantic", "/components/schemas/Circle/allOf/1/properties/radius/default", 34)]
