@@ -470,7 +470,7 @@ def _unexpected(doc: SpecDocument, exc: BaseException, where: str | None) -> Val
     ref = getattr(exc, "ref", None) or getattr(exc, "uri", None) or str(exc)
     ref = str(ref)
     local = name == "PointerToNowhere" or ref.startswith(("#", "/"))
-    if not local:
+    if not local or "#" in ref.lstrip("#"):  # '/api/x#anchor' is a URI, not a pointer
         return _stopped(f"it reached the external reference {ref!r}, which is never fetched",
                         "reference", where)
     target = ref if ref.startswith("#") else "#" + ref
