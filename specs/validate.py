@@ -374,7 +374,10 @@ def _run_validator(doc: SpecDocument, refs: RefIndex, dangling: set[str],
     locator = _Relocator(doc.data, refs)
     try:
         for err in validator.schema_validator.iter_errors(doc.data):
-            issues.append(_structural(err, doc.openapi_version, doc.data))
+            issue = _structural(err, doc.openapi_version, doc.data)
+            if issue.pointer is not None:
+                issue.reached_from = tuple(refs.refs_into(issue.pointer))
+            issues.append(issue)
     except Exception as exc:  # noqa: BLE001
         issues.append(_unexpected(doc, exc, None))
     for where, run in _sections(validator):

@@ -322,3 +322,24 @@ components:
     A B: {type: string}
 """
         assert issues_of(raw) == []
+
+
+class TestStructuralIssuesInReferencedObjects:
+    def test_a_structural_issue_in_a_referenced_schema_lists_its_use_sites(self):
+        raw = own("oneof-culprit.yaml").replace(b"paths: {}\n", b"""paths:
+  /orders:
+    get:
+      responses:
+        '200':
+          description: ok
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Order'
+""")
+        (issue,) = issues_of(raw)
+        assert (issue.kind, issue.pointer, issue.line) == (
+            "structural", "/components/schemas/Order/optionalFields", 22)
+        assert issue.reached_from == (
+            "/paths/~1orders/get/responses/200/content/application~1json/schema/$ref",)
+        assert issue.reached_from_lines == (14,)
