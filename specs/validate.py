@@ -10,6 +10,18 @@
 - openapi-spec-validator gives a document-rooted path only for structural errors; for the
   keyword checks we record which part of the document each keyword validator was looking at,
   so those issues get a JSON pointer too.
+- One failure costs one part (issue 10): the keyword checks run per section (the tags, each
+  path item, each component schema), so a crash in one is reported there and the others
+  still run; cyclic ``allOf``/``oneOf`` schemas are walked with an explicit stack, each schema
+  object once by identity (openapi-spec-validator issue #400).
+- Every same-document ``$ref`` is checked by :mod:`specs.refs`, not by the validator: it
+  resolves, and names an object of the kind its position requires.  The keyword checks see
+  an empty schema in place of a schema ``$ref`` already reported, so they do not stop there.
+- Blame the defective place: the validator's path follows ``$ref`` s (it names use sites, or
+  places that do not exist); an issue is reported at the object itself, with the
+  references into it as :attr:`ValidationIssue.reached_from`.  A path parameter missing
+  from the template is reported at that parameter; a failed ``oneOf`` of the OpenAPI schema
+  names the unexpected member when there is exactly one.
 """
 
 from __future__ import annotations
@@ -249,8 +261,13 @@ def validate_document(doc: SpecDocument) -> list[ValidationIssue]:
         for pointer, ref in external
     ]
     if doc.openapi_version is not None:
-        refs = scan_refs(doc.data, doc.openapi_version)
-        problems = refs.problems(doc.data)
+        try:
+            refs = scan_refs(doc.data, doc.openapi_version)
+            problems = refs.problems(doc.data)
+        except Exception as exc:  # noqa: BLE001 - defensive: never a 500
+            refs, problems = RefIndex(), []
+            issues.append(_stopped(f"the reference check failed ({type(exc).__name__})",
+                                   "validator-error"))
         issues += [ValidationIssue(p.message(), p.ref.pointer, "reference") for p in problems]
         dangling = {p.ref.target for p in problems if p.problem == "dangling"}
         neutral = [p.ref.pointer for p in problems if p.ref.expected in ("schema", None)]
