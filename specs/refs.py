@@ -131,7 +131,7 @@ class RefIndex:
     def problems(self, data: Any) -> list[RefProblem]:
         """Dangling and wrong-kind local references of the document ``data``.
 
-        :returns: problems in document order of the ``$ref`` members.
+        :returns: problems ordered by the pointer of their ``$ref`` member.
         """
         found: list[RefProblem] = []
         cache: dict[str, tuple[Any, str | None]] = {}
