@@ -65,21 +65,35 @@ KIND_NAMES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
 class LocalRef:
     """One same-document reference.
 
-    :ivar pointer: JSON pointer of the ``$ref`` member itself (``…/schema/$ref``).
+    :ivar pointer: JSON pointer of the ``$ref`` member itself (``…/schema/$ref``), built on
+        first use (most references of a large document are never reported).
     :ivar ref: the reference as written (``#/components/schemas/Pet``).
     :ivar target: the decoded JSON pointer it names (``/components/schemas/Pet``).
     :ivar expected: the kind of object its position requires (a key of :data:`KIND_NAMES`),
         or ``None`` where the structure does not say.
     """
 
-    pointer: str
-    ref: str
-    target: str
-    expected: str | None
+    __slots__ = ("_pointer", "_position", "expected", "ref", "target")
+
+    def __init__(self, position: Any, ref: str, target: str, expected: str | None) -> None:
+        self._position = position
+        self._pointer: str | None = None
+        self.ref = ref
+        self.target = target
+        self.expected = expected
+
+    @property
+    def pointer(self) -> str:
+        """See the class docstring."""
+        if self._pointer is None:
+            self._pointer = _pointer(self._position)
+        return self._pointer
+
+    def __repr__(self) -> str:
+        return f"LocalRef({self.pointer!r}, {self.ref!r}, expected={self.expected!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +140,7 @@ class RefIndex:
     swagger: bool = False
     known: bool = True
     anchors: set[str] = field(default_factory=set)
-    _by_target: dict[str, list[str]] | None = field(default=None, repr=False)
+    _by_target: dict[str, list[LocalRef]] | None = field(default=None, repr=False)
 
     def problems(self, data: Any) -> list[RefProblem]:
         """Dangling and wrong-kind local references of the document ``data``.
@@ -144,6 +158,7 @@ class RefIndex:
                 continue
             if ref.expected is not None and got is not None and got != ref.expected:
                 found.append(RefProblem(ref, "wrong-kind", got))
+        found.sort(key=lambda problem: problem.ref.pointer)
         return found
 
     def _lookup(self, data: Any, target: str) -> tuple[Any, str | None]:
@@ -176,10 +191,10 @@ class RefIndex:
         if self._by_target is None:
             self._by_target = {}
             for ref in self.local:
-                self._by_target.setdefault(ref.target, []).append(ref.pointer)
+                self._by_target.setdefault(ref.target, []).append(ref)
         # a reference to the root ("#") is never a use site (it is reported as wrong-kind)
-        found = [p for t in _self_and_ancestors(pointer) if t
-                 for p in self._by_target.get(t, ())]
+        found = [r.pointer for t in _self_and_ancestors(pointer) if t
+                 for r in self._by_target.get(t, ())]
         return sorted(found)
 
 
@@ -302,12 +317,14 @@ def _step(kind: str | None, key: str | int, value: Any, swagger: bool) -> str | 
     return _SKIP
 
 
-def scan_refs(data: dict[str, Any], version: str | None) -> RefIndex:
+def scan_refs(data: dict[str, Any], version: str | None, shared: bool = True) -> RefIndex:
     """Walk ``data`` once and collect every reference with the kind its position requires.
 
     :param data: the parsed document (not modified).
     :param version: ``"2.0"``, ``"3.0"``, ``"3.1"``, ``"3.2"`` or ``None`` (unknown: every
         reference is collected, none has an expected kind).
+    :param shared: objects may be shared (YAML aliases): walk each (object, kind) once.
+        ``False`` for JSON, whose parsed objects are never shared.
     :returns: a :class:`RefIndex`.  Never raises for any document shape.
     """
     swagger = version == "2.0"
@@ -321,10 +338,11 @@ def scan_refs(data: dict[str, Any], version: str | None) -> RefIndex:
     step = _step
     while stack:
         node, kind, pos = stack.pop()
-        key = (id(node), kind)
-        if key in seen:
-            continue  # a YAML alias: the same object under another name, already walked
-        seen.add(key)
+        if shared:
+            key = (id(node), kind)
+            if key in seen:
+                continue  # a YAML alias: the same object under another name, already walked
+            seen.add(key)
         if isinstance(node, list):
             for i, value in enumerate(node):
                 if isinstance(value, dict | list):
@@ -334,11 +352,10 @@ def scan_refs(data: dict[str, Any], version: str | None) -> RefIndex:
             continue
         ref = node.get("$ref")
         if isinstance(ref, str) and kind in _REFERABLE:
-            member = _pointer((pos, "$ref"))
             if ref.startswith("#"):
-                local.append(LocalRef(member, ref, decode_ref(ref), _public(kind)))
+                local.append(LocalRef((pos, "$ref"), ref, decode_ref(ref), _public(kind)))
             else:
-                external.append((member, ref))
+                external.append((_pointer((pos, "$ref")), ref))
             if kind != "schema" and kind != "pathItem":
                 continue  # a Reference Object: its other members are ignored
         if kind == "schema":
@@ -351,7 +368,6 @@ def scan_refs(data: dict[str, Any], version: str | None) -> RefIndex:
                 child_kind = step(kind, name, value, swagger)
                 if child_kind != _SKIP:
                     stack.append((value, child_kind, (pos, name)))
-    local.sort(key=lambda r: r.pointer)
     external.sort()
     return index
 

@@ -262,7 +262,7 @@ def validate_document(doc: SpecDocument) -> list[ValidationIssue]:
     ]
     if doc.openapi_version is not None:
         try:
-            refs = scan_refs(doc.data, doc.openapi_version)
+            refs = scan_refs(doc.data, doc.openapi_version, shared=doc.format == "yaml")
             problems = refs.problems(doc.data)
         except Exception as exc:  # noqa: BLE001 - defensive: never a 500
             refs, problems = RefIndex(), []
