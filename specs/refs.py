@@ -317,6 +317,44 @@ def _step(kind: str | None, key: str | int, value: Any, swagger: bool) -> str | 
     return _SKIP
 
 
+def _list_item_kind(kind: str | None) -> str | None:
+    if kind is None:
+        return None
+    return kind[5:] if kind.startswith("list:") else _SKIP
+
+
+_Entry = tuple[dict[str, str | None], str | None, bool]
+
+
+class _Tables(dict[str | None, _Entry]):
+    """Per kind: ``(member table, kind of the other members, x- members are extensions)``:
+    the answers of :func:`_step`, precomputed for the walk."""
+
+    def __init__(self, swagger: bool) -> None:
+        super().__init__()
+        self.swagger = swagger
+
+    def __missing__(self, kind: str | None) -> _Entry:
+        swagger = self.swagger
+        entry: _Entry
+        if kind is None:
+            entry = (dict.fromkeys(_DATA_KEYS, _SKIP), None, True)
+        elif kind.startswith("map:"):
+            entry = ({}, _step(kind, "member", None, swagger), False)
+        elif kind.startswith("list:"):
+            entry = ({}, _SKIP, False)
+        else:
+            table = {name: _step(kind, name, None, swagger)
+                     for name in _TRANSITIONS.get(kind, {})}
+            entry = (table, _step(kind, "\u0000other", None, swagger), kind in _EXTENSIBLE)
+        self[kind] = entry
+        return entry
+
+
+_TABLES_2 = _Tables(swagger=True)
+_TABLES_3 = _Tables(swagger=False)
+
+
 def scan_refs(data: dict[str, Any], version: str | None, shared: bool = True) -> RefIndex:
     """Walk ``data`` once and collect every reference with the kind its position requires.
 
@@ -335,7 +373,7 @@ def scan_refs(data: dict[str, Any], version: str | None, shared: bool = True) ->
     stack: list[tuple[Any, str | None, Any]] = [(data, root_kind, None)]
     seen: set[tuple[int, str | None]] = set()
     local, external = index.local, index.external
-    step = _step
+    tables = _TABLES_2 if swagger else _TABLES_3
     while stack:
         node, kind, pos = stack.pop()
         if shared:
@@ -344,11 +382,11 @@ def scan_refs(data: dict[str, Any], version: str | None, shared: bool = True) ->
                 continue  # a YAML alias: the same object under another name, already walked
             seen.add(key)
         if isinstance(node, list):
-            for i, value in enumerate(node):
-                if isinstance(value, dict | list):
-                    child_kind = step(kind, i, value, swagger)
-                    if child_kind != _SKIP:
-                        stack.append((value, child_kind, (pos, i)))
+            item_kind = _list_item_kind(kind)
+            if item_kind != _SKIP:
+                for i, value in enumerate(node):
+                    if isinstance(value, dict | list):
+                        stack.append((value, item_kind, (pos, i)))
             continue
         ref = node.get("$ref")
         if isinstance(ref, str) and kind in _REFERABLE:
@@ -363,11 +401,17 @@ def scan_refs(data: dict[str, Any], version: str | None, shared: bool = True) ->
                 anchor = node.get(anchor_key)
                 if isinstance(anchor, str):
                     index.anchors.add(anchor)
+        table, default, skip_x = tables[kind]
         for name, value in node.items():
             if isinstance(value, dict | list):
-                child_kind = step(kind, name, value, swagger)
-                if child_kind != _SKIP:
-                    stack.append((value, child_kind, (pos, name)))
+                if skip_x and name.startswith("x-"):
+                    continue
+                child_kind = table.get(name, default)
+                if child_kind == _SKIP:
+                    continue
+                if child_kind == "schema" and name == "items" and isinstance(value, list):
+                    child_kind = "list:schema"
+                stack.append((value, child_kind, (pos, name)))
     external.sort()
     return index
 
