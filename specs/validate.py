@@ -262,7 +262,7 @@ def validate_document(doc: SpecDocument) -> list[ValidationIssue]:
     ]
     if doc.openapi_version is not None:
         try:
-            refs = scan_refs(doc.data, doc.openapi_version, shared=doc.format == "yaml")
+            refs = scan_refs(doc.data, doc.openapi_version, shared=_may_share(doc))
             problems = refs.problems(doc.data)
         except Exception as exc:  # noqa: BLE001 - defensive: never a 500
             refs, problems = RefIndex(), []
@@ -275,6 +275,15 @@ def validate_document(doc: SpecDocument) -> list[ValidationIssue]:
     issues = _merge(issues)
     _locate(doc, issues)
     return issues
+
+
+_YAML_ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s\[\]{},]")
+
+
+def _may_share(doc: SpecDocument) -> bool:
+    """True when parsed objects may be shared: a YAML text with an anchor (``&name``); only
+    aliases of anchors share objects, and JSON never does."""
+    return doc.format == "yaml" and _YAML_ANCHOR.search(doc.text) is not None
 
 
 def _merge(issues: list[ValidationIssue]) -> list[ValidationIssue]:
