@@ -286,9 +286,13 @@ def is_token_endpoint(op: Operation, index: SpecIndex, paths: frozenset[str]) ->
 def spec_valid(
     doc: SpecDocument, index: SpecIndex, issues: Sequence[ValidationIssue]
 ) -> list[Finding]:
-    """One ``fail`` per validation issue (external references excepted), else a ``pass``."""
+    """One ``fail`` per validation issue (external references excepted), else a ``pass``.
+
+    The finding is at the defective place; its message names the references the place is
+    reached from, with their lines (:meth:`ValidationIssue.describe`).
+    """
     findings = [
-        Finding("SPEC-VALID", get_rule("SPEC-VALID").severity, Status.FAIL, issue.message,
+        Finding("SPEC-VALID", get_rule("SPEC-VALID").severity, Status.FAIL, issue.describe(),
                 issue.pointer, issue.line, issue.column)
         for issue in issues
         if issue.kind != "external-ref"

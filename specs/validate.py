@@ -10,16 +10,30 @@
 - openapi-spec-validator gives a document-rooted path only for structural errors; for the
   keyword checks we record which part of the document each keyword validator was looking at,
   so those issues get a JSON pointer too.
+- One failure costs one part (issue 10): the keyword checks run per section (the tags, each
+  path item, each component schema), so a crash in one is reported there and the others
+  still run; cyclic ``allOf``/``oneOf`` schemas are walked with an explicit stack, each schema
+  object once by identity (openapi-spec-validator issue #400).
+- Every same-document ``$ref`` is checked by :mod:`specs.refs`, not by the validator: it
+  resolves, and names an object of the kind its position requires.  The keyword checks see
+  an empty schema in place of a schema ``$ref`` already reported, so they do not stop there.
+- Blame the defective place: the validator's path follows ``$ref`` s (it names use sites, or
+  places that do not exist); an issue is reported at the object itself, with the
+  references into it as :attr:`ValidationIssue.reached_from`.  A path parameter missing
+  from the template is reported at that parameter; a failed ``oneOf`` of the OpenAPI schema
+  names the unexpected member when there is exactly one.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.validators import validator_for
 from jsonschema_path.paths import SchemaPath
 from openapi_spec_validator import (
     OpenAPIV2SpecValidator,
@@ -27,12 +41,17 @@ from openapi_spec_validator import (
     OpenAPIV31SpecValidator,
     OpenAPIV32SpecValidator,
 )
-from openapi_spec_validator.validation.exceptions import DuplicateOperationIDError
+from openapi_spec_validator.schemas import schema_v2, schema_v30, schema_v31, schema_v32
+from openapi_spec_validator.validation.exceptions import (
+    DuplicateOperationIDError,
+    UnresolvableParameterError,
+)
 from openapi_spec_validator.validation.keywords import SchemaValidator, ValueValidator
 from openapi_spec_validator.validation.validators import SpecValidator
 
 from specs import pointer as jp
 from specs.document import SpecDocument
+from specs.refs import RefIndex, decode_ref, scan_refs
 
 MAX_MESSAGE = 400
 
@@ -51,6 +70,11 @@ class ValidationIssue:
         (the validator itself failed on this input).
     :ivar line: 1-based line in the uploaded text, filled by :func:`validate_document`.
     :ivar column: 1-based column.
+    :ivar reached_from: pointers of the ``$ref`` members through which the defective place is
+        used (``…/schema/$ref``), in document order; empty when it is not reached through a
+        reference.  ``pointer`` always names the defective place itself.
+    :ivar reached_from_lines: 1-based line of each ``reached_from`` pointer (``None`` where
+        unknown), filled by :func:`validate_document`.
     """
 
     message: str
@@ -58,11 +82,39 @@ class ValidationIssue:
     kind: str
     line: int | None = None
     column: int | None = None
+    reached_from: tuple[str, ...] = ()
+    reached_from_lines: tuple[int | None, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form."""
-        return {"message": self.message, "pointer": self.pointer, "kind": self.kind,
-                "line": self.line, "column": self.column}
+        """Plain-JSON form: ``message, pointer, kind, line, column`` and, only when the place
+        is reached through references, ``reached_from`` (list of ``{pointer, line}``)."""
+        result: dict[str, Any] = {"message": self.message, "pointer": self.pointer,
+                                  "kind": self.kind, "line": self.line, "column": self.column}
+        if self.reached_from:
+            result["reached_from"] = [
+                {"pointer": p, "line": line}
+                for p, line in zip(self.reached_from, self._lines(), strict=True)]
+        return result
+
+    def describe(self, limit: int = 3) -> str:
+        """``message`` followed by where the defective place is reached from, for a person.
+
+        ``"… Reached from /paths/~1a/get/…/$ref (line 12) and 3 more."``; just ``message``
+        when :attr:`reached_from` is empty.
+        """
+        if not self.reached_from:
+            return self.message
+        shown = [f"{p} (line {line})" if line is not None else p
+                 for p, line in zip(self.reached_from[:limit], self._lines(), strict=False)]
+        more = len(self.reached_from) - len(shown)
+        tail = f" and {more} more" if more else ""
+        return f"{self.message} Reached from {', '.join(shown)}{tail}."
+
+    def _lines(self) -> tuple[int | None, ...]:
+        lines = self.reached_from_lines
+        if len(lines) != len(self.reached_from):
+            lines = (None,) * len(self.reached_from)
+        return lines
 
 
 class ExternalReferenceRefused(Exception):
@@ -82,6 +134,8 @@ def _locating(cls: type) -> type:
     The innermost validator wins (errors bubble out through the outer ones).  The value
     validator only checks ``default`` values in openapi-spec-validator 0.9, so its errors
     point at the ``default`` member; a duplicate operationId points at ``operationId``.
+    Each error also keeps the object being checked (``_stagegate_node``): reached through a
+    ``$ref``, the traversal path names no place in the document, the object's identity does.
     """
     suffix: tuple[str, ...] = ("default",) if issubclass(cls, ValueValidator) else ()
 
@@ -92,13 +146,43 @@ def _locating(cls: type) -> type:
                 parts = (*where.parts, *suffix)
                 if isinstance(err, DuplicateOperationIDError):
                     parts = (*parts, "operationId")
-                err._stagegate_parts = parts  # type: ignore[attr-defined]
+                setattr(err, "_stagegate_parts", parts)  # noqa: B010 - not a declared attribute
+                setattr(err, "_stagegate_where", where.parts)  # noqa: B010
+                setattr(err, "_stagegate_suffix", parts[len(where.parts):])  # noqa: B010
             yield err
 
     namespace: dict[str, Any] = {"__call__": __call__}
     if issubclass(cls, SchemaValidator):
         namespace["__init__"] = _with_id_sets(cls)
+        namespace["_collect_properties"] = _collect_properties
     return type(cls.__name__, (cls,), namespace)
+
+
+def _collect_properties(self: Any, schema: SchemaPath) -> set[str]:
+    """Every property name reachable from ``schema`` through allOf/anyOf/oneOf/items/not.
+
+    Replaces the library's recursive version, which never stops on a cycle such as a
+    ``oneOf`` member that ``allOf``-includes its parent (openapi-spec-validator issue #400):
+    an explicit stack, each schema object visited once by identity.
+    """
+    props: set[str] = set()
+    seen: set[int] = set()
+    stack = [schema]
+    while stack:
+        current = stack.pop()
+        value = current.read_value()
+        if id(value) in seen or not isinstance(value, Mapping):
+            continue
+        seen.add(id(value))
+        if isinstance(value.get("properties"), Mapping):
+            props.update(k for k in value["properties"] if isinstance(k, str))
+        for keyword in ("allOf", "anyOf", "oneOf"):
+            if isinstance(value.get(keyword), list):
+                stack.extend(current / keyword)
+        for keyword in ("items", "not"):
+            if isinstance(value.get(keyword), Mapping):
+                stack.append(current / keyword)
+    return props
 
 
 class _IdSet(list[int]):
@@ -122,8 +206,10 @@ class _IdSet(list[int]):
 
 
 def _with_id_sets(cls: type) -> Any:
+    base_init: Callable[[Any, Any], None] = cls.__init__  # type: ignore[misc]
+
     def __init__(self: Any, registry: Any) -> None:
-        cls.__init__(self, registry)
+        base_init(self, registry)
         self.visited_schema_ids = _IdSet()
         self.meta_checked_schema_ids = _IdSet()
 
@@ -153,7 +239,13 @@ _EXTERNAL_REF_HINT = re.compile(r"""\$ref["']?\s*:\s*["']?(?![#\s{\[])[^\s"']"""
 def validate_document(doc: SpecDocument) -> list[ValidationIssue]:
     """Validate ``doc`` and return every issue found, each located where possible.
 
-    Never raises for any document content; never reads a file or the network.
+    Never raises for any document content; never reads a file or the network.  A failure of
+    the validator in one part of the document (a path item, a component schema, the tags)
+    costs only that part: the others are still validated.  Every same-document ``$ref`` is
+    checked independently of the validator (:mod:`specs.refs`): dangling references and
+    references to an object of the wrong kind are always reported.  An issue inside an object
+    reached through a ``$ref`` names that object (pointer and line) and lists the references
+    it is reached from in :attr:`ValidationIssue.reached_from`.
 
     :returns: issues in the order found; empty when the document is valid.
     """
@@ -169,18 +261,60 @@ def validate_document(doc: SpecDocument) -> list[ValidationIssue]:
         for pointer, ref in external
     ]
     if doc.openapi_version is not None:
-        issues += _run_validator(doc)
+        try:
+            refs = scan_refs(doc.data, doc.openapi_version, shared=_may_share(doc))
+            problems = refs.problems(doc.data)
+        except Exception as exc:  # noqa: BLE001 - defensive: never a 500
+            refs, problems = RefIndex(), []
+            issues.append(_stopped(f"the reference check failed ({type(exc).__name__})",
+                                   "validator-error"))
+        issues += [ValidationIssue(p.message(), p.ref.pointer, "reference") for p in problems]
+        dangling = {p.ref.target for p in problems if p.problem == "dangling"}
+        neutral = [p.ref.pointer for p in problems if p.ref.expected in ("schema", None)]
+        issues += _run_validator(doc, refs, dangling, neutral)
+    issues = _merge(issues)
     _locate(doc, issues)
     return issues
 
 
+_YAML_ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s\[\]{},]")
+
+
+def _may_share(doc: SpecDocument) -> bool:
+    """True when parsed objects may be shared: a YAML text with an anchor (``&name``); only
+    aliases of anchors share objects, and JSON never does."""
+    return doc.format == "yaml" and _YAML_ANCHOR.search(doc.text) is not None
+
+
+def _merge(issues: list[ValidationIssue]) -> list[ValidationIssue]:
+    """One issue per (kind, message, pointer): the same defect reached from several places
+    is reported once, with every place in ``reached_from``."""
+    merged: dict[tuple[str, str, str | None], ValidationIssue] = {}
+    for issue in issues:
+        key = (issue.kind, issue.message, issue.pointer)
+        first = merged.get(key)
+        if first is None:
+            merged[key] = issue
+        elif issue.reached_from:
+            extra = [p for p in issue.reached_from if p not in first.reached_from]
+            first.reached_from = (*first.reached_from, *extra)
+    return list(merged.values())
+
+
 def _locate(doc: SpecDocument, issues: list[ValidationIssue]) -> None:
-    """Fill line/column of every issue that has a pointer (closest ancestor if need be)."""
-    located = doc.locate_nearest({i.pointer for i in issues if i.pointer is not None})
+    """Fill line/column of every issue that has a pointer (closest ancestor if need be), and
+    the line of every ``reached_from`` pointer."""
+    wanted = {i.pointer for i in issues if i.pointer is not None}
+    wanted.update(p for i in issues for p in i.reached_from)
+    located = doc.locate_nearest(wanted)
     for issue in issues:
         pos = located.get(issue.pointer) if issue.pointer is not None else None
         if pos is not None:
             issue.line, issue.column = pos.line, pos.column
+        if issue.reached_from:
+            places = [located.get(p) for p in issue.reached_from]
+            issue.reached_from_lines = tuple(
+                place.line if place is not None else None for place in places)
 
 
 def _version_issues(doc: SpecDocument) -> Iterator[ValidationIssue]:
@@ -243,49 +377,145 @@ def external_refs(doc: SpecDocument) -> list[tuple[str, str]]:
     return found
 
 
-def _run_validator(doc: SpecDocument) -> list[ValidationIssue]:
+Section = tuple[str, Callable[[], Iterable[ValidationError]]]
+
+
+def _run_validator(doc: SpecDocument, refs: RefIndex, dangling: set[str],
+                   neutral: Sequence[str] = ()) -> list[ValidationIssue]:
+    """Structural check, then the keyword checks one section at a time.
+
+    :param refs: the document's references (for "reached from" and relocation).
+    :param dangling: targets of dangling local references, already reported by
+        :func:`validate_document`; a section stopped by one of them says so in one issue.
+    :param neutral: pointers of ``$ref`` members (schema positions) already reported as
+        dangling or of the wrong kind: the keyword checks see an empty schema there instead,
+        so they neither stop nor validate the wrong object.
+    """
     cls = VALIDATORS[doc.openapi_version or ""]
     issues: list[ValidationIssue] = []
     try:
-        validator = cls(doc.data)
-        for err in validator.schema_validator.iter_errors(validator.schema):
-            issues.append(_structural(err))
-        for err in validator.root_validator(validator.schema_path):
-            issues.append(_semantic(err))
-    except ExternalReferenceRefused as exc:
-        issues.append(_stopped(f"it reached the external reference {exc.args[0]!r}", "reference"))
-    except RecursionError:
-        issues.append(_stopped(
-            "a schema refers to itself in a way that makes the validator recurse without end "
-            "(e.g. a oneOf member that allOf-includes its parent)", "validator-error"))
+        validator = cls(_neutralised(doc.data, neutral) if neutral else doc.data)
     except Exception as exc:  # noqa: BLE001 - any validator failure is a finding, never a 500
-        issues.append(_unexpected(doc, exc))
+        return [_unexpected(doc, exc, None)]
+    locator = _Relocator(doc.data, refs)
+    try:
+        for err in validator.schema_validator.iter_errors(doc.data):
+            issue = _structural(err, doc.openapi_version, doc.data)
+            if issue.pointer is not None:
+                issue.reached_from = tuple(refs.refs_into(issue.pointer))
+            issues.append(issue)
+    except Exception as exc:  # noqa: BLE001
+        issues.append(_unexpected(doc, exc, None))
+    for where, run in _sections(validator):
+        try:
+            for err in run():
+                issues.append(_semantic(err, locator))
+        except RecursionError:
+            issues.append(_stopped(
+                "a schema refers to itself in a way that makes the validator recurse without "
+                "end", "validator-error", where))
+        except ExternalReferenceRefused as exc:
+            issues.append(_stopped(f"it reached the external reference {exc.args[0]!r}",
+                                   "reference", where))
+        except Exception as exc:  # noqa: BLE001 - any validator failure is a finding
+            issue = _unexpected(doc, exc, where)
+            if issue.kind == "reference" and _target_of(issue) in dangling:
+                issues.append(_stopped(
+                    f"it reached the dangling reference {_target_of(issue)!r} (reported at "
+                    "its $ref)", "reference", where))
+            else:
+                issues.append(issue)
     return issues
+
+
+def _neutralised(data: dict[str, Any], ref_members: Sequence[str]) -> dict[str, Any]:
+    """A copy of ``data`` where the object holding each ``$ref`` member is ``{}``.
+
+    Copy-on-write along the pointers only: every other object is shared (same identity), so
+    the cost is proportional to the depth of the references, not to the document.
+    """
+    root = dict(data)
+    copies = {id(root)}
+    for member in ref_members:
+        tokens = jp.split(member)[:-1]  # the Reference Object holding the $ref
+        if not tokens:
+            continue
+        node: Any = root
+        for token in tokens[:-1]:
+            key: Any = int(token) if isinstance(node, list) else token
+            child = node[key]
+            if id(child) not in copies:
+                child = dict(child) if isinstance(child, dict) else list(child)
+                copies.add(id(child))
+                node[key] = child
+            node = child
+        last: Any = int(tokens[-1]) if isinstance(node, list) else tokens[-1]
+        node[last] = {}
+    return root
+
+
+def _sections(validator: SpecValidator) -> Iterator[Section]:
+    """The keyword checks of :class:`RootValidator`, split so that each can fail alone: the
+    tags, each path item, each webhook-free component schema (same order as the library)."""
+    root = validator.root_validator
+    registry = root.registry
+    spec = validator.schema_path
+    data = validator.schema
+    if "tags" in data and "tags" in registry.keyword_validators:
+        tags_validator: Callable[[SchemaPath], Iterable[ValidationError]] = cast(
+            Any, registry["tags"])
+        yield "/tags", functools.partial(tags_validator, spec / "tags")
+    if isinstance(data.get("paths"), Mapping):
+        path_validator = root.paths_validator.path_validator
+        for url, item in _children(spec / "paths"):
+            yield jp.join("paths", url), functools.partial(path_validator, url, item)
+    components = data.get("components")
+    if isinstance(components, Mapping) and isinstance(components.get("schemas"), Mapping):
+        schema_validator = root.components_validator.schemas_validator.schema_validator
+        for name, schema in _children(spec / "components" / "schemas"):
+            yield (jp.join("components", "schemas", name),
+                   functools.partial(schema_validator, schema))
+
+
+def _children(path: SchemaPath) -> list[tuple[str, SchemaPath]]:
+    """The members of the object at ``path`` (keys containing ``#`` or ``/`` included: never
+    build a child path from a key); ``[]`` when the object cannot be read."""
+    try:
+        return [(key, child) for key, child in path.items() if isinstance(key, str)]
+    except Exception:  # noqa: BLE001 - the structural check reports the shape
+        return []
 
 
 _REFERENCE_ERRORS = {"Unresolvable", "PointerToNowhere", "NoSuchResource", "Unretrievable",
                      "NoSuchAnchor", "InvalidAnchor"}
 
 
-def _unexpected(doc: SpecDocument, exc: BaseException) -> ValidationIssue:
-    """Turn an exception that escaped the validator into an issue."""
+def _unexpected(doc: SpecDocument, exc: BaseException, where: str | None) -> ValidationIssue:
+    """Turn an exception that escaped the validator in section ``where`` into an issue."""
     name = type(exc).__name__
     if name not in _REFERENCE_ERRORS:
         cause = f"{name}: {_clip(str(exc))}" if str(exc) else name
-        return _stopped(f"the validator failed ({cause})", "validator-error")
+        return _stopped(f"the validator failed ({cause})", "validator-error", where)
     ref = getattr(exc, "ref", None) or getattr(exc, "uri", None) or str(exc)
     ref = str(ref)
     local = name == "PointerToNowhere" or ref.startswith(("#", "/"))
-    if not local:
+    if not local or "#" in ref.lstrip("#"):  # '/api/x#anchor' is a URI, not a pointer
         return _stopped(f"it reached the external reference {ref!r}, which is never fetched",
-                        "reference")
+                        "reference", where)
     target = ref if ref.startswith("#") else "#" + ref
     return ValidationIssue(
         f"The reference {target!r} does not resolve inside the document; validation stopped "
         "there, so issues after that point are not known. Define the target or fix the $ref.",
-        _find_ref(doc, target),
+        _find_ref(doc, target) or where,
         "reference",
     )
+
+
+def _target_of(issue: ValidationIssue) -> str:
+    """The decoded target pointer named in a reference issue made by :func:`_unexpected`."""
+    start = issue.message.find("'#")
+    end = issue.message.find("'", start + 1)
+    return decode_ref(issue.message[start + 1:end]) if start >= 0 and end > start else ""
 
 
 def _find_ref(doc: SpecDocument, target: str) -> str | None:
@@ -306,30 +536,198 @@ def _find_ref(doc: SpecDocument, target: str) -> str | None:
     return None
 
 
-def _stopped(cause: str, kind: str) -> ValidationIssue:
+def _stopped(cause: str, kind: str, where: str | None = None) -> ValidationIssue:
+    part = f" of {where}" if where else ""
+    after = "in that part" if where else "after that point"
     return ValidationIssue(
-        f"Validation could not finish because {cause}. Issues after that point are not known.",
-        None,
+        f"Validation{part} could not finish because {cause}. Issues {after} are not known.",
+        where,
         kind,
     )
 
 
-def _structural(err: ValidationError) -> ValidationIssue:
+def _structural(err: ValidationError, version: str | None = None, data: Any = None
+                ) -> ValidationIssue:
     best = best_match([err]) if err.context else err
     best = best if best is not None else err
     # best_match descends into the most relevant sub-error (e.g. inside oneOf branches).
     deeper = len(best.absolute_path) >= len(err.absolute_path)
-    path = best.absolute_path if deeper else err.absolute_path
-    return ValidationIssue(_message(best), jp.from_parts(path), "structural")
+    path = list(best.absolute_path if deeper else err.absolute_path)
+    message = _message(best)
+    schema_path = list(err.relative_schema_path)
+    if schema_path and schema_path[-1] in ("oneOf", "anyOf") and version is not None:
+        instance = jp.resolve(data, jp.from_parts(err.absolute_path), default=_GONE)
+        explained = None if instance is _GONE else _explain_branches(err, version, instance)
+        if explained is not None:
+            message, culprit = explained
+            path = list(err.absolute_path) + ([culprit] if culprit is not None else [])
+    return ValidationIssue(_clip(message), jp.from_parts(path), "structural")
 
 
-def _semantic(err: ValidationError) -> ValidationIssue:
-    parts: tuple[Any, ...] = getattr(err, "_stagegate_parts", ())
-    pointer = jp.from_parts((*parts, *err.absolute_path)) if parts or err.absolute_path else None
-    kind = "semantic"
-    if "Unresolvable" in _message(err) or "unresolvable" in _message(err).lower():
-        kind = "reference"
-    return ValidationIssue(_message(err), pointer, kind)
+_META_SCHEMAS = {"2.0": schema_v2, "3.0": schema_v30, "3.1": schema_v31, "3.2": schema_v32}
+
+
+@functools.cache
+def _meta_validator(version: str) -> Any:
+    """A pure-Python validator of the OpenAPI JSON Schema for ``version``: the fast backend
+    reports a failed ``oneOf`` without its branches, this one keeps them (errors only)."""
+    schema = _META_SCHEMAS[version]
+    return validator_for(schema)(schema)
+
+
+def _explain_branches(err: ValidationError, version: str, instance: Any
+                      ) -> tuple[str, str | None] | None:
+    """For a failed ``oneOf``/``anyOf`` of the OpenAPI schema: why each allowed form failed.
+
+    Re-validates only the failing value against the keyword's schema with branch errors
+    kept.  When exactly one member of the value is rejected as unexpected by the branches
+    (``additionalProperties``), that member is the culprit (``optionalFields``): the message
+    starts with it and its name is returned to point at it.
+
+    :returns: ``(message, culprit member or None)``, or ``None`` when nothing better than the
+        validator's own message can be said.
+    """
+    try:
+        root = _meta_validator(version)
+        schema: Any = _META_SCHEMAS[version]
+        for token in list(err.relative_schema_path)[:-1]:
+            schema = schema[token]
+        failed = next((e for e in root.evolve(schema=schema).iter_errors(instance)
+                       if e.validator in ("oneOf", "anyOf") and not e.relative_path), None)
+    except Exception:  # noqa: BLE001 - an explanation is optional; never fail validation
+        return None
+    if failed is None or not failed.context:
+        return None
+    branches = failed.validator_value if isinstance(failed.validator_value, list) else []
+    reasons: dict[int, list[str]] = {}
+    unexpected: set[str] = set()
+    for sub in failed.context:
+        branch = sub.relative_schema_path[0] if sub.relative_schema_path else None
+        if not isinstance(branch, int):
+            continue
+        reasons.setdefault(branch, []).append(_message(sub))
+        if (sub.validator in ("additionalProperties", "unevaluatedProperties")
+                and not sub.relative_path and isinstance(sub.instance, dict)):
+            unexpected.update(_extra_members(sub.instance, sub.schema))
+    forms = "; ".join(
+        f"as {_form_name(branches, b)}, " + ", ".join(dict.fromkeys(reasons[b]))
+        for b in sorted(reasons))
+    if len(unexpected) == 1:
+        culprit = unexpected.pop()
+        return (f"{culprit!r} is not allowed here: it is no keyword of this object (extensions "
+                f"start with 'x-'). The value matches none of the allowed forms: {forms}.",
+                culprit)
+    return f"The value matches none of the allowed forms: {forms}.", None
+
+
+def _extra_members(instance: dict[str, Any], schema: Any) -> list[str]:
+    """Members of ``instance`` that neither ``properties`` nor ``patternProperties`` allow."""
+    if not isinstance(schema, dict):
+        return []
+    named = schema.get("properties") or {}
+    patterns = list((schema.get("patternProperties") or {}).keys())
+    return [k for k in instance
+            if k not in named and not any(re.search(p, k) for p in patterns)]
+
+
+def _form_name(branches: list[Any], index: int) -> str:
+    """``Reference`` for a branch ``{"$ref": "#/definitions/Reference"}``, else ``form N``."""
+    branch = branches[index] if index < len(branches) else None
+    ref = branch.get("$ref") if isinstance(branch, dict) else None
+    if isinstance(ref, str):
+        return "a " + ref.rsplit("/", 1)[-1]
+    return f"form {index + 1}"
+
+
+class _Relocator:
+    """Maps a validator traversal path (which follows ``$ref``s) to the defective place."""
+
+    def __init__(self, data: Any, refs: RefIndex) -> None:
+        self._data = data
+        self._refs = refs
+
+    def place(self, parts: Sequence[Any]) -> tuple[str | None, tuple[str, ...]]:
+        """Real pointer of the object reached along ``parts``, and the ``$ref`` members
+        that lead into it (every use site, however the validator reached it; ``()`` when no
+        reference names the place or one of its ancestors).
+
+        ``(None, ())`` when the path cannot be followed in the data.
+        """
+        node: Any = self._data
+        where = ""
+        for part in (*parts, None):
+            hops = 0
+            while isinstance(node, dict) and isinstance(node.get("$ref"), str) and hops < 32:
+                ref = node["$ref"]
+                if not ref.startswith("#"):
+                    return None, ()
+                where = decode_ref(ref)
+                node = jp.resolve(self._data, where, default=_GONE)
+                hops += 1
+            if part is None:
+                break
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                node = node[part]
+            else:
+                return None, ()
+            where = jp.child(where, part)
+        return where, tuple(self._refs.refs_into(where))
+
+
+_GONE = object()
+_PATH_PARAM = re.compile(r"^Path parameter '(.*)' for '(.*)' operation in '(.*)' was not resolved$")
+
+
+def _semantic(err: ValidationError, locator: _Relocator) -> ValidationIssue:
+    message = _message(err)
+    kind = "reference" if "unresolvable" in message.lower() else "semantic"
+    where: tuple[Any, ...] = getattr(err, "_stagegate_where", ())
+    suffix: tuple[Any, ...] = getattr(err, "_stagegate_suffix", ())
+    parts = (*where, *suffix)
+    if not parts and not err.absolute_path:
+        return ValidationIssue(message, None, kind)
+    place, reached = locator.place(where)
+    if place is None:
+        return ValidationIssue(message, jp.from_parts((*parts, *err.absolute_path)), kind)
+    if isinstance(err, UnresolvableParameterError):
+        issue = _path_parameter(err, locator, place, reached)
+        if issue is not None:
+            return issue
+    pointer = jp.child(place, *suffix, *err.absolute_path)
+    return ValidationIssue(message, pointer, kind, reached_from=reached)
+
+
+def _path_parameter(err: ValidationError, locator: _Relocator, operation: str,
+                    reached: tuple[str, ...]) -> ValidationIssue | None:
+    """A path parameter missing from the template is reported at that parameter (the item
+    of the operation's or path item's ``parameters``); a template variable without a
+    parameter stays at the operation."""
+    match = _PATH_PARAM.match(_message(err))
+    if match is None:
+        return None
+    name, method, url = match.groups()
+    template = set(re.findall(r"{([^{}]*)}", url))
+    if name in template:
+        return ValidationIssue(
+            f"The path template {url!r} has {{{name}}} but the {method} operation declares no "
+            f"path parameter {name!r}.", operation, "semantic", reached_from=reached)
+    data = locator._data
+    path_item = operation.rsplit("/", 1)[0]
+    for owner in (operation, path_item):
+        params = jp.resolve(data, owner + "/parameters")
+        if not isinstance(params, list):
+            continue
+        for i, param in enumerate(params):
+            target, _ = jp.deref(data, param)
+            if (isinstance(target, dict) and target.get("name") == name
+                    and target.get("in") == "path"):
+                return ValidationIssue(
+                    f"Path parameter {name!r} (in: path) is declared for the {method} operation "
+                    f"but the path template {url!r} has no {{{name}}}.",
+                    jp.child(owner, "parameters", i), "semantic", reached_from=reached)
+    return None
 
 
 def _message(err: ValidationError) -> str:
