@@ -29,9 +29,9 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from werkzeug.datastructures import Headers
 
-from lifecycle import create_app
-from lifecycle.crypto_store import encode_kek
-from lifecycle.extensions import db
+from lifecycle.app import create_app
+from lifecycle.core.crypto_store import encode_kek
+from lifecycle.core.extensions import db
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip() or None
 DEMO_SPECS = Path(__file__).resolve().parents[1] / "lifecycle" / "demo" / "specs"
@@ -115,7 +115,7 @@ class StagegateClient(FlaskClient):
         self._minted: float | None = None
 
     def _clock(self) -> float:
-        from lifecycle.keys import clock
+        from lifecycle.core.clock import clock
 
         with self.application.app_context():
             return clock().timestamp()

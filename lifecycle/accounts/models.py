@@ -25,8 +25,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lifecycle.extensions import db
-from lifecycle.models import UTCDateTime, utcnow
+from lifecycle.core.db import UTCDateTime, utcnow
+from lifecycle.core.extensions import db
 
 #: longest accepted email (every ``actor`` column holds 100 characters)
 MAX_EMAIL = 100

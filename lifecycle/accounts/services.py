@@ -35,19 +35,13 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from lifecycle import crypto_store
-from lifecycle.accounts.models import (
-    MAX_EMAIL,
-    MAX_TEAM_NAME,
-    Membership,
-    RecoveryCode,
-    Team,
-    User,
-)
-from lifecycle.authz import ROLES
-from lifecycle.extensions import db
-from lifecycle.keys import KeyStoreUnavailable, clock
-from lifecycle.services import Conflict, NotFound, ValidationFailed
+from lifecycle import audit
+from lifecycle.accounts.models import MAX_EMAIL, MAX_TEAM_NAME, Membership, RecoveryCode, Team, User
+from lifecycle.accounts.roles import ROLES
+from lifecycle.core import crypto_store
+from lifecycle.core.clock import clock
+from lifecycle.core.errors import Conflict, KeyStoreUnavailable, NotFound, ValidationFailed
+from lifecycle.core.extensions import db
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
@@ -62,11 +56,7 @@ _dummy_hash: str | None = None
 # ------------------------------------------------------------------ audit
 def audit_hook(action: str, actor: str, subject: str, data: dict[str, Any] | None = None) -> None:
     """Queue an audit entry with :func:`lifecycle.audit.record` (appended at the next
-    commit).  Skipped only when the audit module does not exist in this build."""
-    try:
-        from lifecycle import audit
-    except ImportError:  # pragma: no cover - the audit trail ships with issue 4
-        return
+    commit)."""
     audit.record(action, actor, subject[:255], data or {})
 
 

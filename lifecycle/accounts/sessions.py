@@ -22,8 +22,8 @@ from flask import current_app, flash, request, session
 from flask_login import current_user, login_user, logout_user
 
 from lifecycle.accounts.models import User
-from lifecycle.extensions import db
-from lifecycle.keys import clock
+from lifecycle.core.clock import clock
+from lifecycle.core.extensions import db
 
 LOGIN_AT = "_sg_login"
 SEEN_AT = "_sg_seen"

@@ -19,9 +19,9 @@ from typing import Any
 from flask import Response, jsonify, request, stream_with_context
 
 from lifecycle import audit
+from lifecycle.accounts.authz import requires
+from lifecycle.api.errors import ApiError
 from lifecycle.api.views import bp
-from lifecycle.authz import requires
-from lifecycle.errors import ApiError
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100

@@ -22,12 +22,16 @@ from typing import Any
 
 from flask import jsonify, request
 
-from lifecycle import evidence, keys, services
+from lifecycle.accounts.authz import current_actor
+from lifecycle.api.errors import ApiError
 from lifecycle.api.serialize import finding_dict
 from lifecycle.api.views import VERSION_PATH, _json_object, _text, bp
-from lifecycle.authz import actor
-from lifecycle.errors import ApiError, error_response
-from lifecycle.models import JwksEvidence, KeyEvent, ManagedKey, TokenEvidence
+from lifecycle.catalog import services
+from lifecycle.core import errors
+from lifecycle.core.clock import clock
+from lifecycle.evidence import keys
+from lifecycle.evidence import services as evidence
+from lifecycle.evidence.models import JwksEvidence, KeyEvent, ManagedKey, TokenEvidence
 from policies.findings import Finding
 
 JWKS_CACHE_SECONDS = 300
@@ -78,11 +82,6 @@ def token_evidence_dict(record: TokenEvidence) -> dict[str, Any]:
             "analysed_at": _time(record.created_at)}
 
 
-@bp.errorhandler(keys.KeyStoreUnavailable)
-def _key_store(exc: keys.KeyStoreUnavailable) -> Any:
-    return error_response(503, "key_store_unavailable", exc.message)
-
-
 def _optional_int(body: dict[str, Any], key: str) -> int | None:
     value = body.get(key)
     if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
@@ -110,7 +109,7 @@ def version_jwks(name: str, version: str) -> Any:
 def list_keys(name: str, version: str) -> Any:
     """Managed keys (newest first) and key events (oldest first)."""
     obj = services.get_version(name, version)
-    now = keys.clock()
+    now = clock()
     return jsonify(keys=[key_dict(k, now) for k in keys.list_keys(obj)],
                    events=[event_dict(e) for e in keys.key_events(obj)])
 
@@ -121,8 +120,8 @@ def generate_key(name: str, version: str) -> Any:
     body = _optional_body()
     key = keys.generate_key(name, version, alg=_text(body, "alg"), crv=_text(body, "crv"),
                             size=_optional_int(body, "size"),
-                            actor=actor())
-    return jsonify(key=key_dict(key, keys.clock())), 201
+                            actor=current_actor())
+    return jsonify(key=key_dict(key, clock())), 201
 
 
 @bp.post(VERSION_PATH + "/keys/rotate")
@@ -136,9 +135,9 @@ def rotate_key(name: str, version: str) -> Any:
     key = keys.rotate_key(name, version, _optional_int(body, "grace_seconds") or 0,
                           alg=_text(body, "alg"), crv=_text(body, "crv"),
                           size=_optional_int(body, "size"),
-                          actor=actor())
+                          actor=current_actor())
     obj = services.get_version(name, version)
-    now = keys.clock()
+    now = clock()
     return jsonify(key=key_dict(key, now),
                    keys=[key_dict(k, now) for k in keys.list_keys(obj)]), 201
 
@@ -151,7 +150,7 @@ def put_jwks(name: str, version: str) -> Any:
         raise ApiError(415, "unsupported_media_type",
                        "Send the JWK Set itself as the request body, not as a form.")
     record, created = evidence.submit_jwks(name, version, request.get_data(cache=False),
-                                           actor=actor())
+                                           actor=current_actor())
     return jsonify(created=created, evidence=jwks_evidence_dict(record)), \
         201 if created else 200
 
@@ -161,7 +160,7 @@ def get_jwks(name: str, version: str) -> Any:
     """The newest issuer JWKS evidence."""
     record = evidence.latest_jwks(services.get_version(name, version))
     if record is None:
-        raise services.NotFound("No issuer JWKS has been supplied for this version yet.")
+        raise errors.NotFound("No issuer JWKS has been supplied for this version yet.")
     return jsonify(evidence=jwks_evidence_dict(record))
 
 
@@ -173,7 +172,7 @@ def post_token(name: str, version: str) -> Any:
         raise ApiError(422, "validation_failed", "Some values are not acceptable.",
                        {"fields": {"token": "This field is required."}})
     record, created = evidence.analyse_token(name, version, body.get("token"),
-                                             actor=actor())
+                                             actor=current_actor())
     return jsonify(created=created, already_analysed=not created,
                    analysis=token_evidence_dict(record)), 201 if created else 200
 

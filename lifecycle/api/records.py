@@ -17,11 +17,13 @@ from typing import Any
 
 from flask import Response, jsonify, url_for
 
-from lifecycle import records, services
+from lifecycle.accounts.authz import requires
 from lifecycle.api.views import VERSION_PATH, bp
-from lifecycle.authz import requires
-from lifecycle.extensions import db
-from lifecycle.models import GateRecord
+from lifecycle.catalog import services
+from lifecycle.core import errors
+from lifecycle.core.extensions import db
+from lifecycle.trust import records
+from lifecycle.trust.models import GateRecord
 
 JWKS_CACHE_SECONDS = 300
 
@@ -69,7 +71,7 @@ def get_gate_record(name: str, version: str, record_id: str) -> Any:
     obj = services.get_version(name, version)
     row = records.get_record(obj, record_id[:64])
     if row is None:
-        raise services.NotFound(f"Version {name}@{version} has no gate record "
+        raise errors.NotFound(f"Version {name}@{version} has no gate record "
                                 f"{record_id[:64]!r}.")
     response = Response(row.jws.encode("ascii"), mimetype=records.MEDIA_TYPE)
     response.headers["Content-Disposition"] = (

@@ -19,9 +19,9 @@ from urllib.parse import unquote_plus
 
 from flask import jsonify, request
 
-from lifecycle import apitokens
+from lifecycle.accounts import apitokens
+from lifecycle.accounts.authz import requires
 from lifecycle.api.views import bp
-from lifecycle.authz import requires
 
 
 def _oauth_error(status: int, error: str, description: str) -> Any:

@@ -10,11 +10,12 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request, url_for
 
-from lifecycle import services
+from lifecycle.accounts.authz import current_actor
 from lifecycle.api import serialize
-from lifecycle.authz import actor
-from lifecycle.errors import ApiError
-from lifecycle.extensions import csrf
+from lifecycle.api.errors import ApiError
+from lifecycle.catalog import services
+from lifecycle.core.extensions import csrf
+from lifecycle.gates import evaluate, moves
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -64,6 +65,7 @@ def create_api() -> Any:
         title=_text(body, "title", required=True) or "",
         description=_text(body, "description") or "",
         team=_text(body, "team"),
+        actor=current_actor(),
     )
     response = jsonify(serialize.api_dict(api))
     response.headers["Location"] = url_for("api.get_api", name=api.name)
@@ -80,7 +82,8 @@ def get_api(name: str) -> Any:
 def create_version(name: str) -> Any:
     """Add a version: ``{"version": "1.0.0"}``; it starts in ``design``."""
     body = _json_object()
-    obj = services.create_version(name, _text(body, "version", required=True) or "")
+    obj = services.create_version(name, _text(body, "version", required=True) or "",
+                                  actor=current_actor())
     response = jsonify(serialize.version_dict(obj))
     response.headers["Location"] = url_for("api.get_version", name=name, version=obj.version)
     return response, 201
@@ -102,12 +105,12 @@ def put_spec(name: str, version: str) -> Any:
         raise ApiError(415, "unsupported_media_type",
                        "Send the document itself as the request body, not as a form.")
     raw = request.get_data(cache=False)
-    revision, created = services.upload_spec(name, version, raw, uploader=actor())
+    revision, created = services.upload_spec(name, version, raw, uploader=current_actor())
     obj = revision.api_version
     body = {
         "created": created,
         "revision": serialize.revision_dict(revision),
-        "compliance": serialize.compliance_dict(obj, services.gate_status(obj)),
+        "compliance": serialize.compliance_dict(obj, evaluate.gate_status(obj)),
     }
     return jsonify(body), 201 if created else 200
 
@@ -116,18 +119,18 @@ def put_spec(name: str, version: str) -> Any:
 def compliance(name: str, version: str) -> Any:
     """The gate for the next stage: passed, blocking findings explained."""
     obj = services.get_version(name, version)
-    return jsonify(serialize.compliance_dict(obj, services.gate_status(obj)))
+    return jsonify(serialize.compliance_dict(obj, evaluate.gate_status(obj)))
 
 
 @bp.post(VERSION_PATH + "/transitions")
 def create_transition(name: str, version: str) -> Any:
     """Move the version: ``{"to": STAGE, "reason"?}`` (the actor is the token's user)."""
     body = _json_object()
-    record = services.transition(
+    record = moves.transition(
         name, version,
         to=_text(body, "to", required=True) or "",
         reason=_text(body, "reason"),
-        actor=actor(),
+        actor=current_actor(),
     )
     obj = record.api_version
     return jsonify(transition=serialize.transition_dict(record),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from lifecycle import stages
+from lifecycle.catalog import stages
 from policies.findings import Finding
 from specs.document import excerpt_lines
 

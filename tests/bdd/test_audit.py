@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from lifecycle.cli import main
-from lifecycle.extensions import db
+from lifecycle.core.extensions import db
 
 scenarios("audit/audit_trail.feature")
 

@@ -28,8 +28,8 @@ from flask import Flask
 from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
-from lifecycle import create_app
-from lifecycle.crypto_store import encode_kek
+from lifecycle.app import create_app
+from lifecycle.core.crypto_store import encode_kek
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("STAGEGATE_CHROMIUM", "/usr/bin/chromium"))

@@ -15,8 +15,8 @@ from accountkit import PASSWORD
 from clockkit import Clock
 
 from lifecycle.accounts.models import RecoveryCode, Team, User
-from lifecycle.extensions import db
-from lifecycle.security import CSP
+from lifecycle.core.extensions import db
+from lifecycle.core.security import CSP
 
 HX = {"HX-Request": "true"}
 
@@ -40,7 +40,7 @@ def body(response) -> str:
 
 
 def audit_actions(app) -> list[tuple[str, str, str]]:
-    from lifecycle.models import AuditEntry
+    from lifecycle.audit.models import AuditEntry
 
     with app.app_context():
         rows = db.session.execute(sa.select(AuditEntry).order_by(AuditEntry.seq)).scalars()

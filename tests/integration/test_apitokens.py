@@ -17,9 +17,9 @@ from accountkit import LEGACY_EMAIL, access_token_for, make_pat
 from clockkit import Clock
 from jwcrypto import jwk, jwt
 
-from lifecycle import apitokens
+from lifecycle.accounts import apitokens
 from lifecycle.accounts.models import AppKey, PersonalAccessToken
-from lifecycle.extensions import db
+from lifecycle.core.extensions import db
 from policies.findings import Status
 from policies.keys.jwks import check_jwks
 from policies.token_rules import TOKEN_RULE_IDS

@@ -15,8 +15,9 @@ from accountkit import make_user
 from approvalkit import approve, bearer_for, deployment_ready, request_promotion
 from evidencekit import SPEC
 
-from lifecycle.extensions import db
-from lifecycle.models import Approval, PromotionRequest, Transition
+from lifecycle.catalog.models import Transition
+from lifecycle.core.extensions import db
+from lifecycle.review.models import Approval, PromotionRequest
 from policies.packs import PACKS_DIR
 
 V = "/api/v1/apis/orders/versions/1.0.0"
@@ -236,7 +237,7 @@ def test_approval_rows_are_append_only(app, ready):
     rid = request_promotion(ready, V, headers=alice).get_json()["id"]
     assert approve(ready, V, rid).status_code == 200
     with app.app_context():
-        from lifecycle.models import AppendOnlyError
+        from lifecycle.core.db import AppendOnlyError
 
         row = db.session.execute(db.select(Approval)).scalar_one()
         row.comment = "rewritten"

@@ -11,7 +11,7 @@ import pytest
 from evidencekit import SPEC, Issuer
 from jwcrypto import jwk
 
-from lifecycle import crypto_store
+from lifecycle.core import crypto_store
 
 V = "/api/v1/apis/orders/versions/1.0.0"
 

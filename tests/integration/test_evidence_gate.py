@@ -9,7 +9,10 @@ from approvalkit import promote_with_approval
 from clockkit import Clock
 from evidencekit import ECDH_SPEC, SPEC, Issuer, use_fresh_kek
 
-from lifecycle import evidence, keys, services
+from lifecycle.catalog import services
+from lifecycle.evidence import keys
+from lifecycle.evidence import services as evidence
+from lifecycle.gates import evaluate
 
 V = "/api/v1/apis/orders/versions/1.0.0"
 
@@ -138,6 +141,6 @@ def test_earlier_gates_need_no_token_evidence(app, client, clock):
     with app.app_context():
         obj = services.get_version("orders", "1.0.0")
         for target in ("development", "testing"):
-            assert services.gate_status(obj, target).passed
+            assert evaluate.gate_status(obj, target).passed
         assert evidence.best_token_evidence(obj)[0] is None
         assert keys.list_keys(obj) == []

@@ -13,9 +13,9 @@ import pytest
 from approvalkit import bearer_for
 from evidencekit import SPEC
 
-from lifecycle import waivers
-from lifecycle.extensions import db
-from lifecycle.models import Waiver
+from lifecycle.core.extensions import db
+from lifecycle.gates import waivers
+from lifecycle.gates.models import Waiver
 
 V = "/api/v1/apis/orders/versions/1.0.0"
 RULE = "SPEC-OPERATIONS-SECURED"

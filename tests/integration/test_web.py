@@ -10,10 +10,12 @@ import io
 import re
 
 import pytest
+from actorkit import TESTER
 from documents import compliant
 from flask_migrate import upgrade
 
-from lifecycle import create_app, services
+from lifecycle.app import create_app
+from lifecycle.catalog import services
 
 HX = {"HX-Request": "true"}
 HX_RESTORE = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
@@ -58,8 +60,8 @@ def _promote(client, url, to):
 def version(app):
     """An API ``pets`` with version ``1.0.0`` in design, no document yet."""
     with app.app_context():
-        services.create_api("pets", "Pet Store", team="Animals")
-        services.create_version("pets", "1.0.0")
+        services.create_api("pets", "Pet Store", team="Animals", actor=TESTER)
+        services.create_version("pets", "1.0.0", actor=TESTER)
     return "/apis/pets/versions/1.0.0"
 
 

@@ -2,14 +2,8 @@
 
 import pytest
 
-from lifecycle.stages import (
-    STAGES,
-    InvalidTransition,
-    Kind,
-    next_stage,
-    plan,
-    previous_stages,
-)
+from lifecycle.catalog.stages import STAGES, Kind, next_stage, plan, previous_stages
+from lifecycle.core.errors import InvalidTransition
 
 
 def test_stages_are_in_lifecycle_order():
