@@ -18,7 +18,7 @@ client secret) returns a nested JWT (RFC 7519 §5.2, RFC 9068):
 
 The signing and encryption keys are two separate P-256 key pairs (KEY-SEPARATION, RFC 8725bis
 §3.1), generated on first use, their private JWKs sealed under the key-encryption key
-(:mod:`lifecycle.crypto_store`).
+(:mod:`lifecycle.core.crypto_store`).
 
 **Checking**: every REST request's bearer token goes through Stagegate's own checker
 (:func:`policies.tokens.check_token`) with the profile of these settings

@@ -23,7 +23,7 @@ or, for views defined elsewhere, with an entry in :data:`ENDPOINTS` (endpoint �
 
 1. lets ``public`` endpoints through;
 2. authenticates: the REST API (``/api/``) only with a bearer access token
-   (:mod:`lifecycle.apitokens`; never the session cookie, so the CSRF-exempt API cannot be
+   (:mod:`lifecycle.accounts.apitokens`; never the session cookie, so the CSRF-exempt API cannot be
    driven by another site), the web UI only with the session (Flask-Login);
 3. answers anonymous callers: web → redirect to the login page (htmx: ``HX-Redirect``);
    API → 401 with ``WWW-Authenticate: Bearer realm="stagegate"``;
@@ -214,7 +214,8 @@ def can(user: Any, permission: str, *, api: Any = None, stage: str | None = None
         team: str | None = None) -> bool:
     """Whether ``user`` holds ``permission`` (pure: no request needed).
 
-    :param api: the :class:`~lifecycle.models.Api` acted on (``api.change``, ``transition``);
+    :param api: the :class:`~lifecycle.catalog.models.Api` acted on (``api.change``,
+        ``transition``);
         ``None`` when the URL names no existing API (the view then answers 404).
     :param stage: target stage of a ``transition``.
     :param team: team name for ``api.create``.

@@ -1,7 +1,7 @@
 """Account services: users, passwords, roles, teams, memberships, second factor.
 
 Each changing function is one unit of work (one commit) and records an audit entry through
-:func:`audit_hook`.  Errors are the domain errors of :mod:`lifecycle.services`
+:func:`audit_hook`.  Errors are the domain errors of :mod:`lifecycle.catalog.services`
 (``NotFound``, ``Conflict``, ``ValidationFailed``).
 
 Passwords: argon2id (``argon2-cffi``'s RFC 9106 defaults), 12–1024 characters.
@@ -9,7 +9,7 @@ Passwords: argon2id (``argon2-cffi``'s RFC 9106 defaults), 12–1024 characters.
 — so an unknown email and a wrong password take the same time and give the same answer.
 
 Second factor: TOTP (RFC 6238, 30-second steps, 6 digits, ±1 step) with ``pyotp``; the
-secret is sealed under the key-encryption key (:mod:`lifecycle.crypto_store`) with the user
+secret is sealed under the key-encryption key (:mod:`lifecycle.core.crypto_store`) with the user
 id as associated data; a step once used is never accepted again (``totp_last_step``).  Ten
 recovery codes (80 bits each) are shown once and stored as SHA-256.
 """
@@ -150,7 +150,7 @@ def create_user(email: str, password: str, roles: Iterable[str], *, actor: str,
                 active: bool = True) -> User:
     """Create a user.
 
-    :param roles: a subset of :data:`lifecycle.authz.ROLES` (may be empty: a reader).
+    :param roles: a subset of :data:`lifecycle.accounts.authz.ROLES` (may be empty: a reader).
     :raises ValidationFailed: bad email, password or role.
     :raises Conflict: the email is taken.
     """

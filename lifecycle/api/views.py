@@ -1,6 +1,6 @@
 """REST views: parse the request, call one service, return JSON.
 
-Domain errors propagate to :mod:`lifecycle.errors`, which answers
+Domain errors propagate to :mod:`lifecycle.web.errors`, which answers
 ``{"error", "message", "details"}`` with the right status.
 """
 

@@ -55,7 +55,8 @@ class Api(db.Model):  # type: ignore[name-defined,misc]
 
 
 class ApiVersion(db.Model):  # type: ignore[name-defined,misc]
-    """One version of an API and its current lifecycle ``stage`` (see :mod:`lifecycle.stages`)."""
+    """One version of an API and its current lifecycle ``stage`` (see
+    :mod:`lifecycle.catalog.stages`)."""
 
     __tablename__ = "api_version"
     __table_args__ = (

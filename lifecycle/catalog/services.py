@@ -206,7 +206,7 @@ def create_version(name: str, version: str, *, actor: Actor) -> ApiVersion:
 
 def _team(name: str | None) -> Any:
     """The :class:`~lifecycle.accounts.models.Team` called ``name`` (created when new), or
-    ``None``.  Who may name which team is decided by :mod:`lifecycle.authz` before this."""
+    ``None``.  Who may name which team is decided by :mod:`lifecycle.accounts.authz` before this."""
     if name is None:
         return None
     team = db.session.execute(db.select(Team).where(Team.name == name)).scalar_one_or_none()
@@ -330,7 +330,7 @@ def history(version_obj: ApiVersion) -> list[HistoryEvent]:
     """Spec revisions, reverts and transitions of a version in time order, oldest first.
 
     A revert (the bytes of an earlier revision uploaded again) is a ``"revert"`` event whose
-    item is that :class:`~lifecycle.models.SpecUpload`.
+    item is that :class:`~lifecycle.catalog.models.SpecUpload`.
     """
     events = [HistoryEvent("revision", r.created_at, r) for r in version_obj.revisions]
     first_upload: set[int] = set()

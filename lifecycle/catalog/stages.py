@@ -36,7 +36,7 @@ MAX_REASON = 2000
 
 
 class Kind(StrEnum):
-    """What a transition is, as recorded on :class:`lifecycle.models.Transition`."""
+    """What a transition is, as recorded on :class:`lifecycle.catalog.models.Transition`."""
 
     PROMOTION = "promotion"
     DEMOTION = "demotion"

@@ -19,20 +19,20 @@ DEFAULTS: dict[str, object] = {
     "POLICY_PACK": "default",
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "WTF_CSRF_TIME_LIMIT": None,
-    # accounts and sessions (lifecycle/accounts, lifecycle/security.py)
+    # accounts and sessions (lifecycle/accounts, lifecycle/core/security.py)
     "SESSION_COOKIE_SECURE": None,  # None: on when PREFERRED_URL_SCHEME is https
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_ABSOLUTE_MINUTES": 720,
     "RATELIMIT_STORAGE_URI": "memory://",  # or e.g. redis://127.0.0.1:6379
     "LOGIN_RATE_LIMIT": "5 per minute;20 per hour",
     "TOKEN_RATE_LIMIT": "30 per minute",
-    # the app's own access tokens (lifecycle/apitokens.py)
+    # the app's own access tokens (lifecycle/accounts/apitokens.py)
     "TOKEN_ISSUER": "http://127.0.0.1:5000",
     "API_AUDIENCE": None,  # None: TOKEN_ISSUER + /api/v1
     "ACCESS_TOKEN_SECONDS": 600,
     "PAT_MAX_DAYS": 365,
     "TOTP_ISSUER": "Stagegate",
-    # evidence, keys and waivers (lifecycle/evidence.py, keys.py, waivers.py)
+    # evidence, keys and waivers (lifecycle/evidence/services.py, keys.py, waivers.py)
     "TOKEN_EVIDENCE_MAX_AGE_DAYS": 30,
     "KEY_MAX_GRACE_SECONDS": 90 * 24 * 3600,
     "WAIVER_MAX_DAYS": 90,

@@ -11,7 +11,7 @@ Where the KEK comes from:
   (``DATABASE_URL`` set): every process must share it.
 - otherwise (embedded mode) the file ``key_encryption_key`` in the instance folder, created
   with 32 random bytes on first use, mode 0600 (like the secret key in
-  :mod:`lifecycle.config`).  Back it up with the database: without it the managed keys
+  :mod:`lifecycle.core.config`).  Back it up with the database: without it the managed keys
   cannot be opened.
 
 Blob layout: ``b"SG1" || kek_id (8 bytes) || nonce (12 bytes) || ciphertext+tag``, where

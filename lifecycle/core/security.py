@@ -17,6 +17,7 @@ set, or by default when ``PREFERRED_URL_SCHEME`` is ``https``.
 from __future__ import annotations
 
 from flask import Flask, Response, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -52,8 +53,6 @@ def trust_proxies(app: Flask) -> None:
     reach the app directly: they could forge those headers."""
     count = int(app.config.get("PROXY_COUNT") or 0)
     if count > 0:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count,  # type: ignore[method-assign]
                                 x_host=count)
 

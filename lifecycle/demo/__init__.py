@@ -1,7 +1,8 @@
 """Demo data: a handful of APIs whose versions end in different stages.
 
 The example documents in ``lifecycle/demo/specs/`` are small but realistic; some pass every
-gate, some are blocked.  Everything goes through :mod:`lifecycle.services`, so every promotion
+gate, some are blocked.  Everything goes through the services (:mod:`lifecycle.catalog.services`,
+:mod:`lifecycle.gates.moves`), so every promotion
 is decided by the real gates and recorded with its check run.
 
 Before a promotion into ``deployment`` the demo supplies real evidence: a managed encryption

@@ -12,13 +12,13 @@ declares (``x-token-encryption.alg``) or an ``alg`` given explicitly:
 ==========================================  ============================================
 
 ``kid`` is the RFC 7638 SHA-256 thumbprint, ``use: enc``, ``alg`` set.  The private JWK is
-sealed under the key-encryption key (:mod:`lifecycle.crypto_store`) before it reaches the
+sealed under the key-encryption key (:mod:`lifecycle.core.crypto_store`) before it reaches the
 session; it is never returned, logged or exported (public members only leave this module,
 except :func:`decryption_keys`, which hands jwcrypto keys to the token checker in memory).
 
 Rotation: the new key becomes ``current``, the old one moves to ``grace`` until
 ``now + grace_seconds`` (0 ≤ grace ≤ ``KEY_MAX_GRACE_SECONDS``, default 90 days), after which
-it is ``retired``.  Every event is a :class:`~lifecycle.models.KeyEvent`.  Functions take a
+it is ``retired``.  Every event is a :class:`~lifecycle.evidence.models.KeyEvent`.  Functions take a
 ``now`` (aware UTC; default :func:`clock`) so tests move the clock instead of sleeping.
 """
 

@@ -24,7 +24,8 @@ class ManagedKey(db.Model):  # type: ignore[name-defined,misc]
     """An encryption key pair Stagegate generated for a version (``use: enc``).
 
     ``public_jwk`` holds public members only.  The private JWK exists only as
-    ``sealed_private``: AES-256-GCM under the key-encryption key (:mod:`lifecycle.crypto_store`)
+    ``sealed_private``: AES-256-GCM under the key-encryption key
+    (:mod:`lifecycle.core.crypto_store`)
     with ``"<version_id>:<kid>"`` as associated data.  ``state``: ``current`` (new tokens are
     encrypted to it; at most one per version), ``grace`` (still decrypts until
     ``grace_until``), ``retired``.

@@ -182,13 +182,13 @@ def analyse_token(name: str, version: str, token: object, actor: Actor,
 
     :param token: the compact token (an optional ``Bearer`` prefix and surrounding
         whitespace are removed first).
-    :param now: the time to judge it at (default :func:`lifecycle.keys.clock`).
+    :param now: the time to judge it at (default :func:`lifecycle.core.clock.clock`).
     :returns: ``(analysis, created)``; ``created`` is ``False`` when the same token (same
         SHA-256 fingerprint) was analysed for this version before — that earlier analysis is
         returned and nothing is counted twice.
     :raises NotFound: no such API or version.
     :raises ValidationFailed: ``token`` is not a non-empty string.
-    :raises lifecycle.keys.KeyStoreUnavailable: the managed keys cannot be opened.
+    :raises lifecycle.core.errors.KeyStoreUnavailable: the managed keys cannot be opened.
     """
     obj = get_version(name, version)
     text = clean_token(token)

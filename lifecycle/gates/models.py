@@ -13,7 +13,7 @@ from lifecycle.core.extensions import db
 
 
 class Waiver(db.Model):  # type: ignore[name-defined,misc]
-    """A time-boxed waiver of one failing rule for one version (``lifecycle.waivers``).
+    """A time-boxed waiver of one failing rule for one version (``lifecycle.gates.waivers``).
 
     In force from ``created_at`` until ``expires_at`` (exclusive) unless ``revoked_at`` is
     set.  Only ``revoked_at``/``revoked_by``/``revoke_reason`` ever change (once).

@@ -15,7 +15,7 @@ expires.  Rules:
 - revocation (by an approver) ends a waiver at once.
 
 Grants and revocations are recorded in the audit trail (``waiver.granted``,
-``waiver.revoked``).  Who may grant or revoke is decided by :mod:`lifecycle.authz`
+``waiver.revoked``).  Who may grant or revoke is decided by :mod:`lifecycle.accounts.authz`
 (permission ``waive``: approvers).  The requester of a pending promotion may grant a waiver
 for it: the approval still needs a second person, who sees the waiver.
 

@@ -3,9 +3,9 @@
 The flow (every step one unit of work, each recorded in the audit trail):
 
 1. **request** — :func:`request_promotion`: the gate of the target stage is evaluated and
-   stored (a :class:`~lifecycle.models.CheckRun` with its signed gate record).  A blocked
+   stored (a :class:`~lifecycle.catalog.models.CheckRun` with its signed gate record).  A blocked
    gate refuses the request (:class:`~lifecycle.core.errors.GateFailed`, ``gate.blocked``);
-   otherwise a ``pending`` :class:`~lifecycle.models.PromotionRequest` is stored
+   otherwise a ``pending`` :class:`~lifecycle.review.models.PromotionRequest` is stored
    (``promotion.requested``) and replaces an earlier pending request of the version
    (``superseded``);
 2. **approve** / **reject** — :func:`approve`, :func:`reject`: one decision per approver
@@ -22,7 +22,8 @@ The flow (every step one unit of work, each recorded in the audit trail):
    approval, stores the blocked check (``gate.blocked``), marks the request ``blocked`` and
    raises :class:`~lifecycle.core.errors.GateFailed` — a new request is needed once fixed.
 
-Who may do what is decided by :mod:`lifecycle.authz`: requesting needs ``api.change`` on the
+Who may do what is decided by :mod:`lifecycle.accounts.authz`: requesting needs ``api.change`` on
+the
 API or ``approve``; approving and rejecting need ``approve``.  People are identified by the
 actor string (the user's email), compared case-insensitively.
 """

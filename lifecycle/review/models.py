@@ -20,7 +20,8 @@ APPROVAL_DECISIONS: tuple[str, ...] = ("approve", "reject")
 
 
 class PromotionRequest(db.Model):  # type: ignore[name-defined,misc]
-    """A request to move a version into a stage that needs approvals (``lifecycle.approvals``).
+    """A request to move a version into a stage that needs approvals
+    (:mod:`lifecycle.review.approvals`).
 
     ``state``: ``pending`` (waiting for approvals; at most one per version), ``approved``
     (the approvals were reached and the transition happened: ``transition_id``),

@@ -18,7 +18,7 @@ class SigningKey(db.Model):  # type: ignore[name-defined,misc]
 
     ``kid`` is the RFC 7638 thumbprint; ``public_jwk`` holds public members only; the private
     JWK exists only as ``sealed_private`` (AES-256-GCM under the KEK,
-    :mod:`lifecycle.crypto_store`).  ``purpose`` is unique while the key is the active one
+    :mod:`lifecycle.core.crypto_store`).  ``purpose`` is unique while the key is the active one
     (``active`` true), so two processes cannot both create a first key.
     """
 

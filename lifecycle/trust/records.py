@@ -1,16 +1,18 @@
 """Signed gate records: every gate decision as a compact JWS (ES256) signed by Stagegate.
 
-Each gated transition attempt (passed or blocked) stores a :class:`~lifecycle.models.CheckRun`;
+Each gated transition attempt (passed or blocked) stores a
+:class:`~lifecycle.catalog.models.CheckRun`;
 :func:`record_decision` turns it into a record — version, spec SHA-256, policy pack and its
 SHA-256, every finding, approvals, decision, target stage, time, record id — and signs it::
 
     header  {"alg": "ES256", "kid": <RFC 7638 thumbprint>, "typ": "stagegate-gate-record+jws"}
     payload canonical JSON of the record (keys sorted, no whitespace)
 
-The JWS is stored as signed (:class:`~lifecycle.models.GateRecord`), so every download returns
+The JWS is stored as signed (:class:`~lifecycle.trust.models.GateRecord`), so every download
+returns
 the same bytes.  The signing key (EC P-256, ``use: sig``, ``alg: ES256``) is generated on
 first use; its private JWK is stored only sealed under the key-encryption key
-(:mod:`lifecycle.crypto_store`); :func:`public_jwks` publishes public members only.
+(:mod:`lifecycle.core.crypto_store`); :func:`public_jwks` publishes public members only.
 
 :func:`verify_record` is the offline check (``stagegate verify-record``): it needs no app and
 no database, only the record bytes and the published JWKS.  It accepts exactly ES256, the
@@ -151,7 +153,7 @@ def signing_key() -> SigningKey:
     PostgreSQL a savepoint guards the insert: when another process created the first key
     at the same moment, its key is used).
 
-    :raises lifecycle.keys.KeyStoreUnavailable: the key-encryption key cannot be used.
+    :raises lifecycle.core.errors.KeyStoreUnavailable: the key-encryption key cannot be used.
     """
     key = _active_key()
     if key is not None:
@@ -220,7 +222,7 @@ def build_record(run: CheckRun, version_obj: ApiVersion, decision: GateDecision,
     (:meth:`policies.findings.Finding.to_dict`), each with ``blocking`` (true when it is one
     of the decision's blocking findings); ``approvals`` are the approvals counted for the
     decision (``{"approver", "approved_at", "comment", "request"}``, oldest first; empty for
-    moves that need none, :mod:`lifecycle.approvals`).
+    moves that need none, :mod:`lifecycle.review.approvals`).
     """
     blocking = [f.to_dict() for f in decision.blocking]
     revision = run.revision
@@ -251,7 +253,7 @@ def record_decision(run: CheckRun, version_obj: ApiVersion, decision: GateDecisi
     it to the session; the caller's unit of work commits it.  ``approvals``: see
     :func:`build_record`.
 
-    :raises lifecycle.keys.KeyStoreUnavailable: the signing key cannot be created or opened.
+    :raises lifecycle.core.errors.KeyStoreUnavailable: the signing key cannot be created or opened.
     """
     key = signing_key()
     record_id = str(uuid.uuid4())

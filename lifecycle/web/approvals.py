@@ -9,7 +9,8 @@ Under ``/apis/<name>/versions/<version>``:
 - ``POST /waivers/<id>/revoke`` — end a waiver now.
 
 Each view parses its form (CSRF-protected, Flask-WTF), calls one service
-(:mod:`lifecycle.approvals`, :mod:`lifecycle.waivers`) and answers like the rest of the UI: for
+(:mod:`lifecycle.review.approvals`, :mod:`lifecycle.gates.waivers`) and answers like the rest of
+the UI: for
 htmx the version fragment, otherwise a 303 back to the version page; the outcome is a flash
 message.  Refusals re-render with 403 (own request), 409 (gate failed, conflict) or 422
 (invalid form or input), never 500.

@@ -7,7 +7,7 @@ Under ``/apis/<name>/versions/<version>``:
 - ``POST /evidence/jwks`` — the issuer's signing JWKS, uploaded or pasted (never fetched);
 - ``POST /evidence/tokens`` — analyse a pasted sample access token.
 
-Each view parses its form, calls one service (:mod:`lifecycle.keys`,
+Each view parses its form, calls one service (:mod:`lifecycle.evidence.keys`,
 :mod:`lifecycle.evidence`) and answers like the rest of the UI: for htmx the version fragment
 (the evidence forms swap ``#evidence`` and, out of band, ``#gate``), otherwise a 303 back to
 the version page (post-redirect-get).  Refusals re-render with 422 (invalid form or input),

@@ -62,7 +62,7 @@ class CreateApiForm(FlaskForm):
 
 class TeamCreateApiForm(CreateApiForm):
     """:class:`CreateApiForm` for developers: the owning team is one of their teams (the
-    view sets ``choices``; a foreign team is refused by :mod:`lifecycle.authz` before)."""
+    view sets ``choices``; a foreign team is refused by :mod:`lifecycle.accounts.authz` before)."""
 
     team = SelectField("Owning team", choices=[], validate_choice=False,
                        description="APIs are registered for one of your teams.")

@@ -1,6 +1,6 @@
 """Views of the web UI.  Each parses a form, calls one service, and renders or redirects.
 
-Fragment or full page: the one helper :func:`lifecycle.errors.wants_fragment` (htmx, not
+Fragment or full page: the one helper :func:`lifecycle.web.errors.wants_fragment` (htmx, not
 boosted, not a history restore); every answer carries ``Vary: HX-Request``.
 
 Status codes of form answers (htmx swaps them; see the ``htmx-config`` meta tag in
