@@ -15,6 +15,12 @@ from lifecycle.gates import moves
 
 
 @pytest.fixture
+def client(auth):
+    """An approver: approvers and admins read the audit trail."""
+    return auth.client("approver")
+
+
+@pytest.fixture
 def trail(app):
     with app.app_context():
         services.create_api("orders", "Orders API", actor=as_actor("dana@example.com"))

@@ -1,7 +1,7 @@
 """Acceptance 1: every route and API endpoint × every role (and anonymous) gets exactly the
 expected allow or deny.
 
-The expectations below are written out by hand (they do not call :mod:`lifecycle.authz`).
+The expectations below are written out by hand (they do not call :mod:`lifecycle.accounts.authz`).
 :func:`test_every_route_has_an_expectation` enumerates ``app.url_map`` and fails for any
 (endpoint, method) without a case, so a new route cannot slip through unreviewed.
 

@@ -43,7 +43,8 @@ def ctx(app, monkeypatch):
 
 @pytest.fixture
 def version(ctx):
-    services.create_api("orders", "Orders API", actor=TESTER)
+    """``orders@1.0.0`` of team shop (the default client's team), with its document."""
+    services.create_api("orders", "Orders API", team="shop", actor=TESTER)
     obj = services.create_version("orders", "1.0.0", actor=TESTER)
     services.upload_spec("orders", "1.0.0", SPEC, uploader=TESTER)
     return obj
@@ -242,7 +243,7 @@ def test_rest_generate_list_rotate_and_public_jwks(ctx, version):
     assert all(not set(PRIVATE) & set(k) and k["use"] == "enc" for k in published)
     body = client.get(V + "/keys").get_json()
     assert [e["kind"] for e in body["events"]] == ["generated", "rotated", "generated"]
-    assert body["events"][0]["actor"] == "legacy@stagegate.test"  # the token's user
+    assert body["events"][0]["actor"] == client.user_email  # the token's user
     assert "sealed" not in response.get_data(as_text=True)
 
 

@@ -29,7 +29,7 @@ V = "/api/v1/apis/orders/versions/1.0.0"
 @pytest.fixture
 def promoted(client):
     """orders@1.0.0: a blocked promotion (no document), then a passed one to development."""
-    assert client.post("/api/v1/apis", json={"name": "orders", "title": "Orders"}
+    assert client.post("/api/v1/apis", json={"name": "orders", "title": "Orders", "team": "shop"}
                        ).status_code == 201
     assert client.post("/api/v1/apis/orders/versions", json={"version": "1.0.0"}
                        ).status_code == 201

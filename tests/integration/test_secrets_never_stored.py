@@ -73,7 +73,7 @@ def test_no_raw_token_or_private_key_in_the_database_or_the_logs(app, monkeypatc
     for name in ("werkzeug", "sqlalchemy.engine", "lifecycle", "flask.app"):
         caplog.set_level(logging.DEBUG, logger=name)
     client = app.test_client()
-    client.post("/api/v1/apis", json={"name": "orders", "title": "Orders"})
+    client.post("/api/v1/apis", json={"name": "orders", "title": "Orders", "team": "shop"})
     client.post("/api/v1/apis/orders/versions", json={"version": "1.0.0"})
     assert client.put(V + "/spec", data=SPEC).status_code == 201
     assert client.post(V + "/keys").status_code == 201

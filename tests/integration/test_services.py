@@ -1,4 +1,5 @@
-"""lifecycle.services against the real database (migrated schema) and the real policy engine."""
+"""lifecycle.catalog.services and lifecycle.gates against the real database (migrated schema)
+and the real policy engine."""
 
 from __future__ import annotations
 

@@ -49,9 +49,10 @@ def _row(body: str, name: str) -> str:
 
 @pytest.fixture
 def version(app, client):
-    """API ``orders`` v1.0.0 with a spec declaring RSA-OAEP-256 / A256GCM / ES256."""
+    """API ``orders`` v1.0.0 (team shop: the default client's) with a spec declaring
+    RSA-OAEP-256 / A256GCM / ES256."""
     with app.app_context():
-        services.create_api("orders", "Orders", actor=TESTER)
+        services.create_api("orders", "Orders", team="shop", actor=TESTER)
         services.create_version("orders", "1.0.0", actor=TESTER)
         services.upload_spec("orders", "1.0.0", SPEC, uploader=TESTER)
     return PAGE
@@ -181,7 +182,7 @@ def test_generating_twice_is_a_409_message(client, version):
 
 def test_without_a_declared_alg_the_page_says_what_to_declare(app, client):
     with app.app_context():
-        services.create_api("orders", "Orders", actor=TESTER)
+        services.create_api("orders", "Orders", team="shop", actor=TESTER)
         services.create_version("orders", "1.0.0", actor=TESTER)
         services.upload_spec("orders", "1.0.0", SPEC.replace(b"        alg: RSA-OAEP-256\n", b""),
                              uploader=TESTER)
@@ -194,7 +195,7 @@ def test_without_a_declared_alg_the_page_says_what_to_declare(app, client):
 
 def test_an_ecdh_profile_gets_an_ec_key(app, client):
     with app.app_context():
-        services.create_api("orders", "Orders", actor=TESTER)
+        services.create_api("orders", "Orders", team="shop", actor=TESTER)
         services.create_version("orders", "1.0.0", actor=TESTER)
         services.upload_spec("orders", "1.0.0", ECDH_SPEC, uploader=TESTER)
     client.post(f"{PAGE}/keys")
@@ -395,7 +396,7 @@ def test_evidence_posts_without_a_csrf_token_are_refused(tmp_path, path):
     })
     with app.app_context():
         upgrade()
-        services.create_api("orders", "Orders", actor=TESTER)
+        services.create_api("orders", "Orders", team="shop", actor=TESTER)
         services.create_version("orders", "1.0.0", actor=TESTER)
         services.upload_spec("orders", "1.0.0", SPEC, uploader=TESTER)
     client = app.test_client()

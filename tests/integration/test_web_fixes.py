@@ -32,6 +32,12 @@ def _set_stage(app, stage: str) -> None:
 
 
 @pytest.fixture
+def client(auth):
+    """A developer of team Owners, which owns ``orders``."""
+    return auth.client("developer", teams=("Owners",))
+
+
+@pytest.fixture
 def orders(app):
     """API ``orders`` (team ``Owners``) v1.0.0 with a spec declaring token encryption."""
     with app.app_context():

@@ -1,4 +1,4 @@
-"""The pure stage machine of lifecycle.stages (no app, no database)."""
+"""The pure stage machine of lifecycle.catalog.stages (no app, no database)."""
 
 import pytest
 
