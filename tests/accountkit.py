@@ -16,13 +16,13 @@ from lifecycle.core.extensions import db
 #: the password of every test user (test-only; hashed once here, STYLE §15)
 PASSWORD = "test-only password " + secrets.token_hex(4)
 PASSWORD_HASH = PasswordHasher().hash(PASSWORD)
-#: the user the default clients act as: least privilege, a developer of teams ``shop`` and
-#: ``Checkout`` (the teams the suites use; tests
-#: that need more sign in as ``auth.client("approver")`` etc.)
+#: the user the default clients (and browser contexts) act as: least privilege, a developer
+#: of teams ``shop`` and ``Checkout`` (the teams the suites use); tests that need more sign
+#: in as ``auth.client("approver")`` etc.
 DEVELOPER_EMAIL = "developer@stagegate.test"
 DEVELOPER_ROLES = ["developer"]
 DEVELOPER_TEAMS = ("shop", "Checkout")
-#: every role, second factor enrolled: only the browser and BDD suites still act as this user
+#: every role, second factor enrolled: only the named actors of BDD scenarios still get them
 LEGACY_EMAIL = "legacy@stagegate.test"
 LEGACY_ROLES = ["developer", "approver", "admin"]
 
