@@ -22,9 +22,6 @@ PASSWORD_HASH = PasswordHasher().hash(PASSWORD)
 DEVELOPER_EMAIL = "developer@stagegate.test"
 DEVELOPER_ROLES = ["developer"]
 DEVELOPER_TEAMS = ("shop", "Checkout")
-#: every role, second factor enrolled: only the named actors of BDD scenarios still get them
-LEGACY_EMAIL = "legacy@stagegate.test"
-LEGACY_ROLES = ["developer", "approver", "admin"]
 
 
 def make_user(email: str, roles: list[str] | tuple[str, ...] = (), *, teams: tuple[str, ...] = (),

@@ -12,10 +12,12 @@ import os
 from typing import Any
 
 import pytest
-from accountkit import LEGACY_ROLES
+from accountkit import make_user
 from approvalkit import bearer_for
 from documents import ORDERS
 from pytest_bdd import given, parsers, then, when
+
+from lifecycle.accounts.services import user_by_email
 
 #: A document that passes every gate of the default pack (Orders API, JWE access tokens).
 COMPLIANT = ORDERS
@@ -53,15 +55,19 @@ RELEASE_APPROVER = "release-approver@stagegate.test"
 
 def move(client: Any, version_url: str, stage: str, reason: str | None = None,
          actor: str | None = None) -> Any:
-    """Ask for a move; with ``actor``, as the user of that name (every role; created on
-    first use): the history records who asked, taken from the access token.  Without one,
+    """Ask for a move; with ``actor``, as the user of that name (a developer of team Checkout,
+    which owns the scenarios' API, and an approver; created on first use): the history
+    records who asked, taken from the access token.  Without one,
     as ``client``'s developer — or, into ``deployment``, as :data:`RELEASE_APPROVER`."""
     body: dict[str, Any] = {"to": stage}
     if reason is not None:
         body["reason"] = reason
     headers = {}
     if actor is not None:
-        headers = bearer_for(client.application, actor, tuple(LEGACY_ROLES))
+        with client.application.app_context():
+            if user_by_email(actor) is None:
+                make_user(actor, ("developer", "approver"), teams=("Checkout",))
+        headers = bearer_for(client.application, actor)
     elif stage == "deployment":
         headers = bearer_for(client.application, RELEASE_APPROVER)
     return client.post(f"{version_url}/transitions", json=body, headers=headers)
