@@ -66,9 +66,10 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     htmx.init_app(app)
     providers.register(app, evidence_providers())
 
-    app.register_blueprint(api.bp)
-    app.register_blueprint(web.bp)
-    app.register_blueprint(web.accounts_bp)
+    web_bp, accounts_bp = web.blueprints()
+    app.register_blueprint(api.blueprint())
+    app.register_blueprint(web_bp)
+    app.register_blueprint(accounts_bp)
     register_web_errors(app)  # HTTP errors: pages and fragments; JSON under /api/
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(SpecLoadError, _spec_error)

@@ -14,9 +14,11 @@ Roles (a user has a set of them; every signed-in user may read):
 
 Each view declares what it needs, either with the decorator::
 
-    @bp.post("/apis/<name>/versions/<version>/approve")
     @requires("approve", stage="deployment")
     def approve(name, version): ...
+
+    # and in the module's register(bp):
+    bp.add_url_rule(".../approve", view_func=approve, methods=["POST"])
 
 or, for views defined elsewhere, with an entry in :data:`ENDPOINTS` (endpoint → requirement).
 :func:`enforce` runs before every request (registered by :func:`init_app`) and

@@ -29,14 +29,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app, jsonify, request, url_for
+from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_login import current_user
 
 from lifecycle.accounts import authz
 from lifecycle.accounts.authz import current_actor, requires
 from lifecycle.api.errors import ApiError
 from lifecycle.api.serialize import transition_dict
-from lifecycle.api.views import VERSION_PATH, _json_object, _text, bp
+from lifecycle.api.views import VERSION_PATH, _json_object, _text
 from lifecycle.catalog import services
 from lifecycle.core.clock import clock
 from lifecycle.gates import waivers
@@ -109,7 +109,6 @@ def refuse_request() -> ApiError:
 
 
 # ------------------------------------------------------------------------------ requests
-@bp.get(REQUESTS)
 @requires("read")
 def list_promotion_requests(name: str, version: str) -> Any:
     """The version's promotion requests, newest first."""
@@ -119,7 +118,6 @@ def list_promotion_requests(name: str, version: str) -> Any:
                    required_approvals=approvals.required_approvals("deployment"))
 
 
-@bp.post(REQUESTS)
 @requires("read")  # and, below, api.change on the API or the approver role
 def create_promotion_request(name: str, version: str) -> Any:
     """Ask for a promotion that needs approval: ``{"to": STAGE, "reason"?}``."""
@@ -139,7 +137,6 @@ def create_promotion_request(name: str, version: str) -> Any:
     return response, 201
 
 
-@bp.get(REQUESTS + "/<int:request_id>")
 @requires("read")
 def get_promotion_request(name: str, version: str, request_id: int) -> Any:
     """One promotion request."""
@@ -147,7 +144,6 @@ def get_promotion_request(name: str, version: str, request_id: int) -> Any:
     return jsonify(request_dict(approvals.get_request(obj, request_id), name, version))
 
 
-@bp.post(REQUESTS + "/<int:request_id>/approve")
 @requires("approve")
 def approve_promotion_request(name: str, version: str, request_id: int) -> Any:
     """Approve: ``{"comment"?}``; the version moves when enough approvals are in."""
@@ -158,7 +154,6 @@ def approve_promotion_request(name: str, version: str, request_id: int) -> Any:
                    transition=transition_dict(record) if record else None)
 
 
-@bp.post(REQUESTS + "/<int:request_id>/reject")
 @requires("approve")
 def reject_promotion_request(name: str, version: str, request_id: int) -> Any:
     """Reject: ``{"comment"}`` (required)."""
@@ -168,7 +163,6 @@ def reject_promotion_request(name: str, version: str, request_id: int) -> Any:
 
 
 # ------------------------------------------------------------------------------ waivers
-@bp.get(WAIVERS)
 @requires("read")
 def list_waivers(name: str, version: str) -> Any:
     """Every waiver of the version, newest first, with its status now."""
@@ -177,7 +171,6 @@ def list_waivers(name: str, version: str) -> Any:
                    max_days=waivers.max_days())
 
 
-@bp.post(WAIVERS)
 @requires("waive")
 def create_waiver(name: str, version: str) -> Any:
     """Waive a failing rule: ``{"rule", "reason", "expires_at"}`` or ``{…, "days"}``."""
@@ -197,10 +190,30 @@ def create_waiver(name: str, version: str) -> Any:
     return jsonify(waiver_dict(waiver, name, version)), 201
 
 
-@bp.post(WAIVERS + "/<int:waiver_id>/revoke")
 @requires("waive")
 def revoke_waiver(name: str, version: str, waiver_id: int) -> Any:
     """End a waiver now: ``{"reason"?}``."""
     body = _json_object() if request.content_length else {}
     waiver = waivers.revoke(name, version, waiver_id, current_actor(), _text(body, "reason"))
     return jsonify(waiver_dict(waiver, name, version))
+
+
+def register(bp: Blueprint) -> None:
+    """Add this module's views to ``bp`` (the package builds its blueprints per app;
+    see ``create_app``)."""
+    bp.add_url_rule(REQUESTS, view_func=list_promotion_requests, methods=["GET"])
+    bp.add_url_rule(REQUESTS, view_func=create_promotion_request, methods=["POST"])
+    bp.add_url_rule(
+        REQUESTS + "/<int:request_id>", view_func=get_promotion_request, methods=["GET"]
+    )
+    bp.add_url_rule(
+        REQUESTS + "/<int:request_id>/approve",
+        view_func=approve_promotion_request,
+        methods=["POST"],
+    )
+    bp.add_url_rule(
+        REQUESTS + "/<int:request_id>/reject", view_func=reject_promotion_request, methods=["POST"]
+    )
+    bp.add_url_rule(WAIVERS, view_func=list_waivers, methods=["GET"])
+    bp.add_url_rule(WAIVERS, view_func=create_waiver, methods=["POST"])
+    bp.add_url_rule(WAIVERS + "/<int:waiver_id>/revoke", view_func=revoke_waiver, methods=["POST"])

@@ -20,12 +20,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import jsonify, request
+from flask import Blueprint, jsonify, request
 
 from lifecycle.accounts.authz import current_actor
 from lifecycle.api.errors import ApiError
 from lifecycle.api.serialize import finding_dict
-from lifecycle.api.views import VERSION_PATH, _json_object, _text, bp
+from lifecycle.api.views import VERSION_PATH, _json_object, _text
 from lifecycle.catalog import services
 from lifecycle.core import errors
 from lifecycle.core.clock import clock
@@ -95,7 +95,6 @@ def _optional_body() -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ keys
-@bp.get(VERSION_PATH + "/jwks.json")
 def version_jwks(name: str, version: str) -> Any:
     """The public encryption JWKS token issuers encrypt to."""
     obj = services.get_version(name, version)
@@ -105,7 +104,6 @@ def version_jwks(name: str, version: str) -> Any:
     return response
 
 
-@bp.get(VERSION_PATH + "/keys")
 def list_keys(name: str, version: str) -> Any:
     """Managed keys (newest first) and key events (oldest first)."""
     obj = services.get_version(name, version)
@@ -114,7 +112,6 @@ def list_keys(name: str, version: str) -> Any:
                    events=[event_dict(e) for e in keys.key_events(obj)])
 
 
-@bp.post(VERSION_PATH + "/keys")
 def generate_key(name: str, version: str) -> Any:
     """Generate the version's first encryption key (for the spec's declared ``alg``)."""
     body = _optional_body()
@@ -124,7 +121,6 @@ def generate_key(name: str, version: str) -> Any:
     return jsonify(key=key_dict(key, clock())), 201
 
 
-@bp.post(VERSION_PATH + "/keys/rotate")
 def rotate_key(name: str, version: str) -> Any:
     """Rotate: a new current key; the old one decrypts for ``grace_seconds`` more."""
     body = _json_object()
@@ -143,7 +139,6 @@ def rotate_key(name: str, version: str) -> Any:
 
 
 # ------------------------------------------------------------------------------ evidence
-@bp.put(VERSION_PATH + "/evidence/jwks")
 def put_jwks(name: str, version: str) -> Any:
     """Store the issuer's signing JWKS (raw JSON body; never fetched from a URL)."""
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
@@ -155,7 +150,6 @@ def put_jwks(name: str, version: str) -> Any:
         201 if created else 200
 
 
-@bp.get(VERSION_PATH + "/evidence/jwks")
 def get_jwks(name: str, version: str) -> Any:
     """The newest issuer JWKS evidence."""
     record = evidence.latest_jwks(services.get_version(name, version))
@@ -164,7 +158,6 @@ def get_jwks(name: str, version: str) -> Any:
     return jsonify(evidence=jwks_evidence_dict(record))
 
 
-@bp.post(VERSION_PATH + "/evidence/tokens")
 def post_token(name: str, version: str) -> Any:
     """Analyse a sample access token ``{"token": "..."}`` (the token is never stored)."""
     body = _json_object()
@@ -177,9 +170,21 @@ def post_token(name: str, version: str) -> Any:
                    analysis=token_evidence_dict(record)), 201 if created else 200
 
 
-@bp.get(VERSION_PATH + "/evidence/tokens")
 def list_tokens(name: str, version: str) -> Any:
     """Every token analysis of the version, newest first."""
     obj = services.get_version(name, version)
     return jsonify(analyses=[token_evidence_dict(t) for t in
                              evidence.list_token_evidence(obj)])
+
+
+def register(bp: Blueprint) -> None:
+    """Add this module's views to ``bp`` (the package builds its blueprints per app;
+    see ``create_app``)."""
+    bp.add_url_rule(VERSION_PATH + "/jwks.json", view_func=version_jwks, methods=["GET"])
+    bp.add_url_rule(VERSION_PATH + "/keys", view_func=list_keys, methods=["GET"])
+    bp.add_url_rule(VERSION_PATH + "/keys", view_func=generate_key, methods=["POST"])
+    bp.add_url_rule(VERSION_PATH + "/keys/rotate", view_func=rotate_key, methods=["POST"])
+    bp.add_url_rule(VERSION_PATH + "/evidence/jwks", view_func=put_jwks, methods=["PUT"])
+    bp.add_url_rule(VERSION_PATH + "/evidence/jwks", view_func=get_jwks, methods=["GET"])
+    bp.add_url_rule(VERSION_PATH + "/evidence/tokens", view_func=post_token, methods=["POST"])
+    bp.add_url_rule(VERSION_PATH + "/evidence/tokens", view_func=list_tokens, methods=["GET"])

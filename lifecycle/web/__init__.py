@@ -6,18 +6,30 @@ function and choose what to render.
 
 - :mod:`.views` (board, API and version pages, rule catalog), :mod:`.evidence` (keys, JWKS,
   sample tokens) and :mod:`.approvals` (promotion requests, waivers) hold the views of
-  blueprint ``web``;
+  blueprint ``web``; :mod:`.version_page` assembles the version page;
 - :mod:`.accounts` (sign-in, second factor, own tokens) and :mod:`.admin` (users, teams) hold
   those of blueprint ``accounts``.
 
-``create_app`` registers :data:`bp` and :data:`accounts_bp`.
+Each module lists its routes in its ``register(bp)``; :func:`blueprints` builds fresh
+blueprints from them for ``create_app`` (nothing registers itself on import).
 """
+
+from __future__ import annotations
+
+from flask import Blueprint
 
 from lifecycle.web import accounts, admin, approvals, evidence, views
 
-#: blueprint ``web``: the views of :mod:`.views`, :mod:`.evidence` and :mod:`.approvals`
-bp = views.bp
-#: blueprint ``accounts``: the views of :mod:`.accounts` and :mod:`.admin`
-accounts_bp = accounts.bp
 
-__all__ = ["accounts", "accounts_bp", "admin", "approvals", "bp", "evidence", "views"]
+def blueprints() -> tuple[Blueprint, Blueprint]:
+    """New blueprints ``web`` and ``accounts`` with every view of this package."""
+    web = Blueprint("web", __name__)
+    for module in (views, evidence, approvals):
+        module.register(web)
+    account = Blueprint("accounts", __name__)
+    for module in (accounts, admin):
+        module.register(account)
+    return web, account
+
+
+__all__ = ["blueprints"]

@@ -29,8 +29,6 @@ from lifecycle.web.account_forms import (
 )
 from lifecycle.web.forms import EmptyForm
 
-bp = Blueprint("accounts", __name__)
-
 LOGIN_FAILED = "The email or password is not correct."
 SECOND_FACTOR_FAILED = "That code is not correct or was used already."
 TOTP_SECRET = "_sg_totp_secret"
@@ -52,7 +50,6 @@ def _after_login(target: str | None) -> BaseResponse:
     return redirect(safe_next(target) or url_for("web.board"), 303)
 
 
-@bp.route("/login", methods=["GET", "POST"])
 @requires("public")
 def login() -> Page:
     """Email and password; then the second factor when the user has one."""
@@ -76,7 +73,6 @@ def login() -> Page:
     return _after_login(form.next.data)
 
 
-@bp.route("/login/second-factor", methods=["GET", "POST"])
 @requires("public")
 def login_totp() -> Page:
     """The second step: a TOTP code or a recovery code."""
@@ -102,7 +98,6 @@ def login_totp() -> Page:
     return _after_login(form.next.data)
 
 
-@bp.post("/logout")
 @requires("login", before_enrolment=True)
 def logout() -> BaseResponse:
     """Sign out of this browser."""
@@ -112,7 +107,6 @@ def logout() -> BaseResponse:
 
 
 # ------------------------------------------------------------------ second factor
-@bp.route("/account/second-factor", methods=["GET", "POST"])
 @requires("login", before_enrolment=True)
 def totp_enrol() -> Page:
     """Enrol an authenticator app: QR code (server-rendered SVG), then a code to confirm;
@@ -153,14 +147,12 @@ def _render_account(status: int = 200, *, token_form: TokenForm | None = None,
     ), status
 
 
-@bp.get("/account")
 @requires("login")
 def account() -> Page:
     """Your roles and teams, second factor, personal access tokens, password."""
     return _render_account()
 
 
-@bp.post("/account/tokens")
 @requires("login")
 def create_token() -> Page:
     """Create a personal access token and show it once."""
@@ -179,7 +171,6 @@ def create_token() -> Page:
     return _render_account(422, token_form=form)
 
 
-@bp.post("/account/tokens/<int:token_id>/revoke")
 @requires("login")
 def revoke_token(token_id: int) -> Page:
     """Revoke one of your tokens."""
@@ -194,7 +185,6 @@ def revoke_token(token_id: int) -> Page:
     return redirect(url_for("accounts.account"), 303)
 
 
-@bp.post("/account/password")
 @requires("login")
 def change_password() -> Page:
     """Change your password; your other sessions end."""
@@ -214,7 +204,6 @@ def change_password() -> Page:
     return _render_account(422, password_form=form)
 
 
-@bp.post("/account/logout-everywhere")
 @requires("login", before_enrolment=True)
 def logout_everywhere() -> Any:
     """End every session of yours, in every browser (this one too)."""
@@ -225,3 +214,19 @@ def logout_everywhere() -> Any:
     sessions.end()
     flash("You are signed out everywhere.", "info")
     return redirect(url_for("accounts.login"), 303)
+
+
+def register(bp: Blueprint) -> None:
+    """Add this module's views to ``bp`` (the package builds its blueprints per app;
+    see ``create_app``)."""
+    bp.add_url_rule("/login", view_func=login, methods=["GET", "POST"])
+    bp.add_url_rule("/login/second-factor", view_func=login_totp, methods=["GET", "POST"])
+    bp.add_url_rule("/logout", view_func=logout, methods=["POST"])
+    bp.add_url_rule("/account/second-factor", view_func=totp_enrol, methods=["GET", "POST"])
+    bp.add_url_rule("/account", view_func=account, methods=["GET"])
+    bp.add_url_rule("/account/tokens", view_func=create_token, methods=["POST"])
+    bp.add_url_rule(
+        "/account/tokens/<int:token_id>/revoke", view_func=revoke_token, methods=["POST"]
+    )
+    bp.add_url_rule("/account/password", view_func=change_password, methods=["POST"])
+    bp.add_url_rule("/account/logout-everywhere", view_func=logout_everywhere, methods=["POST"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from lifecycle.accounts import services
@@ -15,7 +15,6 @@ from lifecycle.catalog.models import Api
 from lifecycle.core.errors import Conflict, ValidationFailed
 from lifecycle.core.extensions import db
 from lifecycle.web.account_forms import ActiveForm, CreateUserForm, MemberForm, RolesForm, TeamForm
-from lifecycle.web.accounts import bp
 
 
 def _me() -> Any:
@@ -34,14 +33,12 @@ def _render_users(form: CreateUserForm | None = None, status: int = 200) -> Any:
                            form=form or CreateUserForm(formdata=None)), status
 
 
-@bp.get("/admin/users")
 @requires("admin")
 def admin_users() -> Any:
     """Every user, and the form to add one."""
     return _render_users()
 
 
-@bp.post("/admin/users")
 @requires("admin")
 def admin_create_user() -> Any:
     """Create a user with an initial password and roles."""
@@ -69,7 +66,6 @@ def _render_user(user_id: int, status: int = 200, roles_form: RolesForm | None =
                            recovery_left=services.remaining_recovery_codes(user)), status
 
 
-@bp.get("/admin/users/<int:user_id>")
 @requires("admin")
 def admin_user(user_id: int) -> Any:
     """One user: roles, teams, state, second factor."""
@@ -81,7 +77,6 @@ def _refused(user_id: int, exc: Conflict) -> Any:
     return _render_user(user_id, 409)
 
 
-@bp.post("/admin/users/<int:user_id>/roles")
 @requires("admin")
 def admin_set_roles(user_id: int) -> Any:
     """Replace the user's roles."""
@@ -100,7 +95,6 @@ def admin_set_roles(user_id: int) -> Any:
     return redirect(url_for("accounts.admin_user", user_id=user_id), 303)
 
 
-@bp.post("/admin/users/<int:user_id>/active")
 @requires("admin")
 def admin_set_active(user_id: int) -> Any:
     """Activate or deactivate the user (deactivation ends their sessions and tokens)."""
@@ -116,7 +110,6 @@ def admin_set_active(user_id: int) -> Any:
     return redirect(url_for("accounts.admin_user", user_id=user_id), 303)
 
 
-@bp.post("/admin/users/<int:user_id>/reset-second-factor")
 @requires("admin")
 def admin_reset_totp(user_id: int) -> Any:
     """Remove the user's second factor (lost device); they enrol again at next sign-in."""
@@ -131,14 +124,12 @@ def _render_teams(form: TeamForm | None = None, status: int = 200) -> Any:
                            form=form or TeamForm(formdata=None)), status
 
 
-@bp.get("/admin/teams")
 @requires("admin")
 def admin_teams() -> Any:
     """Every team, and the form to add one."""
     return _render_teams()
 
 
-@bp.post("/admin/teams")
 @requires("admin")
 def admin_create_team() -> Any:
     """Create a team."""
@@ -173,14 +164,12 @@ def _render_team(team_id: int, status: int = 200, form: MemberForm | None = None
                            form=form or _member_form(team, submitted=False)), status
 
 
-@bp.get("/admin/teams/<int:team_id>")
 @requires("admin")
 def admin_team(team_id: int) -> Any:
     """One team: members and the APIs it owns."""
     return _render_team(team_id)
 
 
-@bp.post("/admin/teams/<int:team_id>/members")
 @requires("admin")
 def admin_add_member(team_id: int) -> Any:
     """Add a user to the team."""
@@ -193,10 +182,37 @@ def admin_add_member(team_id: int) -> Any:
     return redirect(url_for("accounts.admin_team", team_id=team_id), 303)
 
 
-@bp.post("/admin/teams/<int:team_id>/members/<int:user_id>/remove")
 @requires("admin")
 def admin_remove_member(team_id: int, user_id: int) -> Any:
     """Remove a user from the team."""
     services.remove_member(team_id, user_id, actor=_me())
     flash("Member removed.", "success")
     return redirect(url_for("accounts.admin_team", team_id=team_id), 303)
+
+
+def register(bp: Blueprint) -> None:
+    """Add this module's views to ``bp`` (the package builds its blueprints per app;
+    see ``create_app``)."""
+    bp.add_url_rule("/admin/users", view_func=admin_users, methods=["GET"])
+    bp.add_url_rule("/admin/users", view_func=admin_create_user, methods=["POST"])
+    bp.add_url_rule("/admin/users/<int:user_id>", view_func=admin_user, methods=["GET"])
+    bp.add_url_rule("/admin/users/<int:user_id>/roles", view_func=admin_set_roles, methods=["POST"])
+    bp.add_url_rule(
+        "/admin/users/<int:user_id>/active", view_func=admin_set_active, methods=["POST"]
+    )
+    bp.add_url_rule(
+        "/admin/users/<int:user_id>/reset-second-factor",
+        view_func=admin_reset_totp,
+        methods=["POST"],
+    )
+    bp.add_url_rule("/admin/teams", view_func=admin_teams, methods=["GET"])
+    bp.add_url_rule("/admin/teams", view_func=admin_create_team, methods=["POST"])
+    bp.add_url_rule("/admin/teams/<int:team_id>", view_func=admin_team, methods=["GET"])
+    bp.add_url_rule(
+        "/admin/teams/<int:team_id>/members", view_func=admin_add_member, methods=["POST"]
+    )
+    bp.add_url_rule(
+        "/admin/teams/<int:team_id>/members/<int:user_id>/remove",
+        view_func=admin_remove_member,
+        methods=["POST"],
+    )

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, flash, request
+from flask import Blueprint, current_app, flash, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -48,7 +48,7 @@ from lifecycle.web.forms import (
     WaiveForm,
 )
 from lifecycle.web.version_page import Page, render_version
-from lifecycle.web.views import _done, bp
+from lifecycle.web.views import _done
 
 VERSION = "/apis/<name>/versions/<version>"
 
@@ -90,7 +90,6 @@ def _run(name: str, version: str, action: Callable[[], Any],
 
 
 # ------------------------------------------------------------------------------ views
-@bp.post(VERSION + "/promotion-requests")
 @authz.requires("read")  # and, below, api.change on the API or the approver role
 def request_promotion(name: str, version: str) -> Page:
     """Request the promotion into the next stage."""
@@ -111,7 +110,6 @@ def request_promotion(name: str, version: str) -> Page:
                             f"{req.required_approvals} approval(s) by someone else.")
 
 
-@bp.post(VERSION + "/promotion-requests/<int:request_id>/approve")
 @authz.requires("approve")
 def approve_request(name: str, version: str, request_id: int) -> Page:
     """Approve a pending request (the version moves when enough approvals are in)."""
@@ -131,7 +129,6 @@ def approve_request(name: str, version: str, request_id: int) -> Page:
                 message)
 
 
-@bp.post(VERSION + "/promotion-requests/<int:request_id>/reject")
 @authz.requires("approve")
 def reject_request(name: str, version: str, request_id: int) -> Page:
     """Reject a pending request."""
@@ -144,7 +141,6 @@ def reject_request(name: str, version: str, request_id: int) -> Page:
                 "Request rejected.")
 
 
-@bp.post(VERSION + "/waivers")
 @authz.requires("waive")
 def waive(name: str, version: str) -> Page:
     """Waive one failing rule until a date."""
@@ -157,7 +153,6 @@ def waive(name: str, version: str) -> Page:
                 lambda w: f"{w.rule_id} waived until {waivers.format_until(w.expires_at)}.")
 
 
-@bp.post(VERSION + "/waivers/<int:waiver_id>/revoke")
 @authz.requires("waive")
 def revoke_waiver(name: str, version: str, waiver_id: int) -> Page:
     """End a waiver now."""
@@ -168,3 +163,23 @@ def revoke_waiver(name: str, version: str, waiver_id: int) -> Page:
                 lambda: waivers.revoke(name, version, waiver_id, authz.current_actor(),
                                        form.reason.data),
                 lambda w: f"Waiver of {w.rule_id} revoked; the rule blocks again.")
+
+
+def register(bp: Blueprint) -> None:
+    """Add this module's views to ``bp`` (the package builds its blueprints per app;
+    see ``create_app``)."""
+    bp.add_url_rule(VERSION + "/promotion-requests", view_func=request_promotion, methods=["POST"])
+    bp.add_url_rule(
+        VERSION + "/promotion-requests/<int:request_id>/approve",
+        view_func=approve_request,
+        methods=["POST"],
+    )
+    bp.add_url_rule(
+        VERSION + "/promotion-requests/<int:request_id>/reject",
+        view_func=reject_request,
+        methods=["POST"],
+    )
+    bp.add_url_rule(VERSION + "/waivers", view_func=waive, methods=["POST"])
+    bp.add_url_rule(
+        VERSION + "/waivers/<int:waiver_id>/revoke", view_func=revoke_waiver, methods=["POST"]
+    )

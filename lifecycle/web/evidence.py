@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import redirect, session, url_for
+from flask import Blueprint, redirect, session, url_for
 
 from lifecycle.accounts.authz import current_actor
 from lifecycle.catalog import services
@@ -40,7 +40,6 @@ from lifecycle.web.errors import wants_fragment
 from lifecycle.web.forms import GenerateKeyForm, JwksForm, RotateKeyForm, TokenForm
 from lifecycle.web.presenters import Notice
 from lifecycle.web.version_page import NOTICE_KEY, EvidenceState, Page, render_version
-from lifecycle.web.views import bp
 
 VERSION = "/apis/<name>/versions/<version>"
 #: panel → the element id a redirect scrolls to
@@ -82,7 +81,6 @@ def _text(exc: DomainError) -> str:
 
 
 # ------------------------------------------------------------------------------ keys
-@bp.post(VERSION + "/keys")
 def generate_key(name: str, version: str) -> Page:
     """Generate the version's first managed encryption key for the declared ``alg``."""
     services.get_version(name, version)  # 404 before anything else
@@ -99,7 +97,6 @@ def generate_key(name: str, version: str) -> Page:
                            "public JWKS URL below."))
 
 
-@bp.post(VERSION + "/keys/rotate")
 def rotate_key(name: str, version: str) -> Page:
     """Rotate the managed key; the old one decrypts for the grace period given."""
     services.get_version(name, version)
@@ -126,7 +123,6 @@ def rotate_key(name: str, version: str) -> Page:
 
 
 # ------------------------------------------------------------------------------ evidence
-@bp.post(VERSION + "/evidence/jwks")
 def submit_jwks(name: str, version: str) -> Page:
     """Store the issuer's signing JWKS (uploaded file or pasted JSON) with its findings."""
     services.get_version(name, version)
@@ -150,7 +146,6 @@ def submit_jwks(name: str, version: str) -> Page:
         f"Issuer JWKS stored: {count} key{'' if count == 1 else 's'}; {verdict}."))
 
 
-@bp.post(VERSION + "/evidence/tokens")
 def analyse_token(name: str, version: str) -> Page:
     """Analyse a pasted sample access token; only the analysis is stored and shown."""
     services.get_version(name, version)
@@ -179,3 +174,12 @@ def analyse_token(name: str, version: str) -> Page:
         f"Token analysed: {failing} rule{' fails' if failing == 1 else 's fail'}."
     return _done(name, version, Notice("tokens", "success" if record.passed else "info", text),
                  record.id)
+
+
+def register(bp: Blueprint) -> None:
+    """Add this module's views to ``bp`` (the package builds its blueprints per app;
+    see ``create_app``)."""
+    bp.add_url_rule(VERSION + "/keys", view_func=generate_key, methods=["POST"])
+    bp.add_url_rule(VERSION + "/keys/rotate", view_func=rotate_key, methods=["POST"])
+    bp.add_url_rule(VERSION + "/evidence/jwks", view_func=submit_jwks, methods=["POST"])
+    bp.add_url_rule(VERSION + "/evidence/tokens", view_func=analyse_token, methods=["POST"])

@@ -42,9 +42,6 @@ from policies.rules import all_rules, get_rule
 from specs import SpecLoadError
 from specs.document import excerpt_lines
 
-bp = Blueprint("web", __name__)
-
-
 #: headings of the rule catalog, by the evidence kind the rules read
 EVIDENCE_LABELS = {
     "spec": "OpenAPI document",
@@ -54,31 +51,26 @@ EVIDENCE_LABELS = {
 }
 
 
-@bp.after_request
 def _vary(response: Response) -> Response:
     """Caches must key pages on ``HX-Request`` (fragment vs full page), htmx docs "Caching"."""
     response.vary.add("HX-Request")
     return response
 
 
-@bp.app_context_processor
 def _stage_context() -> dict[str, Any]:
     return {"stage_labels": presenters.STAGE_LABELS}
 
 
-@bp.app_template_filter("isotime")
 def _isotime(value: datetime | None) -> str:
     """ISO 8601 for ``<time datetime>``."""
     return value.isoformat(timespec="seconds") if value else ""
 
 
-@bp.app_template_filter("shorttime")
 def _shorttime(value: datetime | None) -> str:
     """``2026-11-29 18:31 UTC``."""
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
-@bp.app_template_filter("prose")
 def _prose(text: str | None) -> Markup:
     """Rule and finding text as HTML: blank-line paragraphs, indented or multi-line blocks as
     ``<pre>``, `backticks` as ``<code>``.  Everything is escaped first."""
@@ -155,7 +147,6 @@ def _render_board(
     ), status
 
 
-@bp.get("/")
 def board() -> Page:
     """The pipeline: every API version in its stage column, filterable."""
     return _render_board()
@@ -168,7 +159,6 @@ def _apply_errors(form: Any, exc: ValidationFailed) -> None:
         target.errors = [*target.errors, message]
 
 
-@bp.post("/apis")
 def create_api() -> Page:
     """Register an API, then go to its page."""
     form = _api_form()
@@ -214,7 +204,6 @@ def _create_version(form: CreateVersionForm) -> BaseResponse | None:
     return None
 
 
-@bp.post("/versions")
 def create_version() -> Page:
     """Add a version to the API chosen in the board's form."""
     form = _version_form()
@@ -231,13 +220,11 @@ def _render_api(name: str, form: CreateVersionForm | None = None, status: int = 
     ), status
 
 
-@bp.get("/apis/<name>")
 def api_page(name: str) -> Page:
     """An API and its versions."""
     return _render_api(name)
 
 
-@bp.post("/apis/<name>/versions")
 def create_api_version(name: str) -> Page:
     """Add a version from the API page."""
     services.get_api(name)  # 404 before anything else
@@ -262,13 +249,11 @@ def _done(name: str, version: str) -> Page:
     return redirect(url_for("web.version_page", name=name, version=version), 303)
 
 
-@bp.get("/apis/<name>/versions/<version>")
 def version_page(name: str, version: str) -> Page:
     """Stage timeline, gate status, revisions, upload and stage moves of one version."""
     return render_version(name, version)
 
 
-@bp.post("/apis/<name>/versions/<version>/spec")
 def upload(name: str, version: str) -> Page:
     """Store an uploaded (picked, dropped or pasted) document as the next revision."""
     form = UploadSpecForm()
@@ -319,7 +304,6 @@ def _moved_message(record: Any) -> str:
     return f"Abandoned in {presenters.STAGE_LABELS[record.from_stage]}; its lifecycle has ended."
 
 
-@bp.post("/apis/<name>/versions/<version>/promote")
 def promote(name: str, version: str) -> Page:
     """Promote one stage, if the gate of that stage passes."""
     form = PromoteForm()
@@ -329,7 +313,6 @@ def promote(name: str, version: str) -> Page:
     return _move(name, version, form.to.data, None)
 
 
-@bp.post("/apis/<name>/versions/<version>/demote")
 def demote(name: str, version: str) -> Page:
     """Move back to an earlier stage with a mandatory reason."""
     obj = services.get_version(name, version)
@@ -340,7 +323,6 @@ def demote(name: str, version: str) -> Page:
     return _move(name, version, form.to.data, form.reason.data, demote_form=form)
 
 
-@bp.post("/apis/<name>/versions/<version>/retire")
 def retire(name: str, version: str) -> Page:
     """Retire (gated, from deployment) or abandon (earlier stages) with a reason."""
     form = RetireForm()
@@ -350,7 +332,27 @@ def retire(name: str, version: str) -> Page:
 
 
 # ------------------------------------------------------------------------------ rules
-@bp.get("/rules")
 def rules() -> Page:
     """The rule catalog: id, severity, evidence, description, remediation, sources."""
     return render_template("web/rules.html", rules=all_rules(), evidence_labels=EVIDENCE_LABELS)
+
+
+def register(bp: Blueprint) -> None:
+    """Add this module's views to ``bp`` (the package builds its blueprints per app;
+    see ``create_app``)."""
+    bp.after_request(_vary)
+    bp.app_context_processor(_stage_context)
+    bp.app_template_filter("isotime")(_isotime)
+    bp.app_template_filter("shorttime")(_shorttime)
+    bp.app_template_filter("prose")(_prose)
+    bp.add_url_rule("/", view_func=board, methods=["GET"])
+    bp.add_url_rule("/apis", view_func=create_api, methods=["POST"])
+    bp.add_url_rule("/versions", view_func=create_version, methods=["POST"])
+    bp.add_url_rule("/apis/<name>", view_func=api_page, methods=["GET"])
+    bp.add_url_rule("/apis/<name>/versions", view_func=create_api_version, methods=["POST"])
+    bp.add_url_rule("/apis/<name>/versions/<version>", view_func=version_page, methods=["GET"])
+    bp.add_url_rule("/apis/<name>/versions/<version>/spec", view_func=upload, methods=["POST"])
+    bp.add_url_rule("/apis/<name>/versions/<version>/promote", view_func=promote, methods=["POST"])
+    bp.add_url_rule("/apis/<name>/versions/<version>/demote", view_func=demote, methods=["POST"])
+    bp.add_url_rule("/apis/<name>/versions/<version>/retire", view_func=retire, methods=["POST"])
+    bp.add_url_rule("/rules", view_func=rules, methods=["GET"])
