@@ -1,3 +1,3 @@
-from lifecycle import create_app
+from lifecycle.app import create_app
 
 app = create_app()

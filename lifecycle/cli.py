@@ -20,14 +20,36 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from types import MappingProxyType
 from typing import NoReturn
 
 import click
-from flask.cli import FlaskGroup
+import flask_migrate
+from flask.cli import FlaskGroup, ScriptInfo
 
-from lifecycle import create_app, stages
-from policies.packs import PolicyPack
+from lifecycle import audit, demo
+from lifecycle.app import create_app
+from lifecycle.catalog import stages
+from lifecycle.catalog.token_profile import extension_of
+from lifecycle.demo.accounts import create_demo_users
+from lifecycle.gateway.cli import gateway
+from lifecycle.trust.records import JwksUnreadable, RecordInvalid, verify_record
+from policies.check import check_spec
+from policies.gate import decide
+from policies.keys import check_jwks, public_key_set
+from policies.packs import PackError, PolicyPack, load_pack
+from policies.report import (
+    render_evidence_json,
+    render_evidence_sarif,
+    render_evidence_text,
+    render_json,
+    render_sarif,
+    render_text,
+)
+from policies.rules import Evidence, get_rule, has_rule
+from policies.tokens import KeyFileError, TokenProfile, check_token, load_decryption_keys
+from specs import LoadLimits, SpecLoadError
 
 EXIT_PASS, EXIT_BLOCKED, EXIT_UNCHECKABLE = 0, 1, 2
 
@@ -36,6 +58,7 @@ main = FlaskGroup(
     create_app=create_app,
     help="Stagegate: API lifecycle management with security gates.",
 )
+main.add_command(gateway)  # offline: render, check, prove (no app, no database)
 
 
 def _fail(message: str) -> NoReturn:
@@ -66,9 +89,7 @@ def spec_part(pack: PolicyPack) -> PolicyPack:
     """``pack`` with every gate reduced to its spec rules: ``check`` judges a document alone;
     token and JWKS evidence are judged by ``token inspect`` / ``jwks check`` and, combined,
     by the server's gates."""
-    from dataclasses import replace
 
-    from policies.rules import Evidence, get_rule, has_rule
 
     def spec_only(ids: frozenset[str]) -> frozenset[str]:
         return frozenset(i for i in ids if has_rule(i) and get_rule(i).evidence == Evidence.SPEC)
@@ -93,11 +114,6 @@ def spec_part(pack: PolicyPack) -> PolicyPack:
               help="Largest accepted document in bytes (default 25 MiB).")
 def check_command(path: str, stage: str, policy: str, fmt: str, max_bytes: int | None) -> None:
     """Check the OpenAPI document at PATH (``-`` for stdin) against a stage's gate."""
-    from policies.check import check_spec
-    from policies.gate import decide
-    from policies.packs import PackError, load_pack
-    from policies.report import render_json, render_sarif, render_text
-    from specs import LoadLimits, SpecLoadError
 
     limits = LoadLimits(max_bytes=max_bytes) if max_bytes else LoadLimits()
     try:
@@ -131,9 +147,7 @@ def check_command(path: str, stage: str, policy: str, fmt: str, max_bytes: int |
 @main.command("demo")
 def demo_command() -> None:
     """Apply the migrations and load demo APIs into an empty database."""
-    import flask_migrate
 
-    from lifecycle import demo
 
     flask_migrate.upgrade()  # the directory configured in create_app
     if demo.has_data():
@@ -146,7 +160,6 @@ def demo_command() -> None:
         notes = f"  ({'; '.join(out.notes)})" if out.notes else ""
         gate = f"  {out.next_gate}" if out.next_gate else ""
         click.echo(f"  {out.api:<16} {out.version:<14} {out.stage:<12}{gate}{notes}")
-    from lifecycle.accounts.demo import create_demo_users
 
     users = create_demo_users()
     if users:
@@ -205,8 +218,6 @@ def jwks_check_command(path: str, purpose: str, fmt: str) -> None:
     Exit 0: the set passes; 1: findings block; 2: the file cannot be read or is not a
     JWK Set.  Key material is never printed.
     """
-    from policies.keys import check_jwks
-    from policies.report import render_evidence_json, render_evidence_sarif, render_evidence_text
 
     raw = _read_small("jwks check", path, "JWKS", 256 * 1024)
     analysis = check_jwks(raw, purpose=None if purpose == "any" else purpose)  # type: ignore[arg-type]
@@ -231,34 +242,13 @@ def token_group() -> None:
 
 
 def _decryption_keys(raw: bytes, path: str, alg: str | None, kid: str | None) -> list[object]:
-    """The private key(s) of a JWK, a JWKS or a PEM file; exits 2 when there are none."""
-    from jwcrypto import jwk
-
-    text = raw.decode("utf-8", "replace").strip()
-    found: list[jwk.JWK] = []
+    """The decryption key(s) of a private JWK, a JWKS, a PEM file or a symmetric ``oct``
+    JWK (:func:`policies.tokens.load_decryption_keys`); exits 2 with the reason when the file
+    holds none."""
     try:
-        if text.startswith("{"):
-            doc = json.loads(text)
-            entries = doc["keys"] if isinstance(doc, dict) and "keys" in doc else [doc]
-            found = [jwk.JWK(**e) for e in entries if isinstance(e, dict)]
-        else:
-            key = jwk.JWK.from_pem(raw)
-            if "use" not in key:
-                key.update({"use": "enc"})
-            found = [key]
-    except Exception:  # noqa: BLE001 - any unreadable key file is exit 2, never a traceback
-        _evidence_fail("token inspect", f"{path}: not a private JWK, JWKS or PEM key.")
-    found = [k for k in found if k.has_private]
-    if not found:
-        _evidence_fail("token inspect", f"{path}: holds no private key.")
-    for key in found:
-        if kid:
-            key.update({"kid": kid})
-        if alg and "alg" not in key:
-            key.update({"alg": alg})
-        if "kid" not in key:
-            key.update({"kid": key.thumbprint()})
-    return found
+        return list(load_decryption_keys(raw, alg=alg, kid=kid))
+    except KeyFileError as exc:
+        _evidence_fail("token inspect", f"{path}: {exc}.")
 
 
 @token_group.command("inspect", with_appcontext=False)
@@ -284,10 +274,6 @@ def token_inspect_command(token: str, key_path: str, jwks_path: str, spec_path: 
     Exit 0: the token passes; 1: findings block; 2: an input cannot be read.  The token and
     key material are never printed; the report names the token by its SHA-256 fingerprint.
     """
-    from lifecycle.token_profile import extension_of
-    from policies.keys import check_jwks, public_key_set
-    from policies.report import render_evidence_json, render_evidence_sarif, render_evidence_text
-    from policies.tokens import TokenProfile, check_token
 
     if token == "-":
         token = _read_small("token inspect", "-", "token", 64 * 1024).decode("utf-8",
@@ -340,7 +326,6 @@ def audit_group() -> None:
 
 
 def _app_context(ctx: click.Context):  # type: ignore[no-untyped-def]
-    from flask.cli import ScriptInfo
 
     return ctx.ensure_object(ScriptInfo).load_app().app_context()
 
@@ -374,7 +359,6 @@ def audit_verify_command(ctx: click.Context, path: str | None) -> None:
     Exit 0: intact; 1: an entry was edited, deleted or inserted (the first broken entry is
     named, with what mismatched); 2: the export file cannot be read.
     """
-    from lifecycle import audit
 
     if path is not None:
         entries = _jsonl_entries(path)
@@ -406,7 +390,6 @@ def audit_verify_command(ctx: click.Context, path: str | None) -> None:
 @click.pass_context
 def audit_export_command(ctx: click.Context, since: int, output: click.utils.LazyFile) -> None:
     """Write the audit trail as JSON Lines, one canonical JSON entry per line, in order."""
-    from lifecycle import audit
 
     with _app_context(ctx):
         for line in audit.export_lines(audit.AuditQuery(after=since)):
@@ -424,7 +407,6 @@ def verify_record_command(path: str, jwks_path: str) -> None:
     algorithm or type, or signed by a key not in the JWKS); 2: a file cannot be read or the
     JWKS is not a JWK Set.
     """
-    from lifecycle.records import JwksUnreadable, RecordInvalid, verify_record
 
     raw = _read_small("verify-record", path, "record", 4 * 1024 * 1024)
     jwks = _read_small("verify-record", jwks_path, "JWKS", 256 * 1024)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -59,6 +59,17 @@ class Finding:
     column: int | None = None
     file: str | None = None
 
+    @property
+    def identity(self) -> str:
+        """The stable key of this finding: what (``rule_id``) and where (``pointer``), e.g.
+        ``TRN-HTTPS-ONLY#/servers/0/url`` (``SPEC-VALID#`` for one about the whole evidence).
+
+        Line, column, message, severity and status are left out: they change when the
+        document is edited around the finding, or when it is fixed.  Two revisions' findings
+        with the same identity are the same issue (see :func:`compare`).
+        """
+        return f"{self.rule_id}#{self.pointer or ''}"
+
     def with_location(self, line: int | None, column: int | None) -> Finding:
         """A copy with ``line`` and ``column`` set."""
         return replace(self, line=line, column=column)
@@ -113,4 +124,30 @@ def sort_key(finding: Finding) -> tuple[Any, ...]:
         finding.line if finding.line is not None else 1 << 30,
         finding.column or 0,
         finding.message,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FindingChanges:
+    """What changed between two evaluations, by :attr:`Finding.identity` of blocking findings.
+
+    :ivar new: blocking now, not before.
+    :ivar fixed: blocking before, not now (passing or gone).
+    :ivar unchanged: blocking in both.
+    """
+
+    new: tuple[Finding, ...]
+    fixed: tuple[Finding, ...]
+    unchanged: tuple[Finding, ...]
+
+
+def compare(before: Iterable[Finding], after: Iterable[Finding]) -> FindingChanges:
+    """Classify blocking findings of ``after`` against ``before`` as new, fixed or unchanged
+    (matched by :attr:`Finding.identity`; each list in :func:`sort_key` order)."""
+    old = {f.identity: f for f in before if f.status.blocks}
+    now = {f.identity: f for f in after if f.status.blocks}
+    return FindingChanges(
+        new=tuple(sorted((f for k, f in now.items() if k not in old), key=sort_key)),
+        fixed=tuple(sorted((f for k, f in old.items() if k not in now), key=sort_key)),
+        unchanged=tuple(sorted((f for k, f in now.items() if k in old), key=sort_key)),
     )

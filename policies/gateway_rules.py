@@ -24,7 +24,7 @@ Data only: the evaluator is :func:`policies.gateway.check_nginx`.  Importing
 
 from __future__ import annotations
 
-from policies.rules import Evidence, Rule, Severity, Source, register
+from policies.rulebase import Evidence, Rule, Severity, Source, register
 
 #: every rule :func:`policies.gateway.check_nginx` evaluates, in report order
 GATEWAY_RULE_IDS: tuple[str, ...] = (

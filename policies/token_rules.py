@@ -9,7 +9,7 @@ JWS, HDR, CLM, and KEY-RSA-SIZE / KEY-CURVE for the keys a token names) and
 
 from __future__ import annotations
 
-from policies.rules import Evidence, Rule, Severity, Source, register
+from policies.rulebase import Evidence, Rule, Severity, Source, register
 
 #: rule ids whose evidence is a sample token (the gate needs a token passing all of them)
 TOKEN_RULE_IDS: tuple[str, ...] = (

@@ -102,9 +102,9 @@ def baseline_all(data: dict, version: str) -> None:
 
 def reupload_ms(raw: bytes, repeat: int) -> float:
     """Median milliseconds for PUTting identical bytes again through the REST API."""
-    from lifecycle import create_app
-    from lifecycle.crypto_store import encode_kek
-    from lifecycle.extensions import db
+    from lifecycle.app import create_app
+    from lifecycle.core.crypto_store import encode_kek
+    from lifecycle.core.extensions import db
 
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app({
@@ -116,9 +116,10 @@ def reupload_ms(raw: bytes, repeat: int) -> float:
         with app.app_context():
             from flask_migrate import upgrade
 
-            from lifecycle import apitokens, services
+            from lifecycle.accounts import apitokens
             from lifecycle.accounts.models import Membership, Team
             from lifecycle.accounts.services import create_user
+            from lifecycle.catalog import services
 
             upgrade()
             # a developer of the team that owns the API, with a personal access token

@@ -16,7 +16,7 @@ What it does, in order:
    ``--pg-url`` (or uses ``--database NAME``, which it then creates if missing and keeps),
    runs the migrations and builds ``--apis`` APIs × ``--versions-per-api`` versions, each with
    one uploaded demo document (so every revision carries real ``findings``), through
-   :mod:`lifecycle.services`.  An existing ``--database`` that already has the requested
+   :mod:`lifecycle.catalog.services`.  An existing ``--database`` that already has the requested
    number of versions is reused as it is.  A developer of the owning team is created and a
    signed session cookie made for them (the board needs a signed-in user).
 2. **Server.** Starts ``gunicorn -w N`` (sync workers) on a free port of 127.0.0.1 with
@@ -62,6 +62,18 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg
+from flask_migrate import upgrade
+
+from lifecycle.accounts.models import Membership, Team, User
+from lifecycle.accounts.services import create_user
+from lifecycle.accounts.sessions import session_data
+from lifecycle.app import create_app
+from lifecycle.catalog import services
+from lifecycle.catalog.models import ApiVersion
+from lifecycle.core.actor import Actor
+from lifecycle.core.extensions import db
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -77,7 +89,6 @@ def _with_db(pg_url: str, name: str) -> str:
 
 
 def _admin_exec(pg_url: str, sql: str) -> None:
-    import psycopg
 
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(sql)  # type: ignore[arg-type]
@@ -85,7 +96,6 @@ def _admin_exec(pg_url: str, sql: str) -> None:
 
 def create_database(pg_url: str, name: str) -> bool:
     """Create database ``name``; ``False`` if it exists already."""
-    import psycopg
 
     with psycopg.connect(pg_url, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
@@ -101,15 +111,6 @@ def drop_database(pg_url: str, name: str) -> None:
 def seed(apis: int, per_api: int) -> str:
     """Migrate and build the data in the database of ``DATABASE_URL``; return the cookie
     header value of a signed-in developer."""
-    from flask_migrate import upgrade
-
-    from lifecycle import create_app, services
-    from lifecycle.accounts.models import Membership, Team, User
-    from lifecycle.accounts.services import create_user
-    from lifecycle.accounts.sessions import session_data
-    from lifecycle.extensions import db
-    from lifecycle.models import ApiVersion
-
     specs = [p.read_bytes() for p in sorted((ROOT / "lifecycle/demo/specs").iterdir())]
     app = create_app()
     with app.app_context():
@@ -122,18 +123,18 @@ def seed(apis: int, per_api: int) -> str:
             started = time.monotonic()
             for a in range(apis):
                 name = f"load-{a:04d}"
-                services.create_api(name, f"Load API {a}", team=TEAM, actor="load")
+                services.create_api(name, f"Load API {a}", team=TEAM, actor=Actor.system("load"))
                 for v in range(per_api):
-                    services.create_version(name, f"1.{v}.0", actor="load")
+                    services.create_version(name, f"1.{v}.0", actor=Actor.system("load"))
                     services.upload_spec(name, f"1.{v}.0", specs[(a + v) % len(specs)],
-                                         uploader="load")
+                                         uploader=Actor.system("load"))
             print(f"built {apis * per_api} versions in {time.monotonic() - started:.0f} s",
                   flush=True)
         user = db.session.execute(
             db.select(User).where(User.email == USER_EMAIL)).scalar_one_or_none()
         if user is None:
             user = create_user(USER_EMAIL, secrets.token_urlsafe(24), ["developer"],
-                               actor="load")
+                               actor=Actor.system("load").label)
             team = db.session.execute(db.select(Team).where(Team.name == TEAM)).scalar_one()
             db.session.add(Membership(user=user, team=team))
             db.session.commit()

@@ -11,14 +11,17 @@ import pyotp
 from argon2 import PasswordHasher
 from flask import current_app
 
-from lifecycle.extensions import db
+from lifecycle.core.extensions import db
 
 #: the password of every test user (test-only; hashed once here, STYLE §15)
 PASSWORD = "test-only password " + secrets.token_hex(4)
 PASSWORD_HASH = PasswordHasher().hash(PASSWORD)
-#: the user the default clients act as (every role, second factor enrolled)
-LEGACY_EMAIL = "legacy@stagegate.test"
-LEGACY_ROLES = ["developer", "approver", "admin"]
+#: the user the default clients (and browser contexts) act as: least privilege, a developer
+#: of teams ``shop`` and ``Checkout`` (the teams the suites use); tests that need more sign
+#: in as ``auth.client("approver")`` etc.
+DEVELOPER_EMAIL = "developer@stagegate.test"
+DEVELOPER_ROLES = ["developer"]
+DEVELOPER_TEAMS = ("shop", "Checkout")
 
 
 def make_user(email: str, roles: list[str] | tuple[str, ...] = (), *, teams: tuple[str, ...] = (),
@@ -30,9 +33,9 @@ def make_user(email: str, roles: list[str] | tuple[str, ...] = (), *, teams: tup
         ``user.test_totp_secret``.
     :returns: the :class:`~lifecycle.accounts.models.User`, with ``test_totp_secret``.
     """
-    from lifecycle import crypto_store
-    from lifecycle.accounts.models import Membership, PersonalAccessToken, Team, User  # noqa: F401
-    from lifecycle.authz import MFA_ROLES
+    from lifecycle.accounts.models import Membership, Team, User
+    from lifecycle.accounts.roles import MFA_ROLES
+    from lifecycle.core import crypto_store
 
     user = User(email=email, password_hash=PASSWORD_HASH, roles=list(roles), active=active,
                 session_epoch=0)
@@ -61,9 +64,9 @@ def make_pat(user: object, name: str = "tests", days: int = 30) -> str:
     """Insert a personal access token for ``user`` directly (no audit entry); its text."""
     from datetime import timedelta
 
+    from lifecycle.accounts.apitokens import _hash
     from lifecycle.accounts.models import PersonalAccessToken
-    from lifecycle.apitokens import _hash
-    from lifecycle.keys import clock
+    from lifecycle.core.clock import clock
 
     lookup = secrets.token_hex(8)
     token = f"sgp_{lookup}_{secrets.token_hex(32)}"
@@ -78,7 +81,7 @@ def make_pat(user: object, name: str = "tests", days: int = 30) -> str:
 def access_token_for(email: str) -> str:
     """A fresh access token for the user ``email`` (a new PAT minted directly; inside an app
     context)."""
-    from lifecycle import apitokens
+    from lifecycle.accounts import apitokens
     from lifecycle.accounts.services import user_by_email
 
     user = user_by_email(email)

@@ -9,7 +9,7 @@ from typing import Any
 
 from accountkit import access_token_for, make_user
 
-from lifecycle.extensions import db
+from lifecycle.core.extensions import db
 
 #: the second approver's email (created on first use)
 SECOND_APPROVER = "second-approver@stagegate.test"

@@ -1,10 +1,10 @@
 """Shared fixtures in the Pallets shape: ``app``, ``client``, ``runner``, ``auth``.
 
 Every app's test clients are :class:`StagegateClient`: signed in (lazily, at the first
-request) as the *legacy* user — roles developer, approver and admin, second factor enrolled —
-through the session for the web UI and a bearer access token for ``/api/``, so suites written
-before accounts existed keep working.  ``app.test_client(user=None)`` (fixture ``anon``) is
-anonymous; ``auth.client("viewer")`` etc. sign in as a new user with exactly those roles.
+request) with the least privilege — a *developer* of team ``shop`` (``client``) — through the
+session for the web UI and a bearer access token for ``/api/``.  A test that needs more signs
+in as that role explicitly: ``auth.client("approver")``, ``auth.client("admin")`` (a new user
+with exactly those roles).  ``app.test_client(user=None)`` (fixture ``anon``) is anonymous.
 
 The database: ``TEST_DATABASE_URL`` when set (a PostgreSQL server: a fresh, uniquely named
 database is created for the test session and dropped at its end), otherwise a temporary SQLite
@@ -23,16 +23,23 @@ from pathlib import Path
 import flask_migrate
 import pytest
 import sqlalchemy as sa
-from accountkit import LEGACY_EMAIL, LEGACY_ROLES, PASSWORD, access_token_for, make_user
+from accountkit import (
+    DEVELOPER_EMAIL,
+    DEVELOPER_ROLES,
+    DEVELOPER_TEAMS,
+    PASSWORD,
+    access_token_for,
+    make_user,
+)
 from clockkit import Clock
 from contractkit import responses_checked
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from werkzeug.datastructures import Headers
 
-from lifecycle import create_app
-from lifecycle.crypto_store import encode_kek
-from lifecycle.extensions import db
+from lifecycle.app import create_app
+from lifecycle.core.crypto_store import encode_kek
+from lifecycle.core.extensions import db
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip() or None
 DEMO_SPECS = Path(__file__).resolve().parents[1] / "lifecycle" / "demo" / "specs"
@@ -105,10 +112,10 @@ class StagegateClient(FlaskClient):
     than a minute, the session and token are renewed, as a person would sign in again.
 
     Installed on every Flask app of the test session (:func:`_stagegate_clients`); the
-    legacy user is created on demand in apps a test builds itself.
+    default developer is created on demand in apps a test builds itself.
     """
 
-    def __init__(self, *args: object, user: str | None = LEGACY_EMAIL, **kwargs: object) -> None:
+    def __init__(self, *args: object, user: str | None = DEVELOPER_EMAIL, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.user_email = user
         self.bearer: str | None = None
@@ -116,7 +123,7 @@ class StagegateClient(FlaskClient):
         self._minted: float | None = None
 
     def _clock(self) -> float:
-        from lifecycle.keys import clock
+        from lifecycle.core.clock import clock
 
         with self.application.app_context():
             return clock().timestamp()
@@ -125,8 +132,8 @@ class StagegateClient(FlaskClient):
         from lifecycle.accounts.services import user_by_email
 
         user = user_by_email(self.user_email or "")
-        if user is None and self.user_email == LEGACY_EMAIL:
-            user = make_user(LEGACY_EMAIL, LEGACY_ROLES)
+        if user is None and self.user_email == DEVELOPER_EMAIL:
+            user = make_user(DEVELOPER_EMAIL, DEVELOPER_ROLES, teams=DEVELOPER_TEAMS)
         return user
 
     def sign_in(self) -> None:
@@ -175,10 +182,8 @@ def _stagegate_clients(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def app(database_url: str, _schema: None) -> Iterator[Flask]:
     """A fresh app on the session database; its tables are emptied after the test.  The
-    legacy user exists (see the module docstring)."""
+    default developer is created when a default client first signs in."""
     app = create_app(_config(database_url))
-    with app.app_context():
-        make_user(LEGACY_EMAIL, LEGACY_ROLES)
     yield app
     with app.app_context():
         db.session.rollback()
@@ -190,7 +195,7 @@ def app(database_url: str, _schema: None) -> Iterator[Flask]:
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    """A test client for ``app``."""
+    """A test client for ``app``, signed in as the developer of team ``shop``."""
     return app.test_client()
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from documents import ISSUER, ORDERS, ORDERS_AUDIENCE
 from jwcrypto import jwk, jwt
 
-from lifecycle import crypto_store
+from lifecycle.core import crypto_store
 
 AUDIENCE = ORDERS_AUDIENCE
 

@@ -2,9 +2,9 @@
 the app's own access-token keys.
 
 - :class:`User`: email (lower-case, unique) and an argon2id ``password_hash``; ``roles`` is a
-  list drawn from :data:`lifecycle.authz.ROLES`; ``session_epoch`` counts "log out
+  list drawn from :data:`lifecycle.accounts.authz.ROLES`; ``session_epoch`` counts "log out
   everywhere" (a session remembers the epoch it was opened in); the TOTP secret exists only
-  sealed under the key-encryption key (:mod:`lifecycle.crypto_store`).
+  sealed under the key-encryption key (:mod:`lifecycle.core.crypto_store`).
 - :class:`Team` owns APIs (``Api.team_id``); :class:`Membership` links users and teams.
 - :class:`RecoveryCode`: SHA-256 of a one-time second-factor code (the code is shown once).
 - :class:`PersonalAccessToken`: a PAT is ``sgp_<lookup>_<secret>``; only ``lookup`` (to find
@@ -13,7 +13,7 @@ the app's own access-token keys.
   ``enc``: ECDH-ES+A256KW decryption) — separate pairs (KEY-SEPARATION); private JWKs sealed
   under the KEK; at most one active key per purpose.
 
-Times are aware UTC (:class:`lifecycle.models.UTCDateTime`).  The schema is created by the
+Times are aware UTC (:class:`lifecycle.core.db.UTCDateTime`).  The schema is created by the
 migration ``0004_accounts``.
 """
 
@@ -25,8 +25,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lifecycle.extensions import db
-from lifecycle.models import UTCDateTime, utcnow
+from lifecycle.core.db import UTCDateTime, utcnow
+from lifecycle.core.extensions import db
 
 #: longest accepted email (every ``actor`` column holds 100 characters)
 MAX_EMAIL = 100
@@ -140,7 +140,7 @@ class RecoveryCode(db.Model):  # type: ignore[name-defined,misc]
 
 
 class PersonalAccessToken(db.Model):  # type: ignore[name-defined,misc]
-    """A personal access token (see :mod:`lifecycle.apitokens`): never stored in clear."""
+    """A personal access token (see :mod:`lifecycle.accounts.apitokens`): never stored in clear."""
 
     __tablename__ = "personal_access_token"
 

@@ -1,7 +1,7 @@
 """Account services: users, passwords, roles, teams, memberships, second factor.
 
 Each changing function is one unit of work (one commit) and records an audit entry through
-:func:`audit_hook`.  Errors are the domain errors of :mod:`lifecycle.services`
+:func:`audit_hook`.  Errors are the domain errors of :mod:`lifecycle.catalog.services`
 (``NotFound``, ``Conflict``, ``ValidationFailed``).
 
 Passwords: argon2id (``argon2-cffi``'s RFC 9106 defaults), 12–1024 characters.
@@ -9,7 +9,7 @@ Passwords: argon2id (``argon2-cffi``'s RFC 9106 defaults), 12–1024 characters.
 — so an unknown email and a wrong password take the same time and give the same answer.
 
 Second factor: TOTP (RFC 6238, 30-second steps, 6 digits, ±1 step) with ``pyotp``; the
-secret is sealed under the key-encryption key (:mod:`lifecycle.crypto_store`) with the user
+secret is sealed under the key-encryption key (:mod:`lifecycle.core.crypto_store`) with the user
 id as associated data; a step once used is never accepted again (``totp_last_step``).  Ten
 recovery codes (80 bits each) are shown once and stored as SHA-256.
 """
@@ -35,19 +35,13 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from lifecycle import crypto_store
-from lifecycle.accounts.models import (
-    MAX_EMAIL,
-    MAX_TEAM_NAME,
-    Membership,
-    RecoveryCode,
-    Team,
-    User,
-)
-from lifecycle.authz import ROLES
-from lifecycle.extensions import db
-from lifecycle.keys import KeyStoreUnavailable, clock
-from lifecycle.services import Conflict, NotFound, ValidationFailed
+from lifecycle import audit
+from lifecycle.accounts.models import MAX_EMAIL, MAX_TEAM_NAME, Membership, RecoveryCode, Team, User
+from lifecycle.accounts.roles import ROLES
+from lifecycle.core import crypto_store
+from lifecycle.core.clock import clock
+from lifecycle.core.errors import Conflict, KeyStoreUnavailable, NotFound, ValidationFailed
+from lifecycle.core.extensions import db
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
@@ -62,11 +56,7 @@ _dummy_hash: str | None = None
 # ------------------------------------------------------------------ audit
 def audit_hook(action: str, actor: str, subject: str, data: dict[str, Any] | None = None) -> None:
     """Queue an audit entry with :func:`lifecycle.audit.record` (appended at the next
-    commit).  Skipped only when the audit module does not exist in this build."""
-    try:
-        from lifecycle import audit
-    except ImportError:  # pragma: no cover - the audit trail ships with issue 4
-        return
+    commit)."""
     audit.record(action, actor, subject[:255], data or {})
 
 
@@ -160,7 +150,7 @@ def create_user(email: str, password: str, roles: Iterable[str], *, actor: str,
                 active: bool = True) -> User:
     """Create a user.
 
-    :param roles: a subset of :data:`lifecycle.authz.ROLES` (may be empty: a reader).
+    :param roles: a subset of :data:`lifecycle.accounts.authz.ROLES` (may be empty: a reader).
     :raises ValidationFailed: bad email, password or role.
     :raises Conflict: the email is taken.
     """

@@ -2,7 +2,7 @@
 
 The session holds Flask-Login's ``_user_id`` = ``"<user id>:<session epoch>"`` (see
 :meth:`User.get_id`), ``_sg_login`` (when the user signed in) and ``_sg_seen`` (the last
-request), both Unix seconds of the app clock (:func:`lifecycle.keys.clock`).  Before each
+request), both Unix seconds of the app clock (:func:`lifecycle.core.clock.clock`).  Before each
 web request :func:`check` ends the session when
 
 - it was idle longer than ``SESSION_IDLE_MINUTES`` (default 30), or
@@ -22,8 +22,8 @@ from flask import current_app, flash, request, session
 from flask_login import current_user, login_user, logout_user
 
 from lifecycle.accounts.models import User
-from lifecycle.extensions import db
-from lifecycle.keys import clock
+from lifecycle.core.clock import clock
+from lifecycle.core.extensions import db
 
 LOGIN_AT = "_sg_login"
 SEEN_AT = "_sg_seen"

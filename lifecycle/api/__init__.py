@@ -1,13 +1,27 @@
 """REST API blueprint under ``/api/v1`` (JSON; the contract is in DESIGN.md "Interfaces").
 
 CSRF-exempt: it is a JSON API called by scripts and pipelines, not by browser forms.
+:mod:`.views` (APIs, versions, specs, transitions), :mod:`.evidence`, :mod:`.audit`,
+:mod:`.records`, :mod:`.approvals` and :mod:`.tokens` each list their routes in their
+``register(bp)``; :func:`blueprint` builds a fresh blueprint from them for ``create_app``
+(nothing registers itself on import).  Errors: :mod:`.errors`.
 """
 
-from lifecycle.api import evidence as _evidence  # noqa: F401,I001 - registers key/evidence views
-from lifecycle.api import audit as _audit  # noqa: F401,I001 - registers the audit views
-from lifecycle.api import records as _records  # noqa: F401,I001 - registers gate-record views
-from lifecycle.api import approvals as _approvals  # noqa: F401,I001 - approvals and waivers
-from lifecycle.api import tokens as _tokens  # noqa: F401,I001 - registers POST /token
-from lifecycle.api.views import bp
+from __future__ import annotations
 
-__all__ = ["bp"]
+from flask import Blueprint
+
+from lifecycle.api import approvals, audit, evidence, records, tokens, views
+from lifecycle.core.extensions import csrf
+
+
+def blueprint() -> Blueprint:
+    """A new blueprint ``api`` (prefix ``/api/v1``, CSRF-exempt) with every REST view."""
+    bp = Blueprint("api", __name__, url_prefix="/api/v1")
+    for module in (views, evidence, audit, records, approvals, tokens):
+        module.register(bp)
+    csrf.exempt(bp)
+    return bp
+
+
+__all__ = ["blueprint"]

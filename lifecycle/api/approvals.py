@@ -29,41 +29,23 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import jsonify, request, url_for
+from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_login import current_user
 
-from lifecycle import approvals, authz, services, waivers
+from lifecycle.accounts import authz
+from lifecycle.accounts.authz import current_actor, requires
+from lifecycle.api.errors import ApiError
 from lifecycle.api.serialize import transition_dict
-from lifecycle.api.views import VERSION_PATH, _json_object, _text, bp
-from lifecycle.authz import actor, requires
-from lifecycle.errors import ApiError, error_response
-from lifecycle.keys import clock
-from lifecycle.models import Approval, PromotionRequest, Waiver
+from lifecycle.api.views import VERSION_PATH, _json_object, _text
+from lifecycle.catalog import services
+from lifecycle.core.clock import clock
+from lifecycle.gates import waivers
+from lifecycle.gates.models import Waiver
+from lifecycle.review import approvals
+from lifecycle.review.models import Approval, PromotionRequest
 
 REQUESTS = VERSION_PATH + "/promotion-requests"
 WAIVERS = VERSION_PATH + "/waivers"
-
-
-# ------------------------------------------------------------------------------ errors
-@bp.app_errorhandler(services.ApprovalRequired)
-def _approval_required(exc: services.ApprovalRequired) -> Any:
-    return error_response(409, "approval_required", exc.message,
-                          {"to": exc.stage, "required_approvals": exc.required})
-
-
-@bp.app_errorhandler(approvals.SelfApproval)
-def _self_approval(exc: approvals.SelfApproval) -> Any:
-    return error_response(403, "self_approval", exc.message, title="Not your own request")
-
-
-@bp.app_errorhandler(approvals.NoApprovalNeeded)
-def _no_approval_needed(exc: approvals.NoApprovalNeeded) -> Any:
-    return error_response(422, "no_approval_needed", exc.message)
-
-
-@bp.app_errorhandler(waivers.NotWaivable)
-def _not_waivable(exc: waivers.NotWaivable) -> Any:
-    return error_response(422, "not_waivable", exc.message, title="Cannot be waived")
 
 
 # ------------------------------------------------------------------------------ shapes
@@ -120,7 +102,6 @@ def waiver_dict(w: Waiver, name: str, version: str) -> dict[str, Any]:
 
 def refuse_request() -> ApiError:
     """The 403 for someone who may not ask for a promotion (announced like every refusal)."""
-    from flask import current_app
 
     authz.access_denied.send(current_app._get_current_object(),  # type: ignore[attr-defined]
                              endpoint=request.endpoint, reason="forbidden")
@@ -128,7 +109,6 @@ def refuse_request() -> ApiError:
 
 
 # ------------------------------------------------------------------------------ requests
-@bp.get(REQUESTS)
 @requires("read")
 def list_promotion_requests(name: str, version: str) -> Any:
     """The version's promotion requests, newest first."""
@@ -138,7 +118,6 @@ def list_promotion_requests(name: str, version: str) -> Any:
                    required_approvals=approvals.required_approvals("deployment"))
 
 
-@bp.post(REQUESTS)
 @requires("read")  # and, below, api.change on the API or the approver role
 def create_promotion_request(name: str, version: str) -> Any:
     """Ask for a promotion that needs approval: ``{"to": STAGE, "reason"?}``."""
@@ -150,14 +129,14 @@ def create_promotion_request(name: str, version: str) -> Any:
     if not to:
         raise ApiError(422, "validation_failed", "Some values are not acceptable.",
                        {"fields": {"to": "This field is required."}})
-    req = approvals.request_promotion(name, version, to, _text(body, "reason"), actor())
+    req = approvals.request_promotion(name, version, to, _text(body, "reason"),
+                                     actor=current_actor())
     response = jsonify(request_dict(req, name, version))
     response.headers["Location"] = url_for("api.get_promotion_request", name=name,
                                            version=version, request_id=req.id)
     return response, 201
 
 
-@bp.get(REQUESTS + "/<int:request_id>")
 @requires("read")
 def get_promotion_request(name: str, version: str, request_id: int) -> Any:
     """One promotion request."""
@@ -165,27 +144,25 @@ def get_promotion_request(name: str, version: str, request_id: int) -> Any:
     return jsonify(request_dict(approvals.get_request(obj, request_id), name, version))
 
 
-@bp.post(REQUESTS + "/<int:request_id>/approve")
 @requires("approve")
 def approve_promotion_request(name: str, version: str, request_id: int) -> Any:
     """Approve: ``{"comment"?}``; the version moves when enough approvals are in."""
     body = _json_object()
-    req, record = approvals.approve(name, version, request_id, actor(), _text(body, "comment"))
+    req, record = approvals.approve(name, version, request_id, current_actor(),
+                                    _text(body, "comment"))
     return jsonify(request=request_dict(req, name, version),
                    transition=transition_dict(record) if record else None)
 
 
-@bp.post(REQUESTS + "/<int:request_id>/reject")
 @requires("approve")
 def reject_promotion_request(name: str, version: str, request_id: int) -> Any:
     """Reject: ``{"comment"}`` (required)."""
     body = _json_object()
-    req = approvals.reject(name, version, request_id, actor(), _text(body, "comment"))
+    req = approvals.reject(name, version, request_id, current_actor(), _text(body, "comment"))
     return jsonify(request=request_dict(req, name, version))
 
 
 # ------------------------------------------------------------------------------ waivers
-@bp.get(WAIVERS)
 @requires("read")
 def list_waivers(name: str, version: str) -> Any:
     """Every waiver of the version, newest first, with its status now."""
@@ -194,7 +171,6 @@ def list_waivers(name: str, version: str) -> Any:
                    max_days=waivers.max_days())
 
 
-@bp.post(WAIVERS)
 @requires("waive")
 def create_waiver(name: str, version: str) -> Any:
     """Waive a failing rule: ``{"rule", "reason", "expires_at"}`` or ``{…, "days"}``."""
@@ -210,14 +186,34 @@ def create_waiver(name: str, version: str) -> Any:
         raise ApiError(422, "validation_failed", "Some values are not acceptable.",
                        {"fields": {"expires_at": "This field is required (or give days)."}})
     waiver = waivers.grant(name, version, _text(body, "rule") or "", _text(body, "reason") or "",
-                           expires, actor())
+                           expires, current_actor())
     return jsonify(waiver_dict(waiver, name, version)), 201
 
 
-@bp.post(WAIVERS + "/<int:waiver_id>/revoke")
 @requires("waive")
 def revoke_waiver(name: str, version: str, waiver_id: int) -> Any:
     """End a waiver now: ``{"reason"?}``."""
     body = _json_object() if request.content_length else {}
-    waiver = waivers.revoke(name, version, waiver_id, actor(), _text(body, "reason"))
+    waiver = waivers.revoke(name, version, waiver_id, current_actor(), _text(body, "reason"))
     return jsonify(waiver_dict(waiver, name, version))
+
+
+def register(bp: Blueprint) -> None:
+    """Add this module's views to ``bp`` (the package builds its blueprints per app;
+    see ``create_app``)."""
+    bp.add_url_rule(REQUESTS, view_func=list_promotion_requests, methods=["GET"])
+    bp.add_url_rule(REQUESTS, view_func=create_promotion_request, methods=["POST"])
+    bp.add_url_rule(
+        REQUESTS + "/<int:request_id>", view_func=get_promotion_request, methods=["GET"]
+    )
+    bp.add_url_rule(
+        REQUESTS + "/<int:request_id>/approve",
+        view_func=approve_promotion_request,
+        methods=["POST"],
+    )
+    bp.add_url_rule(
+        REQUESTS + "/<int:request_id>/reject", view_func=reject_promotion_request, methods=["POST"]
+    )
+    bp.add_url_rule(WAIVERS, view_func=list_waivers, methods=["GET"])
+    bp.add_url_rule(WAIVERS, view_func=create_waiver, methods=["POST"])
+    bp.add_url_rule(WAIVERS + "/<int:waiver_id>/revoke", view_func=revoke_waiver, methods=["POST"])

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify, request, stream_with_context
+from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from lifecycle import audit
-from lifecycle.api.views import bp
-from lifecycle.authz import requires
-from lifecycle.errors import ApiError
+from lifecycle.accounts.authz import requires
+from lifecycle.api.errors import ApiError
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
@@ -64,7 +63,6 @@ def _query(**extra: Any) -> audit.AuditQuery:
                             until=_time_arg("until"), **extra)
 
 
-@bp.get("/audit")
 @requires("audit.read")
 def list_audit() -> Any:
     """One page of audit entries, newest first unless ``order=asc``."""
@@ -85,7 +83,6 @@ def list_audit() -> Any:
                    head={"seq": seq, "hash": digest})
 
 
-@bp.get("/audit.jsonl")
 @requires("audit.read")
 def export_audit() -> Any:
     """Every matching entry in chain order, as a JSON Lines download."""
@@ -94,3 +91,10 @@ def export_audit() -> Any:
                         mimetype="application/jsonl")
     response.headers["Content-Disposition"] = 'attachment; filename="stagegate-audit.jsonl"'
     return response
+
+
+def register(bp: Blueprint) -> None:
+    """Add this module's views to ``bp`` (the package builds its blueprints per app;
+    see ``create_app``)."""
+    bp.add_url_rule("/audit", view_func=list_audit, methods=["GET"])
+    bp.add_url_rule("/audit.jsonl", view_func=export_audit, methods=["GET"])

@@ -20,14 +20,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import jsonify, request
+from flask import Blueprint, jsonify, request
 
-from lifecycle import evidence, keys, services
+from lifecycle.accounts.authz import current_actor
+from lifecycle.api.errors import ApiError
 from lifecycle.api.serialize import finding_dict
-from lifecycle.api.views import VERSION_PATH, _json_object, _text, bp
-from lifecycle.authz import actor
-from lifecycle.errors import ApiError, error_response
-from lifecycle.models import JwksEvidence, KeyEvent, ManagedKey, TokenEvidence
+from lifecycle.api.views import VERSION_PATH, _json_object, _text
+from lifecycle.catalog import services
+from lifecycle.core import errors
+from lifecycle.core.clock import clock
+from lifecycle.evidence import keys
+from lifecycle.evidence import services as evidence
+from lifecycle.evidence.models import JwksEvidence, KeyEvent, ManagedKey, TokenEvidence
 from policies.findings import Finding
 
 JWKS_CACHE_SECONDS = 300
@@ -78,11 +82,6 @@ def token_evidence_dict(record: TokenEvidence) -> dict[str, Any]:
             "analysed_at": _time(record.created_at)}
 
 
-@bp.errorhandler(keys.KeyStoreUnavailable)
-def _key_store(exc: keys.KeyStoreUnavailable) -> Any:
-    return error_response(503, "key_store_unavailable", exc.message)
-
-
 def _optional_int(body: dict[str, Any], key: str) -> int | None:
     value = body.get(key)
     if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
@@ -96,7 +95,6 @@ def _optional_body() -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ keys
-@bp.get(VERSION_PATH + "/jwks.json")
 def version_jwks(name: str, version: str) -> Any:
     """The public encryption JWKS token issuers encrypt to."""
     obj = services.get_version(name, version)
@@ -106,26 +104,23 @@ def version_jwks(name: str, version: str) -> Any:
     return response
 
 
-@bp.get(VERSION_PATH + "/keys")
 def list_keys(name: str, version: str) -> Any:
     """Managed keys (newest first) and key events (oldest first)."""
     obj = services.get_version(name, version)
-    now = keys.clock()
+    now = clock()
     return jsonify(keys=[key_dict(k, now) for k in keys.list_keys(obj)],
                    events=[event_dict(e) for e in keys.key_events(obj)])
 
 
-@bp.post(VERSION_PATH + "/keys")
 def generate_key(name: str, version: str) -> Any:
     """Generate the version's first encryption key (for the spec's declared ``alg``)."""
     body = _optional_body()
     key = keys.generate_key(name, version, alg=_text(body, "alg"), crv=_text(body, "crv"),
                             size=_optional_int(body, "size"),
-                            actor=actor())
-    return jsonify(key=key_dict(key, keys.clock())), 201
+                            actor=current_actor())
+    return jsonify(key=key_dict(key, clock())), 201
 
 
-@bp.post(VERSION_PATH + "/keys/rotate")
 def rotate_key(name: str, version: str) -> Any:
     """Rotate: a new current key; the old one decrypts for ``grace_seconds`` more."""
     body = _json_object()
@@ -136,36 +131,33 @@ def rotate_key(name: str, version: str) -> Any:
     key = keys.rotate_key(name, version, _optional_int(body, "grace_seconds") or 0,
                           alg=_text(body, "alg"), crv=_text(body, "crv"),
                           size=_optional_int(body, "size"),
-                          actor=actor())
+                          actor=current_actor())
     obj = services.get_version(name, version)
-    now = keys.clock()
+    now = clock()
     return jsonify(key=key_dict(key, now),
                    keys=[key_dict(k, now) for k in keys.list_keys(obj)]), 201
 
 
 # ------------------------------------------------------------------------------ evidence
-@bp.put(VERSION_PATH + "/evidence/jwks")
 def put_jwks(name: str, version: str) -> Any:
     """Store the issuer's signing JWKS (raw JSON body; never fetched from a URL)."""
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         raise ApiError(415, "unsupported_media_type",
                        "Send the JWK Set itself as the request body, not as a form.")
     record, created = evidence.submit_jwks(name, version, request.get_data(cache=False),
-                                           actor=actor())
+                                           actor=current_actor())
     return jsonify(created=created, evidence=jwks_evidence_dict(record)), \
         201 if created else 200
 
 
-@bp.get(VERSION_PATH + "/evidence/jwks")
 def get_jwks(name: str, version: str) -> Any:
     """The newest issuer JWKS evidence."""
     record = evidence.latest_jwks(services.get_version(name, version))
     if record is None:
-        raise services.NotFound("No issuer JWKS has been supplied for this version yet.")
+        raise errors.NotFound("No issuer JWKS has been supplied for this version yet.")
     return jsonify(evidence=jwks_evidence_dict(record))
 
 
-@bp.post(VERSION_PATH + "/evidence/tokens")
 def post_token(name: str, version: str) -> Any:
     """Analyse a sample access token ``{"token": "..."}`` (the token is never stored)."""
     body = _json_object()
@@ -173,14 +165,26 @@ def post_token(name: str, version: str) -> Any:
         raise ApiError(422, "validation_failed", "Some values are not acceptable.",
                        {"fields": {"token": "This field is required."}})
     record, created = evidence.analyse_token(name, version, body.get("token"),
-                                             actor=actor())
+                                             actor=current_actor())
     return jsonify(created=created, already_analysed=not created,
                    analysis=token_evidence_dict(record)), 201 if created else 200
 
 
-@bp.get(VERSION_PATH + "/evidence/tokens")
 def list_tokens(name: str, version: str) -> Any:
     """Every token analysis of the version, newest first."""
     obj = services.get_version(name, version)
     return jsonify(analyses=[token_evidence_dict(t) for t in
                              evidence.list_token_evidence(obj)])
+
+
+def register(bp: Blueprint) -> None:
+    """Add this module's views to ``bp`` (the package builds its blueprints per app;
+    see ``create_app``)."""
+    bp.add_url_rule(VERSION_PATH + "/jwks.json", view_func=version_jwks, methods=["GET"])
+    bp.add_url_rule(VERSION_PATH + "/keys", view_func=list_keys, methods=["GET"])
+    bp.add_url_rule(VERSION_PATH + "/keys", view_func=generate_key, methods=["POST"])
+    bp.add_url_rule(VERSION_PATH + "/keys/rotate", view_func=rotate_key, methods=["POST"])
+    bp.add_url_rule(VERSION_PATH + "/evidence/jwks", view_func=put_jwks, methods=["PUT"])
+    bp.add_url_rule(VERSION_PATH + "/evidence/jwks", view_func=get_jwks, methods=["GET"])
+    bp.add_url_rule(VERSION_PATH + "/evidence/tokens", view_func=post_token, methods=["POST"])
+    bp.add_url_rule(VERSION_PATH + "/evidence/tokens", view_func=list_tokens, methods=["GET"])

@@ -15,13 +15,15 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from flask import Response, jsonify, url_for
+from flask import Blueprint, Response, jsonify, url_for
 
-from lifecycle import records, services
-from lifecycle.api.views import VERSION_PATH, bp
-from lifecycle.authz import requires
-from lifecycle.extensions import db
-from lifecycle.models import GateRecord
+from lifecycle.accounts.authz import requires
+from lifecycle.api.views import VERSION_PATH
+from lifecycle.catalog import services
+from lifecycle.core import errors
+from lifecycle.core.extensions import db
+from lifecycle.trust import records
+from lifecycle.trust.models import GateRecord
 
 JWKS_CACHE_SECONDS = 300
 
@@ -41,7 +43,6 @@ def record_dict(row: GateRecord, name: str, version: str) -> dict[str, Any]:
     }
 
 
-@bp.get("/signing-keys.json")
 @requires("public")  # public keys: anyone may verify a record
 def signing_keys() -> Any:
     """The public keys that verify gate records (the first is generated on first use)."""
@@ -53,7 +54,6 @@ def signing_keys() -> Any:
     return response
 
 
-@bp.get(VERSION_PATH + "/gate-records")
 @requires("read")
 def list_gate_records(name: str, version: str) -> Any:
     """The version's signed gate records, oldest first."""
@@ -62,17 +62,26 @@ def list_gate_records(name: str, version: str) -> Any:
                    records=[record_dict(r, name, version) for r in records.list_records(obj)])
 
 
-@bp.get(VERSION_PATH + "/gate-records/<record_id>")
 @requires("read")
 def get_gate_record(name: str, version: str, record_id: str) -> Any:
     """Download one signed gate record (the exact stored JWS bytes)."""
     obj = services.get_version(name, version)
     row = records.get_record(obj, record_id[:64])
     if row is None:
-        raise services.NotFound(f"Version {name}@{version} has no gate record "
+        raise errors.NotFound(f"Version {name}@{version} has no gate record "
                                 f"{record_id[:64]!r}.")
     response = Response(row.jws.encode("ascii"), mimetype=records.MEDIA_TYPE)
     response.headers["Content-Disposition"] = (
         f'attachment; filename="gate-record-{name}-{version}-{row.id}.jws"')
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def register(bp: Blueprint) -> None:
+    """Add this module's views to ``bp`` (the package builds its blueprints per app;
+    see ``create_app``)."""
+    bp.add_url_rule("/signing-keys.json", view_func=signing_keys, methods=["GET"])
+    bp.add_url_rule(VERSION_PATH + "/gate-records", view_func=list_gate_records, methods=["GET"])
+    bp.add_url_rule(
+        VERSION_PATH + "/gate-records/<record_id>", view_func=get_gate_record, methods=["GET"]
+    )

@@ -10,8 +10,8 @@ from typing import Any
 
 from flask import url_for
 
-from lifecycle import services, stages
-from lifecycle.models import Api, ApiVersion, CheckRun, SpecRevision, Transition
+from lifecycle.catalog import services, stages
+from lifecycle.catalog.models import Api, ApiVersion, CheckRun, SpecRevision, Transition
 from policies.findings import Finding
 from policies.gate import GateDecision
 from policies.rules import get_rule, has_rule

@@ -17,11 +17,10 @@ import binascii
 from typing import Any
 from urllib.parse import unquote_plus
 
-from flask import jsonify, request
+from flask import Blueprint, jsonify, request
 
-from lifecycle import apitokens
-from lifecycle.api.views import bp
-from lifecycle.authz import requires
+from lifecycle.accounts import apitokens
+from lifecycle.accounts.authz import requires
 
 
 def _oauth_error(status: int, error: str, description: str) -> Any:
@@ -46,7 +45,6 @@ def _basic() -> tuple[str, str] | None:
     return (unquote_plus(user), unquote_plus(password)) if sep else ("", "")
 
 
-@bp.post("/token")
 @requires("public")
 def token() -> Any:
     """Client-credentials grant: a PAT in, a short-lived nested-JWT access token out."""
@@ -81,7 +79,6 @@ def token() -> Any:
     return response
 
 
-@bp.get("/token/jwks.json")
 @requires("public")
 def token_jwks() -> Any:
     """The app's public access-token keys (signing and encryption, separate pairs)."""
@@ -89,3 +86,10 @@ def token_jwks() -> Any:
     response.mimetype = "application/jwk-set+json"
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
+
+
+def register(bp: Blueprint) -> None:
+    """Add this module's views to ``bp`` (the package builds its blueprints per app;
+    see ``create_app``)."""
+    bp.add_url_rule("/token", view_func=token, methods=["POST"])
+    bp.add_url_rule("/token/jwks.json", view_func=token_jwks, methods=["GET"])

@@ -1,6 +1,6 @@
 """REST views: parse the request, call one service, return JSON.
 
-Domain errors propagate to :mod:`lifecycle.errors`, which answers
+Domain errors propagate to :mod:`lifecycle.web.errors`, which answers
 ``{"error", "message", "details"}`` with the right status.
 """
 
@@ -10,14 +10,11 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request, url_for
 
-from lifecycle import services
+from lifecycle.accounts.authz import current_actor
 from lifecycle.api import serialize
-from lifecycle.authz import actor
-from lifecycle.errors import ApiError
-from lifecycle.extensions import csrf
-
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-csrf.exempt(bp)
+from lifecycle.api.errors import ApiError
+from lifecycle.catalog import services
+from lifecycle.gates import evaluate, moves
 
 VERSION_PATH = "/apis/<name>/versions/<version>"
 
@@ -49,13 +46,11 @@ def _text(body: dict[str, Any], key: str, *, required: bool = False) -> str | No
     return value
 
 
-@bp.get("/apis")
 def list_apis() -> Any:
     """All APIs with their versions."""
     return jsonify(apis=[serialize.api_dict(a) for a in services.list_apis()])
 
 
-@bp.post("/apis")
 def create_api() -> Any:
     """Register an API: ``{"name", "title", "description"?, "team"?}``."""
     body = _json_object()
@@ -64,35 +59,33 @@ def create_api() -> Any:
         title=_text(body, "title", required=True) or "",
         description=_text(body, "description") or "",
         team=_text(body, "team"),
+        actor=current_actor(),
     )
     response = jsonify(serialize.api_dict(api))
     response.headers["Location"] = url_for("api.get_api", name=api.name)
     return response, 201
 
 
-@bp.get("/apis/<name>")
 def get_api(name: str) -> Any:
     """One API with its versions."""
     return jsonify(serialize.api_dict(services.get_api(name)))
 
 
-@bp.post("/apis/<name>/versions")
 def create_version(name: str) -> Any:
     """Add a version: ``{"version": "1.0.0"}``; it starts in ``design``."""
     body = _json_object()
-    obj = services.create_version(name, _text(body, "version", required=True) or "")
+    obj = services.create_version(name, _text(body, "version", required=True) or "",
+                                  actor=current_actor())
     response = jsonify(serialize.version_dict(obj))
     response.headers["Location"] = url_for("api.get_version", name=name, version=obj.version)
     return response, 201
 
 
-@bp.get(VERSION_PATH)
 def get_version(name: str, version: str) -> Any:
     """One version: stage, next stage, spec revisions."""
     return jsonify(serialize.version_dict(services.get_version(name, version)))
 
 
-@bp.put(VERSION_PATH + "/spec")
 def put_spec(name: str, version: str) -> Any:
     """Upload the OpenAPI document as the raw body (JSON or YAML, detected from content).
 
@@ -102,40 +95,51 @@ def put_spec(name: str, version: str) -> Any:
         raise ApiError(415, "unsupported_media_type",
                        "Send the document itself as the request body, not as a form.")
     raw = request.get_data(cache=False)
-    revision, created = services.upload_spec(name, version, raw, uploader=actor())
+    revision, created = services.upload_spec(name, version, raw, uploader=current_actor())
     obj = revision.api_version
     body = {
         "created": created,
         "revision": serialize.revision_dict(revision),
-        "compliance": serialize.compliance_dict(obj, services.gate_status(obj)),
+        "compliance": serialize.compliance_dict(obj, evaluate.gate_status(obj)),
     }
     return jsonify(body), 201 if created else 200
 
 
-@bp.get(VERSION_PATH + "/compliance")
 def compliance(name: str, version: str) -> Any:
     """The gate for the next stage: passed, blocking findings explained."""
     obj = services.get_version(name, version)
-    return jsonify(serialize.compliance_dict(obj, services.gate_status(obj)))
+    return jsonify(serialize.compliance_dict(obj, evaluate.gate_status(obj)))
 
 
-@bp.post(VERSION_PATH + "/transitions")
 def create_transition(name: str, version: str) -> Any:
     """Move the version: ``{"to": STAGE, "reason"?}`` (the actor is the token's user)."""
     body = _json_object()
-    record = services.transition(
+    record = moves.transition(
         name, version,
         to=_text(body, "to", required=True) or "",
         reason=_text(body, "reason"),
-        actor=actor(),
+        actor=current_actor(),
     )
     obj = record.api_version
     return jsonify(transition=serialize.transition_dict(record),
                    version=serialize.version_dict(obj)), 201
 
 
-@bp.get(VERSION_PATH + "/history")
 def history(name: str, version: str) -> Any:
     """Revisions and transitions in time order, oldest first."""
     obj = services.get_version(name, version)
     return jsonify(api=name, version=version, events=serialize.history_dict(obj))
+
+
+def register(bp: Blueprint) -> None:
+    """Add this module's views to ``bp`` (the package builds its blueprints per app;
+    see ``create_app``)."""
+    bp.add_url_rule("/apis", view_func=list_apis, methods=["GET"])
+    bp.add_url_rule("/apis", view_func=create_api, methods=["POST"])
+    bp.add_url_rule("/apis/<name>", view_func=get_api, methods=["GET"])
+    bp.add_url_rule("/apis/<name>/versions", view_func=create_version, methods=["POST"])
+    bp.add_url_rule(VERSION_PATH, view_func=get_version, methods=["GET"])
+    bp.add_url_rule(VERSION_PATH + "/spec", view_func=put_spec, methods=["PUT"])
+    bp.add_url_rule(VERSION_PATH + "/compliance", view_func=compliance, methods=["GET"])
+    bp.add_url_rule(VERSION_PATH + "/transitions", view_func=create_transition, methods=["POST"])
+    bp.add_url_rule(VERSION_PATH + "/history", view_func=history, methods=["GET"])

@@ -1,7 +1,8 @@
 """Demo data: a handful of APIs whose versions end in different stages.
 
 The example documents in ``lifecycle/demo/specs/`` are small but realistic; some pass every
-gate, some are blocked.  Everything goes through :mod:`lifecycle.services`, so every promotion
+gate, some are blocked.  Everything goes through the services (:mod:`lifecycle.catalog.services`,
+:mod:`lifecycle.gates.moves`), so every promotion
 is decided by the real gates and recorded with its check run.
 
 Before a promotion into ``deployment`` the demo supplies real evidence: a managed encryption
@@ -19,15 +20,22 @@ from pathlib import Path
 
 from jwcrypto import jwk, jwt
 
-from lifecycle import evidence, keys, services
-from lifecycle.extensions import db
-from lifecycle.models import Api
-from lifecycle.token_profile import profile_of
+from lifecycle.catalog import services
+from lifecycle.catalog.models import Api
+from lifecycle.catalog.token_profile import profile_of
+from lifecycle.core import errors
+from lifecycle.core.actor import Actor
+from lifecycle.core.clock import clock
+from lifecycle.core.extensions import db
+from lifecycle.evidence import keys
+from lifecycle.evidence import services as evidence
+from lifecycle.gates import evaluate, moves
+from lifecycle.review import approvals
 
 SPECS = Path(__file__).parent / "specs"
-ACTOR = "demo"
+ACTOR = Actor.system("demo")
 #: who approves the demo's promotions into deployment (never the requester)
-APPROVER = "demo-approver"
+APPROVER = Actor.system("demo-approver")
 
 
 @dataclass(frozen=True)
@@ -134,9 +142,9 @@ def load() -> list[Outcome]:
     """
     outcomes = []
     for api in DEMO:
-        services.create_api(api.name, api.title, api.description, api.team)
+        services.create_api(api.name, api.title, api.description, api.team, actor=ACTOR)
         for ver in api.versions:
-            services.create_version(api.name, ver.version)
+            services.create_version(api.name, ver.version, actor=ACTOR)
             services.upload_spec(api.name, ver.version, (SPECS / ver.spec).read_bytes(),
                                  uploader=ACTOR)
             notes: list[str] = []
@@ -150,11 +158,11 @@ def load() -> list[Outcome]:
                     _move(api.name, ver.version, step)
                     if step.reason:
                         notes.append(f"then moved to {step.to} by decision")
-                except services.GateFailed as exc:
+                except errors.GateFailed as exc:
                     blocked = True
                     rules = sorted({f.rule_id for f in exc.decision.blocking})
                     notes.append(f"blocked at {step.to}: {', '.join(rules)}")
-                except services.InvalidTransition as exc:
+                except errors.InvalidTransition as exc:
                     notes.append(f"not moved to {step.to}: {exc.message}")
             if ver.evidence and not blocked:
                 notes += _supply_token_evidence(api.name, ver.version)
@@ -166,7 +174,7 @@ def load() -> list[Outcome]:
 
 def _next_gate(version_obj: object) -> str | None:
     """``"next gate into X passes"`` / ``"… blocked by N rules"``, or ``None`` when retired."""
-    decision = services.gate_status(version_obj)  # type: ignore[arg-type]
+    decision = evaluate.gate_status(version_obj)  # type: ignore[arg-type]
     if decision is None:
         return None
     if decision.passed:
@@ -178,13 +186,12 @@ def _next_gate(version_obj: object) -> str | None:
 def _move(name: str, version: str, step: Step) -> None:
     """One transition; a move that needs approval (four eyes, deployment) is requested by
     the demo and approved by a second, demo approver."""
-    from lifecycle import approvals
-
     try:
-        services.transition(name, version, step.to, step.reason, ACTOR)
-    except services.ApprovalRequired:
+        moves.transition(name, version, step.to, step.reason, actor=ACTOR)
+    except errors.ApprovalRequired:
         request = approvals.request_promotion(name, version, step.to,
-                                              step.reason or "Demo release", ACTOR)
+                                              step.reason or "Demo release",
+                                              actor=ACTOR)
         approvals.approve(name, version, request.id, APPROVER,
                           "Demo: gate passed, evidence reviewed.")
 
@@ -215,7 +222,7 @@ def _supply_token_evidence(name: str, version: str) -> list[str]:
     public_jwks = {"keys": [signer.export_public(as_dict=True)]}
     evidence.submit_jwks(name, version, json.dumps(public_jwks).encode(), actor=ACTOR)
     recipient = keys.public_jwks(obj)["keys"][0]
-    now = int(keys.clock().timestamp())
+    now = int(clock().timestamp())
     claims = {"iss": profile.issuer, "aud": profile.audience[0], "sub": "demo-user",
               "client_id": "demo-client", "scope": "read", "iat": now, "exp": now + 300,
               "jti": str(uuid.uuid4())}

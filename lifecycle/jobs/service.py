@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from lifecycle.extensions import db
+from lifecycle.core.extensions import db
 from lifecycle.jobs.models import Job, JobState
 
 log = logging.getLogger(__name__)

@@ -49,7 +49,7 @@ def get_metadata():
 
 
 def render_item(type_, obj, autogen_context):
-    """Render lifecycle.models.UTCDateTime as a plain sa.DateTime(timezone=True), so
+    """Render lifecycle.core.db.UTCDateTime as a plain sa.DateTime(timezone=True), so
     migration scripts never import application code."""
     if type_ == "type" and type(obj).__name__ == "UTCDateTime":
         return "sa.DateTime(timezone=True)"

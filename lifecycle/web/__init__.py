@@ -1,12 +1,35 @@
-"""The htmx web UI: board, API and version pages, rule catalog (blueprint ``web``).
+"""The htmx web UI (blueprints ``web`` and ``accounts``).
 
 Server-rendered pages; htmx swaps fragments of them.  Every page works as plain HTML forms
-with JavaScript off (post-redirect-get with 303).  Views only parse forms, call one
-:mod:`lifecycle.services` function and choose what to render.
+with JavaScript off (post-redirect-get with 303).  Views only parse forms, call one service
+function and choose what to render.
+
+- :mod:`.views` (board, API and version pages, rule catalog), :mod:`.evidence` (keys, JWKS,
+  sample tokens) and :mod:`.approvals` (promotion requests, waivers) hold the views of
+  blueprint ``web``; :mod:`.version_page` assembles the version page;
+- :mod:`.accounts` (sign-in, second factor, own tokens) and :mod:`.admin` (users, teams) hold
+  those of blueprint ``accounts``.
+
+Each module lists its routes in its ``register(bp)``; :func:`blueprints` builds fresh
+blueprints from them for ``create_app`` (nothing registers itself on import).
 """
 
-from lifecycle.web import approvals as _approvals  # noqa: F401,I001 - approval/waiver views
-from lifecycle.web import evidence as _evidence  # noqa: F401 - registers its views on bp
-from lifecycle.web.views import bp
+from __future__ import annotations
 
-__all__ = ["bp"]
+from flask import Blueprint
+
+from lifecycle.web import accounts, admin, approvals, evidence, views
+
+
+def blueprints() -> tuple[Blueprint, Blueprint]:
+    """New blueprints ``web`` and ``accounts`` with every view of this package."""
+    web = Blueprint("web", __name__)
+    for module in (views, evidence, approvals):
+        module.register(web)
+    account = Blueprint("accounts", __name__)
+    for module in (accounts, admin):
+        module.register(account)
+    return web, account
+
+
+__all__ = ["blueprints"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -62,7 +62,7 @@ class CreateApiForm(FlaskForm):
 
 class TeamCreateApiForm(CreateApiForm):
     """:class:`CreateApiForm` for developers: the owning team is one of their teams (the
-    view sets ``choices``; a foreign team is refused by :mod:`lifecycle.authz` before)."""
+    view sets ``choices``; a foreign team is refused by :mod:`lifecycle.accounts.authz` before)."""
 
     team = SelectField("Owning team", choices=[], validate_choice=False,
                        description="APIs are registered for one of your teams.")
@@ -208,3 +208,61 @@ class TokenForm(_Prefixed):
                                          "`Bearer `).")],
         description="A nested JWT (JWE around a signed JWT). Only its analysis is kept.",
     )
+
+
+# ------------------------------------------------------------------------------ review
+class _Prefixed(FlaskForm):
+    """A form whose fields carry a prefix (several forms share one page)."""
+
+    form_prefix = ""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("prefix", self.form_prefix)
+        super().__init__(*args, **kwargs)
+
+
+class RequestPromotionForm(_Prefixed):
+    """Ask for a promotion that needs approvals; ``to`` is the stage the page offered."""
+
+    form_prefix = "request"
+
+    to = HiddenField(validators=[DataRequired()])
+    reason = TextAreaField("Reason (for the approvers)", validators=[Optional(),
+                                                                     Length(max=2000)])
+
+
+class ApproveForm(_Prefixed):
+    """Approve a request; the comment is optional."""
+
+    form_prefix = "approve"
+
+    comment = TextAreaField("Comment", validators=[Optional(), Length(max=2000)])
+
+
+class RejectForm(_Prefixed):
+    """Reject a request; the comment is required."""
+
+    form_prefix = "reject"
+
+    comment = TextAreaField("Why not", validators=[
+        DataRequired(message="Say why the request is rejected."), Length(max=2000)])
+
+
+class WaiveForm(_Prefixed):
+    """Waive one failing rule until a date (00:00 UTC of that day)."""
+
+    form_prefix = "waive"
+
+    rule = HiddenField(validators=[DataRequired()])
+    reason = TextAreaField("Why it is acceptable for now", validators=[
+        DataRequired(message="Say why the rule may be waived."), Length(max=2000)])
+    expires = DateField("Waived until (UTC)", validators=[
+        DataRequired(message="Pick the date the waiver ends.")])
+
+
+class RevokeWaiverForm(_Prefixed):
+    """End a waiver now (reason optional)."""
+
+    form_prefix = "revoke-waiver"
+
+    reason = TextAreaField("Reason", validators=[Optional(), Length(max=2000)])

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from lifecycle import stages
+from lifecycle.catalog import stages
 from policies.findings import Finding
 from specs.document import excerpt_lines
 
@@ -350,7 +350,7 @@ class KeyRow:
 
 
 def key_rows(keys: Iterable[Any], now: Any) -> list[KeyRow]:
-    """:class:`KeyRow` for each :class:`~lifecycle.models.ManagedKey`, in the given order.
+    """:class:`KeyRow` for each :class:`~lifecycle.evidence.models.ManagedKey`, in the given order.
 
     :param now: aware UTC datetime the status is judged at.
     """
@@ -523,7 +523,7 @@ class TokenAnalysisView:
 
 
 def token_analysis_view(record: Any, get_rule: Callable[[str], Any]) -> TokenAnalysisView:
-    """The :class:`TokenAnalysisView` of a :class:`~lifecycle.models.TokenEvidence`."""
+    """The :class:`TokenAnalysisView` of a :class:`~lifecycle.evidence.models.TokenEvidence`."""
     failing, passing = split_findings([Finding.from_dict(d) for d in record.findings or []],
                                       get_rule)
     rules = _rules_by_member(failing)

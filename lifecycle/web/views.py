@@ -1,6 +1,6 @@
 """Views of the web UI.  Each parses a form, calls one service, and renders or redirects.
 
-Fragment or full page: the one helper :func:`lifecycle.errors.wants_fragment` (htmx, not
+Fragment or full page: the one helper :func:`lifecycle.web.errors.wants_fragment` (htmx, not
 boosted, not a history restore); every answer carries ``Vary: HX-Request``.
 
 Status codes of form answers (htmx swaps them; see the ``htmx-config`` meta tag in
@@ -18,11 +18,15 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response as BaseResponse
 
-from lifecycle import authz, services, stages
-from lifecycle.authz import actor, can_here
-from lifecycle.errors import wants_fragment
-from lifecycle.services import Conflict, GateFailed, InvalidTransition, ValidationFailed
+from lifecycle.accounts import authz
+from lifecycle.accounts.authz import can_here, current_actor
+from lifecycle.accounts.models import Team
+from lifecycle.catalog import services, stages
+from lifecycle.core.errors import Conflict, GateFailed, InvalidTransition, ValidationFailed
+from lifecycle.core.extensions import db
+from lifecycle.gates import evaluate, moves
 from lifecycle.web import presenters
+from lifecycle.web.errors import wants_fragment
 from lifecycle.web.forms import (
     CreateApiForm,
     CreateVersionForm,
@@ -33,15 +37,10 @@ from lifecycle.web.forms import (
     TeamCreateApiForm,
     UploadSpecForm,
 )
+from lifecycle.web.version_page import Page, render_version
 from policies.rules import all_rules, get_rule
 from specs import SpecLoadError
 from specs.document import excerpt_lines
-
-bp = Blueprint("web", __name__)
-
-#: kept for modules that still import it; views use :func:`lifecycle.authz.actor`
-
-Page = str | tuple[str, int] | BaseResponse
 
 #: headings of the rule catalog, by the evidence kind the rules read
 EVIDENCE_LABELS = {
@@ -52,31 +51,26 @@ EVIDENCE_LABELS = {
 }
 
 
-@bp.after_request
 def _vary(response: Response) -> Response:
     """Caches must key pages on ``HX-Request`` (fragment vs full page), htmx docs "Caching"."""
     response.vary.add("HX-Request")
     return response
 
 
-@bp.app_context_processor
 def _stage_context() -> dict[str, Any]:
     return {"stage_labels": presenters.STAGE_LABELS}
 
 
-@bp.app_template_filter("isotime")
 def _isotime(value: datetime | None) -> str:
     """ISO 8601 for ``<time datetime>``."""
     return value.isoformat(timespec="seconds") if value else ""
 
 
-@bp.app_template_filter("shorttime")
 def _shorttime(value: datetime | None) -> str:
     """``2026-11-29 18:31 UTC``."""
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
-@bp.app_template_filter("prose")
 def _prose(text: str | None) -> Markup:
     """Rule and finding text as HTML: blank-line paragraphs, indented or multi-line blocks as
     ``<pre>``, `backticks` as ``<code>``.  Everything is escaped first."""
@@ -111,8 +105,6 @@ def _api_form(**kwargs: Any) -> CreateApiForm:
     """The New API form for the current user: admins type any team (existing ones are
     suggested by a ``<datalist>``, a new name creates the team); developers pick one of
     their teams from a ``<select>``."""
-    from lifecycle.accounts.models import Team
-    from lifecycle.extensions import db
 
     if can_here("admin"):
         form = CreateApiForm(**kwargs)
@@ -136,7 +128,7 @@ def _render_board(
     query = (search.q.data or "").strip() if not search.q.errors else ""
     stage = search.stage.data if search.stage.data and not search.stage.errors else None
     versions = services.list_versions(query=query or None, stage=stage)
-    cards = [presenters.card(v, services.gate_status(v)) for v in versions]
+    cards = [presenters.card(v, evaluate.gate_status(v)) for v in versions]
     context = {
         "columns": presenters.board_columns(cards),
         "filtered": bool(query or stage),
@@ -155,7 +147,6 @@ def _render_board(
     ), status
 
 
-@bp.get("/")
 def board() -> Page:
     """The pipeline: every API version in its stage column, filterable."""
     return _render_board()
@@ -168,14 +159,14 @@ def _apply_errors(form: Any, exc: ValidationFailed) -> None:
         target.errors = [*target.errors, message]
 
 
-@bp.post("/apis")
 def create_api() -> Page:
     """Register an API, then go to its page."""
     form = _api_form()
     if form.validate_on_submit():
         try:
             api = services.create_api(
-                form.name.data, form.title.data, form.description.data or "", form.team.data
+                form.name.data, form.title.data, form.description.data or "", form.team.data,
+                actor=current_actor(),
             )
         except ValidationFailed as exc:
             _apply_errors(form, exc)
@@ -201,7 +192,8 @@ def _create_version(form: CreateVersionForm) -> BaseResponse | None:
     if not form.validate_on_submit():
         return None
     try:
-        obj = services.create_version(form.api.data, form.version.data)
+        obj = services.create_version(form.api.data, form.version.data,
+                                          actor=current_actor())
     except ValidationFailed as exc:
         _apply_errors(form, exc)
     except Conflict as exc:
@@ -212,7 +204,6 @@ def _create_version(form: CreateVersionForm) -> BaseResponse | None:
     return None
 
 
-@bp.post("/versions")
 def create_version() -> Page:
     """Add a version to the API chosen in the board's form."""
     form = _version_form()
@@ -229,13 +220,11 @@ def _render_api(name: str, form: CreateVersionForm | None = None, status: int = 
     ), status
 
 
-@bp.get("/apis/<name>")
 def api_page(name: str) -> Page:
     """An API and its versions."""
     return _render_api(name)
 
 
-@bp.post("/apis/<name>/versions")
 def create_api_version(name: str) -> Page:
     """Add a version from the API page."""
     services.get_api(name)  # 404 before anything else
@@ -253,75 +242,32 @@ def _load_error_view(exc: SpecLoadError, raw: bytes) -> dict[str, Any]:
             "excerpt": excerpt}
 
 
-def _render_version(
-    name: str,
-    version: str,
-    status: int = 200,
-    *,
-    decision: Any = None,
-    upload_form: UploadSpecForm | None = None,
-    demote_form: DemoteForm | None = None,
-    retire_form: RetireForm | None = None,
-    load_error: dict[str, Any] | None = None,
-) -> Page:
-    """The version workspace (fragment for htmx, full page otherwise).
-
-    :param decision: a gate decision to show instead of a fresh one (a refused promotion).
-    """
-    obj = services.get_version(name, version)
-    next_stage = stages.next_stage(obj.stage)
-    if decision is None or decision.target != next_stage:
-        decision = services.gate_status(obj)
-    if demote_form is None:
-        demote_form = DemoteForm(formdata=None)
-    demote_form.to.choices = [
-        (s, presenters.STAGE_LABELS[s]) for s in reversed(stages.previous_stages(obj.stage))
-    ]
-    context = {
-        "version": obj,
-        "timeline": presenters.timeline(obj.stage),
-        "transitions": list(obj.transitions),
-        "gate": presenters.gate_panel(obj, decision, get_rule),
-        "revisions": list(reversed(obj.revisions)),
-        "next_stage": next_stage,
-        "promote_form": PromoteForm(formdata=None, to=next_stage),
-        "demote_form": demote_form,
-        "retire_form": retire_form or RetireForm(formdata=None),
-        "upload_form": upload_form or UploadSpecForm(formdata=None),
-        "load_error": load_error,
-    }
-    template = "web/_partials/version.html" if wants_fragment() else "web/version.html"
-    return render_template(template, **context), status
-
-
 def _done(name: str, version: str) -> Page:
     """After a successful change: the fresh fragment for htmx, else redirect (PRG, 303)."""
     if wants_fragment():
-        return _render_version(name, version)
+        return render_version(name, version)
     return redirect(url_for("web.version_page", name=name, version=version), 303)
 
 
-@bp.get("/apis/<name>/versions/<version>")
 def version_page(name: str, version: str) -> Page:
     """Stage timeline, gate status, revisions, upload and stage moves of one version."""
-    return _render_version(name, version)
+    return render_version(name, version)
 
 
-@bp.post("/apis/<name>/versions/<version>/spec")
 def upload(name: str, version: str) -> Page:
     """Store an uploaded (picked, dropped or pasted) document as the next revision."""
     form = UploadSpecForm()
     if not form.validate_on_submit():
-        return _render_version(name, version, 422, upload_form=form)
+        return render_version(name, version, 422, upload_form=form)
     raw = form.raw()
     try:
-        revision, created = services.upload_spec(name, version, raw, uploader=actor())
+        revision, created = services.upload_spec(name, version, raw, uploader=current_actor())
     except SpecLoadError as exc:
-        return _render_version(name, version, 422, upload_form=form,
+        return render_version(name, version, 422, upload_form=form,
                                load_error=_load_error_view(exc, raw))
     except Conflict as exc:
         flash(exc.message, "error")
-        return _render_version(name, version, 409, upload_form=form)
+        return render_version(name, version, 409, upload_form=form)
     if created:
         flash(f"Revision {revision.number} stored and checked.", "success")
     else:
@@ -332,17 +278,17 @@ def upload(name: str, version: str) -> Page:
 def _move(name: str, version: str, to: str, reason: str | None, **forms: Any) -> Page:
     """Run one transition and answer: done, or the page with why it was refused."""
     try:
-        record = services.transition(name, version, to, reason=reason, actor=actor())
+        record = moves.transition(name, version, to, reason=reason, actor=current_actor())
     except GateFailed as exc:
         obj = services.get_version(name, version)
         flash(presenters.gate_panel(obj, exc.decision, get_rule).summary, "error")
-        return _render_version(name, version, 409, decision=exc.decision, **forms)
+        return render_version(name, version, 409, decision=exc.decision, **forms)
     except InvalidTransition as exc:
         flash(exc.message, "error")
-        return _render_version(name, version, 422, **forms)
+        return render_version(name, version, 422, **forms)
     except Conflict as exc:
         flash(exc.message, "error")
-        return _render_version(name, version, 409, **forms)
+        return render_version(name, version, 409, **forms)
     flash(_moved_message(record), "success")
     return _done(name, version)
 
@@ -358,38 +304,55 @@ def _moved_message(record: Any) -> str:
     return f"Abandoned in {presenters.STAGE_LABELS[record.from_stage]}; its lifecycle has ended."
 
 
-@bp.post("/apis/<name>/versions/<version>/promote")
 def promote(name: str, version: str) -> Page:
     """Promote one stage, if the gate of that stage passes."""
     form = PromoteForm()
     if not form.validate_on_submit():
         flash("The promotion form was incomplete; reload the page.", "error")
-        return _render_version(name, version, 422)
+        return render_version(name, version, 422)
     return _move(name, version, form.to.data, None)
 
 
-@bp.post("/apis/<name>/versions/<version>/demote")
 def demote(name: str, version: str) -> Page:
     """Move back to an earlier stage with a mandatory reason."""
     obj = services.get_version(name, version)
     form = DemoteForm()
     form.to.choices = [(s, s) for s in stages.previous_stages(obj.stage)]
     if not form.validate_on_submit():
-        return _render_version(name, version, 422, demote_form=form)
+        return render_version(name, version, 422, demote_form=form)
     return _move(name, version, form.to.data, form.reason.data, demote_form=form)
 
 
-@bp.post("/apis/<name>/versions/<version>/retire")
 def retire(name: str, version: str) -> Page:
     """Retire (gated, from deployment) or abandon (earlier stages) with a reason."""
     form = RetireForm()
     if not form.validate_on_submit():
-        return _render_version(name, version, 422, retire_form=form)
+        return render_version(name, version, 422, retire_form=form)
     return _move(name, version, stages.RETIREMENT, form.reason.data, retire_form=form)
 
 
 # ------------------------------------------------------------------------------ rules
-@bp.get("/rules")
 def rules() -> Page:
     """The rule catalog: id, severity, evidence, description, remediation, sources."""
     return render_template("web/rules.html", rules=all_rules(), evidence_labels=EVIDENCE_LABELS)
+
+
+def register(bp: Blueprint) -> None:
+    """Add this module's views to ``bp`` (the package builds its blueprints per app;
+    see ``create_app``)."""
+    bp.after_request(_vary)
+    bp.app_context_processor(_stage_context)
+    bp.app_template_filter("isotime")(_isotime)
+    bp.app_template_filter("shorttime")(_shorttime)
+    bp.app_template_filter("prose")(_prose)
+    bp.add_url_rule("/", view_func=board, methods=["GET"])
+    bp.add_url_rule("/apis", view_func=create_api, methods=["POST"])
+    bp.add_url_rule("/versions", view_func=create_version, methods=["POST"])
+    bp.add_url_rule("/apis/<name>", view_func=api_page, methods=["GET"])
+    bp.add_url_rule("/apis/<name>/versions", view_func=create_api_version, methods=["POST"])
+    bp.add_url_rule("/apis/<name>/versions/<version>", view_func=version_page, methods=["GET"])
+    bp.add_url_rule("/apis/<name>/versions/<version>/spec", view_func=upload, methods=["POST"])
+    bp.add_url_rule("/apis/<name>/versions/<version>/promote", view_func=promote, methods=["POST"])
+    bp.add_url_rule("/apis/<name>/versions/<version>/demote", view_func=demote, methods=["POST"])
+    bp.add_url_rule("/apis/<name>/versions/<version>/retire", view_func=retire, methods=["POST"])
+    bp.add_url_rule("/rules", view_func=rules, methods=["GET"])

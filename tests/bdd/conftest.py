@@ -12,8 +12,12 @@ import os
 from typing import Any
 
 import pytest
+from accountkit import make_user
+from approvalkit import bearer_for
 from documents import ORDERS
 from pytest_bdd import given, parsers, then, when
+
+from lifecycle.accounts.services import user_by_email
 
 #: A document that passes every gate of the default pack (Orders API, JWE access tokens).
 COMPLIANT = ORDERS
@@ -44,23 +48,28 @@ def upload(client: Any, version_url: str, raw: bytes, uploads: list[bytes]) -> A
     return client.put(f"{version_url}/spec", data=raw, content_type="application/octet-stream")
 
 
+#: who moves versions into deployment in steps without a named actor: the default client is
+#: a developer (least privilege), and only approvers may move into deployment
+RELEASE_APPROVER = "release-approver@stagegate.test"
+
+
 def move(client: Any, version_url: str, stage: str, reason: str | None = None,
          actor: str | None = None) -> Any:
-    """Ask for a move; with ``actor``, as the user of that name (every role; created on
-    first use): the history records who asked, taken from the access token."""
+    """Ask for a move; with ``actor``, as the user of that name (a developer of team Checkout,
+    which owns the scenarios' API, and an approver; created on first use): the history
+    records who asked, taken from the access token.  Without one,
+    as ``client``'s developer — or, into ``deployment``, as :data:`RELEASE_APPROVER`."""
     body: dict[str, Any] = {"to": stage}
     if reason is not None:
         body["reason"] = reason
     headers = {}
     if actor is not None:
-        from accountkit import LEGACY_ROLES, access_token_for, make_user
-
-        from lifecycle.accounts.services import user_by_email
-
         with client.application.app_context():
             if user_by_email(actor) is None:
-                make_user(actor, LEGACY_ROLES)
-            headers["Authorization"] = f"Bearer {access_token_for(actor)}"
+                make_user(actor, ("developer", "approver"), teams=("Checkout",))
+        headers = bearer_for(client.application, actor)
+    elif stage == "deployment":
+        headers = bearer_for(client.application, RELEASE_APPROVER)
     return client.post(f"{version_url}/transitions", json=body, headers=headers)
 
 
@@ -136,7 +145,7 @@ def _(client, version_url, stage):
     return move(client, version_url, stage)
 
 
-# --- four-eyes approval (lifecycle/approvals.py; steps of features/review/ use it too)
+# --- four-eyes approval (lifecycle/review/approvals.py; steps of features/review/ use it too)
 @when(parsers.parse('I request the promotion to "{stage}" and another approver approves it'),
       target_fixture="response")
 def _(client, version_url, stage):

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from approvalkit import bearer_for
 from click.testing import CliRunner
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from lifecycle.cli import main
-from lifecycle.extensions import db
+from lifecycle.core.extensions import db
 
 scenarios("audit/audit_trail.feature")
 
@@ -20,7 +21,8 @@ ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
 def audit_entries(client: Any) -> list[dict[str, Any]]:
-    response = client.get("/api/v1/audit", query_string={"order": "asc", "limit": 500})
+    response = client.get("/api/v1/audit", query_string={"order": "asc", "limit": 500},
+                          headers=bearer_for(client.application, "auditor@stagegate.test"))
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_json()["entries"]
 

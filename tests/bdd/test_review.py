@@ -134,7 +134,8 @@ def _(client, version_url, steps):
         action, _, actor = item.partition(" by ")
         expected.append((action.strip('"'), actor.strip('"')))
     subject = "{}@{}".format(*version_url.split("/apis/")[1].split("/versions/"))
-    entries = client.get("/api/v1/audit", query_string={"subject": subject, "order": "asc"}) \
+    entries = client.get("/api/v1/audit", query_string={"subject": subject, "order": "asc"},
+                         headers=bearer_for(client.application, "auditor@stagegate.test")) \
         .get_json()["entries"]
     actual = [(e["action"], e["actor"]) for e in entries]
     assert actual[-len(expected):] == expected

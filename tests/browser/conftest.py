@@ -7,7 +7,7 @@
   ``scripts/assets.py`` when they are missing and fails with a message if it cannot.
 - The server uses a fresh SQLite file migrated with ``flask_migrate.upgrade()`` and CSRF on,
   so the htmx ``X-CSRFToken`` header is exercised for real.
-- Browser contexts start signed in as the legacy user (a session cookie signed with the
+- Browser contexts start signed in as the default developer (a session cookie signed with the
   app's key, as the login form would set); ``test_login.py`` signs in through the real form
   with a second factor in a context of its own.
 """
@@ -23,13 +23,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from accountkit import LEGACY_EMAIL, LEGACY_ROLES, make_user
+from accountkit import DEVELOPER_EMAIL, DEVELOPER_ROLES, DEVELOPER_TEAMS, make_user
 from flask import Flask
 from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
-from lifecycle import create_app
-from lifecycle.crypto_store import encode_kek
+from lifecycle.app import create_app
+from lifecycle.core.crypto_store import encode_kek
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("STAGEGATE_CHROMIUM", "/usr/bin/chromium"))
@@ -91,8 +91,8 @@ def vendor_assets() -> None:
 @pytest.fixture(scope="session")
 def live_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     """The app the live server serves: a fresh SQLite file, CSRF on, a test KEK, and the
-    legacy user (every role, second factor enrolled) the default browser context is signed
-    in as."""
+    default developer (teams shop and Checkout; least privilege) the default browser context
+    is signed in as."""
     db_file = tmp_path_factory.mktemp("live") / "stagegate.sqlite"
     app = create_app({
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}",
@@ -103,7 +103,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     })
     with app.app_context():
         upgrade()
-        make_user(LEGACY_EMAIL, LEGACY_ROLES)
+        make_user(DEVELOPER_EMAIL, DEVELOPER_ROLES, teams=DEVELOPER_TEAMS)
     return app
 
 
@@ -145,19 +145,19 @@ def session_cookie(app: Flask, email: str) -> dict:
 
 @pytest.fixture(scope="session")
 def signed_in(live_app: Flask) -> dict:
-    """Context arguments of a browser signed in as the legacy user: the session cookie for
+    """Context arguments of a browser signed in as the default developer: the session cookie for
     the pages, and a bearer access token (15 minutes) for ``page.request`` calls to the
     REST API.  Pass them to ``browser.new_context(**signed_in, ...)`` too."""
     from accountkit import access_token_for
 
     with live_app.app_context():
-        token = access_token_for(LEGACY_EMAIL)
-    return {"storage_state": {"cookies": [session_cookie(live_app, LEGACY_EMAIL)],
+        token = access_token_for(DEVELOPER_EMAIL)
+    return {"storage_state": {"cookies": [session_cookie(live_app, DEVELOPER_EMAIL)],
                               "origins": []},
             "extra_http_headers": {"Authorization": f"Bearer {token}"}}
 
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args: dict, signed_in: dict) -> dict:
-    """A laptop-sized viewport (the screenshot's size), signed in as the legacy user."""
+    """A laptop-sized viewport (the screenshot's size), signed in as the default developer."""
     return {**browser_context_args, "viewport": {"width": 1280, "height": 860}, **signed_in}

@@ -14,14 +14,17 @@ from flask import Flask
 from playwright.sync_api import Browser, expect
 
 APPROVER = "four.eyes@stagegate.test"
+DEVELOPER = "ledger.dev@stagegate.test"
 
 
 def test_an_approver_signs_in_with_totp_and_approves_a_promotion(
         browser: Browser, base_url: str, live_app: Flask) -> None:
     with live_app.app_context():
         secret = make_user(APPROVER, ["approver"], totp=True).test_totp_secret
-    # another user prepares the version and asks for deployment through the REST API
-    client = live_app.test_client()
+        make_user(DEVELOPER, ["developer"], teams=("Ledger",))
+    # another user (a developer of team Ledger) prepares the version and asks for deployment
+    # through the REST API
+    client = live_app.test_client(user=DEVELOPER)
     url = deployment_ready(client, int(time.time()), name="ledger", team="Ledger")
     requested = request_promotion(client, url)
     assert requested.status_code == 201, requested.get_data(as_text=True)

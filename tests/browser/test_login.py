@@ -11,7 +11,7 @@ from accountkit import PASSWORD, make_user
 from flask import Flask
 from playwright.sync_api import Browser, expect
 
-from lifecycle.security import CSP
+from lifecycle.core.security import CSP
 
 
 def test_login_with_totp_under_the_csp(browser: Browser, base_url: str, live_app: Flask) -> None:

@@ -22,7 +22,8 @@ from playwright.sync_api import APIRequestContext, Page, expect
 
 def _compliant_version(request: APIRequestContext, name: str) -> str:
     """A version whose spec declares RSA-OAEP-256 / A256GCM / ES256; its page path."""
-    assert request.post("/api/v1/apis", data={"name": name, "title": "Orders API"}).ok
+    assert request.post("/api/v1/apis", data={"name": name, "title": "Orders API",
+                                             "team": "Checkout"}).ok
     assert request.post(f"/api/v1/apis/{name}/versions", data={"version": "1.0.0"}).ok
     put = request.put(f"/api/v1/apis/{name}/versions/1.0.0/spec", data=SPEC,
                       headers={"Content-Type": "application/yaml"})

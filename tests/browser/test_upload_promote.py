@@ -65,7 +65,7 @@ def test_upload_a_failing_document_fix_it_and_promote(page: Page) -> None:
     # -- create an API and a version through the forms (plain POST, 303 redirects)
     page.get_by_label("Name (slug)").fill("payments")
     page.get_by_label("Title").fill("Payments API")
-    page.get_by_label("Owning team").fill("Checkout")
+    page.get_by_label("Owning team").select_option("Checkout")  # a developer picks a team
     page.get_by_role("button", name="Create API").click()
     expect(page.get_by_role("heading", name="Payments API", level=1)).to_be_visible()
     page.get_by_role("textbox", name="Version").fill("1.4.0")

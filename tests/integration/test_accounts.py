@@ -15,8 +15,8 @@ from accountkit import PASSWORD
 from clockkit import Clock
 
 from lifecycle.accounts.models import RecoveryCode, Team, User
-from lifecycle.extensions import db
-from lifecycle.security import CSP
+from lifecycle.core.extensions import db
+from lifecycle.core.security import CSP
 
 HX = {"HX-Request": "true"}
 
@@ -40,7 +40,7 @@ def body(response) -> str:
 
 
 def audit_actions(app) -> list[tuple[str, str, str]]:
-    from lifecycle.models import AuditEntry
+    from lifecycle.audit.models import AuditEntry
 
     with app.app_context():
         rows = db.session.execute(sa.select(AuditEntry).order_by(AuditEntry.seq)).scalars()
@@ -370,9 +370,10 @@ def test_a_developer_changes_only_the_apis_of_their_teams(app, auth):
     assert dev.post("/apis", data={"name": "other", "title": "O", "team": "Logistics"}
                     ).status_code == 403
     assert dev.post("/apis/pay/versions", data={"version": "1.0.0"}).status_code == 303
-    legacy = app.test_client()
-    legacy.post("/apis", data={"name": "stock", "title": "Stock", "team": "Logistics"})
-    legacy.post("/apis/stock/versions", data={"version": "1.0.0"})
+    logistics = auth.client("developer", teams=("Logistics",))
+    assert logistics.post("/apis", data={"name": "stock", "title": "Stock",
+                                         "team": "Logistics"}).status_code == 303
+    assert logistics.post("/apis/stock/versions", data={"version": "1.0.0"}).status_code == 303
     assert dev.post("/apis/stock/versions", data={"version": "2.0.0"}).status_code == 403
     assert dev.get("/apis/stock/versions/1.0.0").status_code == 200  # reading is fine
     api = dev.get("/api/v1/apis/pay").get_json()

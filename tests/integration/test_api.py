@@ -81,7 +81,7 @@ def test_acceptance_flow_missing_security_blocks_then_fixed_spec_promotes(orders
     assert [(e["type"], e.get("number") or e.get("to")) for e in events] == [
         ("revision", 1), ("transition", "development"), ("revision", 2),
         ("transition", "testing")]
-    assert events[1]["actor"] == "legacy@stagegate.test"  # the token's user, not a body field
+    assert events[1]["actor"] == client.user_email  # the token's user, not a body field
 
 
 def test_identical_reupload_answers_200_with_the_same_revision(orders, demo_spec):
@@ -122,7 +122,8 @@ def test_a_form_upload_is_415(orders):
 
 
 class TestApis:
-    def test_create_list_and_get(self, client):
+    def test_create_list_and_get(self, auth):
+        client = auth.client("admin")  # only admins register an API without an owning team
         r = client.post("/api/v1/apis", json={"name": "payments", "title": "Payments",
                                               "description": "Cards"})
         assert r.status_code == 201
@@ -138,20 +139,21 @@ class TestApis:
             "design", "development", None)
 
     def test_duplicate_api_is_409(self, orders):
-        r = orders.post("/api/v1/apis", json={"name": "orders", "title": "Again"})
+        r = orders.post("/api/v1/apis", json={"name": "orders", "title": "Again", "team": "shop"})
         _error(r, 409, "conflict")
         r = orders.post("/api/v1/apis/orders/versions", json={"version": "3.2.0"})
         _error(r, 409, "conflict")
 
     def test_invalid_fields_are_422_with_field_messages(self, client):
-        r = client.post("/api/v1/apis", json={"name": "Bad Name", "title": ""})
+        r = client.post("/api/v1/apis", json={"name": "Bad Name", "title": "", "team": "shop"})
         body = _error(r, 422, "validation_failed")
         assert set(body["details"]["fields"]) == {"name", "title"}
-        r = client.post("/api/v1/apis", json={"name": 5, "title": "x"})
+        r = client.post("/api/v1/apis", json={"name": 5, "title": "x", "team": "shop"})
         assert _error(r, 422, "validation_failed")["details"]["fields"] == {
             "name": "Must be a string."}
 
-    def test_bad_json_is_400_and_non_json_is_415(self, client):
+    def test_bad_json_is_400_and_non_json_is_415(self, auth):
+        client = auth.client("admin")  # may register without naming a team: the body is read
         r = client.post("/api/v1/apis", data="{not json", content_type="application/json")
         _error(r, 400, "bad_request")
         r = client.post("/api/v1/apis", data=json.dumps([1]), content_type="application/json")
@@ -173,11 +175,13 @@ class TestApis:
 
     def test_the_api_is_csrf_exempt(self, app, client):
         app.config["WTF_CSRF_ENABLED"] = True
-        r = client.post("/api/v1/apis", json={"name": "payments", "title": "Payments"})
+        r = client.post("/api/v1/apis", json={"name": "payments", "title": "Payments",
+                                              "team": "shop"})
         assert r.status_code == 201
 
     @pytest.mark.outside_contract
-    def test_an_unexpected_error_is_a_500_json_without_traceback(self, app, client):
+    def test_an_unexpected_error_is_a_500_json_without_traceback(self, app, auth):
+        client = auth.client("admin")  # a route without a declared requirement: admins only
         app.config["PROPAGATE_EXCEPTIONS"] = False
 
         def boom():

@@ -13,13 +13,13 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from accountkit import LEGACY_EMAIL, access_token_for, make_pat
+from accountkit import access_token_for, make_pat, make_user
 from clockkit import Clock
 from jwcrypto import jwk, jwt
 
-from lifecycle import apitokens
+from lifecycle.accounts import apitokens
 from lifecycle.accounts.models import AppKey, PersonalAccessToken
-from lifecycle.extensions import db
+from lifecycle.core.extensions import db
 from policies.findings import Status
 from policies.keys.jwks import check_jwks
 from policies.token_rules import TOKEN_RULE_IDS
@@ -207,7 +207,8 @@ def test_bad_tokens_get_401_invalid_token_with_a_generic_message(app, anon, cloc
     headers = {}
     if kind == "expired":
         with app.app_context():
-            user_token = access_token_for(LEGACY_EMAIL)
+            make_user("expiring@stagegate.test", ["viewer"])
+            user_token = access_token_for("expiring@stagegate.test")
         clock.now += timedelta(minutes=16)
         headers = bearer(user_token)
     elif kind == "plain-jws":

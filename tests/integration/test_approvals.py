@@ -15,8 +15,9 @@ from accountkit import make_user
 from approvalkit import approve, bearer_for, deployment_ready, request_promotion
 from evidencekit import SPEC
 
-from lifecycle.extensions import db
-from lifecycle.models import Approval, PromotionRequest, Transition
+from lifecycle.catalog.models import Transition
+from lifecycle.core.extensions import db
+from lifecycle.review.models import Approval, PromotionRequest
 from policies.packs import PACKS_DIR
 
 V = "/api/v1/apis/orders/versions/1.0.0"
@@ -43,8 +44,11 @@ def stage(client) -> str:
 
 
 def audit_actions(client) -> list[tuple[str, str]]:
+    """The version's audit trail, read by an auditor (approvers read the trail)."""
+    auditor = bearer_for(client.application, "auditor@stagegate.test")
     entries = client.get("/api/v1/audit", query_string={"subject": "orders@1.0.0",
-                                                        "order": "asc"}).get_json()["entries"]
+                                                        "order": "asc"},
+                         headers=auditor).get_json()["entries"]
     return [(e["action"], e["actor"]) for e in entries]
 
 
@@ -102,8 +106,10 @@ def test_requester_cannot_approve_own_promotion_another_approver_makes_it_happen
     assert approval["approved_at"].endswith("Z")
 
 
-def test_a_plain_transition_into_deployment_asks_for_approval(ready):
-    refused = ready.post(V + "/transitions", json={"to": "deployment"})
+def test_a_plain_transition_into_deployment_asks_for_approval(app, ready):
+    # an approver may move into deployment, but only through a promotion request
+    refused = ready.post(V + "/transitions", json={"to": "deployment"},
+                         headers=as_user(app, ALICE))
     assert refused.status_code == 409
     body = refused.get_json()
     assert body["error"] == "approval_required"
@@ -190,7 +196,7 @@ def test_approval_when_the_gate_fails_by_then_is_kept_but_refused(app, ready):
 
 
 def test_a_blocked_gate_refuses_the_request(app, client, clock):
-    client.post("/api/v1/apis", json={"name": "orders", "title": "Orders"})
+    client.post("/api/v1/apis", json={"name": "orders", "title": "Orders", "team": "shop"})
     client.post("/api/v1/apis/orders/versions", json={"version": "1.0.0"})
     client.put(V + "/spec", data=SPEC)
     for to in ("development", "testing"):
@@ -202,7 +208,7 @@ def test_a_blocked_gate_refuses_the_request(app, client, clock):
 
 
 def test_moves_without_approval_cannot_be_requested(client, clock):
-    client.post("/api/v1/apis", json={"name": "orders", "title": "Orders"})
+    client.post("/api/v1/apis", json={"name": "orders", "title": "Orders", "team": "shop"})
     client.post("/api/v1/apis/orders/versions", json={"version": "1.0.0"})
     client.put(V + "/spec", data=SPEC)
     response = request_promotion(client, V, "development")
@@ -236,7 +242,7 @@ def test_approval_rows_are_append_only(app, ready):
     rid = request_promotion(ready, V, headers=alice).get_json()["id"]
     assert approve(ready, V, rid).status_code == 200
     with app.app_context():
-        from lifecycle.models import AppendOnlyError
+        from lifecycle.core.db import AppendOnlyError
 
         row = db.session.execute(db.select(Approval)).scalar_one()
         row.comment = "rewritten"

@@ -15,12 +15,16 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from actorkit import as_actor
 from approvalkit import deployment_ready
 from concurrencykit import race_behind_lock
 
-from lifecycle import approvals, services
-from lifecycle.extensions import db
-from lifecycle.models import Approval, PromotionRequest, Transition
+from lifecycle.catalog import services
+from lifecycle.catalog.models import Transition
+from lifecycle.core import errors
+from lifecycle.core.extensions import db
+from lifecycle.review import approvals
+from lifecycle.review.models import Approval, PromotionRequest
 
 
 @pytest.mark.postgres
@@ -31,16 +35,16 @@ def test_two_simultaneous_approvals_make_exactly_one_transition(postgres, client
     deployment_ready(client, int(now.timestamp()))
     with app.app_context():
         request_id = approvals.request_promotion("orders", "1.0.0", "deployment", "Go",
-                                                 actor="alice@stagegate.test").id
+                                                 actor=as_actor("alice@stagegate.test")).id
 
     results: list[object] = []
 
     def approve(actor: str) -> None:
         with app.app_context():
             try:
-                _, record = approvals.approve("orders", "1.0.0", request_id, actor, "ok")
+                _, record = approvals.approve("orders", "1.0.0", request_id, as_actor(actor), "ok")
                 results.append("promoted" if record is not None else "approved only")
-            except services.Conflict:
+            except errors.Conflict:
                 results.append("conflict")
             except Exception as exc:  # noqa: BLE001 - reported by the assertion below
                 results.append(exc)

@@ -25,7 +25,7 @@ def ready(client, clock):
 @pytest.fixture
 def blocked(client, clock):
     """In development; the testing gate is blocked by :data:`RULE` (high)."""
-    client.post("/api/v1/apis", json={"name": "orders", "title": "Orders"})
+    client.post("/api/v1/apis", json={"name": "orders", "title": "Orders", "team": "shop"})
     client.post("/api/v1/apis/orders/versions", json={"version": "1.0.0"})
     client.put(REST + "/spec", data=PUBLIC_OPERATION)
     client.post(REST + "/transitions", json={"to": "development"})
@@ -157,7 +157,7 @@ def test_waive_form_refusals_rerender_with_422(blocked, auth, clock):
 
 
 def test_critical_findings_offer_no_waiver(client, auth, clock):
-    client.post("/api/v1/apis", json={"name": "orders", "title": "Orders"})
+    client.post("/api/v1/apis", json={"name": "orders", "title": "Orders", "team": "shop"})
     client.post("/api/v1/apis/orders/versions", json={"version": "1.0.0"})
     client.put(REST + "/spec", data=SPEC.replace(b"https://api.example.com/orders/v1",
                                                  b"http://api.example.com/orders/v1", 1))

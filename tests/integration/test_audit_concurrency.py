@@ -12,9 +12,11 @@ from __future__ import annotations
 import threading
 
 import pytest
+from actorkit import TESTER, as_actor
 from concurrencykit import outcome, race_behind_lock
 
-from lifecycle import audit, services
+from lifecycle import audit
+from lifecycle.catalog import services
 
 
 def _assert_one_chain(app, expected_entries: int) -> list[dict]:
@@ -31,11 +33,13 @@ def _assert_one_chain(app, expected_entries: int) -> list[dict]:
 def test_two_actions_waiting_on_the_chain_head_append_one_after_the_other(postgres):
     app = postgres
     with app.app_context():
-        services.create_api("payments", "Payments API")  # entry 1: the head row exists
+        services.create_api("payments", "Payments API",
+                            actor=TESTER)  # entry 1: the head row exists
 
     results: list[object] = []
     threads = [threading.Thread(target=outcome, args=(
-        app, lambda v=v: services.create_version("payments", v, actor=f"user-{v}"), results))
+        app, lambda v=v: services.create_version("payments", v,
+                                                 actor=as_actor(f"user-{v}")), results))
         for v in ("1.0.0", "2.0.0")]
     race_behind_lock(app, threads, results,
                      lock="SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE",
@@ -50,7 +54,7 @@ def test_two_actions_waiting_on_the_chain_head_append_one_after_the_other(postgr
 def test_many_simultaneous_actions_keep_one_intact_chain(postgres):
     app = postgres
     with app.app_context():
-        services.create_api("payments", "Payments API")
+        services.create_api("payments", "Payments API", actor=TESTER)
 
     results: list[object] = []
     start = threading.Barrier(6)
@@ -58,7 +62,7 @@ def test_many_simultaneous_actions_keep_one_intact_chain(postgres):
     def versions(worker: int) -> None:
         start.wait(timeout=20)
         for i in range(5):
-            services.create_version("payments", f"{worker}.{i}.0", actor=f"user-{worker}")
+            services.create_version("payments", f"{worker}.{i}.0", actor=as_actor(f"user-{worker}"))
 
     threads = [threading.Thread(target=outcome, args=(app, lambda w=w: versions(w), results))
                for w in range(6)]

@@ -8,12 +8,20 @@ import json
 
 import pytest
 import sqlalchemy as sa
+from actorkit import TESTER, as_actor
 from evidencekit import SPEC, Issuer
 
-from lifecycle import audit, evidence, keys, services
+from lifecycle import audit
+from lifecycle.audit.models import AuditEntry
+from lifecycle.catalog import services
 from lifecycle.cli import main
-from lifecycle.extensions import db
-from lifecycle.models import AppendOnlyError, AuditEntry
+from lifecycle.core import errors
+from lifecycle.core.clock import clock
+from lifecycle.core.db import AppendOnlyError
+from lifecycle.core.extensions import db
+from lifecycle.evidence import keys
+from lifecycle.evidence import services as evidence
+from lifecycle.gates import moves
 from specs import SpecLoadError
 
 SUBJECT = "orders@1.0.0"
@@ -40,15 +48,15 @@ def trail(app):
     a demotion; returns the app (entries 1–8: the first gate decision also generates the
     signing key, which is entry 3)."""
     with app.app_context():
-        services.create_api("orders", "Orders API", actor="dana@example.com")
-        services.create_version("orders", "1.0.0", actor="dana@example.com")
-        with pytest.raises(services.GateFailed):
-            services.transition("orders", "1.0.0", "development", actor="dana@example.com")
-        services.upload_spec("orders", "1.0.0", SPEC, uploader="dana@example.com")
-        services.transition("orders", "1.0.0", "development", actor="sam@example.com")
-        services.transition("orders", "1.0.0", "testing", actor="sam@example.com")
-        services.transition("orders", "1.0.0", "development", reason="wrong build",
-                            actor="sam@example.com")
+        services.create_api("orders", "Orders API", actor=as_actor("dana@example.com"))
+        services.create_version("orders", "1.0.0", actor=as_actor("dana@example.com"))
+        with pytest.raises(errors.GateFailed):
+            moves.transition("orders", "1.0.0", "development", actor=as_actor("dana@example.com"))
+        services.upload_spec("orders", "1.0.0", SPEC, uploader=as_actor("dana@example.com"))
+        moves.transition("orders", "1.0.0", "development", actor=as_actor("sam@example.com"))
+        moves.transition("orders", "1.0.0", "testing", actor=as_actor("sam@example.com"))
+        moves.transition("orders", "1.0.0", "development", reason="wrong build",
+                            actor=as_actor("sam@example.com"))
     return app
 
 
@@ -103,20 +111,21 @@ def test_entries_form_one_hash_chain_over_canonical_json(trail):
 def test_a_revert_and_evidence_and_key_events_are_recorded_without_secrets(app):
     issuer = Issuer()
     with app.app_context():
-        services.create_api("orders", "Orders API")
-        services.create_version("orders", "1.0.0")
-        services.upload_spec("orders", "1.0.0", SPEC)
-        services.upload_spec("orders", "1.0.0", BROKEN_SPEC)
-        services.upload_spec("orders", "1.0.0", SPEC)  # a revert to revision 1
-        services.upload_spec("orders", "1.0.0", SPEC)  # identical again: no change, no entry
-        first = keys.generate_key("orders", "1.0.0", actor="kim").kid
-        second = keys.rotate_key("orders", "1.0.0", 3600, actor="kim").kid
+        services.create_api("orders", "Orders API", actor=TESTER)
+        services.create_version("orders", "1.0.0", actor=TESTER)
+        services.upload_spec("orders", "1.0.0", SPEC, uploader=TESTER)
+        services.upload_spec("orders", "1.0.0", BROKEN_SPEC, uploader=TESTER)
+        services.upload_spec("orders", "1.0.0", SPEC, uploader=TESTER)  # a revert to revision 1
+        services.upload_spec("orders", "1.0.0", SPEC,
+                             uploader=TESTER)  # identical again: no change, no entry
+        first = keys.generate_key("orders", "1.0.0", actor=as_actor("kim")).kid
+        second = keys.rotate_key("orders", "1.0.0", 3600, actor=as_actor("kim")).kid
         evidence.submit_jwks("orders", "1.0.0", json.dumps(issuer.jwks()).encode(),
-                             actor="kim")
+                             actor=as_actor("kim"))
         public = keys.public_jwks(services.get_version("orders", "1.0.0"))
         token = issuer.token(public)
-        evidence.analyse_token("orders", "1.0.0", token, actor="kim")
-        evidence.analyse_token("orders", "1.0.0", token, actor="kim")  # known: no entry
+        evidence.analyse_token("orders", "1.0.0", token, actor=as_actor("kim"))
+        evidence.analyse_token("orders", "1.0.0", token, actor=as_actor("kim"))  # known: no entry
         got = entries()
     assert [e["action"] for e in got] == [
         "api.created", "version.created", "spec.uploaded", "spec.uploaded", "spec.reverted",
@@ -136,13 +145,13 @@ def test_an_expired_key_is_recorded_when_it_is_retired(app):
     from datetime import timedelta
 
     with app.app_context():
-        services.create_api("orders", "Orders API")
-        services.create_version("orders", "1.0.0")
-        services.upload_spec("orders", "1.0.0", SPEC)
-        keys.generate_key("orders", "1.0.0")
+        services.create_api("orders", "Orders API", actor=TESTER)
+        services.create_version("orders", "1.0.0", actor=TESTER)
+        services.upload_spec("orders", "1.0.0", SPEC, uploader=TESTER)
+        keys.generate_key("orders", "1.0.0", actor=TESTER)
         old_kid = keys.current_key(services.get_version("orders", "1.0.0")).kid
-        keys.rotate_key("orders", "1.0.0", 60)
-        later = keys.clock() + timedelta(seconds=120)
+        keys.rotate_key("orders", "1.0.0", 60, actor=TESTER)
+        later = clock() + timedelta(seconds=120)
         keys.retire_expired(services.get_version("orders", "1.0.0"), later)
         last = entries()[-1]
     assert (last["action"], last["actor"], last["data"]["kid"]) == \
@@ -151,15 +160,15 @@ def test_an_expired_key_is_recorded_when_it_is_retired(app):
 
 def test_a_failed_action_leaves_no_entry_and_the_chain_continues(app):
     with app.app_context():
-        services.create_api("orders", "Orders API")
-        with pytest.raises(services.Conflict):
-            services.create_api("orders", "Orders again")
-        services.create_version("orders", "1.0.0")
+        services.create_api("orders", "Orders API", actor=TESTER)
+        with pytest.raises(errors.Conflict):
+            services.create_api("orders", "Orders again", actor=TESTER)
+        services.create_version("orders", "1.0.0", actor=TESTER)
         with pytest.raises(SpecLoadError):
-            services.upload_spec("orders", "1.0.0", b"\xff not a document")
-        with pytest.raises(services.ValidationFailed):
-            services.create_version("orders", "not a version!")
-        services.create_version("orders", "2.0.0")
+            services.upload_spec("orders", "1.0.0", b"\xff not a document", uploader=TESTER)
+        with pytest.raises(errors.ValidationFailed):
+            services.create_version("orders", "not a version!", actor=TESTER)
+        services.create_version("orders", "2.0.0", actor=TESTER)
         assert actions() == ["api.created", "version.created", "version.created"]
         assert audit.verify().ok
 
@@ -168,7 +177,7 @@ def test_a_rolled_back_session_forgets_queued_entries(app):
     with app.app_context():
         audit.record("test.queued", "someone", "nothing")
         db.session.rollback()
-        services.create_api("orders", "Orders API")
+        services.create_api("orders", "Orders API", actor=TESTER)
         assert actions() == ["api.created"]
 
 

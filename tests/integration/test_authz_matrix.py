@@ -1,7 +1,7 @@
 """Acceptance 1: every route and API endpoint × every role (and anonymous) gets exactly the
 expected allow or deny.
 
-The expectations below are written out by hand (they do not call :mod:`lifecycle.authz`).
+The expectations below are written out by hand (they do not call :mod:`lifecycle.accounts.authz`).
 :func:`test_every_route_has_an_expectation` enumerates ``app.url_map`` and fails for any
 (endpoint, method) without a case, so a new route cannot slip through unreviewed.
 
@@ -17,9 +17,11 @@ from typing import Any
 
 import pytest
 from accountkit import make_user
+from actorkit import TESTER
 
-from lifecycle import authz, services
-from lifecycle.extensions import db
+from lifecycle.accounts import authz
+from lifecycle.catalog import services
+from lifecycle.core.extensions import db
 
 ROLES = ("anonymous", "viewer", "developer", "outsider", "approver", "admin")
 #: who may do what (``developer`` is in the owning team, ``outsider`` is a developer of
@@ -177,10 +179,10 @@ def world(app):
     """Team ``Owners`` owning API ``orders`` (1.0.0 in design, 0.9.0 in testing), one user
     per role, and an admin target user; returns the ids the paths need."""
     with app.app_context():
-        services.create_api("orders", "Orders", team="Owners")
-        services.create_version("orders", "1.0.0")
-        services.create_version("orders", "0.9.0")
-        from lifecycle.models import ApiVersion
+        services.create_api("orders", "Orders", team="Owners", actor=TESTER)
+        services.create_version("orders", "1.0.0", actor=TESTER)
+        services.create_version("orders", "0.9.0", actor=TESTER)
+        from lifecycle.catalog.models import ApiVersion
 
         db.session.execute(db.update(ApiVersion).where(ApiVersion.version == "0.9.0")
                            .values(stage="testing"))

@@ -44,7 +44,8 @@ def billion_laughs() -> bytes:
 @pytest.fixture
 def first(client) -> dict[str, Any]:
     """API ``orders`` 1.0.0 with GOOD stored as revision 1; its revision dict."""
-    created = client.post("/api/v1/apis", json={"name": "orders", "title": "Orders"})
+    created = client.post("/api/v1/apis",
+                          json={"name": "orders", "title": "Orders", "team": "shop"})
     assert created.status_code == 201
     assert client.post("/api/v1/apis/orders/versions", json={"version": "1.0.0"}).status_code == 201
     response = client.put(f"{URL}/spec", data=GOOD)

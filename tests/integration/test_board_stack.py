@@ -30,11 +30,14 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle import create_app, services
+from lifecycle.app import create_app
+from lifecycle.catalog import services
+from lifecycle.core.actor import Actor
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "lifecycle" / "demo" / "specs"
 SMALL_STACK = 256 * 1024
+ACTOR = Actor.system("test")
 
 
 @pytest.fixture
@@ -45,10 +48,11 @@ def board(app):
     with app.app_context():
         for a in range(4):
             name = f"stack-{a}"
-            services.create_api(name, f"Stack {a}", team="Stack")
+            services.create_api(name, f"Stack {a}", team="Stack", actor=ACTOR)
             for v in range(3):
-                services.create_version(name, f"1.{v}.0")
-                services.upload_spec(name, f"1.{v}.0", docs[(a + v) % len(docs)])
+                services.create_version(name, f"1.{v}.0", actor=ACTOR)
+                services.upload_spec(name, f"1.{v}.0", docs[(a + v) % len(docs)],
+                                     uploader=ACTOR)
     return 12
 
 
@@ -98,7 +102,7 @@ def test_importing_the_app_keeps_the_interpreter_default_recursion_limit(tmp_pat
     # or what it imports would already be in force in this test process
     code = (
         "import sys, threading; before = sys.getrecursionlimit()\n"
-        "from lifecycle import create_app\n"
+        "from lifecycle.app import create_app\n"
         "import policies.check, specs.load, specs.validate, lifecycle.cli\n"
         f"create_app({{'SQLALCHEMY_DATABASE_URI': 'sqlite:///{tmp_path}/x.sqlite', "
         "'SECRET_KEY': 'x' * 32})\n"

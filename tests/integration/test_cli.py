@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from actorkit import TESTER
 from click.testing import CliRunner
 
-from lifecycle import services
+from lifecycle.catalog import services
+from lifecycle.catalog.models import CheckRun, Transition
 from lifecycle.cli import main
-from lifecycle.extensions import db
-from lifecycle.models import CheckRun, Transition
+from lifecycle.core.extensions import db
+from lifecycle.gates import evaluate
 
 SPECS = Path(__file__).resolve().parents[2] / "lifecycle" / "demo" / "specs"
 
@@ -117,12 +119,12 @@ class TestDemo:
             ).scalars().all()
             assert promotions and all(t.check_run_id is not None for t in promotions)
             blocked = services.get_version("orders", "3.2.0")
-            assert not services.gate_status(blocked).passed
-            assert services.gate_status(services.get_version("payments", "1.4.0")).passed
+            assert not evaluate.gate_status(blocked).passed
+            assert evaluate.gate_status(services.get_version("payments", "1.4.0")).passed
 
     def test_demo_refuses_to_load_into_a_database_with_data(self, app, runner):
         with app.app_context():
-            services.create_api("mine", "My API")
+            services.create_api("mine", "My API", actor=TESTER)
         result = runner.invoke(main, ["demo"])
         assert result.exit_code == 0
         assert "Nothing was changed" in result.output

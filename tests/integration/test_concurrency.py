@@ -13,20 +13,23 @@ import threading
 
 import pytest
 import sqlalchemy as sa
+from actorkit import TESTER, as_actor
 from concurrencykit import race_behind_lock
 
-from lifecycle import services
-from lifecycle.extensions import db
-from lifecycle.models import ApiVersion, CheckRun, Transition
+from lifecycle.catalog import services
+from lifecycle.catalog.models import ApiVersion, CheckRun, Transition
+from lifecycle.core import errors
+from lifecycle.core.extensions import db
+from lifecycle.gates import moves
 
 
 @pytest.mark.postgres
 def test_two_simultaneous_promotions_make_exactly_one_transition(postgres, demo_spec):
     app = postgres
     with app.app_context():
-        services.create_api("payments", "Payments API")
-        services.create_version("payments", "1.0.0")
-        services.upload_spec("payments", "1.0.0", demo_spec("payments.yaml"))
+        services.create_api("payments", "Payments API", actor=TESTER)
+        services.create_version("payments", "1.0.0", actor=TESTER)
+        services.upload_spec("payments", "1.0.0", demo_spec("payments.yaml"), uploader=TESTER)
         version_id = services.get_version("payments", "1.0.0").id
 
     results: list[object] = []
@@ -34,9 +37,9 @@ def test_two_simultaneous_promotions_make_exactly_one_transition(postgres, demo_
     def promote(actor: str) -> None:
         with app.app_context():
             try:
-                services.transition("payments", "1.0.0", "development", actor=actor)
+                moves.transition("payments", "1.0.0", "development", actor=as_actor(actor))
                 results.append("promoted")
-            except services.Conflict:
+            except errors.Conflict:
                 results.append("conflict")
             except Exception as exc:  # noqa: BLE001 - reported by the assertion below
                 results.append(exc)

@@ -11,7 +11,7 @@ import pytest
 from evidencekit import SPEC, Issuer
 from jwcrypto import jwk
 
-from lifecycle import crypto_store
+from lifecycle.core import crypto_store
 
 V = "/api/v1/apis/orders/versions/1.0.0"
 
@@ -23,7 +23,7 @@ def client(app, monkeypatch):
     app.config["KEY_ENCRYPTION_KEY"] = base64.urlsafe_b64encode(
         secrets.token_bytes(32)).decode()
     client = app.test_client()
-    assert client.post("/api/v1/apis", json={"name": "orders", "title": "Orders"}
+    assert client.post("/api/v1/apis", json={"name": "orders", "title": "Orders", "team": "shop"}
                        ).status_code == 201
     assert client.post("/api/v1/apis/orders/versions", json={"version": "1.0.0"}
                        ).status_code == 201

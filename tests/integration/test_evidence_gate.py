@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from approvalkit import promote_with_approval
+from approvalkit import bearer_for, promote_with_approval
 from clockkit import Clock
 from evidencekit import ECDH_SPEC, SPEC, Issuer, use_fresh_kek
 
-from lifecycle import evidence, keys, services
+from lifecycle.catalog import services
+from lifecycle.evidence import keys
+from lifecycle.evidence import services as evidence
+from lifecycle.gates import evaluate
 
 V = "/api/v1/apis/orders/versions/1.0.0"
 
@@ -24,7 +27,7 @@ def clock(app, monkeypatch) -> Clock:
 @pytest.fixture
 def testing(app, client, clock):
     """A version with a good spec, promoted to testing, a key generated."""
-    client.post("/api/v1/apis", json={"name": "orders", "title": "Orders"})
+    client.post("/api/v1/apis", json={"name": "orders", "title": "Orders", "team": "shop"})
     client.post("/api/v1/apis/orders/versions", json={"version": "1.0.0"})
     assert client.put(V + "/spec", data=SPEC).status_code == 201
     for stage in ("development", "testing"):
@@ -54,7 +57,8 @@ def test_without_evidence_deployment_is_blocked_with_what_to_supply(testing):
            f"{V}/evidence/tokens" in token_message
     assert f"PUT it as the raw JSON body to {V}/evidence/jwks" in \
         blocking["KEY-JWKS-HYGIENE"]["message"]
-    refused = testing.post(V + "/transitions", json={"to": "deployment"})
+    approver = bearer_for(testing.application, "approver@stagegate.test")  # moves to deployment
+    refused = testing.post(V + "/transitions", json={"to": "deployment"}, headers=approver)
     assert refused.status_code == 409
     assert "TOK-NESTED-JWE" in refused.get_json()["details"]["rules"]
 
@@ -70,7 +74,7 @@ def test_good_jwks_and_token_open_the_gate(testing, clock):
     assert analyse(testing, issuer.token(testing.get(V + "/jwks.json").get_json(),
                                          now=clock.unix))["passed"]
     assert compliance(testing)["passed"] is True
-    # into deployment only with four-eyes approval (lifecycle/approvals.py)
+    # into deployment only with four-eyes approval (lifecycle/review/approvals.py)
     promoted = promote_with_approval(testing, V, "deployment")
     assert promoted.status_code == 200, promoted.get_data(as_text=True)
     assert promoted.get_json()["transition"]["check_run"]["passed"] is True
@@ -132,12 +136,12 @@ def test_a_changed_token_profile_needs_a_new_sample_token(testing, clock):
 
 
 def test_earlier_gates_need_no_token_evidence(app, client, clock):
-    client.post("/api/v1/apis", json={"name": "orders", "title": "Orders"})
+    client.post("/api/v1/apis", json={"name": "orders", "title": "Orders", "team": "shop"})
     client.post("/api/v1/apis/orders/versions", json={"version": "1.0.0"})
     client.put(V + "/spec", data=SPEC)
     with app.app_context():
         obj = services.get_version("orders", "1.0.0")
         for target in ("development", "testing"):
-            assert services.gate_status(obj, target).passed
+            assert evaluate.gate_status(obj, target).passed
         assert evidence.best_token_evidence(obj)[0] is None
         assert keys.list_keys(obj) == []

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from lifecycle import jobs
-from lifecycle.extensions import db
+from lifecycle.core.extensions import db
 from lifecycle.jobs.backends import ThreadBackend
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)

@@ -12,13 +12,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from actorkit import TESTER
 from evidencekit import ECDH_SPEC, SPEC
 from jwcrypto import jwk
 from sqlalchemy.exc import IntegrityError
 
-from lifecycle import crypto_store, keys, services
-from lifecycle.extensions import db
-from lifecycle.models import AppendOnlyError, KeyEvent, ManagedKey
+from lifecycle.catalog import services
+from lifecycle.core import crypto_store, errors
+from lifecycle.core.db import AppendOnlyError
+from lifecycle.core.extensions import db
+from lifecycle.evidence import keys
+from lifecycle.evidence.models import KeyEvent, ManagedKey
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 PRIVATE = ("d", "p", "q", "dp", "dq", "qi")
@@ -39,9 +43,10 @@ def ctx(app, monkeypatch):
 
 @pytest.fixture
 def version(ctx):
-    services.create_api("orders", "Orders API")
-    obj = services.create_version("orders", "1.0.0")
-    services.upload_spec("orders", "1.0.0", SPEC)
+    """``orders@1.0.0`` of team shop (the default client's team), with its document."""
+    services.create_api("orders", "Orders API", team="shop", actor=TESTER)
+    obj = services.create_version("orders", "1.0.0", actor=TESTER)
+    services.upload_spec("orders", "1.0.0", SPEC, uploader=TESTER)
     return obj
 
 
@@ -58,7 +63,7 @@ def _bits(public: dict) -> int:
     ("ECDH-ES+A128KW", {"crv": "P-521"}, "EC", "P-521"),
 ])
 def test_generated_keys_fit_their_alg(version, alg, options, kty, expect):
-    key = keys.generate_key("orders", "1.0.0", alg=alg, now=T0, **options)
+    key = keys.generate_key("orders", "1.0.0", alg=alg, now=T0, **options, actor=TESTER)
     public = key.public_jwk
     assert (public["kty"], public["use"], public["alg"], key.state) == (kty, "enc", alg,
                                                                          "current")
@@ -70,13 +75,13 @@ def test_generated_keys_fit_their_alg(version, alg, options, kty, expect):
 
 
 def test_the_spec_alg_is_the_default_and_missing_alg_is_a_validation_error(ctx):
-    services.create_api("orders", "Orders API")
-    services.create_version("orders", "1.0.0")
-    with pytest.raises(services.ValidationFailed) as info:
-        keys.generate_key("orders", "1.0.0")
+    services.create_api("orders", "Orders API", actor=TESTER)
+    services.create_version("orders", "1.0.0", actor=TESTER)
+    with pytest.raises(errors.ValidationFailed) as info:
+        keys.generate_key("orders", "1.0.0", actor=TESTER)
     assert "alg" in info.value.errors
-    services.upload_spec("orders", "1.0.0", ECDH_SPEC)
-    key = keys.generate_key("orders", "1.0.0")
+    services.upload_spec("orders", "1.0.0", ECDH_SPEC, uploader=TESTER)
+    key = keys.generate_key("orders", "1.0.0", actor=TESTER)
     assert (key.alg, key.crv) == ("ECDH-ES+A256KW", "P-256")
 
 
@@ -86,16 +91,16 @@ def test_the_spec_alg_is_the_default_and_missing_alg_is_a_validation_error(ctx):
     ("ECDH-ES", {"crv": "secp256k1"}, "crv"), ("RSA-OAEP-256", {"crv": "P-256"}, "crv"),
 ])
 def test_weak_or_unsupported_requests_are_refused(version, alg, options, field):
-    with pytest.raises(services.ValidationFailed) as info:
-        keys.generate_key("orders", "1.0.0", alg=alg, **options)
+    with pytest.raises(errors.ValidationFailed) as info:
+        keys.generate_key("orders", "1.0.0", alg=alg, **options, actor=TESTER)
     assert field in info.value.errors
     assert keys.list_keys(version) == []
 
 
 def test_a_second_generation_is_a_conflict(version):
-    keys.generate_key("orders", "1.0.0", now=T0)
-    with pytest.raises(services.Conflict):
-        keys.generate_key("orders", "1.0.0", now=T0)
+    keys.generate_key("orders", "1.0.0", now=T0, actor=TESTER)
+    with pytest.raises(errors.Conflict):
+        keys.generate_key("orders", "1.0.0", now=T0, actor=TESTER)
     with db.engine.begin() as conn:  # and the database itself allows one current key only
         row = dict(conn.execute(sa.select(ManagedKey.__table__)).mappings().one())
         row.update(id=None, kid="other")
@@ -104,7 +109,7 @@ def test_a_second_generation_is_a_conflict(version):
 
 
 def test_private_keys_are_sealed_at_rest(version):
-    keys.generate_key("orders", "1.0.0", now=T0)
+    keys.generate_key("orders", "1.0.0", now=T0, actor=TESTER)
     (private,) = keys.decryption_keys(version, T0)
     values = [private[m] for m in PRIVATE]
     sealed = db.session.execute(sa.select(ManagedKey.sealed_private)).scalar_one()
@@ -117,9 +122,9 @@ def test_private_keys_are_sealed_at_rest(version):
 
 
 def test_a_wrong_kek_fails_cleanly(ctx, version):
-    keys.generate_key("orders", "1.0.0", now=T0)
+    keys.generate_key("orders", "1.0.0", now=T0, actor=TESTER)
     ctx.config["KEY_ENCRYPTION_KEY"] = b64(secrets.token_bytes(32))
-    with pytest.raises(keys.KeyStoreUnavailable) as info:
+    with pytest.raises(errors.KeyStoreUnavailable) as info:
         keys.decryption_keys(version, T0)
     assert "different key-encryption key" in info.value.message
 
@@ -164,8 +169,8 @@ def test_scaled_mode_needs_the_kek_from_the_environment(ctx, monkeypatch, tmp_pa
 
 
 def test_rotation_keeps_the_old_key_for_the_grace_period_then_retires_it(version):
-    old = keys.generate_key("orders", "1.0.0", now=T0)
-    new = keys.rotate_key("orders", "1.0.0", 3600, now=T0 + timedelta(days=1))
+    old = keys.generate_key("orders", "1.0.0", now=T0, actor=TESTER)
+    new = keys.rotate_key("orders", "1.0.0", 3600, now=T0 + timedelta(days=1), actor=TESTER)
     assert new.kid != old.kid and new.state == "current"
     during = T0 + timedelta(days=1, minutes=59)
     assert [k.kid for k in keys.usable_keys(version, during)] == [new.kid, old.kid]
@@ -184,8 +189,8 @@ def test_rotation_keeps_the_old_key_for_the_grace_period_then_retires_it(version
 
 
 def test_rotation_without_grace_retires_at_once(version):
-    old = keys.generate_key("orders", "1.0.0", now=T0)
-    keys.rotate_key("orders", "1.0.0", 0, now=T0)
+    old = keys.generate_key("orders", "1.0.0", now=T0, actor=TESTER)
+    keys.rotate_key("orders", "1.0.0", 0, now=T0, actor=TESTER)
     assert [k.kid for k in keys.usable_keys(version, T0)] != [old.kid]
     assert old.kid not in {k.kid for k in keys.usable_keys(version, T0)}
     assert [e.kind for e in keys.key_events(version)] == ["generated", "rotated", "retired",
@@ -194,18 +199,18 @@ def test_rotation_without_grace_retires_at_once(version):
 
 @pytest.mark.parametrize("grace", [-1, 90 * 86400 + 1, True, 1.5, "60"])
 def test_grace_must_be_whole_seconds_up_to_90_days(version, grace):
-    keys.generate_key("orders", "1.0.0", now=T0)
-    with pytest.raises(services.ValidationFailed):
-        keys.rotate_key("orders", "1.0.0", grace, now=T0)
+    keys.generate_key("orders", "1.0.0", now=T0, actor=TESTER)
+    with pytest.raises(errors.ValidationFailed):
+        keys.rotate_key("orders", "1.0.0", grace, now=T0, actor=TESTER)
 
 
 def test_rotating_without_a_key_is_not_found(version):
-    with pytest.raises(services.NotFound):
-        keys.rotate_key("orders", "1.0.0", 60)
+    with pytest.raises(errors.NotFound):
+        keys.rotate_key("orders", "1.0.0", 60, actor=TESTER)
 
 
 def test_key_events_are_append_only(version):
-    keys.generate_key("orders", "1.0.0", now=T0)
+    keys.generate_key("orders", "1.0.0", now=T0, actor=TESTER)
     event = db.session.execute(sa.select(KeyEvent)).scalar_one()
     event.actor = "mallory"
     with pytest.raises(AppendOnlyError):
@@ -238,7 +243,7 @@ def test_rest_generate_list_rotate_and_public_jwks(ctx, version):
     assert all(not set(PRIVATE) & set(k) and k["use"] == "enc" for k in published)
     body = client.get(V + "/keys").get_json()
     assert [e["kind"] for e in body["events"]] == ["generated", "rotated", "generated"]
-    assert body["events"][0]["actor"] == "legacy@stagegate.test"  # the token's user
+    assert body["events"][0]["actor"] == client.user_email  # the token's user
     assert "sealed" not in response.get_data(as_text=True)
 
 

@@ -13,10 +13,14 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from evidencekit import SPEC
 
-from lifecycle import crypto_store, records, services
+from lifecycle.catalog import services
+from lifecycle.catalog.models import CheckRun, Transition
 from lifecycle.cli import main
-from lifecycle.extensions import db
-from lifecycle.models import AppendOnlyError, CheckRun, GateRecord, SigningKey, Transition
+from lifecycle.core import crypto_store
+from lifecycle.core.db import AppendOnlyError
+from lifecycle.core.extensions import db
+from lifecycle.trust import records
+from lifecycle.trust.models import GateRecord, SigningKey
 from policies.packs import load_pack
 
 V = "/api/v1/apis/orders/versions/1.0.0"
@@ -25,7 +29,7 @@ V = "/api/v1/apis/orders/versions/1.0.0"
 @pytest.fixture
 def promoted(client):
     """orders@1.0.0: a blocked promotion (no document), then a passed one to development."""
-    assert client.post("/api/v1/apis", json={"name": "orders", "title": "Orders"}
+    assert client.post("/api/v1/apis", json={"name": "orders", "title": "Orders", "team": "shop"}
                        ).status_code == 201
     assert client.post("/api/v1/apis/orders/versions", json={"version": "1.0.0"}
                        ).status_code == 201

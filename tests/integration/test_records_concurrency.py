@@ -13,28 +13,32 @@ import threading
 
 import pytest
 import sqlalchemy as sa
+from actorkit import TESTER, as_actor
 from concurrencykit import outcome, race_behind_lock
 from evidencekit import SPEC
 
-from lifecycle import audit, records, services
-from lifecycle.extensions import db
-from lifecycle.models import GateRecord, SigningKey
+from lifecycle import audit
+from lifecycle.catalog import services
+from lifecycle.core.extensions import db
+from lifecycle.gates import moves
+from lifecycle.trust import records
+from lifecycle.trust.models import GateRecord, SigningKey
 
 
 @pytest.mark.postgres
 def test_two_first_decisions_at_once_share_one_signing_key(postgres):
     app = postgres
     with app.app_context():
-        services.create_api("payments", "Payments API")
+        services.create_api("payments", "Payments API", actor=TESTER)
         for version in ("1.0.0", "2.0.0"):
-            services.create_version("payments", version)
-            services.upload_spec("payments", version, SPEC)
+            services.create_version("payments", version, actor=TESTER)
+            services.upload_spec("payments", version, SPEC, uploader=TESTER)
 
     results: list[object] = []
 
     def promote(version: str) -> None:
-        outcome(app, lambda: services.transition("payments", version, "development",
-                                                 actor="ci"), results)
+        outcome(app, lambda: moves.transition("payments", version, "development",
+                                                 actor=as_actor("ci")), results)
 
     threads = [threading.Thread(target=promote, args=(v,)) for v in ("1.0.0", "2.0.0")]
     race_behind_lock(app, threads, results,

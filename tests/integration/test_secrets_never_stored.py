@@ -19,8 +19,9 @@ import sqlalchemy as sa
 from evidencekit import SPEC, Issuer, use_fresh_kek
 from jwcrypto import jwk
 
-from lifecycle import keys, services
-from lifecycle.extensions import db
+from lifecycle.catalog import services
+from lifecycle.core.extensions import db
+from lifecycle.evidence import keys
 
 V = "/api/v1/apis/orders/versions/1.0.0"
 
@@ -72,7 +73,7 @@ def test_no_raw_token_or_private_key_in_the_database_or_the_logs(app, monkeypatc
     for name in ("werkzeug", "sqlalchemy.engine", "lifecycle", "flask.app"):
         caplog.set_level(logging.DEBUG, logger=name)
     client = app.test_client()
-    client.post("/api/v1/apis", json={"name": "orders", "title": "Orders"})
+    client.post("/api/v1/apis", json={"name": "orders", "title": "Orders", "team": "shop"})
     client.post("/api/v1/apis/orders/versions", json={"version": "1.0.0"})
     assert client.put(V + "/spec", data=SPEC).status_code == 201
     assert client.post(V + "/keys").status_code == 201
@@ -122,7 +123,7 @@ def test_no_raw_token_or_private_key_in_the_database_or_the_logs(app, monkeypatc
 
 @pytest.mark.parametrize("member", ["d", "p", "q", "dp", "dq", "qi", "k", "oth"])
 def test_stored_jwks_keeps_public_members_only(member):
-    from lifecycle.evidence import public_members
+    from lifecycle.evidence.services import public_members
 
     entry = {"kty": "RSA", "kid": "a", "n": "AQAB", "e": "AQAB", member: "secret-value"}
     assert member not in public_members({"keys": [entry]})["keys"][0]

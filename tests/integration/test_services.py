@@ -1,4 +1,5 @@
-"""lifecycle.services against the real database (migrated schema) and the real policy engine."""
+"""lifecycle.catalog.services and lifecycle.gates against the real database (migrated schema)
+and the real policy engine."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ from datetime import UTC
 
 import pytest
 import sqlalchemy as sa
+from actorkit import TESTER, as_actor
 
-from lifecycle import services
-from lifecycle.extensions import db
-from lifecycle.models import AppendOnlyError, CheckRun, SpecRevision, Transition
+from lifecycle.catalog import services
+from lifecycle.catalog.models import CheckRun, SpecRevision, Transition
+from lifecycle.core import errors
+from lifecycle.core.db import AppendOnlyError
+from lifecycle.core.extensions import db
+from lifecycle.gates import evaluate, moves
 from specs import SpecLoadError
 
 
@@ -22,19 +27,20 @@ def ctx(app):
 @pytest.fixture
 def payments(ctx, demo_spec):
     """API ``payments`` with version 1.0.0 holding the fully compliant document."""
-    services.create_api("payments", "Payments API", team="Payments")
-    services.create_version("payments", "1.0.0")
-    services.upload_spec("payments", "1.0.0", demo_spec("payments.yaml"), uploader="alice")
+    services.create_api("payments", "Payments API", team="Payments", actor=TESTER)
+    services.create_version("payments", "1.0.0", actor=TESTER)
+    services.upload_spec("payments", "1.0.0", demo_spec("payments.yaml"),
+                         uploader=as_actor("alice"))
     return services.get_version("payments", "1.0.0")
 
 
 def _move(to, reason=None):
-    return services.transition("payments", "1.0.0", to, reason, actor="bob")
+    return moves.transition("payments", "1.0.0", to, reason, actor=as_actor("bob"))
 
 
 class TestCreate:
     def test_create_api_strips_and_stores_fields_with_aware_utc_time(self, ctx):
-        api = services.create_api(" orders ", " Orders API ", "  desc ", team=" ")
+        api = services.create_api(" orders ", " Orders API ", "  desc ", team=" ", actor=TESTER)
         assert (api.name, api.title, api.description, api.team) == (
             "orders", "Orders API", "desc", None)
         db.session.expire_all()
@@ -44,41 +50,41 @@ class TestCreate:
 
     @pytest.mark.parametrize("name", ["", "Payments", "-pay", "pay_ments", "a" * 64, "pay ments"])
     def test_create_api_refuses_a_bad_slug(self, ctx, name):
-        with pytest.raises(services.ValidationFailed) as info:
-            services.create_api(name, "Title")
+        with pytest.raises(errors.ValidationFailed) as info:
+            services.create_api(name, "Title", actor=TESTER)
         assert set(info.value.errors) == {"name"}
 
     def test_create_api_needs_a_title_and_bounds_lengths(self, ctx):
-        with pytest.raises(services.ValidationFailed) as info:
-            services.create_api("ok", "", description="d" * 2001, team="t" * 101)
+        with pytest.raises(errors.ValidationFailed) as info:
+            services.create_api("ok", "", description="d" * 2001, team="t" * 101, actor=TESTER)
         assert set(info.value.errors) == {"title", "description", "team"}
 
     def test_duplicate_api_is_a_conflict(self, ctx):
-        services.create_api("payments", "Payments")
-        with pytest.raises(services.Conflict):
-            services.create_api("payments", "Again")
+        services.create_api("payments", "Payments", actor=TESTER)
+        with pytest.raises(errors.Conflict):
+            services.create_api("payments", "Again", actor=TESTER)
 
     def test_create_version_starts_in_design(self, ctx):
-        services.create_api("payments", "Payments")
-        version = services.create_version("payments", "1.2.0-rc.1+build.5")
+        services.create_api("payments", "Payments", actor=TESTER)
+        version = services.create_version("payments", "1.2.0-rc.1+build.5", actor=TESTER)
         assert version.stage == "design"
-        assert services.gate_status(version).target == "development"
+        assert evaluate.gate_status(version).target == "development"
 
     @pytest.mark.parametrize("version", ["", ".1", "1/2", "1 0", "v" * 41])
     def test_create_version_refuses_a_bad_version_string(self, ctx, version):
-        services.create_api("payments", "Payments")
-        with pytest.raises(services.ValidationFailed) as info:
-            services.create_version("payments", version)
+        services.create_api("payments", "Payments", actor=TESTER)
+        with pytest.raises(errors.ValidationFailed) as info:
+            services.create_version("payments", version, actor=TESTER)
         assert set(info.value.errors) == {"version"}
 
     def test_duplicate_version_is_a_conflict_and_unknown_api_not_found(self, ctx):
-        services.create_api("payments", "Payments")
-        services.create_version("payments", "1.0.0")
-        with pytest.raises(services.Conflict):
-            services.create_version("payments", "1.0.0")
-        with pytest.raises(services.NotFound):
-            services.create_version("nope", "1.0.0")
-        with pytest.raises(services.NotFound):
+        services.create_api("payments", "Payments", actor=TESTER)
+        services.create_version("payments", "1.0.0", actor=TESTER)
+        with pytest.raises(errors.Conflict):
+            services.create_version("payments", "1.0.0", actor=TESTER)
+        with pytest.raises(errors.NotFound):
+            services.create_version("nope", "1.0.0", actor=TESTER)
+        with pytest.raises(errors.NotFound):
             services.get_version("payments", "9.9.9")
 
 
@@ -93,14 +99,16 @@ class TestUpload:
         assert all(f["status"] == "pass" for f in rev.findings)
 
     def test_identical_bytes_return_the_existing_revision(self, payments, demo_spec):
-        rev, created = services.upload_spec("payments", "1.0.0", demo_spec("payments.yaml"))
+        rev, created = services.upload_spec("payments", "1.0.0", demo_spec("payments.yaml"),
+                                            uploader=TESTER)
         assert created is False
         assert rev.id == payments.current_revision.id
         count = db.session.execute(sa.select(sa.func.count(SpecRevision.id))).scalar_one()
         assert count == 1
 
     def test_new_bytes_make_the_next_revision(self, payments, demo_spec):
-        rev, created = services.upload_spec("payments", "1.0.0", demo_spec("orders.json"))
+        rev, created = services.upload_spec("payments", "1.0.0", demo_spec("orders.json"),
+                                            uploader=TESTER)
         assert (created, rev.number, rev.format, rev.openapi_version) == (True, 2, "json", "3.0")
         failing = [f for f in rev.findings if f["status"] == "fail"]
         assert [f["rule_id"] for f in failing] == ["SPEC-OPERATIONS-SECURED"]
@@ -108,7 +116,8 @@ class TestUpload:
 
     def test_unreadable_bytes_store_nothing_and_keep_earlier_revisions(self, payments):
         with pytest.raises(SpecLoadError) as info:
-            services.upload_spec("payments", "1.0.0", b"openapi: 3.1.0\ninfo: [unclosed\n")
+            services.upload_spec("payments", "1.0.0", b"openapi: 3.1.0\ninfo: [unclosed\n",
+                                 uploader=TESTER)
         assert info.value.line is not None
         db.session.expire_all()
         version = services.get_version("payments", "1.0.0")
@@ -117,15 +126,16 @@ class TestUpload:
     def test_an_upload_over_the_size_limit_is_refused(self, app, payments):
         app.config["SPEC_MAX_BYTES"] = 100
         with pytest.raises(SpecLoadError) as info:
-            services.upload_spec("payments", "1.0.0", b"openapi: 3.1.0\n" + b"#" * 200)
+            services.upload_spec("payments", "1.0.0", b"openapi: 3.1.0\n" + b"#" * 200,
+                                 uploader=TESTER)
         assert info.value.code == "too_large"
 
 
 class TestGate:
     def test_without_a_document_every_spec_rule_is_missing_evidence_and_blocks(self, ctx):
-        services.create_api("payments", "Payments")
-        version = services.create_version("payments", "1.0.0")
-        decision = services.gate_status(version)
+        services.create_api("payments", "Payments", actor=TESTER)
+        version = services.create_version("payments", "1.0.0", actor=TESTER)
+        decision = evaluate.gate_status(version)
         assert decision.passed is False
         assert decision.blocking
         assert {str(f.status) for f in decision.blocking} == {"missing-evidence"}
@@ -133,16 +143,16 @@ class TestGate:
 
     def test_a_compliant_document_passes_the_spec_gates(self, payments):
         for target in ("development", "testing"):
-            assert services.gate_status(payments, target).passed, target
+            assert evaluate.gate_status(payments, target).passed, target
 
     def test_deployment_blocks_on_missing_token_evidence(self, payments):
-        decision = services.gate_status(payments, "deployment")
+        decision = evaluate.gate_status(payments, "deployment")
         assert not decision.passed
         assert all(f.status == "missing-evidence" for f in decision.blocking)
 
     def test_retired_versions_have_no_next_gate(self, payments):
         _move("retirement", "never shipped")
-        assert services.gate_status(services.get_version("payments", "1.0.0")) is None
+        assert evaluate.gate_status(services.get_version("payments", "1.0.0")) is None
 
 
 class TestTransition:
@@ -156,9 +166,9 @@ class TestTransition:
         assert services.get_version("payments", "1.0.0").stage == "development"
 
     def test_a_blocked_promotion_stores_the_check_run_but_not_the_move(self, ctx):
-        services.create_api("payments", "Payments")
-        services.create_version("payments", "1.0.0")
-        with pytest.raises(services.GateFailed) as info:
+        services.create_api("payments", "Payments", actor=TESTER)
+        services.create_version("payments", "1.0.0", actor=TESTER)
+        with pytest.raises(errors.GateFailed) as info:
             _move("development")
         assert info.value.decision.passed is False
         db.session.expire_all()
@@ -170,25 +180,26 @@ class TestTransition:
 
     def test_demotion_needs_a_reason_and_is_not_gated(self, payments):
         _move("development")
-        with pytest.raises(services.InvalidTransition):
+        with pytest.raises(errors.InvalidTransition):
             _move("design")
         record = _move("design", "found a problem")
         assert (record.kind, record.reason, record.check_run_id) == (
             "demotion", "found a problem", None)
 
     def test_abandon_goes_to_retirement_without_a_gate_and_is_terminal(self, ctx):
-        services.create_api("payments", "Payments")
-        services.create_version("payments", "1.0.0")  # no spec: every gate would block
+        services.create_api("payments", "Payments", actor=TESTER)
+        services.create_version("payments", "1.0.0",
+                                actor=TESTER)  # no spec: every gate would block
         record = _move("retirement", "superseded by 2.0")
         assert (record.kind, record.check_run_id) == ("retirement", None)
-        with pytest.raises(services.InvalidTransition):
+        with pytest.raises(errors.InvalidTransition):
             _move("design", "undo")
-        with pytest.raises(services.Conflict):
-            services.upload_spec("payments", "1.0.0", b"openapi: 3.1.0\n")
+        with pytest.raises(errors.Conflict):
+            services.upload_spec("payments", "1.0.0", b"openapi: 3.1.0\n", uploader=TESTER)
 
     def test_history_merges_revisions_and_transitions_in_time_order(self, payments, demo_spec):
         _move("development")
-        services.upload_spec("payments", "1.0.0", demo_spec("inventory.yaml"))
+        services.upload_spec("payments", "1.0.0", demo_spec("inventory.yaml"), uploader=TESTER)
         events = services.history(services.get_version("payments", "1.0.0"))
         assert [(e.kind, getattr(e.item, "number", None) or e.item.to_stage) for e in events] == [
             ("revision", 1), ("transition", "development"), ("revision", 2)]
@@ -197,8 +208,8 @@ class TestTransition:
 
 class TestListing:
     def test_list_versions_searches_name_title_and_version_and_filters_stage(self, payments):
-        services.create_api("orders", "Orders 100% API")
-        services.create_version("orders", "3.0.0")
+        services.create_api("orders", "Orders 100% API", actor=TESTER)
+        services.create_version("orders", "3.0.0", actor=TESTER)
         _move("development")
         assert [v.api.name for v in services.list_versions()] == ["orders", "payments"]
         assert [v.api.name for v in services.list_versions("PAY")] == ["payments"]
@@ -206,11 +217,11 @@ class TestListing:
         assert [v.api.name for v in services.list_versions("_")] == []
         assert [v.version for v in services.list_versions("3.0")] == ["3.0.0"]
         assert [v.api.name for v in services.list_versions(stage="development")] == ["payments"]
-        with pytest.raises(services.ValidationFailed):
+        with pytest.raises(errors.ValidationFailed):
             services.list_versions(stage="production")
 
     def test_list_apis_is_sorted_by_name(self, payments):
-        services.create_api("accounts", "Accounts")
+        services.create_api("accounts", "Accounts", actor=TESTER)
         assert [a.name for a in services.list_apis()] == ["accounts", "payments"]
 
 

@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 import lifecycle
-from lifecycle.extensions import db
+from lifecycle.core.extensions import db
 
 
 def test_the_migrated_schema_matches_the_models(app):

@@ -13,9 +13,9 @@ import pytest
 from approvalkit import bearer_for
 from evidencekit import SPEC
 
-from lifecycle import waivers
-from lifecycle.extensions import db
-from lifecycle.models import Waiver
+from lifecycle.core.extensions import db
+from lifecycle.gates import waivers
+from lifecycle.gates.models import Waiver
 
 V = "/api/v1/apis/orders/versions/1.0.0"
 RULE = "SPEC-OPERATIONS-SECURED"
@@ -28,7 +28,7 @@ assert len({SPEC, PUBLIC_OPERATION, PLAIN_HTTP}) == 3
 
 
 def _version(client, spec: bytes) -> None:
-    client.post("/api/v1/apis", json={"name": "orders", "title": "Orders"})
+    client.post("/api/v1/apis", json={"name": "orders", "title": "Orders", "team": "shop"})
     client.post("/api/v1/apis/orders/versions", json={"version": "1.0.0"})
     assert client.put(V + "/spec", data=spec).status_code == 201
     assert client.post(V + "/transitions", json={"to": "development"}).status_code == 201
@@ -44,11 +44,21 @@ def blocked(client, clock):
     return client
 
 
+#: who grants and revokes the waivers of these tests (approvers waive; the version's
+#: developer, ``client``'s user, does the rest)
+APPROVER = "waiver-approver@stagegate.test"
+
+
+def as_approver(client) -> dict[str, str]:
+    """A fresh ``Authorization`` header of :data:`APPROVER` (at the app's current clock)."""
+    return bearer_for(client.application, APPROVER)
+
+
 def waive(client, rule=RULE, days=10, reason="Public health check, fix in 1.1", **extra):
     body = {"rule": rule, "reason": reason, **extra}
     if days is not None and "expires_at" not in extra:
         body["days"] = days
-    return client.post(V + "/waivers", json=body)
+    return client.post(V + "/waivers", json=body, headers=as_approver(client))
 
 
 def gate(client) -> dict:
@@ -66,7 +76,7 @@ def test_a_waiver_counts_as_passing_until_it_expires_then_the_version_is_blocked
     assert granted.status_code == 201, granted.get_data(as_text=True)
     waiver = granted.get_json()
     assert (waiver["rule"], waiver["severity"], waiver["status"]) == (RULE, "high", "active")
-    assert waiver["granted_by"] == "legacy@stagegate.test"
+    assert waiver["granted_by"] == APPROVER
 
     body = gate(blocked)
     assert body["passed"] is True
@@ -137,14 +147,18 @@ def test_only_a_failing_rule_with_a_reason_can_be_waived_once(blocked):
 
 def test_revocation_blocks_again_and_is_audited(blocked):
     waiver = waive(blocked).get_json()
-    revoked = blocked.post(waiver["revoke_url"], json={"reason": "Fixed differently"})
+    revoked = blocked.post(waiver["revoke_url"], json={"reason": "Fixed differently"},
+                           headers=as_approver(blocked))
     assert revoked.status_code == 200
     assert revoked.get_json()["status"] == "revoked"
-    assert revoked.get_json()["revoked_by"] == "legacy@stagegate.test"
+    assert revoked.get_json()["revoked_by"] == APPROVER
     assert gate(blocked)["passed"] is False
-    assert blocked.post(waiver["revoke_url"], json={}).status_code == 409
-    assert blocked.post(V + "/waivers/4242/revoke").status_code == 404
-    entries = blocked.get("/api/v1/audit", query_string={"action": "waiver."}).get_json()
+    assert blocked.post(waiver["revoke_url"], json={},
+                        headers=as_approver(blocked)).status_code == 409
+    assert blocked.post(V + "/waivers/4242/revoke",
+                        headers=as_approver(blocked)).status_code == 404
+    entries = blocked.get("/api/v1/audit", query_string={"action": "waiver."},
+                          headers=as_approver(blocked)).get_json()
     actions = [(e["action"], e["data"]["rule"]) for e in entries["entries"]]
     assert actions == [("waiver.revoked", RULE), ("waiver.granted", RULE)]
     granted = entries["entries"][1]["data"]

@@ -10,10 +10,12 @@ import io
 import re
 
 import pytest
+from actorkit import TESTER
 from documents import compliant
 from flask_migrate import upgrade
 
-from lifecycle import create_app, services
+from lifecycle.app import create_app
+from lifecycle.catalog import services
 
 HX = {"HX-Request": "true"}
 HX_RESTORE = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
@@ -55,11 +57,17 @@ def _promote(client, url, to):
 
 
 @pytest.fixture
+def client(auth):
+    """A developer of team Animals, which owns ``pets`` (least privilege for these pages)."""
+    return auth.client("developer", teams=("Animals",))
+
+
+@pytest.fixture
 def version(app):
     """An API ``pets`` with version ``1.0.0`` in design, no document yet."""
     with app.app_context():
-        services.create_api("pets", "Pet Store", team="Animals")
-        services.create_version("pets", "1.0.0")
+        services.create_api("pets", "Pet Store", team="Animals", actor=TESTER)
+        services.create_version("pets", "1.0.0", actor=TESTER)
     return "/apis/pets/versions/1.0.0"
 
 
@@ -124,7 +132,7 @@ def test_board_shows_the_version_in_its_stage_column(client, version):
     design = body.split('id="col-design"')[1].split("</section>")[0]
     assert "Pet Store" in design and "v1.0.0" in design
     assert "No spec yet" in design
-    assert "legacy@stagegate.test" in body and "Sign out" in body  # who is signed in
+    assert client.user_email in body and "Sign out" in body  # who is signed in
 
 
 def test_board_filter_by_query_and_stage(client, version):
@@ -145,7 +153,8 @@ def test_board_badge_says_ready_or_blocked(client, version):
     assert re.search(r"Blocked · 1 finding\b", column)
 
 
-def test_create_api_and_version_through_the_forms(client):
+def test_create_api_and_version_through_the_forms(auth):
+    client = auth.client("developer", teams=("Shop",))
     r = client.post("/apis", data={"name": "orders", "title": "Orders", "team": "Shop"})
     assert r.status_code == 303 and r.headers["Location"].endswith("/apis/orders")
     r = client.post("/versions", data={"api": "orders", "version": "2.0.0"})
@@ -156,13 +165,13 @@ def test_create_api_and_version_through_the_forms(client):
 
 
 def test_create_api_with_a_bad_name_shows_the_error(client):
-    r = client.post("/apis", data={"name": "Bad Name", "title": "x"})
+    r = client.post("/apis", data={"name": "Bad Name", "title": "x", "team": "Animals"})
     assert r.status_code == 422
     assert "Lower-case letters" in _page(r)
 
 
 def test_duplicate_api_is_refused_on_the_form(client, version):
-    r = client.post("/apis", data={"name": "pets", "title": "Again"})
+    r = client.post("/apis", data={"name": "pets", "title": "Again", "team": "Animals"})
     assert r.status_code == 422
     assert "exists already" in _page(r)
 
@@ -184,14 +193,15 @@ def test_post_without_csrf_token_is_refused(tmp_path):
     })
     with app.app_context():
         upgrade()
-    client = app.test_client()
-    response = client.post("/apis", data={"name": "x", "title": "X"})
+    client = app.test_client()  # the default developer, of team shop
+    response = client.post("/apis", data={"name": "x", "title": "X", "team": "shop"})
     assert response.status_code == 400
     # the page itself hands htmx the token in a header, and forms carry it as a field
     page = _page(client.get("/"))
     token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
     assert 'name="csrf_token"' in page
-    ok = client.post("/apis", data={"name": "x", "title": "X"}, headers={"X-CSRFToken": token})
+    ok = client.post("/apis", data={"name": "x", "title": "X", "team": "shop"},
+                     headers={"X-CSRFToken": token})
     assert ok.status_code == 303
 
 

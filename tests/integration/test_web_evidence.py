@@ -15,11 +15,16 @@ import secrets
 import time
 
 import pytest
+from actorkit import TESTER
 from evidencekit import ECDH_SPEC, SPEC, Issuer
 from flask_migrate import upgrade
 
-from lifecycle import create_app, evidence, keys, services
-from lifecycle.crypto_store import encode_kek
+from lifecycle.app import create_app
+from lifecycle.catalog import services
+from lifecycle.core.crypto_store import encode_kek
+from lifecycle.evidence import keys
+from lifecycle.evidence import services as evidence
+from lifecycle.gates import moves
 
 HX = {"HX-Request": "true"}
 PAGE = "/apis/orders/versions/1.0.0"
@@ -44,11 +49,12 @@ def _row(body: str, name: str) -> str:
 
 @pytest.fixture
 def version(app, client):
-    """API ``orders`` v1.0.0 with a spec declaring RSA-OAEP-256 / A256GCM / ES256."""
+    """API ``orders`` v1.0.0 (team shop: the default client's) with a spec declaring
+    RSA-OAEP-256 / A256GCM / ES256."""
     with app.app_context():
-        services.create_api("orders", "Orders")
-        services.create_version("orders", "1.0.0")
-        services.upload_spec("orders", "1.0.0", SPEC)
+        services.create_api("orders", "Orders", team="shop", actor=TESTER)
+        services.create_version("orders", "1.0.0", actor=TESTER)
+        services.upload_spec("orders", "1.0.0", SPEC, uploader=TESTER)
     return PAGE
 
 
@@ -176,9 +182,10 @@ def test_generating_twice_is_a_409_message(client, version):
 
 def test_without_a_declared_alg_the_page_says_what_to_declare(app, client):
     with app.app_context():
-        services.create_api("orders", "Orders")
-        services.create_version("orders", "1.0.0")
-        services.upload_spec("orders", "1.0.0", SPEC.replace(b"        alg: RSA-OAEP-256\n", b""))
+        services.create_api("orders", "Orders", team="shop", actor=TESTER)
+        services.create_version("orders", "1.0.0", actor=TESTER)
+        services.upload_spec("orders", "1.0.0", SPEC.replace(b"        alg: RSA-OAEP-256\n", b""),
+                             uploader=TESTER)
     page = _body(client.get(PAGE))
     assert f'action="{PAGE}/keys"' not in page and "x-token-encryption.alg" in page
     response = client.post(f"{PAGE}/keys")
@@ -188,9 +195,9 @@ def test_without_a_declared_alg_the_page_says_what_to_declare(app, client):
 
 def test_an_ecdh_profile_gets_an_ec_key(app, client):
     with app.app_context():
-        services.create_api("orders", "Orders")
-        services.create_version("orders", "1.0.0")
-        services.upload_spec("orders", "1.0.0", ECDH_SPEC)
+        services.create_api("orders", "Orders", team="shop", actor=TESTER)
+        services.create_version("orders", "1.0.0", actor=TESTER)
+        services.upload_spec("orders", "1.0.0", ECDH_SPEC, uploader=TESTER)
     client.post(f"{PAGE}/keys")
     page = _body(client.get(PAGE))
     assert "EC P-256" in page and "<code>ECDH-ES+A256KW</code>" in page
@@ -368,8 +375,8 @@ def test_the_token_field_is_rendered_empty_and_without_autocomplete(client, vers
 # ------------------------------------------------------------------ the gate's links
 def test_missing_evidence_in_the_gate_links_to_the_forms(app, client, version):
     with app.app_context():
-        services.transition("orders", "1.0.0", "development")
-        services.transition("orders", "1.0.0", "testing")
+        moves.transition("orders", "1.0.0", "development", actor=TESTER)
+        moves.transition("orders", "1.0.0", "testing", actor=TESTER)
     page = _body(client.get(PAGE))
     gate = page.split('id="gate"')[1].split("</section>")[0]
     assert 'href="#token-form"' in gate and "Paste a sample access token" in gate
@@ -389,9 +396,9 @@ def test_evidence_posts_without_a_csrf_token_are_refused(tmp_path, path):
     })
     with app.app_context():
         upgrade()
-        services.create_api("orders", "Orders")
-        services.create_version("orders", "1.0.0")
-        services.upload_spec("orders", "1.0.0", SPEC)
+        services.create_api("orders", "Orders", team="shop", actor=TESTER)
+        services.create_version("orders", "1.0.0", actor=TESTER)
+        services.upload_spec("orders", "1.0.0", SPEC, uploader=TESTER)
     client = app.test_client()
     refused = client.post(PAGE + path, data={"rotate-grace": "1", "rotate-unit": "days"})
     assert refused.status_code == 400

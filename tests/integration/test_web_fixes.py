@@ -10,11 +10,12 @@ import json
 import re
 
 import pytest
+from actorkit import TESTER
 from evidencekit import SPEC
 
-from lifecycle import services
-from lifecycle.extensions import db
-from lifecycle.models import ApiVersion
+from lifecycle.catalog import services
+from lifecycle.catalog.models import ApiVersion
+from lifecycle.core.extensions import db
 
 PAGE = "/apis/orders/versions/1.0.0"
 
@@ -31,12 +32,18 @@ def _set_stage(app, stage: str) -> None:
 
 
 @pytest.fixture
+def client(auth):
+    """A developer of team Owners, which owns ``orders``."""
+    return auth.client("developer", teams=("Owners",))
+
+
+@pytest.fixture
 def orders(app):
     """API ``orders`` (team ``Owners``) v1.0.0 with a spec declaring token encryption."""
     with app.app_context():
-        services.create_api("orders", "Orders", team="Owners")
-        services.create_version("orders", "1.0.0")
-        services.upload_spec("orders", "1.0.0", SPEC)
+        services.create_api("orders", "Orders", team="Owners", actor=TESTER)
+        services.create_version("orders", "1.0.0", actor=TESTER)
+        services.upload_spec("orders", "1.0.0", SPEC, uploader=TESTER)
     return PAGE
 
 
@@ -184,11 +191,11 @@ def test_small_markup_fixes(app, client, orders):
 
 def test_a_blocked_promotion_button_is_secondary_and_described_by_the_verdict(app, client):
     with app.app_context():
-        services.create_api("orders", "Orders", team="Owners")
-        services.create_version("orders", "1.0.0")
+        services.create_api("orders", "Orders", team="Owners", actor=TESTER)
+        services.create_version("orders", "1.0.0", actor=TESTER)
         services.upload_spec("orders", "1.0.0", b"openapi: 3.1.0\ninfo: {title: O, version: '1'}\n"
                              b"paths:\n  /a:\n    get:\n      security: []\n"
-                             b"      responses: {'200': {description: ok}}\n")
+                             b"      responses: {'200': {description: ok}}\n", uploader=TESTER)
     _set_stage(app, "development")
     body = _body(client.get(PAGE))
     assert "gate__status--blocked" in body

@@ -14,7 +14,7 @@ import json
 import pytest
 from jwcrypto import jwk, jws
 
-from lifecycle.records import (
+from lifecycle.trust.records import (
     ALG,
     TYP,
     JwksUnreadable,

@@ -1,15 +1,9 @@
-"""The pure stage machine of lifecycle.stages (no app, no database)."""
+"""The pure stage machine of lifecycle.catalog.stages (no app, no database)."""
 
 import pytest
 
-from lifecycle.stages import (
-    STAGES,
-    InvalidTransition,
-    Kind,
-    next_stage,
-    plan,
-    previous_stages,
-)
+from lifecycle.catalog.stages import STAGES, Kind, next_stage, plan, previous_stages
+from lifecycle.core.errors import InvalidTransition
 
 
 def test_stages_are_in_lifecycle_order():

@@ -1,0 +1,399 @@
+"""Personal access tokens (PATs) and the app's own short-lived access tokens.
+
+**PATs** are created in the UI (account page) or with ``stagegate tokens create``, shown once,
+and stored only as ``lookup`` plus the SHA-256 of the whole token: the token is
+``sgp_<lookup>_<secret>`` with a 64-bit hex ``lookup`` and a 256-bit random hex ``secret``
+(hashing a high-entropy secret needs no slow hash).  A PAT has a name, an expiry (1 to
+``PAT_MAX_DAYS`` days) and can be revoked.
+
+**Access tokens**: ``POST /api/v1/token`` (RFC 6749 §4.4 client credentials; the PAT is the
+client secret) returns a nested JWT (RFC 7519 §5.2, RFC 9068):
+
+- inner JWS: ``alg: ES256``, ``typ: at+jwt``, ``kid`` = RFC 7638 thumbprint of the app's
+  signing key; claims ``iss`` (``TOKEN_ISSUER``), ``aud`` (``API_AUDIENCE``), ``sub`` (user
+  id), ``client_id`` (``sgp_<lookup>``), ``scope``, ``iat``, ``exp`` (``iat`` +
+  ``ACCESS_TOKEN_SECONDS``, at most 900), ``jti``;
+- outer JWE: ``alg: ECDH-ES+A256KW``, ``enc: A256GCM``, ``cty: JWT``, ``kid`` of the app's
+  encryption key.
+
+The signing and encryption keys are two separate P-256 key pairs (KEY-SEPARATION, RFC 8725bis
+§3.1), generated on first use, their private JWKs sealed under the key-encryption key
+(:mod:`lifecycle.core.crypto_store`).
+
+**Checking**: every REST request's bearer token goes through Stagegate's own checker
+(:func:`policies.tokens.check_token`) with the profile of these settings
+(:func:`access_token_profile`) and must pass every rule; then its user must be active and
+its PAT neither revoked nor expired (revocation takes effect at once).  No replay cache is
+passed: a bearer access token is legitimately sent with many requests during its lifetime
+(RFC 6750), so "this ``jti`` was seen" is no reason to refuse it; a stolen token is limited by
+its lifetime (≤ 15 min), its encryption and the PAT's revocation.  Refusals answer 401 with
+``WWW-Authenticate: Bearer`` (``error="invalid_token"`` when a token was sent, RFC 6750 §3.1)
+and a generic message; the failing rule ids go to the server log only (jwt-policy.md §2.4).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask, current_app, jsonify, request
+from jwcrypto import jwk, jwt
+from sqlalchemy.exc import IntegrityError
+
+from lifecycle.accounts.models import AppKey, PersonalAccessToken, User
+from lifecycle.accounts.roles import needs_enrolment
+from lifecycle.accounts.services import audit_hook
+from lifecycle.core import crypto_store
+from lifecycle.core.clock import clock
+from lifecycle.core.errors import KeyStoreUnavailable, NotFound, ValidationFailed
+from lifecycle.core.extensions import db
+from policies.tokens import TokenProfile, check_token
+from policies.tokens.nested import CryptoFailure, decrypt
+
+PAT_PREFIX = "sgp_"
+SIGNING_ALG = "ES256"
+KEY_ALG = "ECDH-ES+A256KW"
+CONTENT_ALG = "A256GCM"
+CURVE = "P-256"
+#: longest access-token lifetime accepted from the configuration (seconds)
+MAX_ACCESS_TOKEN_SECONDS = 900
+SCOPE = "stagegate"
+MAX_NAME = 100
+
+
+class InvalidBearer(Exception):
+    """The request has no usable bearer token.
+
+    :ivar error: ``None`` when no token was sent, else ``"invalid_token"``.
+    :ivar reason: for the server log only (rule ids or what was wrong).
+    """
+
+    def __init__(self, error: str | None, reason: str = "") -> None:
+        super().__init__(reason or "no bearer token")
+        self.error = error
+        self.reason = reason
+
+
+# ------------------------------------------------------------------ personal access tokens
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _max_days() -> int:
+    return int(current_app.config.get("PAT_MAX_DAYS", 365))
+
+
+def create_pat(user: User, name: str, expires_days: int,
+               now: datetime | None = None) -> tuple[str, PersonalAccessToken]:
+    """Create a PAT for ``user``; the token text is returned here and never again.
+
+    :param name: 1–100 characters, to recognise it in the list.
+    :param expires_days: whole days, 1 to ``PAT_MAX_DAYS`` (default 365).
+    :returns: ``(token, row)``.
+    :raises ValidationFailed: bad name or expiry.
+    """
+    name = (name or "").strip()
+    limit = _max_days()
+    errors = {}
+    if not name or len(name) > MAX_NAME:
+        errors["name"] = f"Give the token a name of 1–{MAX_NAME} characters."
+    if not isinstance(expires_days, int) or isinstance(expires_days, bool) or \
+            not 1 <= expires_days <= limit:
+        errors["expires_days"] = f"Give whole days from 1 to {limit}."
+    if errors:
+        raise ValidationFailed(errors)
+    moment = now or clock()
+    lookup = secrets.token_hex(8)
+    token = f"{PAT_PREFIX}{lookup}_{secrets.token_hex(32)}"
+    row = PersonalAccessToken(user_id=user.id, name=name, lookup=lookup,
+                              secret_hash=_hash(token), created_at=moment,
+                              expires_at=moment + timedelta(days=expires_days))
+    db.session.add(row)
+    _audit("token.created", user.email, f"user:{user.email}",
+           {"token": row.client_id, "name": name, "expires_at": row.expires_at.isoformat()})
+    db.session.commit()
+    return token, row
+
+
+def list_pats(user: User) -> list[PersonalAccessToken]:
+    """The user's PATs, newest first."""
+    stmt = (db.select(PersonalAccessToken).where(PersonalAccessToken.user_id == user.id)
+            .order_by(PersonalAccessToken.id.desc()))
+    return list(db.session.execute(stmt).scalars())
+
+
+def revoke_pat(user: User, token_id: int, now: datetime | None = None) -> PersonalAccessToken:
+    """Revoke one of ``user``'s PATs (idempotent).
+
+    :raises NotFound: the user has no such token.
+    """
+    row = db.session.get(PersonalAccessToken, token_id)
+    if row is None or row.user_id != user.id:
+        raise NotFound("No such token.")
+    if row.revoked_at is None:
+        row.revoked_at = now or clock()
+        _audit("token.revoked", user.email, f"user:{user.email}", {"token": row.client_id})
+        db.session.commit()
+    return row
+
+
+def find_pat(token: str) -> PersonalAccessToken | None:
+    """The PAT row whose hash matches ``token`` (any state), or ``None``."""
+    if not isinstance(token, str) or not token.startswith(PAT_PREFIX) or len(token) > 200:
+        return None
+    parts = token[len(PAT_PREFIX):].split("_", 1)
+    if len(parts) != 2:
+        return None
+    row = db.session.execute(db.select(PersonalAccessToken).where(
+        PersonalAccessToken.lookup == parts[0])).scalar_one_or_none()
+    if row is None or not hmac.compare_digest(row.secret_hash, _hash(token)):
+        return None
+    return row
+
+
+def _audit(action: str, actor: str, subject: str, data: dict[str, Any]) -> None:
+
+    audit_hook(action, actor, subject, data)
+
+
+# ------------------------------------------------------------------ the app's keys
+@dataclass(frozen=True)
+class _Keys:
+    signing: jwk.JWK      # private, sig
+    encryption: jwk.JWK   # private, enc
+    signing_public: jwk.JWK
+
+
+_lock = threading.Lock()
+
+
+def _aad(purpose: str, kid: str) -> bytes:
+    return f"stagegate-app-key:{purpose}:{kid}".encode()
+
+
+def _kek() -> bytes:
+    try:
+        return crypto_store.current_kek()
+    except crypto_store.KeyStoreError as exc:
+        raise KeyStoreUnavailable(f"Access tokens are unavailable: {exc.message}") from None
+
+
+def _generate(purpose: str, kek: bytes) -> AppKey:
+    use, alg = ("sig", SIGNING_ALG) if purpose == "sig" else ("enc", KEY_ALG)
+    pair = jwk.JWK.generate(kty="EC", crv=CURVE, use=use, alg=alg)
+    kid = pair.thumbprint()
+    pair["kid"] = kid
+    sealed = crypto_store.seal(pair.export_private().encode(), _aad(purpose, kid), kek)
+    return AppKey(purpose=purpose, kid=kid, alg=alg,
+                  public_jwk=pair.export_public(as_dict=True), sealed_private=sealed,
+                  active=True, created_at=clock())
+
+
+def _active(purpose: str) -> AppKey | None:
+    return db.session.execute(db.select(AppKey).where(
+        AppKey.purpose == purpose, AppKey.active.is_(True))).scalar_one_or_none()
+
+
+def _open(row: AppKey, kek: bytes) -> jwk.JWK:
+    try:
+        raw = crypto_store.unseal(row.sealed_private, _aad(row.purpose, row.kid), kek)
+    except crypto_store.KeyStoreError as exc:
+        raise KeyStoreUnavailable(f"The access-token key {row.kid} cannot be opened: "
+                                  f"{exc.message}") from None
+    return jwk.JWK.from_json(raw)
+
+
+def app_keys() -> _Keys:
+    """The app's signing and encryption keys (created on first use; cached per app).
+
+    :raises KeyStoreUnavailable: the key-encryption key is missing or wrong.
+    """
+    cache = current_app.extensions.setdefault("stagegate_token_keys", {})
+    found = cache.get("keys")
+    if found is not None:
+        return found
+    with _lock:
+        rows = {p: _active(p) for p in ("sig", "enc")}
+        if any(r is None for r in rows.values()):
+            kek = _kek()
+            for purpose, row in rows.items():
+                if row is None:
+                    db.session.add(_generate(purpose, kek))
+            try:
+                db.session.commit()
+            except IntegrityError:  # another process created them first
+                db.session.rollback()
+            rows = {p: _active(p) for p in ("sig", "enc")}
+        kek = _kek()
+        sig, enc = _open(rows["sig"], kek), _open(rows["enc"], kek)  # type: ignore[arg-type]
+        keys = _Keys(sig, enc, jwk.JWK(**rows["sig"].public_jwk))  # type: ignore[union-attr]
+        cache["keys"] = keys
+        return keys
+
+
+def public_jwks() -> dict[str, Any]:
+    """The app's public keys: ``{"keys": [signing JWK, encryption JWK]}``."""
+    keys = app_keys()
+    return {"keys": [keys.signing.export_public(as_dict=True),
+                     keys.encryption.export_public(as_dict=True)]}
+
+
+# ------------------------------------------------------------------ access tokens
+def issuer() -> str:
+    """``TOKEN_ISSUER``: the ``iss`` of access tokens."""
+    return str(current_app.config["TOKEN_ISSUER"])
+
+
+def audience() -> str:
+    """``API_AUDIENCE`` (default ``TOKEN_ISSUER`` + ``/api/v1``): the ``aud``."""
+    return str(current_app.config.get("API_AUDIENCE") or issuer().rstrip("/") + "/api/v1")
+
+
+def lifetime() -> int:
+    """``ACCESS_TOKEN_SECONDS`` (default 600), never above 900."""
+    return max(1, min(int(current_app.config.get("ACCESS_TOKEN_SECONDS", 600)),
+                      MAX_ACCESS_TOKEN_SECONDS))
+
+
+def access_token_profile() -> TokenProfile:
+    """The profile the app's access tokens are checked against (same shape as an API's
+    ``x-token-encryption``)."""
+    return TokenProfile(alg=KEY_ALG, enc=CONTENT_ALG, signing_alg=SIGNING_ALG,
+                        issuer=issuer(), audience=(audience(),),
+                        max_lifetime=MAX_ACCESS_TOKEN_SECONDS)
+
+
+def mint(user: User, pat: PersonalAccessToken, now: datetime | None = None) -> tuple[str, int]:
+    """Sign, then encrypt, an access token for ``user`` acting through ``pat``.
+
+    :returns: ``(token, expires_in seconds)``.
+    """
+    keys = app_keys()
+    issued = int((now or clock()).timestamp())
+    span = lifetime()
+    claims = {"iss": issuer(), "aud": audience(), "sub": str(user.id),
+              "client_id": pat.client_id, "scope": SCOPE, "iat": issued,
+              "exp": issued + span, "jti": str(uuid.uuid4())}
+    inner = jwt.JWT(header={"alg": SIGNING_ALG, "typ": "at+jwt", "kid": keys.signing["kid"]},
+                    claims=claims)
+    inner.make_signed_token(keys.signing)
+    outer = jwt.JWT(header={"alg": KEY_ALG, "enc": CONTENT_ALG, "cty": "JWT",
+                            "kid": keys.encryption["kid"]},
+                    claims=inner.serialize())
+    outer.make_encrypted_token(jwk.JWK(**keys.encryption.export_public(as_dict=True)))
+    return outer.serialize(), span
+
+
+def exchange(client_secret: str, client_id: str | None = None,
+             now: datetime | None = None) -> tuple[str, int] | None:
+    """Exchange a PAT for an access token; ``None`` when the PAT is unknown, revoked,
+    expired, names another ``client_id``, or its user is inactive or still has to enrol a
+    second factor."""
+
+    moment = now or clock()
+    pat = find_pat(client_secret)
+    if pat is None or not pat.usable_at(moment) or \
+            (client_id is not None and client_id != pat.client_id):
+        return None
+    user = pat.user
+    if not user.active or needs_enrolment(user):
+        return None
+    pat.last_used_at = moment
+    db.session.commit()
+    return mint(user, pat, moment)
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if not header:
+        return None
+    if scheme.lower() != "bearer" or not value.strip():
+        raise InvalidBearer("invalid_token", "Authorization is not a Bearer token")
+    return value.strip()
+
+
+def verify(token: str, now: datetime | None = None) -> User:
+    """The user an access token acts for.
+
+    :raises InvalidBearer: the token fails any checker rule, or its user or PAT is no
+        longer valid.
+    """
+    keys = app_keys()
+    moment = now or clock()
+    analysis = check_token(token, decryption_keys=[keys.encryption],
+                           issuer_jwks=[keys.signing_public], profile=access_token_profile(),
+                           now=int(moment.timestamp()),
+                           leeway=int(current_app.config.get("TOKEN_LEEWAY_SECONDS", 30)),
+                           replay_cache=None)
+    failing = analysis.failing()
+    if failing or analysis.not_evaluated:
+        rules = sorted({f.rule_id for f in failing}) or ["incomplete"]
+        raise InvalidBearer("invalid_token", ",".join(rules))
+    claims = _claims(token, keys.encryption)
+    user = db.session.get(User, int(claims["sub"])) if str(claims.get("sub")).isdigit() \
+        else None
+    pat = db.session.execute(db.select(PersonalAccessToken).where(
+        PersonalAccessToken.lookup == str(claims.get("client_id"))[len(PAT_PREFIX):]
+    )).scalar_one_or_none()
+    if user is None or not user.active:
+        raise InvalidBearer("invalid_token", "user unknown or inactive")
+    if pat is None or pat.user_id != user.id or not pat.usable_at(moment):
+        raise InvalidBearer("invalid_token", "personal access token revoked or expired")
+    return user
+
+
+def _claims(token: str, key: jwk.JWK) -> dict[str, Any]:
+    """The claims of a token the checker accepted (decrypted again; it was verified)."""
+    try:
+        plaintext = decrypt(token, key, KEY_ALG, CONTENT_ALG, 64 * 1024)
+        payload = plaintext.decode("ascii").split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (CryptoFailure, UnicodeDecodeError, IndexError, ValueError, binascii.Error):
+        raise InvalidBearer("invalid_token", "claims unreadable") from None
+    if not isinstance(claims, dict):
+        raise InvalidBearer("invalid_token", "claims unreadable")
+    return claims
+
+
+def authenticate_bearer() -> User:
+    """The user of the current request's bearer token.
+
+    :raises InvalidBearer: no token, or a token that is not accepted.
+    """
+    token = _bearer()
+    if token is None:
+        raise InvalidBearer(None)
+    return verify(token)
+
+
+def unauthorized(exc: InvalidBearer) -> Any:
+    """The 401 answer (RFC 6750 §3): generic message, reason in the server log only."""
+    if exc.error is None:
+        challenge = 'Bearer realm="stagegate"'
+        message = "Authenticate with a bearer access token (POST /api/v1/token)."
+    else:
+        current_app.logger.info("bearer token refused on %s: %s", request.path, exc.reason)
+        challenge = f'Bearer realm="stagegate", error="{exc.error}"'
+        message = "The access token is invalid or expired."
+    response = jsonify(error="unauthorized" if exc.error is None else exc.error,
+                       message=message, details=None)
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = challenge
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the 401 handler and the token settings' defaults."""
+    app.config.setdefault("TOKEN_ISSUER", "http://127.0.0.1:5000")
+    app.register_error_handler(InvalidBearer, unauthorized)

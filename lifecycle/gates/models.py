@@ -1,0 +1,49 @@
+"""Gate models: waivers of findings (time-limited, revocable)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lifecycle.catalog.models import ApiVersion
+from lifecycle.core.db import UTCDateTime, utcnow
+from lifecycle.core.extensions import db
+
+
+class Waiver(db.Model):  # type: ignore[name-defined,misc]
+    """A time-boxed waiver of one failing rule for one version (``lifecycle.gates.waivers``).
+
+    In force from ``created_at`` until ``expires_at`` (exclusive) unless ``revoked_at`` is
+    set.  Only ``revoked_at``/``revoked_by``/``revoke_reason`` ever change (once).
+    """
+
+    __tablename__ = "waiver"
+    __table_args__ = (sa.CheckConstraint("expires_at > created_at", name="expires_after_grant"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(sa.ForeignKey("api_version.id"), index=True)
+    rule_id: Mapped[str] = mapped_column(sa.String(64))
+    severity: Mapped[str] = mapped_column(sa.String(10))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    granted_by: Mapped[str] = mapped_column(sa.String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(sa.String(320))
+    revoke_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    api_version: Mapped[ApiVersion] = relationship()
+
+    def status_at(self, moment: datetime) -> str:
+        """``active``, ``expired`` or ``revoked`` as of ``moment``."""
+        if self.revoked_at is not None and self.revoked_at <= moment:
+            return "revoked"
+        if moment >= self.expires_at:
+            return "expired"
+        return "active"
+
+    def __repr__(self) -> str:
+        return f"<Waiver {self.id} {self.rule_id} until {self.expires_at:%Y-%m-%d}>"
+

@@ -1,0 +1,1 @@
+"""Review: four-eyes promotion requests and the approvers' decisions (:mod:`.approvals`)."""

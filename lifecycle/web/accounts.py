@@ -1,0 +1,232 @@
+"""Sign-in, second factor, sign-out, and the account page (personal access tokens,
+password, "log out everywhere").
+
+Sign-in answers are identical for an unknown email, a wrong password and a deactivated
+account: status 422, the same text, and one password-hash verification each
+(:func:`lifecycle.accounts.services.authenticate`).  Login attempts are rate limited
+(:func:`lifecycle.accounts.install_limits`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
+
+from lifecycle.accounts import apitokens, services, sessions
+from lifecycle.accounts.authz import requires
+from lifecycle.core.clock import clock
+from lifecycle.core.errors import ApiError, NotFound, ValidationFailed
+from lifecycle.web.account_forms import (
+    EnrolForm,
+    LoginForm,
+    PasswordChangeForm,
+    SecondFactorForm,
+    TokenForm,
+)
+from lifecycle.web.forms import EmptyForm
+
+LOGIN_FAILED = "The email or password is not correct."
+SECOND_FACTOR_FAILED = "That code is not correct or was used already."
+TOTP_SECRET = "_sg_totp_secret"
+NO_STORE = {"Cache-Control": "no-store"}
+
+Page = str | tuple[str, int] | tuple[str, int, dict[str, str]] | BaseResponse
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` when it is a path on this site (``/x``, not ``//host`` or a URL), else
+    ``None`` — no open redirects."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
+def _after_login(target: str | None) -> BaseResponse:
+    return redirect(safe_next(target) or url_for("web.board"), 303)
+
+
+@requires("public")
+def login() -> Page:
+    """Email and password; then the second factor when the user has one."""
+    form = LoginForm()
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return _after_login(request.args.get("next"))
+        form.next.data = safe_next(request.args.get("next")) or ""
+        return render_template("accounts/login.html", form=form)
+    user = None
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+    if user is None:
+        services.record_failed_login(form.email.data or "", "password")
+        return render_template("accounts/login.html", form=form, error=LOGIN_FAILED), 422
+    if user.totp_enrolled:
+        sessions.begin_pending(user)
+        return redirect(url_for("accounts.login_totp", next=safe_next(form.next.data)), 303)
+    sessions.start(user)
+    services.record_login(user, clock(), second_factor=None)
+    return _after_login(form.next.data)
+
+
+@requires("public")
+def login_totp() -> Page:
+    """The second step: a TOTP code or a recovery code."""
+    user = sessions.pending_user()
+    if user is None:
+        flash("Sign in with your email and password first.", "info")
+        return redirect(url_for("accounts.login"), 303)
+    form = SecondFactorForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next")) or ""
+        return render_template("accounts/login_totp.html", form=form)
+    used = services.verify_second_factor(user, form.code.data or "") \
+        if form.validate_on_submit() else None
+    if used is None:
+        services.record_failed_login(user.email, "second_factor")
+        return render_template("accounts/login_totp.html", form=form,
+                               error=SECOND_FACTOR_FAILED), 422
+    sessions.start(user)
+    services.record_login(user, clock(), second_factor=used)
+    if used == "recovery":
+        flash(f"You used a recovery code; {services.remaining_recovery_codes(user)} are left.",
+              "warning")
+    return _after_login(form.next.data)
+
+
+@requires("login", before_enrolment=True)
+def logout() -> BaseResponse:
+    """Sign out of this browser."""
+    sessions.end()
+    flash("You are signed out.", "info")
+    return redirect(url_for("accounts.login"), 303)
+
+
+# ------------------------------------------------------------------ second factor
+@requires("login", before_enrolment=True)
+def totp_enrol() -> Page:
+    """Enrol an authenticator app: QR code (server-rendered SVG), then a code to confirm;
+    the recovery codes are shown once."""
+
+    user = current_user._get_current_object()
+    if user.totp_enrolled:
+        flash("Your second factor is set up already.", "info")
+        return redirect(url_for("accounts.account"), 303)
+    form = EnrolForm()
+    secret = session.get(TOTP_SECRET)
+    if request.method == "POST" and isinstance(secret, str) and form.validate_on_submit():
+        try:
+            codes = services.confirm_totp(user, secret, form.code.data)
+        except ValidationFailed as exc:
+            form.code.errors = [*form.code.errors, exc.errors["code"]]
+        else:
+            session.pop(TOTP_SECRET, None)
+            return render_template("accounts/recovery_codes.html", codes=codes), 200, NO_STORE
+    if not isinstance(secret, str) or request.method == "GET":
+        secret = services.new_totp_secret()
+        session[TOTP_SECRET] = secret
+    uri = services.provisioning_uri(user, secret)
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/totp_enrol.html", form=form, secret=secret,
+                           qr=services.qr_data_uri(uri)), status, NO_STORE
+
+
+# ------------------------------------------------------------------ account page
+def _render_account(status: int = 200, *, token_form: TokenForm | None = None,
+                    password_form: PasswordChangeForm | None = None) -> Page:
+    user = current_user._get_current_object()
+    return render_template(
+        "accounts/account.html", user=user, tokens=apitokens.list_pats(user), now=clock(),
+        token_form=token_form or TokenForm(formdata=None),
+        password_form=password_form or PasswordChangeForm(formdata=None),
+        recovery_left=services.remaining_recovery_codes(user),
+    ), status
+
+
+@requires("login")
+def account() -> Page:
+    """Your roles and teams, second factor, personal access tokens, password."""
+    return _render_account()
+
+
+@requires("login")
+def create_token() -> Page:
+    """Create a personal access token and show it once."""
+    form = TokenForm()
+    if form.validate_on_submit():
+        try:
+            token, row = apitokens.create_pat(current_user._get_current_object(),
+                                              form.name.data, form.expires_days.data)
+        except ValidationFailed as exc:
+            for name, message in exc.errors.items():
+                field = getattr(form, name, form.name)
+                field.errors = [*field.errors, message]
+        else:
+            return render_template("accounts/token_created.html", token=token,
+                                   row=row), 201, NO_STORE
+    return _render_account(422, token_form=form)
+
+
+@requires("login")
+def revoke_token(token_id: int) -> Page:
+    """Revoke one of your tokens."""
+
+    if not EmptyForm().validate_on_submit():
+        raise ApiError(400, "bad_request", "The form was incomplete; reload the page.")
+    try:
+        row = apitokens.revoke_pat(current_user._get_current_object(), token_id)
+    except NotFound as exc:
+        raise ApiError(404, "not_found", exc.message) from None
+    flash(f"Token “{row.name}” revoked.", "success")
+    return redirect(url_for("accounts.account"), 303)
+
+
+@requires("login")
+def change_password() -> Page:
+    """Change your password; your other sessions end."""
+    form = PasswordChangeForm()
+    user = current_user._get_current_object()
+    if form.validate_on_submit():
+        try:
+            services.change_password(user, form.current.data, form.new.data)
+        except ValidationFailed as exc:
+            for name, message in exc.errors.items():
+                field = getattr(form, name)
+                field.errors = [*field.errors, message]
+        else:
+            sessions.start(user)  # this browser stays signed in with the new epoch
+            flash("Password changed; your other sessions have ended.", "success")
+            return redirect(url_for("accounts.account"), 303)
+    return _render_account(422, password_form=form)
+
+
+@requires("login", before_enrolment=True)
+def logout_everywhere() -> Any:
+    """End every session of yours, in every browser (this one too)."""
+
+    if not EmptyForm().validate_on_submit():
+        raise ApiError(400, "bad_request", "The form was incomplete; reload the page.")
+    services.logout_everywhere(current_user._get_current_object())
+    sessions.end()
+    flash("You are signed out everywhere.", "info")
+    return redirect(url_for("accounts.login"), 303)
+
+
+def register(bp: Blueprint) -> None:
+    """Add this module's views to ``bp`` (the package builds its blueprints per app;
+    see ``create_app``)."""
+    bp.add_url_rule("/login", view_func=login, methods=["GET", "POST"])
+    bp.add_url_rule("/login/second-factor", view_func=login_totp, methods=["GET", "POST"])
+    bp.add_url_rule("/logout", view_func=logout, methods=["POST"])
+    bp.add_url_rule("/account/second-factor", view_func=totp_enrol, methods=["GET", "POST"])
+    bp.add_url_rule("/account", view_func=account, methods=["GET"])
+    bp.add_url_rule("/account/tokens", view_func=create_token, methods=["POST"])
+    bp.add_url_rule(
+        "/account/tokens/<int:token_id>/revoke", view_func=revoke_token, methods=["POST"]
+    )
+    bp.add_url_rule("/account/password", view_func=change_password, methods=["POST"])
+    bp.add_url_rule("/account/logout-everywhere", view_func=logout_everywhere, methods=["POST"])
