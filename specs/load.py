@@ -29,8 +29,11 @@ from specs import strictjson
 from specs.document import Format, SpecDocument
 from specs.errors import SpecLoadError
 
+_CParser: Any
 try:  # libyaml is the fast path; the pure-Python parser gives the same results, slower.
-    from yaml.cyaml import CParser as _CParser
+    import yaml.cyaml
+
+    _CParser = getattr(yaml.cyaml, "CParser", None)
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     _CParser = None
 
@@ -220,7 +223,7 @@ _MAP, _SEQ = _TAG + "map", _TAG + "seq"
 class _Yaml12Resolver(yaml.resolver.BaseResolver):
     """Resolve plain scalars with the YAML 1.2 core schema, nothing else."""
 
-    def resolve(self, kind: type, value: str, implicit: tuple[bool, bool]) -> str:  # type: ignore[override]
+    def resolve(self, kind: type, value: str, implicit: tuple[bool, bool]) -> str:
         if kind is yaml.ScalarNode and implicit[0]:
             if _NULL.match(value):
                 return _NULL_T
@@ -240,7 +243,7 @@ class _Yaml12Resolver(yaml.resolver.BaseResolver):
 
 if _CParser is not None:
 
-    class _Composer(_CParser, _Yaml12Resolver):  # type: ignore[misc,valid-type]
+    class _Composer(_CParser, _Yaml12Resolver):  # type: ignore[misc]
         def __init__(self, stream: str) -> None:
             _CParser.__init__(self, stream)
             _Yaml12Resolver.__init__(self)
@@ -269,7 +272,7 @@ def _char_at(text: str, line: int, column: int) -> str:
 
 
 def _pack(mark: Any) -> int:
-    return ((mark.line + 1) << 24) | min(mark.column + 1, 0xFFFFFF)
+    return int(((mark.line + 1) << 24) | min(mark.column + 1, 0xFFFFFF))
 
 
 class _YamlBuilder:

@@ -24,7 +24,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Literal
 
-import crossplane  # type: ignore[import-untyped]  # no stubs or py.typed (0.5.8)
+import crossplane  # no stubs or py.typed (0.5.8): see [tool.mypy] overrides
 
 #: the largest bundle accepted (files, total bytes): configuration, not data
 MAX_FILES = 200
