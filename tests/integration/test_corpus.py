@@ -83,7 +83,8 @@ def test_a_corpus_document_is_checked_and_uploaded(runner, client, name):
     assert report["document"]["format"] == content_format(raw)
     cli_valid = spec_valid(report["findings"], "rule_id")
 
-    assert client.post("/api/v1/apis", json={"name": "corpus", "title": name}).status_code == 201
+    assert client.post("/api/v1/apis", json={"name": "corpus", "title": name,
+                                              "team": "shop"}).status_code == 201
     assert client.post("/api/v1/apis/corpus/versions", json={"version": "1"}).status_code == 201
     response = client.put("/api/v1/apis/corpus/versions/1/spec", data=raw,
                           content_type="application/octet-stream")
