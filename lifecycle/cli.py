@@ -34,10 +34,10 @@ from lifecycle.offline import (
     EXIT_BLOCKED,
     EXIT_PASS,
     EXIT_UNCHECKABLE,
-    evidence_fail,
-    read_small,
     check_command,
+    evidence_fail,
     jwks_group,
+    read_small,
     spec_part,
     token_group,
 )

@@ -119,10 +119,11 @@ class _UnsealedKeys:
     Unsealing and parsing an RSA-3072 key costs 150–250 ms per token analysis; the
     cryptography itself about 1 ms.  Entries are keyed by ``(version id, kid)`` and remember
     a SHA-256 of the KEK they were opened with, so after a KEK change the key is opened
-    again (and fails again when it no longer opens).  At most :data:`KEY_CACHE_SIZE` keys (least recently used evicted), each
-    for :data:`KEY_CACHE_SECONDS` (monotonic clock); a version's entries are dropped when
-    its keys are generated, rotated or retired.  Which keys are usable is always decided by
-    the database (:func:`usable_keys`), never by the cache.
+    again (and fails again when it no longer opens).  At most :data:`KEY_CACHE_SIZE` keys
+    (least recently used evicted), each for :data:`KEY_CACHE_SECONDS` (monotonic clock);
+    a version's entries are dropped when its keys are generated, rotated or retired.
+    Which keys are usable is always decided by the database (:func:`usable_keys`), never
+    by the cache.
     """
 
     def __init__(self, size: int, seconds: float) -> None:
