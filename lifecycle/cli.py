@@ -6,8 +6,8 @@
   pack), with the reason on stderr.
   The document alone is judged: the gate's token and JWKS rules are left out (see below).
   ``check``, ``jwks check``, ``token inspect`` and ``gateway …`` live in
-  :mod:`lifecycle.offline`; the console script (:mod:`lifecycle.console`) runs them without
-  importing Flask or the database layer.
+  :mod:`lifecycle.offline` and :mod:`lifecycle.offline_evidence`; the console script
+  (:mod:`lifecycle.console`) runs them without importing Flask or the database layer.
 - ``stagegate demo`` — apply the migrations and load the demo APIs into an empty database.
 - ``stagegate token inspect TOKEN|- --key FILE --issuer-jwks FILE [--spec FILE]
   [--format text|json|sarif]`` and ``stagegate jwks check FILE [--format ...]`` — offline
@@ -30,18 +30,9 @@ from flask.cli import FlaskGroup, ScriptInfo
 from lifecycle import audit, demo
 from lifecycle.app import create_app
 from lifecycle.demo.accounts import create_demo_users
-from lifecycle.offline import (
-    EXIT_BLOCKED,
-    EXIT_PASS,
-    EXIT_UNCHECKABLE,
-    check_command,
-    evidence_fail,
-    jwks_group,
-    read_small,
-    spec_part,
-    token_group,
-)
-from lifecycle.offline import gateway as gateway_group
+from lifecycle.gateway.cli import gateway as gateway_group
+from lifecycle.offline import EXIT_BLOCKED, EXIT_PASS, EXIT_UNCHECKABLE, check_command, spec_part
+from lifecycle.offline_evidence import evidence_fail, jwks_group, read_small, token_group
 from lifecycle.trust.records import JwksUnreadable, RecordInvalid, verify_record
 
 __all__ = ["EXIT_BLOCKED", "EXIT_PASS", "EXIT_UNCHECKABLE", "main", "spec_part"]
@@ -51,7 +42,8 @@ main = FlaskGroup(
     create_app=create_app,
     help="Stagegate: API lifecycle management with security gates.",
 )
-# the offline commands (lifecycle.offline; the console entry runs them without this group)
+# the offline commands (lifecycle.offline, lifecycle.offline_evidence, lifecycle.gateway.cli;
+# the console entry runs them without this group)
 for _offline_command in (check_command, jwks_group, token_group, gateway_group):
     main.add_command(_offline_command)
 
