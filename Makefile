@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAGEGATE := $(VENV)/bin/stagegate
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-postgres setup assets browser bench clean
+.PHONY: run test test-postgres setup assets browser bench bench-check clean
 
 ## make run: set up, migrate, load the demo, serve http://127.0.0.1:5000 (SQLite)
 run: setup
@@ -48,6 +48,11 @@ browser:
 ## make bench: ingest the large corpus documents; prints ratios against the validator alone
 bench: setup
 	$(PY) scripts/bench.py
+
+## make bench-check: issue 10 — check vs Redocly lint and the validator (whole process), REST
+## revisions, token analysis and authentication vs the bare cryptography (npm ci in bench/)
+bench-check: setup
+	$(PY) scripts/bench_check.py
 
 clean:
 	rm -rf $(VENV) node_modules lifecycle/static/vendor

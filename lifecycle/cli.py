@@ -5,6 +5,9 @@
   1: blocked; 2: the input could not be checked (unreadable, not OpenAPI, too large, unknown
   pack), with the reason on stderr.
   The document alone is judged: the gate's token and JWKS rules are left out (see below).
+  ``check``, ``jwks check``, ``token inspect`` and ``gateway …`` live in
+  :mod:`lifecycle.offline` and :mod:`lifecycle.offline_evidence`; the console script
+  (:mod:`lifecycle.console`) runs them without importing Flask or the database layer.
 - ``stagegate demo`` — apply the migrations and load the demo APIs into an empty database.
 - ``stagegate token inspect TOKEN|- --key FILE --issuer-jwks FILE [--spec FILE]
   [--format text|json|sarif]`` and ``stagegate jwks check FILE [--format ...]`` — offline
@@ -18,11 +21,7 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-from dataclasses import replace
-from types import MappingProxyType
-from typing import NoReturn
 
 import click
 import flask_migrate
@@ -30,118 +29,23 @@ from flask.cli import FlaskGroup, ScriptInfo
 
 from lifecycle import audit, demo
 from lifecycle.app import create_app
-from lifecycle.catalog import stages
-from lifecycle.catalog.token_profile import extension_of
 from lifecycle.demo.accounts import create_demo_users
-from lifecycle.gateway.cli import gateway
+from lifecycle.gateway.cli import gateway as gateway_group
+from lifecycle.offline import EXIT_BLOCKED, EXIT_PASS, EXIT_UNCHECKABLE, check_command, spec_part
+from lifecycle.offline_evidence import evidence_fail, jwks_group, read_small, token_group
 from lifecycle.trust.records import JwksUnreadable, RecordInvalid, verify_record
-from policies.check import check_spec
-from policies.gate import decide
-from policies.keys import check_jwks, public_key_set
-from policies.packs import PackError, PolicyPack, load_pack
-from policies.report import (
-    render_evidence_json,
-    render_evidence_sarif,
-    render_evidence_text,
-    render_json,
-    render_sarif,
-    render_text,
-)
-from policies.rules import Evidence, get_rule, has_rule
-from policies.tokens import KeyFileError, TokenProfile, check_token, load_decryption_keys
-from specs import LoadLimits, SpecLoadError
 
-EXIT_PASS, EXIT_BLOCKED, EXIT_UNCHECKABLE = 0, 1, 2
+__all__ = ["EXIT_BLOCKED", "EXIT_PASS", "EXIT_UNCHECKABLE", "main", "spec_part"]
 
 
 main = FlaskGroup(
     create_app=create_app,
     help="Stagegate: API lifecycle management with security gates.",
 )
-main.add_command(gateway)  # offline: render, check, prove (no app, no database)
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"stagegate check: {message}", err=True)
-    sys.exit(EXIT_UNCHECKABLE)
-
-
-def _read(path: str, max_bytes: int) -> bytes:
-    """The bytes of ``path`` (``-`` is stdin); exits 2 when unreadable or over ``max_bytes``."""
-    try:
-        if path == "-":
-            raw = sys.stdin.buffer.read(max_bytes + 1)
-            if len(raw) > max_bytes:
-                _fail(f"-: the document is larger than the limit of {max_bytes} bytes "
-                      "(--max-bytes).")
-            return raw
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size > max_bytes:
-                _fail(f"{path}: the document is {size} bytes; the limit is {max_bytes} bytes "
-                      "(--max-bytes).")
-            return fh.read(max_bytes + 1)
-    except OSError as exc:
-        _fail(f"{path}: cannot read: {exc.strerror or exc}")
-
-
-def spec_part(pack: PolicyPack) -> PolicyPack:
-    """``pack`` with every gate reduced to its spec rules: ``check`` judges a document alone;
-    token and JWKS evidence are judged by ``token inspect`` / ``jwks check`` and, combined,
-    by the server's gates."""
-
-
-    def spec_only(ids: frozenset[str]) -> frozenset[str]:
-        return frozenset(i for i in ids if has_rule(i) and get_rule(i).evidence == Evidence.SPEC)
-
-    stages = {
-        name: replace(policy, evidence=policy.evidence & {Evidence.SPEC},
-                      rules=spec_only(policy.rules), require=spec_only(policy.require))
-        for name, policy in pack.stages.items()
-    }
-    return replace(pack, stages=MappingProxyType(stages))
-
-
-@main.command("check", with_appcontext=False)
-@click.argument("path", type=str)
-@click.option("--stage", type=click.Choice(stages.STAGES[1:]), default=stages.DEPLOYMENT,
-              show_default=True, help="The stage whose gate the document must pass.")
-@click.option("--policy", "policy", default="default", show_default=True,
-              help="Policy pack: a built-in name or a path to a YAML pack.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text",
-              show_default=True, help="Report format on stdout.")
-@click.option("--max-bytes", type=click.IntRange(min=1), default=None,
-              help="Largest accepted document in bytes (default 25 MiB).")
-def check_command(path: str, stage: str, policy: str, fmt: str, max_bytes: int | None) -> None:
-    """Check the OpenAPI document at PATH (``-`` for stdin) against a stage's gate."""
-
-    limits = LoadLimits(max_bytes=max_bytes) if max_bytes else LoadLimits()
-    try:
-        pack = load_pack(policy)
-    except PackError as exc:
-        _fail(f"cannot load policy pack {policy!r}: {exc}")
-    raw = _read(path, limits.max_bytes)
-    try:
-        result = check_spec(raw, limits)
-    except SpecLoadError as exc:
-        where = f"line {exc.line}" + (f", column {exc.column}" if exc.column else "") \
-            if exc.line else ""
-        _fail(f"{path}: {where + ': ' if where else ''}{exc.message}")
-    if result.document.openapi_version is None:
-        declared = result.document.declared_version
-        _fail(
-            f"{path}: not an OpenAPI document Stagegate can check "
-            + (f"(declares version {declared!r}; " if declared else "(no 'openapi' or "
-               "'swagger' member; ")
-            + "expected Swagger 2.0 or OpenAPI 3.0, 3.1 or 3.2)."
-        )
-    decision = decide(spec_part(pack), stage, result.findings)
-    if fmt == "text":
-        click.echo(render_text(result, decision, path=path))
-    else:
-        render = render_json if fmt == "json" else render_sarif
-        click.echo(json.dumps(render(result, decision, path=path), indent=2, ensure_ascii=False))
-    sys.exit(EXIT_PASS if decision.passed else EXIT_BLOCKED)
+# the offline commands (lifecycle.offline, lifecycle.offline_evidence, lifecycle.gateway.cli;
+# the console entry runs them without this group)
+for _offline_command in (check_command, jwks_group, token_group, gateway_group):
+    main.add_command(_offline_command)
 
 
 @main.command("demo")
@@ -169,153 +73,6 @@ def demo_command() -> None:
             click.echo(f"  {email:<26} {'+'.join(roles):<10} {password}")
 
 
-# ------------------------------------------------------------------ token and JWKS evidence
-FORMATS = click.Choice(["text", "json", "sarif"])
-
-
-def _evidence_fail(command: str, message: str) -> NoReturn:
-    click.echo(f"stagegate {command}: {message}", err=True)
-    sys.exit(EXIT_UNCHECKABLE)
-
-
-def _read_small(command: str, path: str, what: str, limit: int = 1024 * 1024) -> bytes:
-    """The bytes of a small input file (``-`` is stdin); exits 2 when unreadable."""
-    try:
-        if path == "-":
-            raw = sys.stdin.buffer.read(limit + 1)
-        else:
-            with open(path, "rb") as fh:
-                raw = fh.read(limit + 1)
-    except OSError as exc:
-        _evidence_fail(command, f"{path}: cannot read the {what}: {exc.strerror or exc}")
-    if len(raw) > limit:
-        _evidence_fail(command, f"{path}: the {what} is larger than {limit} bytes.")
-    return raw
-
-
-def _emit(fmt: str, text: str, data: dict[str, object], sarif: dict[str, object]) -> None:
-    if fmt == "text":
-        click.echo(text, nl=False)
-    else:
-        click.echo(json.dumps(data if fmt == "json" else sarif, indent=2, ensure_ascii=False))
-
-
-@main.group("jwks")
-def jwks_group() -> None:
-    """Check JSON Web Key Sets (offline; no server, no database)."""
-
-
-@jwks_group.command("check", with_appcontext=False)
-@click.argument("path", type=str)
-@click.option("--purpose", type=click.Choice(["issuer-signing", "api-encryption", "any"]),
-              default="issuer-signing", show_default=True,
-              help="What every key of the set must be for.")
-@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True,
-              help="Report format on stdout.")
-def jwks_check_command(path: str, purpose: str, fmt: str) -> None:
-    """Check the JWKS at PATH (``-`` for stdin) against the KEY rules.
-
-    Exit 0: the set passes; 1: findings block; 2: the file cannot be read or is not a
-    JWK Set.  Key material is never printed.
-    """
-
-    raw = _read_small("jwks check", path, "JWKS", 256 * 1024)
-    analysis = check_jwks(raw, purpose=None if purpose == "any" else purpose)  # type: ignore[arg-type]
-    if not analysis.keys:
-        reason = next((f.message for f in analysis.findings if f.status.blocks),
-                      "not a JWK Set.")
-        _evidence_fail("jwks check", f"{path}: {reason}")
-    summary = [f"key {k.index}: {k.kty} {k.crv or (str(k.size) + ' bits' if k.size else '')}"
-               f" kid={k.kid!r} use={k.use!r} alg={k.alg!r}" for k in analysis.keys]
-    _emit(fmt,
-          render_evidence_text("JWKS", path, analysis.findings, analysis.passed, summary),
-          render_evidence_json("jwks", {"path": path, "keys": [k.to_dict() for k in
-                                                               analysis.keys]},
-                               analysis.findings, analysis.passed),
-          render_evidence_sarif(path, analysis.findings, analysis.passed))
-    sys.exit(EXIT_PASS if analysis.passed else EXIT_BLOCKED)
-
-
-@main.group("token")
-def token_group() -> None:
-    """Inspect sample access tokens (offline; no server, no database)."""
-
-
-def _decryption_keys(raw: bytes, path: str, alg: str | None, kid: str | None) -> list[object]:
-    """The decryption key(s) of a private JWK, a JWKS, a PEM file or a symmetric ``oct``
-    JWK (:func:`policies.tokens.load_decryption_keys`); exits 2 with the reason when the file
-    holds none."""
-    try:
-        return list(load_decryption_keys(raw, alg=alg, kid=kid))
-    except KeyFileError as exc:
-        _evidence_fail("token inspect", f"{path}: {exc}.")
-
-
-@token_group.command("inspect", with_appcontext=False)
-@click.argument("token", type=str)
-@click.option("--key", "key_path", required=True,
-              help="The API's private decryption key: a JWK, a JWKS or a PEM file.")
-@click.option("--issuer-jwks", "jwks_path", required=True,
-              help="The issuer's public signing JWKS (a file).")
-@click.option("--spec", "spec_path", default=None,
-              help="The OpenAPI document whose x-token-encryption profile the token must "
-                   "match (without it, issuer/audience checks lack evidence and block).")
-@click.option("--key-alg", default=None,
-              help="`alg` of a key file that declares none (PEM); default the spec's alg.")
-@click.option("--key-kid", default=None,
-              help="`kid` for the key (PEM default: its RFC 7638 thumbprint).")
-@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True,
-              help="Report format on stdout.")
-def token_inspect_command(token: str, key_path: str, jwks_path: str, spec_path: str | None,
-                          key_alg: str | None, key_kid: str | None, fmt: str) -> None:
-    """Analyse the nested access token TOKEN (``-``: read it from stdin, which keeps it out
-    of the process list) against the TOK, JWE, JWS, HDR and CLM rules.
-
-    Exit 0: the token passes; 1: findings block; 2: an input cannot be read.  The token and
-    key material are never printed; the report names the token by its SHA-256 fingerprint.
-    """
-
-    if token == "-":
-        token = _read_small("token inspect", "-", "token", 64 * 1024).decode("utf-8",
-                                                                              "replace")
-    token = token.strip()
-    if token[:7].lower() == "bearer ":
-        token = token[7:].strip()
-    if not token:
-        _evidence_fail("token inspect", "no token given.")
-    ext = None
-    if spec_path is not None:
-        ext = extension_of(_read_small("token inspect", spec_path, "spec", 25 * 1024 * 1024))
-        if ext is None:
-            _evidence_fail("token inspect", f"{spec_path}: not an OpenAPI document with an "
-                           "x-token-encryption profile on a bearer scheme.")
-    profile = TokenProfile.from_extension(ext)
-    keys = _decryption_keys(_read_small("token inspect", key_path, "key"), key_path,
-                            key_alg or profile.alg, key_kid)
-    raw_jwks = _read_small("token inspect", jwks_path, "issuer JWKS", 256 * 1024)
-    if not check_jwks(raw_jwks).keys:
-        _evidence_fail("token inspect", f"{jwks_path}: not a JWK Set.")
-    analysis = check_token(token, decryption_keys=keys, issuer_jwks=public_key_set(raw_jwks),
-                           profile=profile)
-    del token, keys
-    subject = {k: v for k, v in analysis.to_dict().items() if k not in ("findings", "passed")}
-    details = [f"fingerprint (SHA-256): {analysis.fingerprint}",
-               f"outer header: {json.dumps(analysis.outer_header)}",
-               f"inner header: {json.dumps(analysis.inner_header)}",
-               f"claims: {json.dumps(analysis.claims)}",
-               f"lifetime: {analysis.lifetime} s" if analysis.lifetime is not None
-               else "lifetime: unknown"]
-    if analysis.not_evaluated:
-        details.append(f"not evaluated: {', '.join(analysis.not_evaluated)}")
-    name = f"sha256:{analysis.fingerprint[:16]}"
-    _emit(fmt, render_evidence_text("token", name, analysis.findings, analysis.passed,
-                                    details),
-          render_evidence_json("token", subject, analysis.findings, analysis.passed),
-          render_evidence_sarif(name, analysis.findings, analysis.passed,
-                                {"fingerprint": analysis.fingerprint}))
-    sys.exit(EXIT_PASS if analysis.passed else EXIT_BLOCKED)
-
-
 # ------------------------------------------------------------------ audit trail and gate records
 EXIT_INTACT, EXIT_BROKEN = 0, 1
 
@@ -333,7 +90,7 @@ def _app_context(ctx: click.Context):  # type: ignore[no-untyped-def]
 def _jsonl_entries(path: str) -> list[dict[str, object]]:
     """The entries of a JSON Lines export; exits 2 when the file cannot be read or a line is
     not a JSON object."""
-    raw = _read_small("audit verify", path, "export", 1024 * 1024 * 1024)
+    raw = read_small("audit verify", path, "export", 1024 * 1024 * 1024)
     entries = []
     for number, line in enumerate(raw.decode("utf-8", "replace").splitlines(), start=1):
         if not line.strip():
@@ -341,9 +98,9 @@ def _jsonl_entries(path: str) -> list[dict[str, object]]:
         try:
             entry = json.loads(line)
         except ValueError:
-            _evidence_fail("audit verify", f"{path}: line {number} is not JSON.")
+            evidence_fail("audit verify", f"{path}: line {number} is not JSON.")
         if not isinstance(entry, dict):
-            _evidence_fail("audit verify", f"{path}: line {number} is not a JSON object.")
+            evidence_fail("audit verify", f"{path}: line {number} is not a JSON object.")
         entries.append(entry)
     return entries
 
@@ -408,12 +165,12 @@ def verify_record_command(path: str, jwks_path: str) -> None:
     JWKS is not a JWK Set.
     """
 
-    raw = _read_small("verify-record", path, "record", 4 * 1024 * 1024)
-    jwks = _read_small("verify-record", jwks_path, "JWKS", 256 * 1024)
+    raw = read_small("verify-record", path, "record", 4 * 1024 * 1024)
+    jwks = read_small("verify-record", jwks_path, "JWKS", 256 * 1024)
     try:
         verified = verify_record(raw, jwks)
     except JwksUnreadable as exc:
-        _evidence_fail("verify-record", f"{jwks_path}: {exc}")
+        evidence_fail("verify-record", f"{jwks_path}: {exc}")
     except RecordInvalid as exc:
         click.echo(f"INVALID: {path}: {exc.reason}")
         sys.exit(EXIT_BROKEN)

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from policies import algorithms, credentials
 from policies.findings import Finding, Status
 from policies.rules import Evidence, Severity, get_rule
+from specs import LoadLimits, SpecLoadError, load_document
 from specs import pointer as jp
 from specs.document import SpecDocument
 from specs.index import Operation, SecurityScheme, SpecIndex
@@ -969,3 +970,13 @@ def _is_https_url(value: object) -> bool:
         return parts.scheme == "https" and bool(parts.hostname)
     except ValueError:
         return False
+
+
+def extension_of(raw: bytes, limits: LoadLimits | None = None) -> dict[str, Any] | None:
+    """The first bearer scheme's ``x-token-encryption`` mapping in a document's bytes, or
+    ``None`` (unreadable document, no bearer scheme, no or ill-typed extension).  For the
+    offline CLI; uploads store it with the revision."""
+    try:
+        return declared_profile(SpecIndex(load_document(raw, limits)))
+    except (SpecLoadError, RecursionError, ValueError, TypeError):
+        return None

@@ -120,12 +120,14 @@ def reupload_ms(raw: bytes, repeat: int) -> float:
             from lifecycle.accounts.models import Membership, Team
             from lifecycle.accounts.services import create_user
             from lifecycle.catalog import services
+            from lifecycle.core.actor import Actor, ActorKind
 
             upgrade()
             # a developer of the team that owns the API, with a personal access token
             user = create_user("bench@stagegate.invalid", secrets.token_urlsafe(24),
                                ["developer"], actor="bench")
-            services.create_api("bench", "Bench", team="Bench")
+            services.create_api("bench", "Bench", team="Bench",
+                                actor=Actor(ActorKind.SYSTEM, "bench"))
             team = db.session.execute(db.select(Team).where(Team.name == "Bench")).scalar_one()
             db.session.add(Membership(user=user, team=team))
             db.session.commit()

@@ -33,14 +33,12 @@ and a generic message; the failing rule ids go to the server log only (jwt-polic
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
-import json
 import secrets
 import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,7 +55,6 @@ from lifecycle.core.clock import clock
 from lifecycle.core.errors import KeyStoreUnavailable, NotFound, ValidationFailed
 from lifecycle.core.extensions import db
 from policies.tokens import TokenProfile, check_token
-from policies.tokens.nested import CryptoFailure, decrypt
 
 PAT_PREFIX = "sgp_"
 SIGNING_ALG = "ES256"
@@ -66,6 +63,8 @@ CONTENT_ALG = "A256GCM"
 CURVE = "P-256"
 #: longest access-token lifetime accepted from the configuration (seconds)
 MAX_ACCESS_TOKEN_SECONDS = 900
+#: successful verifications remembered per app (least recently used evicted)
+VERIFIED_CACHE_SIZE = 4096
 SCOPE = "stagegate"
 MAX_NAME = 100
 
@@ -322,47 +321,137 @@ def _bearer() -> str | None:
     return value.strip()
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """What a successful verification established: whose token, through which PAT, and
+    the window (``iat - leeway`` ≤ now < ``exp``, seconds since the epoch) in which the
+    cryptographic and claim checks stay true."""
+
+    user_id: int
+    pat_id: int
+    not_before: int
+    expires: int
+
+
+class VerifiedTokens:
+    """Successful access-token verifications by the token's SHA-256 (issue 10).
+
+    Bounded (:data:`VERIFIED_CACHE_SIZE`, least recently used evicted), per app and process.
+    An entry is used only inside its token's validity window; what can change meanwhile —
+    the PAT revoked or expired, the user deactivated — is looked up on every request
+    (one primary-key query, :func:`_still_valid`), never taken from the cache.  Raw tokens
+    are never kept, only their digests.
+    """
+
+    def __init__(self, size: int = VERIFIED_CACHE_SIZE) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[bytes, _Verified] = OrderedDict()
+
+    def get(self, digest: bytes, now: int) -> _Verified | None:
+        with self._lock:
+            found = self._entries.get(digest)
+            if found is None:
+                return None
+            if now >= found.expires:
+                del self._entries[digest]
+                return None
+            if now < found.not_before:
+                return None
+            self._entries.move_to_end(digest)
+            return found
+
+    def put(self, digest: bytes, entry: _Verified) -> None:
+        with self._lock:
+            self._entries[digest] = entry
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def verified_tokens() -> VerifiedTokens:
+    """The current app's :class:`VerifiedTokens`."""
+    cache = current_app.extensions.get("stagegate_verified_tokens")
+    if cache is None:
+        with _lock:
+            cache = current_app.extensions.setdefault("stagegate_verified_tokens",
+                                                      VerifiedTokens())
+    return cache  # type: ignore[no-any-return]
+
+
 def verify(token: str, now: datetime | None = None) -> User:
     """The user an access token acts for.
+
+    A token verified before (same SHA-256, still inside its ``iat``/``exp`` window) is not
+    decrypted again: only the user's and the PAT's current state are read (one query).
+    Otherwise the token is decrypted and verified once (:func:`check_token`; its verified
+    claims are taken from the same pass) and remembered on success.
 
     :raises InvalidBearer: the token fails any checker rule, or its user or PAT is no
         longer valid.
     """
-    keys = app_keys()
     moment = now or clock()
+    instant = int(moment.timestamp())
+    digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+    cache = verified_tokens()
+    known = cache.get(digest, instant)
+    if known is not None:
+        return _still_valid(known.user_id, known.pat_id, moment)
+    keys = app_keys()
+    leeway = int(current_app.config.get("TOKEN_LEEWAY_SECONDS", 30))
+    verified: list[dict[str, Any]] = []
     analysis = check_token(token, decryption_keys=[keys.encryption],
                            issuer_jwks=[keys.signing_public], profile=access_token_profile(),
-                           now=int(moment.timestamp()),
-                           leeway=int(current_app.config.get("TOKEN_LEEWAY_SECONDS", 30)),
-                           replay_cache=None)
+                           now=instant, leeway=leeway, replay_cache=None,
+                           on_verified=lambda claims: verified.append(dict(claims)))
     failing = analysis.failing()
     if failing or analysis.not_evaluated:
         rules = sorted({f.rule_id for f in failing}) or ["incomplete"]
         raise InvalidBearer("invalid_token", ",".join(rules))
-    claims = _claims(token, keys.encryption)
-    user = db.session.get(User, int(claims["sub"])) if str(claims.get("sub")).isdigit() \
-        else None
-    pat = db.session.execute(db.select(PersonalAccessToken).where(
-        PersonalAccessToken.lookup == str(claims.get("client_id"))[len(PAT_PREFIX):]
-    )).scalar_one_or_none()
-    if user is None or not user.active:
+    if len(verified) != 1:
+        raise InvalidBearer("invalid_token", "claims unreadable")
+    claims = verified[0]
+    sub, client_id = claims.get("sub"), claims.get("client_id")
+    if not (isinstance(sub, str) and sub.isdigit()) or not isinstance(client_id, str):
         raise InvalidBearer("invalid_token", "user unknown or inactive")
-    if pat is None or pat.user_id != user.id or not pat.usable_at(moment):
+    pat = db.session.execute(db.select(PersonalAccessToken).where(
+        PersonalAccessToken.lookup == client_id[len(PAT_PREFIX):]
+    )).scalar_one_or_none()
+    if pat is None:
         raise InvalidBearer("invalid_token", "personal access token revoked or expired")
+    user = _still_valid(int(sub), pat.id, moment)
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if isinstance(exp, int) and isinstance(iat, int):
+        cache.put(digest, _Verified(user.id, pat.id, iat - leeway, exp))
     return user
 
 
-def _claims(token: str, key: jwk.JWK) -> dict[str, Any]:
-    """The claims of a token the checker accepted (decrypted again; it was verified)."""
-    try:
-        plaintext = decrypt(token, key, KEY_ALG, CONTENT_ALG, 64 * 1024)
-        payload = plaintext.decode("ascii").split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (CryptoFailure, UnicodeDecodeError, IndexError, ValueError, binascii.Error):
-        raise InvalidBearer("invalid_token", "claims unreadable") from None
-    if not isinstance(claims, dict):
-        raise InvalidBearer("invalid_token", "claims unreadable")
-    return claims
+def _still_valid(user_id: int, pat_id: int, moment: datetime) -> User:
+    """The user, when they are still active and the PAT is theirs and still usable at
+    ``moment`` (one query for both rows).
+
+    :raises InvalidBearer: otherwise.
+    """
+    row = db.session.execute(
+        db.select(User, PersonalAccessToken)
+        .join(PersonalAccessToken, PersonalAccessToken.user_id == User.id)
+        .where(User.id == user_id, PersonalAccessToken.id == pat_id)
+    ).one_or_none()
+    if row is None:
+        raise InvalidBearer("invalid_token", "personal access token revoked or expired")
+    user, pat = row
+    if not user.active:
+        raise InvalidBearer("invalid_token", "user unknown or inactive")
+    if not pat.usable_at(moment):
+        raise InvalidBearer("invalid_token", "personal access token revoked or expired")
+    return user  # type: ignore[no-any-return]
 
 
 def authenticate_bearer() -> User:

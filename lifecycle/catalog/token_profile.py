@@ -11,20 +11,10 @@ from dataclasses import asdict
 from typing import Any
 
 from lifecycle.catalog.models import ApiVersion
-from policies.spec_rules import declared_profile
+from policies.spec_rules import extension_of
 from policies.tokens import TokenProfile
-from specs import LoadLimits, SpecLoadError, load_document
-from specs.index import SpecIndex
 
-
-def extension_of(raw: bytes, limits: LoadLimits | None = None) -> dict[str, Any] | None:
-    """The first bearer scheme's ``x-token-encryption`` mapping in a document's bytes, or
-    ``None`` (unreadable document, no bearer scheme, no or ill-typed extension).  For the
-    offline CLI; uploads store it with the revision."""
-    try:
-        return declared_profile(SpecIndex(load_document(raw, limits)))
-    except (SpecLoadError, RecursionError, ValueError, TypeError):
-        return None
+__all__ = ["extension_of", "profile_dict", "profile_of"]
 
 
 def profile_of(version_obj: ApiVersion) -> TokenProfile:

@@ -24,7 +24,11 @@ it is ``retired``.  Every event is a :class:`~lifecycle.evidence.models.KeyEvent
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
+import time
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,6 +54,9 @@ RSA_SIZES = (3072, 4096)
 #: ECDH-ES-based JWE key management → allowed curves (first is the default)
 ECDH_ALGS = ("ECDH-ES", "ECDH-ES+A128KW", "ECDH-ES+A192KW", "ECDH-ES+A256KW")
 EC_CURVES = ("P-256", "P-384", "P-521")
+#: unsealed private keys kept per process: at most this many, each for this many seconds
+KEY_CACHE_SIZE = 64
+KEY_CACHE_SECONDS = 300.0
 #: default longest grace period (90 days), overridable with ``KEY_MAX_GRACE_SECONDS``
 MAX_GRACE_SECONDS = 90 * 24 * 3600
 MAX_ACTOR = 100
@@ -106,8 +113,73 @@ def public_jwks(version_obj: ApiVersion, now: datetime | None = None) -> dict[st
     return {"keys": [dict(k.public_jwk) for k in usable_keys(version_obj, now)]}
 
 
+class _UnsealedKeys:
+    """A bounded, short-lived, per-process cache of unsealed private keys (issue 10).
+
+    Unsealing and parsing an RSA-3072 key costs 150–250 ms per token analysis; the
+    cryptography itself about 1 ms.  Entries are keyed by ``(version id, kid)`` and remember
+    a SHA-256 of the KEK they were opened with, so after a KEK change the key is opened
+    again (and fails again when it no longer opens).  At most :data:`KEY_CACHE_SIZE` keys
+    (least recently used evicted), each for :data:`KEY_CACHE_SECONDS` (monotonic clock);
+    a version's entries are dropped when its keys are generated, rotated or retired.
+    Which keys are usable is always decided by the database (:func:`usable_keys`), never
+    by the cache.
+    """
+
+    def __init__(self, size: int, seconds: float) -> None:
+        self._size = size
+        self._seconds = seconds
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[int, str], tuple[bytes, float, jwk.JWK]] = \
+            OrderedDict()
+
+    def get(self, key: tuple[int, str], stamp: bytes) -> jwk.JWK | None:
+        """The cached key when it was opened from the same sealed blob under the same KEK
+        less than the lifetime ago; else ``None``."""
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                return None
+            if found[0] != stamp or found[1] <= time.monotonic():
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return found[2]
+
+    def put(self, key: tuple[int, str], stamp: bytes, value: jwk.JWK) -> None:
+        with self._lock:
+            self._entries[key] = (stamp, time.monotonic() + self._seconds, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def forget_version(self, version_id: int) -> None:
+        """Drop every cached key of a version (its keys changed)."""
+        with self._lock:
+            for key in [k for k in self._entries if k[0] == version_id]:
+                del self._entries[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+unsealed_keys = _UnsealedKeys(KEY_CACHE_SIZE, KEY_CACHE_SECONDS)
+
+
+def _stamp(kek: bytes) -> bytes:
+    """What a cached key was opened under: a key's sealed blob never changes while the KEK
+    stays the same (re-sealing means a new KEK), so the KEK's digest suffices and the
+    deferred ``sealed_private`` column is not even loaded on a hit."""
+    return hashlib.sha256(kek).digest()
+
+
 def decryption_keys(version_obj: ApiVersion, now: datetime | None = None) -> list[jwk.JWK]:
-    """The private jwcrypto keys usable at ``now`` (opened with the KEK, in memory only).
+    """The private jwcrypto keys usable at ``now`` (opened with the KEK, in memory only;
+    kept in the per-process :data:`unsealed_keys` cache for a few minutes).
 
     :raises KeyStoreUnavailable: the KEK is missing, malformed or not the one the keys were
         sealed under.
@@ -116,13 +188,20 @@ def decryption_keys(version_obj: ApiVersion, now: datetime | None = None) -> lis
     out = []
     for key in usable_keys(version_obj, now):
         kek = kek or _kek()
+        stamp = _stamp(kek)
+        cached = unsealed_keys.get((key.version_id, key.kid), stamp)
+        if cached is not None:
+            out.append(cached)
+            continue
         try:
             private = crypto_store.unseal(key.sealed_private, _aad(key.version_id, key.kid),
                                           kek)
         except crypto_store.KeyStoreError as exc:
             raise KeyStoreUnavailable(f"Managed key {key.kid} cannot be opened: "
                                       f"{exc.message}") from None
-        out.append(jwk.JWK.from_json(private))
+        opened = jwk.JWK.from_json(private)
+        unsealed_keys.put((key.version_id, key.kid), stamp, opened)
+        out.append(opened)
     return out
 
 
@@ -206,6 +285,7 @@ def generate_key(name: str, version: str, *, alg: str | None = None, crv: str | 
                  {"kid": key.kid, "alg": chosen})
     commit_or_conflict("Another request generated a key for this version at the same time; "
                        "reload.")
+    unsealed_keys.forget_version(obj.id)
     return key
 
 
@@ -263,6 +343,7 @@ def rotate_key(name: str, version: str, grace_seconds: int, *, alg: str | None =
                   "grace_until": until.isoformat() if grace_seconds else None})
     commit_or_conflict("Another request rotated this version's key at the same time; "
                        "reload.")
+    unsealed_keys.forget_version(obj.id)
     db.session.refresh(old)
     return key
 
@@ -295,6 +376,8 @@ def retire_expired(version_obj: ApiVersion, now: datetime | None = None, *,
             retired.append(key)
     if commit:
         db.session.commit()
+    if retired:
+        unsealed_keys.forget_version(version_obj.id)
     for key in retired:
         db.session.refresh(key)
     return retired

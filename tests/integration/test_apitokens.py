@@ -285,3 +285,72 @@ def test_signing_and_encryption_keys_are_separate_and_sealed(app, anon, dev):
                             (keys.encryption, keys.signing), strict=True):
             private = key.export_private(as_dict=True)["d"]
             assert private.encode() not in row.sealed_private
+
+
+# ------------------------------------------------------------------ verification cache (issue 10)
+def _verified_count(app) -> int:
+    with app.app_context():
+        return len(apitokens.verified_tokens())
+
+
+def test_a_repeated_token_is_verified_once_then_only_its_user_and_pat_are_read(
+        app, auth, monkeypatch):
+    user = auth.user("viewer")
+    access = auth.token(user.email)
+    anon = app.test_client(user=None)
+    calls = []
+    real = apitokens.check_token
+    monkeypatch.setattr(apitokens, "check_token",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    for _ in range(3):
+        assert anon.get("/api/v1/apis", headers=bearer(access)).status_code == 200
+    assert len(calls) == 1
+    assert _verified_count(app) == 1
+    # another token of the same user is verified on its own
+    assert anon.get("/api/v1/apis", headers=bearer(auth.token(user.email))).status_code == 200
+    assert len(calls) == 2
+
+
+def test_a_revoked_pat_is_refused_even_with_a_cached_verification(app, auth):
+    user = auth.user("viewer")
+    with app.app_context():
+        pat = make_pat(user, days=2)
+    anon = app.test_client(user=None)
+    access = exchange(anon, pat).get_json()["access_token"]
+    assert anon.get("/api/v1/apis", headers=bearer(access)).status_code == 200
+    assert _verified_count(app) == 1
+    with app.app_context():
+        row = db.session.execute(sa.select(PersonalAccessToken)).scalars().one()
+        apitokens.revoke_pat(row.user, row.id)
+    assert _verified_count(app) == 1  # still cached: the refusal comes from the lookup
+    assert anon.get("/api/v1/apis", headers=bearer(access)).status_code == 401
+
+
+def test_a_deactivated_user_is_refused_even_with_a_cached_verification(app, auth):
+    user = auth.user("viewer")
+    access = auth.token(user.email)
+    anon = app.test_client(user=None)
+    assert anon.get("/api/v1/apis", headers=bearer(access)).status_code == 200
+    assert _verified_count(app) == 1
+    assert auth.client("admin").post(f"/admin/users/{user.id}/active",
+                                     data={}).status_code in (200, 303)
+    assert _verified_count(app) == 1
+    assert anon.get("/api/v1/apis", headers=bearer(access)).status_code == 401
+
+
+def test_a_cached_token_is_refused_after_its_exp(app, anon, dev, clock):
+    access = exchange(anon, dev[1]).get_json()["access_token"]
+    assert anon.get("/api/v1/apis", headers=bearer(access)).status_code == 200
+    assert _verified_count(app) == 1
+    clock.now += timedelta(seconds=apitokens.MAX_ACCESS_TOKEN_SECONDS + 120)
+    assert anon.get("/api/v1/apis", headers=bearer(access)).status_code == 401
+
+
+def test_the_verification_cache_is_bounded():
+    cache = apitokens.VerifiedTokens(size=2)
+    entry = apitokens._Verified(1, 1, 0, 10**10)
+    for digest in (b"a", b"b", b"c"):
+        cache.put(digest, entry)
+    assert len(cache) == 2
+    assert cache.get(b"a", 100) is None and cache.get(b"c", 100) == entry
+    assert cache.get(b"c", 10**10) is None  # at exp: gone

@@ -274,3 +274,56 @@ def test_unknown_version_is_404(ctx):
     client = ctx.test_client()
     assert client.get("/api/v1/apis/nope/versions/1/jwks.json").status_code == 404
     assert client.post("/api/v1/apis/nope/versions/1/keys").status_code == 404
+
+
+# ------------------------------------------------------------------ unsealed-key cache (issue 10)
+@pytest.fixture
+def unseal_calls(monkeypatch):
+    """Count the unsealings; start from an empty cache."""
+    calls = []
+    real = crypto_store.unseal
+    monkeypatch.setattr(crypto_store, "unseal", lambda *a: calls.append(1) or real(*a))
+    keys.unsealed_keys.clear()
+    yield calls
+    keys.unsealed_keys.clear()
+
+
+def test_an_unsealed_key_is_reused_by_the_next_analysis(version, unseal_calls):
+    keys.generate_key("orders", "1.0.0", now=T0, actor=TESTER)
+    (first,) = keys.decryption_keys(version, T0)
+    (second,) = keys.decryption_keys(version, T0)
+    assert second is first
+    assert len(unseal_calls) == 1
+
+
+def test_rotation_clears_the_cached_keys_of_the_version(version, unseal_calls):
+    old = keys.generate_key("orders", "1.0.0", now=T0, actor=TESTER)
+    keys.decryption_keys(version, T0)
+    assert len(keys.unsealed_keys) == 1
+    new = keys.rotate_key("orders", "1.0.0", 0, now=T0, actor=TESTER)
+    assert len(keys.unsealed_keys) == 0
+    (only,) = keys.decryption_keys(version, T0)
+    assert only["kid"] == new.kid != old.kid
+    assert len(unseal_calls) == 2
+
+
+def test_a_cached_key_is_not_used_under_another_kek(ctx, version, unseal_calls):
+    keys.generate_key("orders", "1.0.0", now=T0, actor=TESTER)
+    keys.decryption_keys(version, T0)
+    ctx.config["KEY_ENCRYPTION_KEY"] = b64(secrets.token_bytes(32))
+    with pytest.raises(errors.KeyStoreUnavailable):
+        keys.decryption_keys(version, T0)
+
+
+def test_the_unsealed_key_cache_is_bounded_and_short_lived(monkeypatch):
+    cache = keys._UnsealedKeys(size=1, seconds=60)
+    now = [1000.0]
+    monkeypatch.setattr(keys.time, "monotonic", lambda: now[0])
+    a, b = jwk.JWK.generate(kty="oct", size=256), jwk.JWK.generate(kty="oct", size=256)
+    cache.put((1, "a"), b"s", a)
+    cache.put((1, "b"), b"s", b)
+    assert cache.get((1, "a"), b"s") is None and cache.get((1, "b"), b"s") is b
+    assert cache.get((1, "b"), b"other kek") is None
+    cache.put((1, "b"), b"s", b)
+    now[0] += 61
+    assert cache.get((1, "b"), b"s") is None
