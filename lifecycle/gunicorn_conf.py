@@ -40,6 +40,9 @@ graceful_timeout = 30
 #: restart workers now and then, so a slow leak never grows without bound
 max_requests = 2000
 max_requests_jitter = 200
+#: longest request line (method, URL with query, version) in bytes: gunicorn's maximum
+#: (its default is 4,094); longer ones get 414, as the contract documents
+limit_request_line = 8190
 accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
