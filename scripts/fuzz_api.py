@@ -18,11 +18,14 @@ its releases pin ``jsonschema-rs``, which the app's openapi-spec-validator uses 
    ``fuzzing``, at most ``--max-examples`` generated cases per operation, positive and
    negative data, and the checks ``not_a_server_error``, ``status_code_conformance``,
    ``content_type_conformance``, ``response_headers_conformance`` and
-   ``response_schema_conformance``.
-5. **Verdict.** Exit 0 only when schemathesis reports no failure, finished inside
-   ``--time-limit`` seconds, and the server's log holds no traceback, no worker timeout and
-   no worker killed by a signal.  Exit 1 otherwise (the reason is printed); 2 when it could
-   not be set up (gunicorn did not start, ...).
+   ``response_schema_conformance`` — twice: once with every parameter generated (mostly
+   unknown names: 404s, odd path segments), once with the path parameters ``name`` /
+   ``version`` fixed to a demo version (:data:`KNOWN`, a ``schemathesis.toml``), so the
+   generated bodies and queries reach the services behind the lookups.
+5. **Verdict.** Exit 0 only when both runs report no failure, finished inside
+   ``--time-limit`` seconds together, and the server's log holds no traceback, no worker
+   timeout and no worker killed by a signal.  Exit 1 otherwise (the reason is printed); 2
+   when it could not be set up (gunicorn did not start, ...).
 
 The token is printed nowhere; schemathesis masks the Authorization header in its output.
 """
@@ -57,6 +60,8 @@ HOST = "127.0.0.1"
 USER = "fuzz@stagegate.test"
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_headers_conformance", "response_schema_conformance")
+#: the demo version the second run's path parameters name (stagegate demo: in testing)
+KNOWN = {"path.name": "inventory", "path.version": "2.0.0"}
 #: what in the server's log means a crash or a hang
 CRASH_SIGNS = ("Traceback", "WORKER TIMEOUT", "was sent SIG", "exited with code",
                "Segmentation fault")
@@ -139,9 +144,11 @@ def access_token(port: int, pat: str) -> str:
     return str(json.loads(body)["access_token"])
 
 
-def schemathesis_command(port: int, args: argparse.Namespace, report: Path) -> list[str]:
+def schemathesis_command(port: int, args: argparse.Namespace, report: Path,
+                         config: Path | None = None) -> list[str]:
     base = f"http://{HOST}:{port}/api/v1"
-    return [str(args.st), "run", f"{base}/openapi.json", "--url", base,
+    return [str(args.st), *(["--config-file", str(config)] if config else []), "run",
+            f"{base}/openapi.json", "--url", base,
             "--checks", ",".join(CHECKS),
             "--phases", "examples,coverage,fuzzing",
             "--max-examples", str(args.max_examples),
@@ -160,7 +167,7 @@ def main() -> int:
     ap.add_argument("--max-examples", type=int, default=8,
                     help="generated cases per operation and phase (default 8)")
     ap.add_argument("--time-limit", type=float, default=240,
-                    help="wall-clock cap in seconds for the schemathesis run (default 240)")
+                    help="wall-clock cap in seconds for both schemathesis runs (default 240)")
     ap.add_argument("--seed", type=int, default=1, help="schemathesis seed (default 1)")
     ap.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     ap.add_argument("--st", type=Path, default=ROOT / ".venv-fuzz" / "bin" / "st",
@@ -193,20 +200,30 @@ def main() -> int:
                 print("fuzz_api: the server did not start", file=sys.stderr)
                 return 2
             token = access_token(port, pat)
-            cmd = schemathesis_command(port, args, report)
-            print("fuzz_api:", " ".join(cmd), "-H 'Authorization: Bearer ***'", flush=True)
-            try:
-                st = subprocess.run([*cmd, "-H", f"Authorization: Bearer {token}"], cwd=work,
-                                    timeout=args.time_limit, check=False)
-                code: int | None = st.returncode
-            except subprocess.TimeoutExpired:
-                code = None
+            config = work / "schemathesis.toml"
+            config.write_text("[parameters]\n" + "".join(
+                f'"{key}" = "{value}"\n' for key, value in KNOWN.items()))
+            code: int | None = 0
+            deadline = time.monotonic() + args.time_limit
+            for run, (junit, conf) in enumerate(((report, None),
+                                                 (work / "junit-known.xml", config)), 1):
+                cmd = schemathesis_command(port, args, junit, conf)
+                print(f"fuzz_api: run {run}/2:", " ".join(cmd),
+                      "-H 'Authorization: Bearer ***'", flush=True)
+                try:
+                    st = subprocess.run([*cmd, "-H", f"Authorization: Bearer {token}"],
+                                        cwd=work, check=False,
+                                        timeout=max(1.0, deadline - time.monotonic()))
+                    code = code or st.returncode
+                except subprocess.TimeoutExpired:
+                    code = None
+                    break
             server_log = log.read_text(errors="replace")  # before the shutdown signals
         finally:
             stop(server)
             if args.keep:
                 args.keep.mkdir(parents=True, exist_ok=True)
-                for path in (log, report):
+                for path in (log, report, work / "junit-known.xml"):
                     if path.exists():
                         (args.keep / path.name).write_bytes(path.read_bytes())
         elapsed = time.monotonic() - started
