@@ -6,8 +6,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAGEGATE := $(VENV)/bin/stagegate
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+FUZZ_VENV ?= .venv-fuzz
 
-.PHONY: run test test-postgres setup assets browser bench bench-check clean
+.PHONY: run test test-postgres setup assets browser bench bench-check fuzz clean
 
 ## make run: set up, migrate, load the demo, serve http://127.0.0.1:5000 (SQLite)
 run: setup
@@ -53,6 +54,17 @@ bench: setup
 ## revisions, token analysis and authentication vs the bare cryptography (npm ci in bench/)
 bench-check: setup
 	$(PY) scripts/bench_check.py
+## make fuzz: schemathesis against a live server (seeded SQLite, gunicorn), bounded in
+## examples and time; fails on any server error or contract violation (scripts/fuzz_api.py)
+fuzz: setup $(FUZZ_VENV)/.installed
+	$(PY) scripts/fuzz_api.py --st $(FUZZ_VENV)/bin/st
+
+## schemathesis lives in its own virtualenv: it pins jsonschema-rs, which the app's
+## openapi-spec-validator uses too (scripts/fuzz-requirements.txt)
+$(FUZZ_VENV)/.installed: scripts/fuzz-requirements.txt
+	$(PYTHON) -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/pip install --quiet -r scripts/fuzz-requirements.txt
+	touch $@
 
 clean:
-	rm -rf $(VENV) node_modules lifecycle/static/vendor
+	rm -rf $(VENV) $(FUZZ_VENV) node_modules lifecycle/static/vendor

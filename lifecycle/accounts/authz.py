@@ -182,6 +182,7 @@ ENDPOINTS: dict[str, Requirement] = {
     "api.put_spec": _CHANGE,
     "api.create_transition": Requirement("transition", stage=from_json("to")),
     "api.version_jwks": _PUBLIC,  # public encryption keys token issuers encrypt to
+    "api.openapi_json": _PUBLIC,  # the REST contract (lifecycle/api/contract.py)
     "api.list_keys": _READ,
     "api.generate_key": _CHANGE,
     "api.rotate_key": _CHANGE,
