@@ -6,6 +6,9 @@
   pack), with the reason on stderr.
   The document alone is judged: the gate's token and JWKS rules are left out (see below).
 - ``stagegate demo`` — apply the migrations and load the demo APIs into an empty database.
+- ``stagegate worker [--concurrency N]`` — run the job queue's worker (procrastinate) against
+  the app's PostgreSQL database until interrupted; on SQLite the serving process runs jobs in
+  a background thread and this command exits 2 with one line saying so.
 - ``stagegate token inspect TOKEN|- --key FILE --issuer-jwks FILE [--spec FILE]
   [--format text|json|sarif]`` and ``stagegate jwks check FILE [--format ...]`` — offline
   analyses of a sample token and of a key set; same exit codes (0 pass, 1 blocked,
@@ -26,9 +29,10 @@ from typing import NoReturn
 
 import click
 import flask_migrate
+import sqlalchemy as sa
 from flask.cli import FlaskGroup, ScriptInfo
 
-from lifecycle import audit, demo
+from lifecycle import audit, demo, jobs
 from lifecycle.app import create_app
 from lifecycle.catalog import stages
 from lifecycle.catalog.token_profile import extension_of
@@ -167,6 +171,29 @@ def demo_command() -> None:
                    "set up a second factor at their first sign-in):")
         for email, roles, password in users:
             click.echo(f"  {email:<26} {'+'.join(roles):<10} {password}")
+
+
+@main.command("worker", with_appcontext=False)
+@click.option("--concurrency", type=click.IntRange(1, 32), default=1, show_default=True,
+              help="Jobs run at the same time by this worker.")
+@click.pass_context
+def worker_command(ctx: click.Context, concurrency: int) -> None:
+    """Run queued jobs (large uploads' checks, …) until interrupted (PostgreSQL only).
+
+    The worker uses the app's database (``DATABASE_URL``); start one or more next to the web
+    workers.  Exit 2 on SQLite: there ``stagegate run`` runs jobs in a background thread.
+    """
+    flask_app = ctx.ensure_object(ScriptInfo).load_app()
+    url = sa.make_url(str(flask_app.config["SQLALCHEMY_DATABASE_URI"]))
+    if url.get_backend_name() != "postgresql":
+        click.echo(f"stagegate worker: needs PostgreSQL (the database is "
+                   f"{url.get_backend_name()}); on SQLite `stagegate run` runs jobs itself.",
+                   err=True)
+        sys.exit(EXIT_UNCHECKABLE)
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    click.echo(f"stagegate worker: running jobs from {url.render_as_string(hide_password=True)}"
+               f" (concurrency {concurrency}); Ctrl-C stops it.", err=True)
+    jobs.serve_worker(flask_app, conninfo=conninfo, concurrency=concurrency)
 
 
 # ------------------------------------------------------------------ token and JWKS evidence
