@@ -9,6 +9,7 @@ fragment — no timing assumption.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -37,7 +38,7 @@ def _large_document() -> bytes:
 
 
 @pytest.fixture
-def gate(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
     """Background checks wait for this event before they start (the synchronous upload,
     which passes no ``progress``, is untouched)."""
     release = threading.Event()
