@@ -17,6 +17,7 @@ from flask import Flask
 from lifecycle import api, jobs, web
 from lifecycle.accounts import apitokens, authz, sessions
 from lifecycle.api.errors import domain_error_json, spec_error_json
+from lifecycle.catalog import tasks as catalog_tasks
 from lifecycle.catalog.models import Api
 from lifecycle.catalog.spec_evidence import SpecProvider
 from lifecycle.cli_accounts import tokens_group, users_group
@@ -37,6 +38,10 @@ def evidence_providers() -> list[EvidenceProvider]:
     """The gate's evidence providers (one per evidence kind; a new kind — e.g. the gateway's
     configuration and proof — is added here and its rules listed in the policy pack)."""
     return [SpecProvider(), JwksProvider(), TokenProvider()]
+
+
+#: modules whose import registers job tasks (``@jobs.task``); listed so the import is explicit
+TASK_MODULES = (catalog_tasks,)
 
 
 def _find_api(name: str) -> Api | None:

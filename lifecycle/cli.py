@@ -9,6 +9,9 @@
   :mod:`lifecycle.offline` and :mod:`lifecycle.offline_evidence`; the console script
   (:mod:`lifecycle.console`) runs them without importing Flask or the database layer.
 - ``stagegate demo`` — apply the migrations and load the demo APIs into an empty database.
+- ``stagegate worker [--concurrency N]`` — run the job queue's worker (procrastinate) against
+  the app's PostgreSQL database until interrupted; on SQLite the serving process runs jobs in
+  a background thread and this command exits 2 with one line saying so.
 - ``stagegate token inspect TOKEN|- --key FILE --issuer-jwks FILE [--spec FILE]
   [--format text|json|sarif]`` and ``stagegate jwks check FILE [--format ...]`` — offline
   analyses of a sample token and of a key set; same exit codes (0 pass, 1 blocked,
@@ -25,9 +28,10 @@ import sys
 
 import click
 import flask_migrate
+import sqlalchemy as sa
 from flask.cli import FlaskGroup, ScriptInfo
 
-from lifecycle import audit, demo
+from lifecycle import audit, demo, jobs
 from lifecycle.app import create_app
 from lifecycle.demo.accounts import create_demo_users
 from lifecycle.gateway.cli import gateway as gateway_group
@@ -51,6 +55,29 @@ for _offline_command in (check_command, jwks_group, token_group, gateway_group):
 @main.command("demo")
 def demo_command() -> None:
     """Apply the migrations and load demo APIs into an empty database."""
+
+
+@main.command("worker", with_appcontext=False)
+@click.option("--concurrency", type=click.IntRange(1, 32), default=1, show_default=True,
+              help="Jobs run at the same time by this worker.")
+@click.pass_context
+def worker_command(ctx: click.Context, concurrency: int) -> None:
+    """Run queued jobs (large uploads' checks, …) until interrupted (PostgreSQL only).
+
+    The worker uses the app's database (``DATABASE_URL``); start one or more next to the web
+    workers.  Exit 2 on SQLite: there ``stagegate run`` runs jobs in a background thread.
+    """
+    flask_app = ctx.ensure_object(ScriptInfo).load_app()
+    url = sa.make_url(str(flask_app.config["SQLALCHEMY_DATABASE_URI"]))
+    if url.get_backend_name() != "postgresql":
+        click.echo(f"stagegate worker: needs PostgreSQL (the database is "
+                   f"{url.get_backend_name()}); on SQLite `stagegate run` runs jobs itself.",
+                   err=True)
+        sys.exit(EXIT_UNCHECKABLE)
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    click.echo(f"stagegate worker: running jobs from {url.render_as_string(hide_password=True)}"
+               f" (concurrency {concurrency}); Ctrl-C stops it.", err=True)
+    jobs.serve_worker(flask_app, conninfo=conninfo, concurrency=concurrency)
 
 
     flask_migrate.upgrade()  # the directory configured in create_app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,19 +29,34 @@ class SpecCheck:
     profile: dict[str, Any] | None = None
 
 
-def check_spec(raw: bytes, limits: LoadLimits | None = None) -> SpecCheck:
+#: ``progress(step)`` with step ``"load"``, ``"validate"`` or ``"rules"`` (the step starting)
+StepCallback = Callable[[str], None]
+
+
+def check_spec(raw: bytes, limits: LoadLimits | None = None, *,
+               progress: StepCallback | None = None) -> SpecCheck:
     """Load, validate and evaluate every spec rule on ``raw``.
 
     :param raw: the uploaded bytes (JSON or YAML, detected from the content).
     :param limits: load limits (size, depth, alias expansion); defaults apply when ``None``.
+    :param progress: called with ``"load"``, ``"validate"``, ``"rules"`` as each step starts
+        (a background job reports them; the result is the same without it).
     :raises SpecLoadError: only when the bytes are not a readable document at all.
     """
+    step = progress or _no_progress
+    step("load")
     doc = load_document(raw, limits)
+    step("validate")
     issues = validate_document(doc)
+    step("rules")
     built = build_index(doc)
     findings = locate_findings(doc, evaluate_spec_rules(doc, issues, built))
     profile = declared_profile(built) if isinstance(built, SpecIndex) else None
     return SpecCheck(doc, tuple(issues), tuple(sort_findings(findings)), profile)
+
+
+def _no_progress(step: str) -> None:
+    """The default :data:`StepCallback`: report nothing."""
 
 
 def locate_findings(doc: SpecDocument, findings: Sequence[Finding]) -> list[Finding]:

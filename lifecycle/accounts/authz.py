@@ -190,6 +190,10 @@ ENDPOINTS: dict[str, Requirement] = {
     "api.get_jwks": _READ,
     "api.post_token": _CHANGE,
     "api.list_tokens": _READ,
+    # jobs (lifecycle/api/jobs.py, lifecycle/web/jobs.py): every signed-in user may read every
+    # API, so the job's creator and anyone who may read its subject is ``read``
+    "api.get_job": _READ,
+    "web.job_status": _READ,
     # evidence forms of the web UI (lifecycle/web/evidence.py)
     "web.generate_key": _CHANGE,
     "web.rotate_key": _CHANGE,

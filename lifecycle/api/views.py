@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request, url_for
 
 from lifecycle.accounts.authz import current_actor
-from lifecycle.api import serialize
+from lifecycle.api import jobs, serialize
 from lifecycle.api.errors import ApiError
 from lifecycle.catalog import services
 from lifecycle.gates import evaluate, moves
@@ -89,12 +89,16 @@ def get_version(name: str, version: str) -> Any:
 def put_spec(name: str, version: str) -> Any:
     """Upload the OpenAPI document as the raw body (JSON or YAML, detected from content).
 
-    201 with a new revision, 200 when identical bytes were uploaded before.
+    201 with a new revision, 200 when identical bytes were uploaded before; with
+    ``Prefer: respond-async`` (RFC 7240) 202 and a job that does the same
+    (:mod:`lifecycle.api.jobs`).
     """
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         raise ApiError(415, "unsupported_media_type",
                        "Send the document itself as the request body, not as a form.")
     raw = request.get_data(cache=False)
+    if jobs.prefers_async():
+        return jobs.put_spec_async(name, version, raw)
     revision, created = services.upload_spec(name, version, raw, uploader=current_actor())
     obj = revision.api_version
     body = {

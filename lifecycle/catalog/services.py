@@ -17,7 +17,7 @@ work: it commits once, or rolls back and raises.  Every changing function takes 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -227,8 +227,21 @@ def load_limits() -> LoadLimits:
     )
 
 
+#: ``progress(percent, message)`` of a long upload (see :func:`upload_spec`)
+UploadProgress = Callable[[int, str], None]
+
+#: the steps of an upload as ``step → (percent, message)`` reported to ``progress``
+UPLOAD_STEPS: dict[str, tuple[int, str]] = {
+    "load": (10, "Reading the document"),
+    "validate": (30, "Validating against the OpenAPI schema"),
+    "rules": (60, "Evaluating the spec rules"),
+    "store": (90, "Storing the revision"),
+}
+
+
 def upload_spec(
-    name: str, version: str, raw: bytes, *, uploader: Actor
+    name: str, version: str, raw: bytes, *, uploader: Actor,
+    progress: UploadProgress | None = None,
 ) -> tuple[SpecRevision, bool]:
     """Store an OpenAPI document as the next revision of a version, with its analysis.
 
@@ -236,6 +249,9 @@ def upload_spec(
 
     :param raw: the document exactly as uploaded (JSON or YAML, detected from content).
     :param uploader: who uploaded it (recorded as the revision's ``uploaded_by``).
+    :param progress: called as each step starts (:data:`UPLOAD_STEPS`: load, validate,
+        rules, store) with ``(percent, message)``; the ``spec.check`` job reports them.
+        Nothing else changes when it is given.
     :returns: ``(revision, created)``; ``created`` is ``False`` for identical bytes.
     :raises NotFound: no such API or version.
     :raises Conflict: the version is retired (read-only), or a concurrent upload won.
@@ -258,8 +274,14 @@ def upload_spec(
                          {"revision": existing.number, "sha256": sha})
             db.session.commit()
         return existing, False
-    check = check_spec(raw, load_limits())
+    report = progress or _no_progress
+
+    def step(key: str) -> None:
+        report(*UPLOAD_STEPS[key])
+
+    check = check_spec(raw, load_limits(), progress=step)
     doc = check.document
+    step("store")
     number = db.session.execute(
         db.select(sa.func.coalesce(sa.func.max(SpecRevision.number), 0)).where(
             SpecRevision.version_id == obj.id
@@ -298,6 +320,10 @@ def upload_spec(
             return existing, False
         raise Conflict("Another upload to this version happened at the same time; retry.") from exc
     return revision, True
+
+
+def _no_progress(percent: int, message: str) -> None:
+    """The default :data:`UploadProgress`: report nothing."""
 
 
 def _revision_by_sha(version_id: int, sha: str) -> SpecRevision | None:

@@ -16,6 +16,8 @@ DEFAULTS: dict[str, object] = {
     "SPEC_MAX_BYTES": 25 * MIB,
     "SPEC_MAX_DEPTH": 256,
     "SPEC_MAX_ALIAS_EXPANSION": 100_000,
+    # web uploads larger than this are checked by a background job (None: never)
+    "SPEC_ASYNC_BYTES": MIB,
     "POLICY_PACK": "default",
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "WTF_CSRF_TIME_LIMIT": None,

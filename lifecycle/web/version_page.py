@@ -41,6 +41,7 @@ from lifecycle.web.forms import (
     UploadSpecForm,
     WaiveForm,
 )
+from lifecycle.web.jobs import REFRESH_SECONDS, JobView, version_job
 from lifecycle.web.presenters import Notice
 from policies.findings import Finding, Status
 from policies.gate import waivable
@@ -217,12 +218,15 @@ def render_version(
     retire_form: RetireForm | None = None,
     load_error: dict[str, Any] | None = None,
     evidence_state: EvidenceState | None = None,
+    job: JobView | None = None,
 ) -> Page:
     """The version workspace (fragment for htmx, full page otherwise) — the one place the
     version page is assembled: the view decides, the template renders what it is given.
 
     :param decision: a gate decision to show instead of a fresh one (a refused promotion).
     :param evidence_state: forms, notices and the selected analysis of an evidence action.
+    :param job: the background check to show in the upload panel (default: the ``job`` query
+        parameter's, when it is a check of this version).
     """
     obj = services.get_version(name, version)
     next_stage = stages.next_stage(obj.stage)
@@ -249,6 +253,8 @@ def render_version(
         "load_error": load_error,
         "review": review_panel(obj, gate, now),
         "evidence": evidence_panel(obj, evidence_state or EvidenceState(), now),
+        "job": job or version_job(name, version, request.args.get("job")),
+        "job_refresh": REFRESH_SECONDS,
     }
     template = "web/_partials/version.html" if wants_fragment() else "web/version.html"
     return render_template(template, **context), status

@@ -13,7 +13,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response as BaseResponse
@@ -21,7 +30,8 @@ from werkzeug.wrappers import Response as BaseResponse
 from lifecycle.accounts import authz
 from lifecycle.accounts.authz import can_here, current_actor
 from lifecycle.accounts.models import Team
-from lifecycle.catalog import services, stages
+from lifecycle.catalog import services, stages, tasks
+from lifecycle.core.clock import clock
 from lifecycle.core.errors import Conflict, GateFailed, InvalidTransition, ValidationFailed
 from lifecycle.core.extensions import db
 from lifecycle.gates import evaluate, moves
@@ -37,6 +47,7 @@ from lifecycle.web.forms import (
     TeamCreateApiForm,
     UploadSpecForm,
 )
+from lifecycle.web.jobs import job_view
 from lifecycle.web.version_page import Page, render_version
 from policies.rules import all_rules, get_rule
 from specs import SpecLoadError
@@ -254,12 +265,35 @@ def version_page(name: str, version: str) -> Page:
     return render_version(name, version)
 
 
+def _runs_in_background(raw: bytes) -> bool:
+    """Whether an upload of ``raw`` is checked by a job: larger than ``SPEC_ASYNC_BYTES``
+    (default 1 MiB; ``None`` never)."""
+    threshold = current_app.config.get("SPEC_ASYNC_BYTES")
+    return threshold is not None and len(raw) > int(threshold)
+
+
+def _upload_in_background(name: str, version: str, raw: bytes, form: UploadSpecForm) -> Page:
+    """Queue a large upload's check as a job and show its status (htmx: the fragment, which
+    polls; plain form: 303 to the version page showing the job)."""
+    try:
+        job = tasks.submit_upload(name, version, raw, uploader=current_actor(), now=clock())
+    except Conflict as exc:
+        flash(exc.message, "error")
+        return render_version(name, version, 409, upload_form=form)
+    if wants_fragment():
+        return render_version(name, version, job=job_view(job))
+    return redirect(url_for("web.version_page", name=name, version=version, job=job.id), 303)
+
+
 def upload(name: str, version: str) -> Page:
-    """Store an uploaded (picked, dropped or pasted) document as the next revision."""
+    """Store an uploaded (picked, dropped or pasted) document as the next revision; one
+    larger than ``SPEC_ASYNC_BYTES`` is checked in the background (a ``spec.check`` job)."""
     form = UploadSpecForm()
     if not form.validate_on_submit():
         return render_version(name, version, 422, upload_form=form)
     raw = form.raw()
+    if _runs_in_background(raw):
+        return _upload_in_background(name, version, raw, form)
     try:
         revision, created = services.upload_spec(name, version, raw, uploader=current_actor())
     except SpecLoadError as exc:

@@ -130,6 +130,9 @@ CASES: tuple[Case, ...] = (
     Case("api.list_keys", "GET", A + "/keys", "user"),
     Case("api.get_jwks", "GET", A + "/evidence/jwks", "user"),
     Case("api.list_tokens", "GET", A + "/evidence/tokens", "user"),
+    # long work: any signed-in user may follow a job (an unknown one answers 404 after authz)
+    Case("api.get_job", "GET", "/api/v1/jobs/0123456789abcdef", "user"),
+    Case("web.job_status", "GET", "/jobs/0123456789abcdef", "user"),
     Case("api.list_gate_records", "GET", A + "/gate-records", "user"),
     Case("api.get_gate_record", "GET", A + "/gate-records/no-such-record", "user"),
     Case("api.list_audit", "GET", "/api/v1/audit", "audit"),

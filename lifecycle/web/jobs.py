@@ -1,0 +1,86 @@
+"""Long work on the pages: the job status fragment, polled the htmx way until done.
+
+A large upload (over ``SPEC_ASYNC_BYTES``) runs as a ``spec.check`` job
+(:mod:`lifecycle.catalog.tasks`); the version page then shows :func:`job_view` in its upload
+panel.  While the job runs, the fragment reloads itself (``hx-get`` of :func:`job_status`
+with ``hx-trigger="load delay:500ms"``, swapping itself ``outerHTML``); once done it loads the
+version fragment again, which lists the new revision.  Without JavaScript the page carries a
+``<meta http-equiv="refresh">`` in ``<noscript>`` and a "Refresh" link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, redirect, render_template, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from lifecycle import jobs
+from lifecycle.catalog import tasks
+from lifecycle.core.errors import NotFound
+from lifecycle.web.errors import wants_fragment
+
+#: seconds between plain-page refreshes (no JavaScript)
+REFRESH_SECONDS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class JobView:
+    """What the job fragment shows.
+
+    :ivar page_url: the version page showing this job (the no-JavaScript refresh target).
+    :ivar status_url: the fragment's own URL (polled while running).
+    :ivar revision: the revision number a successful ``spec.check`` stored, else ``None``.
+    """
+
+    id: str
+    state: str
+    progress: int
+    message: str
+    done: bool
+    revision: int | None
+    created: bool
+    error: str | None
+    page_url: str
+    status_url: str
+    version_fragment_url: str
+
+
+def job_view(job: jobs.Job) -> JobView:
+    """The :class:`JobView` of a ``spec.check`` job."""
+    name, version = str(job.payload.get("api", "")), str(job.payload.get("version", ""))
+    result = job.result or {}
+    error = (job.error or {}).get("message") if job.error else None
+    page = url_for("web.version_page", name=name, version=version, job=job.id)
+    return JobView(
+        id=job.id, state=job.state, progress=job.progress, message=job.message,
+        done=job.job_state.done,
+        revision=result.get("revision") if isinstance(result.get("revision"), int) else None,
+        created=bool(result.get("created")), error=error, page_url=page,
+        status_url=url_for("web.job_status", job_id=job.id), version_fragment_url=page)
+
+
+def version_job(name: str, version: str, job_id: str | None) -> JobView | None:
+    """The view of job ``job_id`` when it is a ``spec.check`` of ``name`` ``version``
+    (anything else — unknown, another version's — shows nothing)."""
+    job = jobs.get_job(job_id) if job_id else None
+    if job is None or job.kind != tasks.SPEC_CHECK or \
+            job.subject != tasks.subject_of(name, version):
+        return None
+    return job_view(job)
+
+
+def job_status(job_id: str) -> str | BaseResponse:
+    """The job fragment (htmx polls it); a plain request goes to the version page."""
+    job = jobs.get_job(job_id)
+    if job is None or job.kind != tasks.SPEC_CHECK:
+        raise NotFound("No such job.")
+    view = job_view(job)
+    if not wants_fragment():
+        return redirect(view.page_url, 303)
+    return render_template("web/_partials/job.html", job=view, polled=True)
+
+
+def register(bp: Blueprint) -> None:
+    """Add this module's views to ``bp``."""
+    bp.add_url_rule("/jobs/<job_id>", view_func=job_status, methods=["GET"])
