@@ -24,10 +24,10 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from lifecycle.core.db import utcnow
 from lifecycle.core.extensions import db
 from lifecycle.jobs.models import Job
 from lifecycle.jobs.service import run_job, unfinished_job_ids
-from lifecycle.core.db import utcnow
 
 log = logging.getLogger(__name__)
 
