@@ -139,6 +139,20 @@ class RecoveryCode(db.Model):  # type: ignore[name-defined,misc]
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class LoginSession(db.Model):  # type: ignore[name-defined,misc]
+    """One browser sign-in (:mod:`lifecycle.accounts.sessions`): the cookie holds a random
+    session id, only its SHA-256 (hex) is stored here.  ``ended_at`` is set at sign-out; a
+    cookie whose row is ended or missing is signed out on its next request."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    sid_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class PersonalAccessToken(db.Model):  # type: ignore[name-defined,misc]
     """A personal access token (see :mod:`lifecycle.accounts.apitokens`): never stored in clear."""
 

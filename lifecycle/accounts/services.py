@@ -36,7 +36,15 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from lifecycle import audit
-from lifecycle.accounts.models import MAX_EMAIL, MAX_TEAM_NAME, Membership, RecoveryCode, Team, User
+from lifecycle.accounts.models import (
+    MAX_EMAIL,
+    MAX_TEAM_NAME,
+    LoginSession,
+    Membership,
+    RecoveryCode,
+    Team,
+    User,
+)
 from lifecycle.accounts.roles import ROLES
 from lifecycle.core import crypto_store
 from lifecycle.core.clock import clock
@@ -200,6 +208,16 @@ def set_roles(user_id: int, roles: Iterable[str], *, actor: User) -> User:
     return user
 
 
+def _end_sessions(user: User) -> None:
+    """End every browser session of ``user`` (in the caller's transaction): the session
+    epoch moves and every server-side session record is ended."""
+    user.session_epoch += 1
+    db.session.execute(
+        sa.update(LoginSession)
+        .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+        .values(ended_at=clock()).execution_options(synchronize_session=False))
+
+
 def set_active(user_id: int, active: bool, *, actor: User) -> User:
     """Activate or deactivate a user; deactivating ends every session of theirs (the
     session epoch moves) and their access tokens stop working.
@@ -211,7 +229,7 @@ def set_active(user_id: int, active: bool, *, actor: User) -> User:
         _guard_self(user, actor, "deactivate")
     if user.active != active:
         user.active = active
-        user.session_epoch += 1
+        _end_sessions(user)
         audit_hook("user.activated" if active else "user.deactivated", actor.email,
                    f"user:{user.email}", {})
         db.session.commit()
@@ -232,14 +250,14 @@ def change_password(user: User, current: str, new: str) -> None:
     if (problem := password_problem(new)) is not None:
         raise ValidationFailed({"new": problem})
     user.password_hash = hash_password(new)
-    user.session_epoch += 1
+    _end_sessions(user)
     audit_hook("user.password_changed", user.email, f"user:{user.email}", {})
     db.session.commit()
 
 
 def logout_everywhere(user: User) -> None:
     """End every session of ``user`` (all browsers): the session epoch moves."""
-    user.session_epoch += 1
+    _end_sessions(user)
     audit_hook("user.logout_everywhere", user.email, f"user:{user.email}", {})
     db.session.commit()
 
@@ -436,7 +454,7 @@ def reset_totp(user_id: int, *, actor: User) -> User:
     user = get_user(user_id)
     user.totp_sealed = None
     user.totp_last_step = None
-    user.session_epoch += 1
+    _end_sessions(user)
     db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     audit_hook("user.totp_reset", actor.email, f"user:{user.email}", {})
     db.session.commit()

@@ -8,7 +8,8 @@ Services call :func:`record` once per state change, before they commit::
 one commit per user action), the queued entries are appended in the same transaction:
 
 1. lock the chain head (the single ``audit_head`` row, ``SELECT … FOR UPDATE`` on
-   PostgreSQL; SQLite serialises writers), creating it when missing;
+   PostgreSQL; on SQLite a no-op ``UPDATE`` of the head first takes the database write lock,
+   so no writer reads a head another is about to move), creating it when missing;
 2. give each entry the next ``seq``, the time (UTC), ``prev_hash`` = the head's hash, and
    ``hash`` = SHA-256 of the canonical JSON of the entry (:func:`entry_hash`);
 3. move the head with a conditional ``UPDATE … WHERE seq = <old>`` (a second guard: a
@@ -161,6 +162,13 @@ def _lock_head(session: Session) -> tuple[int, str]:
     """``(seq, hash)`` of the chain head, locked until the transaction ends; the head row is
     created (genesis) when missing."""
     table = AuditHead.__table__
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite ignores FOR UPDATE, and pysqlite starts a transaction only at the first
+        # write: a read of the head could be stale by the time the entry is inserted (two
+        # writers, one seq: a duplicate key).  Writing the head row first takes the
+        # database's write lock, so writers append one after the other.
+        session.execute(sa.update(table).where(table.c.id == _HEAD_ID)
+                        .values(seq=table.c.seq))
     select = sa.select(table.c.seq, table.c.hash).where(table.c.id == _HEAD_ID).with_for_update()
     row = session.execute(select).one_or_none()
     if row is None:

@@ -282,6 +282,15 @@ def upload_spec(
     check = check_spec(raw, load_limits(), progress=step)
     doc = check.document
     step("store")
+    # Uploads to one version take turns from here to their commit: the version's row is
+    # written first (a row lock on PostgreSQL, the write lock on SQLite), so the next number
+    # is read by one upload at a time and never collides.
+    _lock_version(obj)
+    existing = _revision_by_sha(obj.id, sha)
+    if existing is not None:  # the same bytes were stored while this one was parsed
+        db.session.rollback()
+        return existing, False
+    subject = audit.subject_of(obj)
     number = db.session.execute(
         db.select(sa.func.coalesce(sa.func.max(SpecRevision.number), 0)).where(
             SpecRevision.version_id == obj.id
@@ -307,10 +316,10 @@ def upload_spec(
     db.session.add(SpecUpload(api_version=obj, revision=revision, uploaded_by=revision.uploaded_by,
                               created_at=now))
     obj.updated_at = now
-    audit.record("spec.uploaded", revision.uploaded_by, audit.subject_of(obj),
-                 {"revision": number, "sha256": sha, "size": len(raw), "format": doc.format,
-                  "openapi_version": doc.openapi_version, "valid": revision.valid})
     try:
+        audit.record("spec.uploaded", revision.uploaded_by, subject,
+                     {"revision": number, "sha256": sha, "size": len(raw), "format": doc.format,
+                      "openapi_version": doc.openapi_version, "valid": revision.valid})
         db.session.commit()
     except IntegrityError as exc:
         # Another request stored a revision of this version at the same moment.
@@ -324,6 +333,15 @@ def upload_spec(
 
 def _no_progress(percent: int, message: str) -> None:
     """The default :data:`UploadProgress`: report nothing."""
+
+
+def _lock_version(obj: ApiVersion) -> None:
+    """Write the version's row now (its ``updated_at``): until this transaction ends, other
+    writers of the row wait (PostgreSQL row lock; SQLite's database write lock, which this
+    first write takes, also starting the transaction)."""
+    db.session.execute(
+        sa.update(ApiVersion).where(ApiVersion.id == obj.id).values(updated_at=utcnow())
+        .execution_options(synchronize_session=False))
 
 
 def _revision_by_sha(version_id: int, sha: str) -> SpecRevision | None:

@@ -52,6 +52,15 @@ def configure(app: Flask, test_config: dict[str, object] | None) -> None:
     app.config.setdefault(
         "SQLALCHEMY_DATABASE_URI", f"sqlite:///{Path(app.instance_path) / 'stagegate.sqlite'}"
     )
+    if str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
+        # SQLite has one writer at a time; the others wait for the write lock (up to
+        # SQLITE_BUSY_SECONDS) instead of failing with "database is locked" after pysqlite's
+        # default 5 s when many requests write at once.
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        connect_args = dict(options.get("connect_args") or {})
+        connect_args.setdefault("timeout", float(app.config.get("SQLITE_BUSY_SECONDS", 30)))
+        options["connect_args"] = connect_args
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     # Werkzeug refuses larger bodies with 413 before any view runs (a little room for form
     # fields around an uploaded file).
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["SPEC_MAX_BYTES"]) + MIB

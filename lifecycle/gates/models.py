@@ -16,11 +16,20 @@ class Waiver(db.Model):  # type: ignore[name-defined,misc]
     """A time-boxed waiver of one failing rule for one version (``lifecycle.gates.waivers``).
 
     In force from ``created_at`` until ``expires_at`` (exclusive) unless ``revoked_at`` is
-    set.  Only ``revoked_at``/``revoked_by``/``revoke_reason`` ever change (once).
+    set.  ``ended_at`` is ``NULL`` while the waiver may still be in force; it is set when the
+    waiver is revoked, or when a new grant of the same rule finds it expired (in that grant's
+    transaction).  A partial unique index on ``(version_id, rule_id) WHERE ended_at IS NULL``
+    holds "one waiver in force per rule" under concurrency.  Only ``ended_at`` and
+    ``revoked_at``/``revoked_by``/``revoke_reason`` ever change (once).
     """
 
     __tablename__ = "waiver"
-    __table_args__ = (sa.CheckConstraint("expires_at > created_at", name="expires_after_grant"),)
+    __table_args__ = (
+        sa.CheckConstraint("expires_at > created_at", name="expires_after_grant"),
+        sa.Index("uq_waiver_one_open_per_rule", "version_id", "rule_id", unique=True,
+                 sqlite_where=sa.text("ended_at IS NULL"),
+                 postgresql_where=sa.text("ended_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(sa.ForeignKey("api_version.id"), index=True)
@@ -33,6 +42,7 @@ class Waiver(db.Model):  # type: ignore[name-defined,misc]
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_by: Mapped[str | None] = mapped_column(sa.String(320))
     revoke_reason: Mapped[str | None] = mapped_column(sa.Text)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     api_version: Mapped[ApiVersion] = relationship()
 

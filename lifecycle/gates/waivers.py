@@ -11,7 +11,10 @@ expires.  Rules:
 - ``critical`` rules cannot be waived (:class:`NotWaivable`, 422), and a finding the gate
   raises to ``critical`` stays blocking even with a waiver;
 - the expiry lies in the future and at most ``WAIVER_MAX_DAYS`` (default 90) days ahead;
-- at most one waiver per version and rule is in force at a time;
+- at most one waiver per version and rule is in force at a time — held by the database (a
+  partial unique index on the waivers not yet ended, ``ended_at IS NULL``): of simultaneous
+  grants one wins, the others are refused (``Conflict``, 409); a grant ends an expired
+  waiver of the rule in its own transaction, so an expiry never blocks a new grant;
 - revocation (by an approver) ends a waiver at once.
 
 Grants and revocations are recorded in the audit trail (``waiver.granted``,
@@ -28,6 +31,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.exc import IntegrityError
 
 from lifecycle import audit
 from lifecycle.catalog import services, stages
@@ -173,14 +177,25 @@ def grant(name: str, version: str, rule_id: str, reason: str, expires_at: str | 
     if failing == Severity.CRITICAL:
         raise NotWaivable(f"{rule_id} fails with critical severity for this version; critical "
                           "findings cannot be waived.")
+    in_force_already = (f"A waiver of {rule_id} is already in force for this version; revoke "
+                        "it first to change it.")
     if any(w.rule_id == rule_id for w in active(obj, moment)):
-        raise Conflict(f"A waiver of {rule_id} is already in force for this version; revoke it "
-                       "first to change it.")
+        raise Conflict(in_force_already)
+    # An expired waiver of the rule still holds the open slot of the unique index: end it
+    # in this transaction (its expiry is when it ended).
+    db.session.execute(
+        sa.update(Waiver).where(Waiver.version_id == obj.id, Waiver.rule_id == rule_id,
+                                Waiver.ended_at.is_(None), Waiver.expires_at <= moment)
+        .values(ended_at=Waiver.expires_at).execution_options(synchronize_session=False))
     waiver = Waiver(version_id=obj.id, rule_id=rule_id, severity=str(rule.severity),
                     reason=reason, granted_by=actor.label[:MAX_ACTOR], created_at=moment,
                     expires_at=until)
     db.session.add(waiver)
-    db.session.flush()
+    try:
+        db.session.flush()  # the partial unique index: one open waiver per version and rule
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(in_force_already) from None
     audit.record("waiver.granted", waiver.granted_by, audit.subject_of(obj),
                  {"waiver": waiver.id, "rule": rule_id, "severity": waiver.severity,
                   "reason": reason, "expires_at": format_until(until)})
@@ -225,7 +240,8 @@ def revoke(name: str, version: str, waiver_id: int, actor: Actor,
         raise Conflict(f"Waiver {waiver_id} has {done} already.")
     changed = db.session.execute(
         sa.update(Waiver).where(Waiver.id == waiver.id, Waiver.revoked_at.is_(None))
-        .values(revoked_at=moment, revoked_by=actor.label[:MAX_ACTOR], revoke_reason=reason)
+        .values(revoked_at=moment, ended_at=moment, revoked_by=actor.label[:MAX_ACTOR],
+                revoke_reason=reason)
         .execution_options(synchronize_session=False)
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]

@@ -4,7 +4,7 @@ password, "log out everywhere").
 Sign-in answers are identical for an unknown email, a wrong password and a deactivated
 account: status 422, the same text, and one password-hash verification each
 (:func:`lifecycle.accounts.services.authenticate`).  Login attempts are rate limited
-(:func:`lifecycle.accounts.install_limits`).
+(:mod:`lifecycle.web.limits`: budgets consumed before verifying, device cookies).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from lifecycle.web.account_forms import (
     TokenForm,
 )
 from lifecycle.web.forms import EmptyForm
+from lifecycle.web.limits import remember_device
 
 LOGIN_FAILED = "The email or password is not correct."
 SECOND_FACTOR_FAILED = "That code is not correct or was used already."
@@ -70,7 +71,7 @@ def login() -> Page:
         return redirect(url_for("accounts.login_totp", next=safe_next(form.next.data)), 303)
     sessions.start(user)
     services.record_login(user, clock(), second_factor=None)
-    return _after_login(form.next.data)
+    return remember_device(_after_login(form.next.data), user.email)
 
 
 @requires("public")
@@ -95,7 +96,7 @@ def login_totp() -> Page:
     if used == "recovery":
         flash(f"You used a recovery code; {services.remaining_recovery_codes(user)} are left.",
               "warning")
-    return _after_login(form.next.data)
+    return remember_device(_after_login(form.next.data), user.email)
 
 
 @requires("login", before_enrolment=True)
