@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from specs import load_document, validate_document  # noqa: E402
+from specs import load_document, validate_document
 
 DEFAULT_CORPUS = Path("/work/shared/corpus/specs")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import contextlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -165,7 +166,7 @@ def _index_of_key(mapping: dict[str, Any], key: str) -> int:
 _WS = " \t\r\n"
 
 
-def _locate_json(text: str, wanted: set[str], position_at: Any) -> dict[str, Position | None]:
+def _locate_json(text: str, wanted: set[str], position_at: Any) -> dict[str, Position | None]:  # noqa: C901 - one branch per JSON construct
     """Walk the JSON text only along the wanted pointers; skip other values at C speed."""
     result: dict[str, Position | None] = dict.fromkeys(wanted)
     targets: dict[tuple[str, ...], str] = {}
@@ -228,10 +229,9 @@ def _locate_json(text: str, wanted: set[str], position_at: Any) -> dict[str, Pos
 
     if () in targets:
         result[targets[()]] = Position(1, 1)
-    try:
+    # the text parsed once already; a failure here only loses locations
+    with contextlib.suppress(ValueError, IndexError, RecursionError):
         walk(skip_ws(0), ())
-    except (ValueError, IndexError, RecursionError):
-        pass  # the text parsed once already; a failure here only loses locations
     return result
 
 

@@ -288,7 +288,7 @@ def _public(kind: str | None) -> str | None:
     return kind
 
 
-def _step(kind: str | None, key: str | int, value: Any, swagger: bool) -> str | None:
+def _step(kind: str | None, key: str | int, value: Any, swagger: bool) -> str | None:  # noqa: PLR0911 - one branch per OpenAPI construct
     """Kind of member ``key`` (with ``value``) of an object or array of kind ``kind``."""
     if kind is None:
         if isinstance(key, str) and (key.startswith("x-") or key in _DATA_KEYS):
@@ -355,7 +355,7 @@ _TABLES_2 = _Tables(swagger=True)
 _TABLES_3 = _Tables(swagger=False)
 
 
-def scan_refs(data: dict[str, Any], version: str | None, shared: bool = True) -> RefIndex:
+def scan_refs(data: dict[str, Any], version: str | None, shared: bool = True) -> RefIndex:  # noqa: C901, PLR0912 - one branch per OpenAPI construct
     """Walk ``data`` once and collect every reference with the kind its position requires.
 
     :param data: the parsed document (not modified).
@@ -394,7 +394,7 @@ def scan_refs(data: dict[str, Any], version: str | None, shared: bool = True) ->
                 local.append(LocalRef((pos, "$ref"), ref, decode_ref(ref), _public(kind)))
             else:
                 external.append((_pointer((pos, "$ref")), ref))
-            if kind != "schema" and kind != "pathItem":
+            if kind not in {"schema", "pathItem"}:
                 continue  # a Reference Object: its other members are ignored
         if kind == "schema":
             for anchor_key in ("$anchor", "$dynamicAnchor"):
@@ -447,6 +447,6 @@ def kind_at(data: Any, pointer: str, version: str | None) -> str | None:
             return None
         if kind is None or kind == _SKIP:
             return None
-    if kind is not None and (kind.startswith("map:") or kind.startswith("list:")):
+    if kind is not None and kind.startswith(("map:", "list:")):
         return "container"
     return _public(kind)

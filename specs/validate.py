@@ -759,9 +759,9 @@ class _Relocator:
                 hops += 1
             if part is None:
                 break
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            in_dict = isinstance(node, dict) and part in node
+            in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+            if in_dict or in_list:
                 node = node[part]
             else:
                 return None, ()

@@ -217,7 +217,7 @@ def _team_member(user: Any, api: Any) -> bool:
     return api is not None and api.team_id is not None and api.team_id in user.team_ids
 
 
-def can(user: Any, permission: str, *, api: Any = None, stage: str | None = None,
+def can(user: Any, permission: str, *, api: Any = None, stage: str | None = None,  # noqa: PLR0911 - one return per permission rule
         team: str | None = None) -> bool:
     """Whether ``user`` holds ``permission`` (pure: no request needed).
 

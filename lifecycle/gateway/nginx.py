@@ -196,7 +196,7 @@ def _directives(block: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def prepare_bundle(files: Mapping[str, bytes], *, entry: str, prefix: Path,
+def prepare_bundle(files: Mapping[str, bytes], *, entry: str, prefix: Path,  # noqa: C901, PLR0915 - one pass over the bundle
                    stub_port: int, validator_port: int) -> PreparedBundle:
     """Write ``files`` into ``prefix/conf`` and rewrite them to run on loopback.
 
@@ -247,7 +247,7 @@ def prepare_bundle(files: Mapping[str, bytes], *, entry: str, prefix: Path,
             log_names[original] = str(prefix / "logs" / f"{len(log_names):02d}-{stem}")
         return log_names[original]
 
-    def rewrite(block: list[dict[str, Any]], ctx: tuple[str, ...], *, main: bool,
+    def rewrite(block: list[dict[str, Any]], ctx: tuple[str, ...], *, main: bool,  # noqa: C901 - one branch per directive kind
                 validator: bool) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         seen_listen: set[int] = set()
@@ -536,7 +536,7 @@ class _StubHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _answer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: Any) -> None:
         """Silent: the proof records requests itself."""
 
 

@@ -203,7 +203,7 @@ def format_table(result: ProofResult) -> str:
 
 # ---------------------------------------------------------------------------- servers
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: Any) -> None:
         """Silent: the validator's decisions are the record."""
 
 

@@ -167,7 +167,7 @@ class GatewaySettings:
     decryption_keys_file: str | None = None
     issuer_keys_file: str | None = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # noqa: C901 - one check per setting
         _check(_NAME, self.server_name, "server_name")
         _check(_VERSION, self.api_version, "api_version")
         for path in (self.certificate, self.certificate_key, self.log_dir, self.upstream_ca,

@@ -29,6 +29,7 @@ the cache re-checks ``exp``, the key ids and the replay store on every hit).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -434,10 +435,9 @@ class _Validator:
             if outcome.rule is None:
                 outcome.rule = RULE_ERROR
                 outcome.verified = None
-                try:
+                # the deny is given whether or not it can be recorded
+                with contextlib.suppress(Exception):
                     self.sink.record(self._event(at, version, outcome, address))
-                except Exception:  # noqa: BLE001
-                    pass
         return self._respond(outcome, start_response)
 
     # ------------------------------------------------------------------ the checks

@@ -138,7 +138,7 @@ class ThreadBackend:
                         run_job(job_id, _clock(self._app))
                     finally:
                         db.session.remove()
-            except Exception:  # noqa: BLE001 - the thread must survive any job
+            except Exception:
                 log.exception("job %s could not be run", job_id)
             finally:
                 self._queue.task_done()

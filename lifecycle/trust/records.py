@@ -373,7 +373,7 @@ def _verification_key(entries: list[dict[str, Any]], kid: str) -> ec.EllipticCur
         raise RecordInvalid("the key is not a point on P-256.") from None
 
 
-def verify_record(data: bytes | str, jwks: bytes | str | Mapping[str, Any]) -> VerifiedRecord:
+def verify_record(data: bytes | str, jwks: bytes | str | Mapping[str, Any]) -> VerifiedRecord:  # noqa: C901, PLR0912 - one refusal per check
     """Verify a downloaded gate record against a published JWKS (offline).
 
     :param data: the compact JWS (surrounding whitespace is ignored).

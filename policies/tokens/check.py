@@ -146,7 +146,7 @@ def check_token(
     )
 
 
-def _run(token: str | bytes, state: _State, out: Outcome, decryption_keys: keys.KeySource,
+def _run(token: str | bytes, state: _State, out: Outcome, decryption_keys: keys.KeySource,  # noqa: PLR0911 - stops at the first refusal, in the order of docs/tokens.md
          issuer_jwks: keys.KeySource, profile: TokenProfile, now: int, leeway: int,
          replay_cache: ReplayCache | None, limits: TokenLimits,
          on_verified: Callable[[Mapping[str, Any]], None] | None = None) -> None:

@@ -93,7 +93,7 @@ def check_claims(claims: Mapping[str, Any], profile: TokenProfile, now: int, lee
                "require sender-constrained tokens.", status=Status.NOT_APPLICABLE)
 
 
-def _times(claims: Mapping[str, Any], profile: TokenProfile, now: int, leeway: int,
+def _times(claims: Mapping[str, Any], profile: TokenProfile, now: int, leeway: int,  # noqa: PLR0912 - one branch per time claim rule
            out: Outcome) -> None:
     exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
     if exp is None:

@@ -78,9 +78,7 @@ def screen_text(token: object, limits: TokenLimits, out: Outcome) -> list[str] |
 
     :returns: the five segments of a compact JWE, or ``None`` (a fatal failure recorded).
     """
-    if isinstance(token, bytes | bytearray):
-        size = len(token)
-    elif isinstance(token, str):
+    if isinstance(token, bytes | bytearray | str):
         size = len(token)
     else:
         out.fail("TOK-SYNTAX", f"the token is a {type(token).__name__}, not text.")
@@ -300,7 +298,7 @@ def check_epk(header: Mapping[str, Any], encrypted_key: str,
         out.ok("JWE-EPK-VALID", "The ephemeral key is a valid point on the recipient's curve.")
 
 
-def _epk_problem(epk: object, recipient: Mapping[str, Any] | None) -> str | None:
+def _epk_problem(epk: object, recipient: Mapping[str, Any] | None) -> str | None:  # noqa: PLR0911 - one return per refusal reason
     if not isinstance(epk, dict):
         return "ECDH-ES needs an `epk` object"
     kty, crv = epk.get("kty"), epk.get("crv")

@@ -131,9 +131,9 @@ class Stub:
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_GET = do_POST = do_HEAD = _answer  # noqa: N815
+            do_GET = do_POST = do_HEAD = _answer
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 return
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -211,7 +211,7 @@ class _CountingServer(http.server.HTTPServer):
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         body = b'{"type": "string", "description": "FETCHED-FROM-SERVER"}'
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

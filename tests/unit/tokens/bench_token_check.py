@@ -35,10 +35,10 @@ from jwcrypto import jwe, jwk, jws
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from tokenkit import Kit, make_kit  # noqa: E402
+from tokenkit import Kit, make_kit
 
-from policies.keys import public_key_set, shared_public_key_set  # noqa: E402
-from policies.tokens import check_token, nested  # noqa: E402
+from policies.keys import public_key_set, shared_public_key_set
+from policies.tokens import check_token, nested
 
 
 def unb64(text: str) -> bytes:
