@@ -166,7 +166,7 @@ def _locating(cls: type) -> type:
     return type(cls.__name__, (cls,), namespace)
 
 
-def _fast_schema_checker(cls: type) -> Any:
+def _fast_schema_checker(cls: Any) -> Any:
     """Wrap the library's per-schema meta-schema check with a jsonschema-rs pre-check.
 
     openapi-spec-validator checks every Schema Object against its dialect's meta-schema with
@@ -239,9 +239,10 @@ def _rs_meta_validator(checker: Callable[[Any], None]) -> Any:
 
 
 @functools.cache
-def _compiled_meta(owner: type, format_checker: FormatChecker | None) -> Any:
-    formats = ({name: functools.partial(_conforms, format_checker, name)
-                for name in format_checker.checkers} if format_checker is not None else {})
+def _compiled_meta(owner: Any, format_checker: FormatChecker | None) -> Any:
+    formats: dict[str, Callable[..., bool]] = (
+        {name: functools.partial(_conforms, format_checker, name)
+         for name in format_checker.checkers} if format_checker is not None else {})
     return jsonschema_rs.validator_for(
         owner.META_SCHEMA, registry=_rs_registry(), retriever=_refuse_retrieval,
         formats=formats, validate_formats=format_checker is not None)
