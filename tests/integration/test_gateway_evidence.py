@@ -13,6 +13,7 @@ import pytest
 from accountkit import make_user
 from evidencekit import ECDH_SPEC, GATEWAY_SETTINGS, SPEC, prove_gateway, store_gateway
 
+from lifecycle import jobs
 from lifecycle.audit.models import AuditEntry
 from lifecycle.cli import main
 from lifecycle.core.extensions import db
@@ -127,7 +128,8 @@ def test_without_configuration_every_gateway_rule_is_missing_evidence(version):
 
 
 def test_a_proof_job_runs_the_real_nginx_and_opens_gw_proof(app, version):
-    app.config["JOBS_BACKEND"] = "thread"
+    app.config["JOBS_BACKEND"] = "thread"  # also on PostgreSQL: the job runs in this process
+    jobs.init_app(app)
     store_gateway(version, V)
     assert _gateway_proof(version)["status"] == "missing-evidence"
     answer = version.post(G + "/proofs")
