@@ -28,6 +28,7 @@ from lifecycle.core.extensions import csrf, db, htmx, migrate
 from lifecycle.evidence.providers import JwksProvider, TokenProvider
 from lifecycle.gates import providers
 from lifecycle.gates.providers import EvidenceProvider
+from lifecycle.gateway.provider import GatewayProvider
 from lifecycle.web.errors import domain_error_page, spec_error_page, wants_json
 from lifecycle.web.errors import register as register_web_errors
 from lifecycle.web.limits import install_limits, login_manager
@@ -35,9 +36,10 @@ from specs import SpecLoadError
 
 
 def evidence_providers() -> list[EvidenceProvider]:
-    """The gate's evidence providers (one per evidence kind; a new kind — e.g. the gateway's
-    configuration and proof — is added here and its rules listed in the policy pack)."""
-    return [SpecProvider(), JwksProvider(), TokenProvider()]
+    """The gate's evidence providers (one per evidence kind; a new kind is added here and its
+    rules listed in the policy pack).  ``gateway``: the configuration's findings and its
+    proof (:mod:`lifecycle.gateway.services`)."""
+    return [SpecProvider(), JwksProvider(), TokenProvider(), GatewayProvider()]
 
 
 #: modules whose import registers job tasks (``@jobs.task``); listed so the import is explicit

@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -32,9 +33,14 @@ import sqlalchemy as sa
 from flask.cli import FlaskGroup, ScriptInfo
 
 from lifecycle import audit, demo, jobs
+from lifecycle.accounts.services import user_by_email
 from lifecycle.app import create_app
+from lifecycle.core.actor import Actor, ActorKind
+from lifecycle.core.errors import DomainError
+from lifecycle.core.extensions import db
 from lifecycle.demo.accounts import create_demo_users
-from lifecycle.gateway.cli import gateway as gateway_group
+from lifecycle.evidence.keys import export_for_gateway
+from lifecycle.gateway.cli import gateway as offline_gateway_group
 from lifecycle.offline import EXIT_BLOCKED, EXIT_PASS, EXIT_UNCHECKABLE, check_command, spec_part
 from lifecycle.offline_evidence import evidence_fail, jwks_group, read_small, token_group
 from lifecycle.trust.records import JwksUnreadable, RecordInvalid, verify_record
@@ -48,6 +54,11 @@ main = FlaskGroup(
 )
 # the offline commands (lifecycle.offline, lifecycle.offline_evidence, lifecycle.gateway.cli;
 # the console entry runs them without this group)
+#: ``stagegate gateway``: the offline commands (render, check, prove) of
+#: :mod:`lifecycle.gateway.cli` plus the server-side ``export-key`` (below) — a copy of that
+#: group, so the offline group itself stays free of the app
+gateway_group = click.Group("gateway", commands=dict(offline_gateway_group.commands),
+                            help=offline_gateway_group.help)
 for _offline_command in (check_command, jwks_group, token_group, gateway_group):
     main.add_command(_offline_command)
 
@@ -205,3 +216,41 @@ def verify_record_command(path: str, jwks_path: str) -> None:
     for line in verified.summary():
         click.echo(line)
     sys.exit(EXIT_INTACT)
+
+
+@gateway_group.command("export-key")
+@click.option("--api", "api_name", required=True, help="The API's name.")
+@click.option("--version", "api_version", required=True, help="The version.")
+@click.option("--out", "out_path", required=True,
+              help="The key file to create (mode 0600; an existing file is never replaced).")
+@click.option("--admin", "admin_email", required=True,
+              help="Your admin account's email: the export is audited under it.")
+@click.pass_context
+def gateway_export_key_command(ctx: click.Context, api_name: str, api_version: str,
+                               out_path: str, admin_email: str) -> None:
+    """Export a version's private decryption keys for an NGINX Plus gateway
+    (``auth_jwt_key_file``): admin only, audited, written to a new file with mode 0600 and
+    never printed.  Open-source nginx + the validator never needs this."""
+    with _app_context(ctx):
+        user = user_by_email(admin_email)
+        if user is None or not user.active or "admin" not in (user.roles or []):
+            evidence_fail("gateway export-key", f"{admin_email} is not an active admin.")
+        try:
+            text = export_for_gateway(api_name, api_version,
+                                      Actor.of_user(user, kind=ActorKind.CLI))
+        except DomainError as exc:
+            evidence_fail("gateway export-key", exc.message)
+        try:
+            fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            evidence_fail("gateway export-key",
+                           f"{out_path}: cannot create the key file: {exc.strerror or exc}")
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, text.encode("utf-8"))
+        finally:
+            os.close(fd)
+        del text
+        db.session.commit()  # the audit entry
+    click.echo(f"Wrote the decryption keys of {api_name}@{api_version} to {out_path} "
+               "(mode 0600). Keep it on the gateway host only.")

@@ -23,6 +23,8 @@ OFFLINE_COMMANDS = {
     "token": ("lifecycle.offline_evidence", "token_group"),
     "gateway": ("lifecycle.gateway.cli", "gateway"),
 }
+#: subcommands of an offline group that need the app and its database after all
+SERVER_SUBCOMMANDS = frozenset({("gateway", "export-key")})
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -31,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     # Modules are imported by name, on demand: each command pays only for its own imports
     # (the web app's command group — Flask, SQLAlchemy, every feature — costs about 1 s).
-    if args and args[0] in OFFLINE_COMMANDS:
+    if args and args[0] in OFFLINE_COMMANDS and tuple(args[:2]) not in SERVER_SUBCOMMANDS:
         module, name = OFFLINE_COMMANDS[args[0]]
         command: click.Command = getattr(importlib.import_module(module), name)
         command.main(args=args[1:], prog_name=f"stagegate {args[0]}")

@@ -58,6 +58,9 @@ _HTTPAPI_PRIVACY = Source("draft-ietf-httpapi-privacy: Protecting Credentials wi
 _OWASP_LOG = Source("OWASP Logging Cheat Sheet",
                     "https://cheatsheetseries.owasp.org/cheatsheets/Logging_Cheat_Sheet.html")
 
+#: the proof rule (evaluated by the app's gateway evidence provider, not by check_nginx)
+GATEWAY_PROOF_RULE_ID = "GW-PROOF"
+
 G = Evidence.GATEWAY
 C, H, M = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM
 
@@ -172,6 +175,20 @@ _RULES = (
                  "https://cheatsheetseries.owasp.org/cheatsheets/Error_Handling_Cheat_Sheet.html"))),
 )
 
-for _rule in _RULES:
+_PROOF = Rule(
+    "GW-PROOF", "A real nginx proved the current configuration under attack", C, G,
+    "A proof run of the version's CURRENT gateway configuration (same SHA-256 over the "
+    "bundle) passed, not older than the evidence age limit: Debian's nginx ran the "
+    "configuration on loopback with the token validator and a stub upstream, a good token "
+    "reached the upstream without `Authorization`, and every case of the attack matrix (at "
+    "least 24: expired, wrong issuer/audience, signed-only, `alg`/`enc` confusion, `kid` "
+    "traversal, token in the query or a cookie, plain HTTP, TLS 1.1, replay …) was refused "
+    "and never reached the upstream.  Any change to the configuration invalidates the proof.",
+    "Store the gateway configuration (generate it from the gateway settings or upload it) "
+    "and run a proof: POST …/gateway/proofs, the Gateway panel's \"Run proof\" or "
+    "`stagegate gateway prove`; fix every red case of the proof table.",
+    (_AUTH_REQUEST, _rfc(6750, "3"), _rfc(8725, "3.1"), _rfc(9700, "4.13")))
+
+for _rule in (*_RULES, _PROOF):
     register(_rule)
 del _rule

@@ -54,8 +54,9 @@ def deployment_ready(client: Any, now_unix: int, name: str = "orders",
                      team: str = "Checkout") -> str:
     """Create ``{name}@1.0.0`` (owned by ``team``) in testing with everything its deployment
     gate needs (good spec, managed key, issuer JWKS, a sample token analysed at
-    ``now_unix``); returns the version's REST URL."""
-    from evidencekit import SPEC, Issuer
+    ``now_unix``, a generated gateway configuration with a passing proof); returns the
+    version's REST URL."""
+    from evidencekit import SPEC, Issuer, gateway_proven
 
     url = f"/api/v1/apis/{name}/versions/1.0.0"
     assert client.post("/api/v1/apis", json={"name": name, "title": name.title(),
@@ -70,5 +71,6 @@ def deployment_ready(client: Any, now_unix: int, name: str = "orders",
     assert client.put(url + "/evidence/jwks", json=issuer.jwks()).status_code in (200, 201)
     token = issuer.token(client.get(url + "/jwks.json").get_json(), now=now_unix)
     assert client.post(url + "/evidence/tokens", json={"token": token}).status_code == 201
+    gateway_proven(client, url)
     assert client.get(url + "/compliance").get_json()["passed"] is True
     return url

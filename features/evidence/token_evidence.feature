@@ -17,7 +17,8 @@ Feature: Token evidence opens the deployment gate
     When the issuer's signing JWKS is added as evidence
     And a good sample token encrypted to the current key is analysed
     Then the analysis passes every rule
-    When I request the promotion to "deployment" and another approver approves it
+    When the version's gateway is configured and proven with a real nginx
+    And I request the promotion to "deployment" and another approver approves it
     Then the version is in "deployment"
 
   Scenario: After key rotation, tokens for the old key analyse during the grace period only

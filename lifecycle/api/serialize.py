@@ -23,7 +23,8 @@ def _time(value: datetime | None) -> str | None:
 
 def finding_dict(finding: Finding) -> dict[str, Any]:
     """A finding with its rule's explanation: ``rule``, ``title``, ``severity``, ``status``,
-    ``message``, ``pointer``, ``line``, ``column``, ``remediation`` and ``sources``
+    ``message``, ``pointer``, ``line``, ``column``, ``file`` (a configuration bundle's file, else
+    ``None``), ``remediation`` and ``sources``
     (``[{"label", "url"}]``)."""
     rule = get_rule(finding.rule_id) if has_rule(finding.rule_id) else None
     return {
@@ -35,6 +36,7 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
         "pointer": finding.pointer,
         "line": finding.line,
         "column": finding.column,
+        "file": finding.file,
         "remediation": rule.remediation if rule else None,
         "sources": [{"label": s.label, "url": s.url} for s in rule.sources] if rule else [],
     }

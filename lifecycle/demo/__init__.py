@@ -9,13 +9,21 @@ Before a promotion into ``deployment`` the demo supplies real evidence: a manage
 key for the version, the public JWKS of an issuer key generated in this process, and a
 sample token that issuer signed and encrypted to the version's key, analysed like any other.
 The issuer's private key never leaves the process (it is neither printed nor stored).
+
+Gateway evidence: the demo saves gateway settings, renders the nginx configuration and — when
+Debian's nginx is installed — proves it with a real nginx under the attack matrix
+(:func:`lifecycle.gateway.services.prove`).  Without nginx the proof stays visibly missing
+and those versions stop before ``deployment`` (``GW-PROOF``).  Within one process a proof of
+a byte-identical configuration is reused (times restamped), so loading the demo twice (tests)
+runs nginx once per configuration.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from jwcrypto import jwk, jwt
@@ -30,6 +38,8 @@ from lifecycle.core.extensions import db
 from lifecycle.evidence import keys
 from lifecycle.evidence import services as evidence
 from lifecycle.gates import evaluate, moves
+from lifecycle.gateway import services as gateway
+from lifecycle.gateway.proof import ProofResult
 from lifecycle.review import approvals
 
 SPECS = Path(__file__).parent / "specs"
@@ -154,6 +164,7 @@ def load() -> list[Outcome]:
                     continue
                 if step.to == "deployment" and not blocked:
                     notes += _supply_token_evidence(api.name, ver.version)
+                    notes += _supply_gateway_evidence(api.name, ver.version)
                 try:
                     _move(api.name, ver.version, step)
                     if step.reason:
@@ -166,6 +177,7 @@ def load() -> list[Outcome]:
                     notes.append(f"not moved to {step.to}: {exc.message}")
             if ver.evidence and not blocked:
                 notes += _supply_token_evidence(api.name, ver.version)
+                notes += _supply_gateway_evidence(api.name, ver.version)
             final = services.get_version(api.name, ver.version)
             outcomes.append(Outcome(api.name, ver.version, final.stage, notes,
                                     _next_gate(final)))
@@ -236,3 +248,43 @@ def _supply_token_evidence(name: str, version: str) -> list[str]:
     record, _ = evidence.analyse_token(name, version, outer.serialize(), actor=ACTOR)
     del signer, inner, outer
     return [] if record.passed else ["the demo sample token did not pass"]
+
+
+#: real proofs of this process by configuration SHA-256 (see the module docstring)
+_PROOFS: dict[str, ProofResult] = {}
+
+
+def nginx_available() -> bool:
+    """True when the nginx binary the proofs use exists and is executable."""
+    binary = gateway.nginx_binary()
+    return os.path.isfile(binary) and os.access(binary, os.X_OK)
+
+
+def _supply_gateway_evidence(name: str, version: str) -> list[str]:
+    """Save demo gateway settings, store the generated configuration and prove it when nginx
+    is installed; returns notes for the outcome."""
+    now = clock()
+    slug = name.replace("_", "-")
+    gateway.put_settings(name, version, {
+        "server_name": f"{slug}.demo.stagegate.test", "upstream": "http://127.0.0.1:9000",
+        "certificate": f"/etc/ssl/certs/{slug}.pem",
+        "certificate_key": f"/etc/ssl/private/{slug}.key",
+        "validator": "/run/stagegate/validator.sock"}, ACTOR, now)
+    try:
+        config, _ = gateway.generate_config(name, version, "nginx", ACTOR, now)
+    except errors.ValidationFailed as exc:
+        return [f"no gateway configuration: {'; '.join(exc.errors.values())}"]
+    if not nginx_available():
+        return ["gateway unproven: nginx is not installed (GW-PROOF missing)"]
+    obj = services.get_version(name, version)
+    known = _PROOFS.get(config.sha256)
+    if known is None:
+        result = gateway.prove(obj, config, clock)
+        if result.passed:
+            _PROOFS[config.sha256] = result
+    else:
+        moment = clock()
+        result = replace(known, started_at=moment, finished_at=moment)
+    gateway.store_proof(obj, config, result, ACTOR.label)
+    db.session.commit()
+    return [] if result.passed else [f"the gateway proof failed: {result.error or 'see table'}"]

@@ -205,6 +205,29 @@ def decryption_keys(version_obj: ApiVersion, now: datetime | None = None) -> lis
     return out
 
 
+def export_for_gateway(name: str, version: str, actor: Actor,
+                       now: datetime | None = None) -> str:
+    """The private decryption JWKS (current and in-grace keys) for an NGINX Plus gateway
+    (``auth_jwt_key_file``), audited as ``key.exported_for_gateway`` (kids only, never key
+    material).  Only the admin-only CLI calls this; it is never offered over REST or in the
+    browser.  The caller writes the text to a file of mode 0600 and commits.
+
+    :returns: ``{"keys": [private JWK, ...]}`` as JSON text.
+    :raises NotFound: no such version.  :raises Conflict: the version has no usable key.
+    :raises KeyStoreUnavailable: the keys cannot be opened.
+    """
+    obj = get_version(name, version)
+    private = decryption_keys(obj, now)
+    if not private:
+        raise Conflict("This version has no current or in-grace encryption key to export.")
+    kids = [k.get("kid") for k in private]
+    audit.record("key.exported_for_gateway", actor.label, audit.subject_of(obj),
+                 {"kids": kids, "purpose": "nginx-plus auth_jwt_key_file"})
+    text = json.dumps({"keys": [json.loads(k.export(private_key=True)) for k in private]})
+    del private
+    return text
+
+
 # ------------------------------------------------------------------------------ changes
 def _key_spec(alg: str | None, crv: str | None, size: int | None,
               declared: str | None) -> tuple[str, dict[str, Any]]:

@@ -26,7 +26,6 @@ always stopped (``try``/``finally``).
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import re
 import secrets
@@ -56,6 +55,7 @@ from lifecycle.gateway.nginx import (
     prepare_bundle,
 )
 from lifecycle.gateway.validator import ListSink, MemoryReplayStore, make_validator_app
+from policies.gateway import bundle_sha256 as check_bundle_sha256
 from policies.tokens import TokenProfile
 
 __all__ = [
@@ -170,16 +170,10 @@ class ProofResult:
 
 
 def bundle_sha256(files: Mapping[str, bytes]) -> str:
-    """SHA-256 (hex) over a bundle: for each file in name order, ``name NUL size NUL bytes``.
-
-    Any change of a name or a byte changes it (a proof is valid for exactly one bundle).
-    """
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        content = files[name]
-        digest.update(name.encode("utf-8") + b"\0" + str(len(content)).encode() + b"\0")
-        digest.update(content)
-    return digest.hexdigest()
+    """SHA-256 (hex) over a bundle — the same value as :func:`policies.gateway.bundle_sha256`
+    (``GatewayCheck.sha256``), so a proof names exactly the configuration the static check
+    and the gate name.  Any change of a name or a byte changes it."""
+    return check_bundle_sha256(files)
 
 
 def format_table(result: ProofResult) -> str:

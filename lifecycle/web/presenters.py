@@ -48,6 +48,9 @@ class FindingView:
     remediation: str
     sources: Sequence[Any]
     excerpt: list[tuple[int, str]] = field(default_factory=list)
+    #: the file of a configuration bundle (gateway findings) that ``line`` refers to, else
+    #: ``None`` (``line`` is in the spec document)
+    file: str | None = None
     #: for missing token/JWKS evidence: the id of the version-page form that supplies it,
     #: and the link text (else ``None``)
     supply_anchor: str | None = None
@@ -176,7 +179,9 @@ def finding_view(f: Any, get_rule: Callable[[str], Any], text: str | None) -> Fi
         rule = get_rule(f.rule_id)
     except (KeyError, LookupError):
         rule = None
-    excerpt = excerpt_lines(text, f.line, context=EXCERPT_CONTEXT) if text and f.line else []
+    where = getattr(f, "file", None)  # a gateway bundle's file: not a line of the spec text
+    excerpt = excerpt_lines(text, f.line, context=EXCERPT_CONTEXT) \
+        if text and f.line and where is None else []
     return FindingView(
         rule_id=f.rule_id,
         title=rule.title if rule else "",
@@ -189,6 +194,7 @@ def finding_view(f: Any, get_rule: Callable[[str], Any], text: str | None) -> Fi
         remediation=rule.remediation if rule else "",
         sources=tuple(rule.sources) if rule else (),
         excerpt=excerpt,
+        file=where,
         evidence=str(_value(rule.evidence)) if rule else "",
         **_supply(rule, str(_value(f.status))),
     )

@@ -15,6 +15,7 @@ import pytest
 from accountkit import make_user
 from approvalkit import bearer_for
 from documents import ORDERS
+from evidencekit import gateway_proven
 from pytest_bdd import given, parsers, then, when
 
 from lifecycle.accounts.services import user_by_email
@@ -153,6 +154,12 @@ def _(client, version_url, stage):
 
     return promote_with_approval(client, version_url, stage)
 # --- end four-eyes approval
+
+
+@given("the version's gateway is configured and proven with a real nginx")
+@when("the version's gateway is configured and proven with a real nginx")
+def _(client, version_url):
+    gateway_proven(client, version_url)
 
 
 @when(parsers.parse('"{actor}" demotes the version to "{stage}" because "{reason}"'),

@@ -152,6 +152,18 @@ CASES: tuple[Case, ...] = (
     Case("api.rotate_key", "POST", A + "/keys/rotate", "change", json={"grace_seconds": 0}),
     Case("api.put_jwks", "PUT", A + "/evidence/jwks", "change", body=b'{"keys": []}'),
     Case("api.post_token", "POST", A + "/evidence/tokens", "change", json={"token": "x.y.z"}),
+    # ---- gateway evidence (lifecycle/api/gateway.py)
+    Case("api.get_gateway_settings", "GET", A + "/gateway/settings", "user"),
+    Case("api.put_gateway_settings", "PUT", A + "/gateway/settings", "change",
+         json={"server_name": "a.example"}),
+    Case("api.get_gateway_config", "GET", A + "/gateway/config", "user"),
+    Case("api.put_gateway_config", "PUT", A + "/gateway/config", "change",
+         json={"files": {}}),
+    Case("api.get_gateway_check", "GET", A + "/gateway/check", "user"),
+    Case("api.post_gateway_proof", "POST", A + "/gateway/proofs", "change"),
+    Case("api.list_gateway_proofs", "GET", A + "/gateway/proofs", "user"),
+    Case("api.get_gateway_proof", "GET", A + "/gateway/proofs/999999", "user"),
+    Case("api.get_gateway_proof_job", "GET", A + "/gateway/proofs/jobs/" + "0" * 32, "user"),
     # ---- four-eyes approval and waivers (lifecycle/api/approvals.py, lifecycle/web/approvals.py)
     Case("api.list_promotion_requests", "GET", A + "/promotion-requests", "user"),
     Case("api.create_promotion_request", "POST", A + "/promotion-requests", "request",

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from approvalkit import bearer_for, promote_with_approval
 from clockkit import Clock
-from evidencekit import ECDH_SPEC, SPEC, Issuer, use_fresh_kek
+from evidencekit import ECDH_SPEC, SPEC, Issuer, gateway_proven, use_fresh_kek
 
 from lifecycle.catalog import services
 from lifecycle.evidence import keys
@@ -34,6 +34,13 @@ def testing(app, client, clock):
         assert client.post(V + "/transitions", json={"to": stage}).status_code == 201
     assert client.post(V + "/keys").status_code == 201
     return client
+
+
+@pytest.fixture
+def proven(testing):
+    """``testing`` with passing gateway evidence (a real proof, reused within the session)."""
+    gateway_proven(testing, V)
+    return testing
 
 
 def compliance(client):
@@ -63,57 +70,57 @@ def test_without_evidence_deployment_is_blocked_with_what_to_supply(testing):
     assert "TOK-NESTED-JWE" in refused.get_json()["details"]["rules"]
 
 
-def test_good_jwks_and_token_open_the_gate(testing, clock):
+def test_good_jwks_and_token_open_the_gate(proven, clock):
     issuer = Issuer()
-    testing.put(V + "/evidence/jwks", json=issuer.jwks())
-    body = compliance(testing)
+    proven.put(V + "/evidence/jwks", json=issuer.jwks())
+    body = compliance(proven)
     assert not body["passed"]
     assert {f["rule"] for f in body["blocking"]} >= {"TOK-NESTED-JWE"}
     assert not {f["rule"] for f in body["blocking"]} & {"KEY-JWKS-HYGIENE", "KEY-JWKS-HTTPS",
                                                          "KEY-SEPARATION"}
-    assert analyse(testing, issuer.token(testing.get(V + "/jwks.json").get_json(),
+    assert analyse(proven, issuer.token(proven.get(V + "/jwks.json").get_json(),
                                          now=clock.unix))["passed"]
-    assert compliance(testing)["passed"] is True
+    assert compliance(proven)["passed"] is True
     # into deployment only with four-eyes approval (lifecycle/review/approvals.py)
-    promoted = promote_with_approval(testing, V, "deployment")
+    promoted = promote_with_approval(proven, V, "deployment")
     assert promoted.status_code == 200, promoted.get_data(as_text=True)
     assert promoted.get_json()["transition"]["check_run"]["passed"] is True
 
 
-def test_token_evidence_expires_after_the_configured_age(app, testing, clock):
+def test_token_evidence_expires_after_the_configured_age(app, proven, clock):
     issuer = Issuer()
-    testing.put(V + "/evidence/jwks", json=issuer.jwks())
-    analyse(testing, issuer.token(testing.get(V + "/jwks.json").get_json(), now=clock.unix))
+    proven.put(V + "/evidence/jwks", json=issuer.jwks())
+    analyse(proven, issuer.token(proven.get(V + "/jwks.json").get_json(), now=clock.unix))
     clock.now += timedelta(days=29, hours=23)
-    assert compliance(testing)["passed"] is True
+    assert compliance(proven)["passed"] is True
     clock.now += timedelta(hours=2)
-    body = compliance(testing)
+    body = compliance(proven)
     assert not body["passed"]
     assert any("in the last 30 days" in f["message"] for f in body["blocking"])
     app.config["TOKEN_EVIDENCE_MAX_AGE_DAYS"] = 60
-    assert compliance(testing)["passed"] is True
+    assert compliance(proven)["passed"] is True
 
 
-def test_the_newest_passing_token_counts_and_failures_show_without_one(testing, clock):
+def test_the_newest_passing_token_counts_and_failures_show_without_one(proven, clock):
     issuer = Issuer()
-    testing.put(V + "/evidence/jwks", json=issuer.jwks())
-    public = testing.get(V + "/jwks.json").get_json()
-    bad = analyse(testing, issuer.token(public, now=clock.unix, aud="https://elsewhere"))
+    proven.put(V + "/evidence/jwks", json=issuer.jwks())
+    public = proven.get(V + "/jwks.json").get_json()
+    bad = analyse(proven, issuer.token(public, now=clock.unix, aud="https://elsewhere"))
     assert not bad["passed"]
-    body = compliance(testing)
+    body = compliance(proven)
     assert [f["rule"] for f in body["blocking"]] == ["CLM-AUD"]
     assert body["blocking"][0]["status"] == "fail"
-    analyse(testing, issuer.token(public, now=clock.unix))
-    analyse(testing, issuer.token(public, now=clock.unix, iss="https://elsewhere"))
-    assert compliance(testing)["passed"] is True  # the newest *passing* one counts
+    analyse(proven, issuer.token(public, now=clock.unix))
+    analyse(proven, issuer.token(public, now=clock.unix, iss="https://elsewhere"))
+    assert compliance(proven)["passed"] is True  # the newest *passing* one counts
 
 
-def test_a_bad_jwks_blocks_even_with_a_good_token(testing, clock):
+def test_a_bad_jwks_blocks_even_with_a_good_token(proven, clock):
     issuer = Issuer()
-    testing.put(V + "/evidence/jwks", json=issuer.jwks())
-    analyse(testing, issuer.token(testing.get(V + "/jwks.json").get_json(), now=clock.unix))
-    testing.put(V + "/evidence/jwks", json=issuer.jwks_with_private_members())
-    body = compliance(testing)
+    proven.put(V + "/evidence/jwks", json=issuer.jwks())
+    analyse(proven, issuer.token(proven.get(V + "/jwks.json").get_json(), now=clock.unix))
+    proven.put(V + "/evidence/jwks", json=issuer.jwks_with_private_members())
+    body = compliance(proven)
     assert [f["rule"] for f in body["blocking"]] == ["KEY-JWKS-HYGIENE"]
 
 

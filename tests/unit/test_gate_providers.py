@@ -38,7 +38,7 @@ def test_only_providers_of_the_kinds_a_stage_uses_are_asked(app: Flask) -> None:
     spec = FakeProvider(Evidence.SPEC, [Finding("SPEC-VALID", Severity.CRITICAL, Status.PASS,
                                                 "valid")])
     token = FakeProvider(Evidence.TOKEN, [])
-    gateway = FakeProvider(Evidence.GATEWAY, [])  # a kind no stage of the pack uses yet
+    gateway = FakeProvider(Evidence.GATEWAY, [])  # used by the deployment stage only
     providers.register(app, [spec, token, gateway])
     version = object()
     with app.app_context():
@@ -48,8 +48,9 @@ def test_only_providers_of_the_kinds_a_stage_uses_are_asked(app: Flask) -> None:
         assert spec.asked == [(version, "testing", NOW)] and token.asked == []
         providers.collect_findings(version, pack, "deployment", NOW)  # type: ignore[arg-type]
         assert len(spec.asked) == 2 and token.asked == [(version, "deployment", NOW)]
+        assert gateway.asked == [(version, "deployment", NOW)]
         assert providers.collect_findings(version, pack, "retirement", NOW) == []  # type: ignore[arg-type]
-        assert gateway.asked == []
+        assert len(gateway.asked) == 1
 
 
 def test_a_stage_without_evidence_from_a_provider_is_missing_evidence(app: Flask) -> None:
@@ -65,4 +66,4 @@ def test_only_evidence_providers_can_be_registered(app: Flask) -> None:
     with pytest.raises(TypeError):
         providers.register(app, [object()])  # type: ignore[list-item]
     assert providers.kinds_used(providers.load_pack("default"), "deployment") == {
-        "spec", "token", "jwks"}
+        "spec", "token", "jwks", "gateway"}

@@ -36,11 +36,12 @@ def test_gateway_rules_are_in_the_catalog_with_gateway_evidence() -> None:
     assert get_rule("GW-LOG-NO-TOKEN").severity is Severity.HIGH
 
 
-def test_default_pack_does_not_gate_on_gateway_evidence_yet() -> None:
-    # no gateway evidence provider exists yet: listing the rules would block every deployment
+def test_default_pack_gates_deployment_only_on_gateway_evidence() -> None:
     pack = load_pack("default")
-    for stage in pack.stages.values():
-        assert not any(stage.applies(rule_id) for rule_id in GATEWAY_RULE_IDS)
+    for name, stage in pack.stages.items():
+        applied = [rule_id for rule_id in (*GATEWAY_RULE_IDS, "GW-PROOF")
+                   if stage.applies(rule_id)]
+        assert applied == ([*GATEWAY_RULE_IDS, "GW-PROOF"] if name == "deployment" else [])
 
 
 # ------------------------------------------------------------------------------ good
@@ -384,7 +385,7 @@ def test_named_fallback_location_that_proxies_needs_enforcement_too() -> None:
 # ------------------------------------------------------------------------------ gate
 _PACK_WITH_GATEWAY = b"""
 name: with-gateway
-description: the default deployment gate plus gateway evidence (how default.yaml will list it)
+description: the static part of the default deployment gate's gateway evidence (no proof)
 stages:
   development: {description: open, apply: {}, block_on: null}
   testing: {description: open, apply: {}, block_on: null}
@@ -392,14 +393,15 @@ stages:
   deployment:
     description: nothing medium or worse on the gateway configuration
     apply:
-      evidence: [gateway]
+      rules: [RULES]
     require: [GW-ENFORCES-TOKEN, GW-NO-EARLY-ANSWER]
     block_on: medium
 """
 
 
 def test_a_pack_gating_on_gateway_evidence_passes_the_good_config_only() -> None:
-    pack = parse_pack(_PACK_WITH_GATEWAY, "with-gateway.yaml")
+    pack = parse_pack(_PACK_WITH_GATEWAY.replace(b"RULES", ", ".join(GATEWAY_RULE_IDS).encode()),
+                      "with-gateway.yaml")
     good = decide(pack, "deployment", check_nginx(bundle("good")).findings)
     assert good.passed, good.blocking
     bad = decide(pack, "deployment", check_nginx(bundle("rewrite-phase")).findings)

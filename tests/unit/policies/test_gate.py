@@ -35,14 +35,18 @@ def test_all_passing_spec_findings_pass_every_gate_before_deployment(
         assert decision.passed and decision.blocking == ()
 
 
-def test_deployment_also_needs_token_and_key_evidence(default: PolicyPack) -> None:
+def test_deployment_also_needs_token_key_and_gateway_evidence(default: PolicyPack) -> None:
     decision = decide(default, "deployment", passing())
     assert not decision.passed
     blocking = {f.rule_id for f in decision.blocking}
-    assert {"TOK-NESTED-JWE", "KEY-JWKS-HYGIENE"} <= blocking
+    assert {"TOK-NESTED-JWE", "KEY-JWKS-HYGIENE", "GW-ENFORCES-TOKEN", "GW-PROOF"} <= blocking
     assert {f.status for f in decision.blocking} == {Status.MISSING_EVIDENCE}
-    everything = passing() + [Finding(r.id, r.severity, Status.PASS, "ok")
-                              for r in all_rules() if r.evidence in ("token", "jwks")]
+    evidence = passing() + [Finding(r.id, r.severity, Status.PASS, "ok")
+                            for r in all_rules() if r.evidence in ("token", "jwks")]
+    unproven = decide(default, "deployment", evidence)
+    assert not unproven.passed and "GW-PROOF" in {f.rule_id for f in unproven.blocking}
+    everything = evidence + [Finding(r.id, r.severity, Status.PASS, "ok")
+                             for r in all_rules() if r.evidence == "gateway"]
     assert decide(default, "deployment", everything).passed
 
 
