@@ -71,3 +71,11 @@ class Job(db.Model):  # type: ignore[name-defined,misc]
     def job_state(self) -> JobState:
         """:attr:`state` as a :class:`JobState`."""
         return JobState(self.state)
+
+
+def owned_by_stagegate(obj: object, name: str | None, type_: str, reflected: bool,
+                       compare_to: object) -> bool:
+    """Alembic's ``include_object`` filter: everything but procrastinate's own schema
+    (tables, indexes, types and functions named ``procrastinate_*``, created by migration
+    0006 from procrastinate's SQL on PostgreSQL), which our models do not describe."""
+    return not (name or "").startswith("procrastinate_")
