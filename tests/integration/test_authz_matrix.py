@@ -121,6 +121,7 @@ CASES: tuple[Case, ...] = (
          data={"grant_type": "client_credentials", "client_secret": "sgp_nope_nope"}),
     Case("api.token_jwks", "GET", "/api/v1/token/jwks.json", "public"),
     Case("api.signing_keys", "GET", "/api/v1/signing-keys.json", "public"),
+    Case("api.openapi_json", "GET", "/api/v1/openapi.json", "public"),
     Case("api.version_jwks", "GET", A + "/jwks.json", "public"),
     Case("api.list_apis", "GET", "/api/v1/apis", "user"),
     Case("api.get_api", "GET", "/api/v1/apis/orders", "user"),
