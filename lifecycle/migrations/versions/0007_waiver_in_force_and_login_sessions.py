@@ -2,8 +2,8 @@
 ``waiver.ended_at IS NULL``) and server-side sign-in sessions (``login_session``)
 
 Existing data: revoked waivers get ``ended_at = revoked_at``; of several open waivers of one
-version and rule (possible before this revision, issue 9.1) all but the newest are ended now
-(fewer waivers in force: the gate fails closed).
+version and rule (possible before this revision, issue 9.1) all but the newest are revoked
+and ended now by ``migration 0007`` (fewer waivers in force: the gate fails closed).
 
 Revision ID: 0007
 Revises: 0006
@@ -26,7 +26,10 @@ def upgrade():
     with op.batch_alter_table('waiver', schema=None) as batch_op:
         batch_op.add_column(sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True))
     op.execute("UPDATE waiver SET ended_at = revoked_at WHERE revoked_at IS NOT NULL")
-    op.execute("UPDATE waiver SET ended_at = created_at WHERE ended_at IS NULL AND id NOT IN "
+    op.execute("UPDATE waiver SET ended_at = CURRENT_TIMESTAMP, revoked_at = CURRENT_TIMESTAMP, "
+               "revoked_by = 'migration 0007', "
+               "revoke_reason = 'another waiver of this rule was in force (issue 9.1)' "
+               "WHERE ended_at IS NULL AND id NOT IN "
                "(SELECT keep FROM (SELECT max(id) AS keep FROM waiver WHERE ended_at IS NULL "
                "GROUP BY version_id, rule_id) AS newest)")
     with op.batch_alter_table('waiver', schema=None) as batch_op:
