@@ -10,10 +10,9 @@ Under ``/api/v1/apis/{name}/versions/{version}/gateway``:
   ``application/octet-stream``), a JSON bundle ``{"files": {name: text}, "entry"}``, or
   ``{"generate": "nginx"|"nginx-plus"}`` to render and store it (201 new, 200 identical);
 - ``GET /check`` — the current configuration's static findings (file:line);
-- ``POST /proofs`` — run a proof as a job (202, ``Location`` = the job's URL); with
+- ``POST /proofs`` — run a proof as a job (202, ``Location`` = ``/api/v1/jobs/{id}``); with
   ``Prefer: wait`` the proof runs in the request (~2 s) and the answer is the proof (201);
 - ``GET /proofs`` — every proof, newest first; ``GET /proofs/{id}``;
-  ``GET /proofs/jobs/{job}`` — a proof job's state, progress and result.
 """
 
 from __future__ import annotations
@@ -22,9 +21,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from lifecycle import jobs
 from lifecycle.accounts.authz import current_actor, requires
 from lifecycle.api.errors import ApiError
+from lifecycle.api.jobs import job_dict
 from lifecycle.api.serialize import finding_dict
 from lifecycle.api.views import VERSION_PATH, _json_object
 from lifecycle.catalog import services as catalog
@@ -137,29 +136,10 @@ def post_gateway_proof(name: str, version: str) -> Any:
         response.headers["Preference-Applied"] = "wait"
         return response, 201
     job = gateway.submit_proof(name, version, current_actor(), clock())
-    url = f"/api/v1/apis/{name}/versions/{version}/gateway/proofs/jobs/{job.id}"
-    response = jsonify(job=_job_dict(job), url=url)
-    response.headers["Location"] = url
+    body = job_dict(job)  # follow it at GET /api/v1/jobs/{id}, like every job
+    response = jsonify(body)
+    response.headers["Location"] = body["url"]
     return response, 202
-
-
-def _job_dict(job: jobs.Job) -> dict[str, Any]:
-    return {"id": job.id, "kind": job.kind, "state": job.state, "progress": job.progress,
-            "message": job.message, "result": job.result, "error": job.error,
-            "created_at": job.created_at.isoformat(),
-            "finished_at": job.finished_at.isoformat() if job.finished_at else None}
-
-
-@requires("read")
-def get_gateway_proof_job(name: str, version: str, job_id: str) -> Any:
-    """A proof job of this version: state, progress, result (``proof``, ``passed``, ``url``)."""
-    obj = catalog.get_version(name, version)
-    job = jobs.get_job(job_id)
-    from_version = job is not None and job.kind == gateway.PROVE_TASK \
-        and job.payload.get("version_id") == obj.id
-    if job is None or not from_version:
-        raise errors.NotFound("No such proof job of this version.")
-    return jsonify(job=_job_dict(job))
 
 
 @requires("read")
@@ -190,6 +170,4 @@ def register(bp: Blueprint) -> None:
     bp.add_url_rule(GATEWAY + "/proofs", view_func=post_gateway_proof, methods=["POST"])
     bp.add_url_rule(GATEWAY + "/proofs", view_func=list_gateway_proofs, methods=["GET"])
     bp.add_url_rule(GATEWAY + "/proofs/<int:proof_id>", view_func=get_gateway_proof,
-                    methods=["GET"])
-    bp.add_url_rule(GATEWAY + "/proofs/jobs/<job_id>", view_func=get_gateway_proof_job,
                     methods=["GET"])

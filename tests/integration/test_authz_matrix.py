@@ -164,7 +164,6 @@ CASES: tuple[Case, ...] = (
     Case("api.post_gateway_proof", "POST", A + "/gateway/proofs", "change"),
     Case("api.list_gateway_proofs", "GET", A + "/gateway/proofs", "user"),
     Case("api.get_gateway_proof", "GET", A + "/gateway/proofs/999999", "user"),
-    Case("api.get_gateway_proof_job", "GET", A + "/gateway/proofs/jobs/" + "0" * 32, "user"),
     # ---- four-eyes approval and waivers (lifecycle/api/approvals.py, lifecycle/web/approvals.py)
     Case("api.list_promotion_requests", "GET", A + "/promotion-requests", "user"),
     Case("api.create_promotion_request", "POST", A + "/promotion-requests", "request",

@@ -16,9 +16,10 @@ import pytest
 from accountkit import make_pat, make_user
 from approvalkit import approve, bearer_for, deployment_ready, request_promotion
 from contractkit import CONTRACT
-from evidencekit import SPEC
+from evidencekit import GATEWAY_SETTINGS, SPEC
 
 from lifecycle.core.extensions import db
+from lifecycle.jobs.backends import ThreadBackend
 
 V = "/api/v1/apis/orders/versions/1.0.0"
 W = "/api/v1/apis/legacy/versions/1.0.0"
@@ -66,6 +67,18 @@ def _walk(app, client, anon, clock) -> None:
     _ok(client.get(V + "/evidence/jwks"), 200)
     _ok(client.get(V + "/evidence/tokens"), 200)
 
+    # the gateway: settings, generated configuration, its checks, a proof (real nginx)
+    g = V + "/gateway"
+    _ok(client.get(g + "/settings"), 200)
+    _ok(client.put(g + "/settings", json=GATEWAY_SETTINGS), 200)
+    _ok(client.get(g + "/config?target=nginx"), 200)
+    _ok(client.put(g + "/config", json={"generate": "nginx"}), 200, 201)
+    _ok(client.get(g + "/config"), 200)
+    _ok(client.get(g + "/check"), 200)
+    proof = _ok(client.post(g + "/proofs", headers={"Prefer": "wait"}), 201).get_json()
+    _ok(client.get(g + "/proofs"), 200)
+    _ok(client.get(f"{g}/proofs/{proof['proof']['id']}"), 200)
+
     # four eyes: one request rejected, the next approved
     reviewer = bearer_for(app, REVIEWER)
     rejected_id = _ok(request_promotion(client, V), 201).get_json()["id"]
@@ -91,6 +104,15 @@ def _walk(app, client, anon, clock) -> None:
         201).get_json()
     _ok(client.get(W + "/waivers"), 200)
     _ok(client.post(waiver["revoke_url"], json={"reason": "Fixed"}, headers=approver), 200)
+
+    # long work as jobs: an asynchronous upload and a queued proof, followed at /jobs/{id}
+    upload = _ok(client.put(W + "/spec", data=SPEC, headers={"Prefer": "respond-async"}),
+                 202).get_json()
+    _ok(client.get(upload["url"]), 200)
+    _ok(client.post(V + "/gateway/proofs"), 202)
+    backend = app.extensions["stagegate.jobs"]
+    if isinstance(backend, ThreadBackend):
+        backend.join(timeout=60)
 
     # the audit trail, read by an approver
     _ok(client.get("/api/v1/audit", headers=approver), 200)
