@@ -28,6 +28,7 @@ from typing import Any
 from flask import Flask
 
 from lifecycle.core.extensions import db
+from lifecycle.web.limits import check_workers
 
 bind = os.environ.get("STAGEGATE_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
@@ -46,6 +47,12 @@ limit_request_line = 8190
 accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server: Any) -> None:
+    """Before the master forks any worker: refuse several workers with in-memory rate-limit
+    counters (each worker would count on its own, multiplying every limit; issue 9.3)."""
+    check_workers(int(server.cfg.workers), os.environ.get("STAGEGATE_RATELIMIT_STORAGE_URI"))
 
 
 def dispose_engines(app: Any) -> int:

@@ -190,6 +190,10 @@ def main() -> int:
         env = {**os.environ, "DATABASE_URL": database, "STAGEGATE_SECRET_KEY": secret_key,
                "STAGEGATE_KEY_ENCRYPTION_KEY": kek, "STAGEGATE_TOKEN_ISSUER": issuer,
                "STAGEGATE_BIND": f"{HOST}:{port}", "WEB_CONCURRENCY": str(args.workers),
+               # several workers need shared rate-limit counters (lifecycle/gunicorn_conf.py)
+               "STAGEGATE_RATELIMIT_STORAGE_URI": os.environ.get(
+                   "STAGEGATE_RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379"),
+               "STAGEGATE_RATELIMIT_KEY_PREFIX": f"fuzz-{port}-{os.getpid()}",
                "PYTHONFAULTHANDLER": "1"}
         log, report = work / "gunicorn.log", work / "junit.xml"
         server = start_server(port, env, log)

@@ -23,7 +23,7 @@ Budgets (``LOGIN_RATE_LIMIT``, default ``5 per minute;20 per hour``, each):
 - ``/account/password``: per signed-in user.
 
 Counters live in ``RATELIMIT_STORAGE_URI`` (``memory://`` by default: one process only —
-``gunicorn.conf.py`` refuses to start several workers with it, see
+``lifecycle/gunicorn_conf.py`` refuses to start several workers with it, see
 :func:`check_workers`; ``redis://host:port`` shares them between processes).
 """
 
@@ -73,7 +73,7 @@ class MemoryLimitsWithWorkers(RuntimeError):
 
 def check_workers(workers: int, storage_uri: str | None) -> None:
     """Refuse a deployment whose rate limits would leak: more than one worker process with
-    in-memory counters.  Called by ``gunicorn.conf.py`` before any worker starts and by
+    in-memory counters.  Called by ``lifecycle/gunicorn_conf.py`` before any worker starts and by
     ``create_app`` when ``WEB_CONCURRENCY`` says several workers.
 
     :raises MemoryLimitsWithWorkers: ``workers > 1`` and ``storage_uri`` is ``memory://``.

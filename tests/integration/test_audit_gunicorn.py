@@ -104,6 +104,9 @@ def test_four_gunicorn_workers_append_200_parallel_actions_to_one_chain(postgres
            "STAGEGATE_KEY_ENCRYPTION_KEY": app.config["KEY_ENCRYPTION_KEY"],
            "STAGEGATE_BIND": f"{HOST}:{port}",
            "WEB_CONCURRENCY": str(WORKERS),
+           # several workers need shared rate-limit counters (lifecycle/gunicorn_conf.py)
+           "STAGEGATE_RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379",
+           "STAGEGATE_RATELIMIT_KEY_PREFIX": f"audit-test-{port}-{os.getpid()}",
            "STAGEGATE_PRELOAD": "1",
            "PYTHONFAULTHANDLER": "1"}
     with open(log, "wb") as out:

@@ -9,10 +9,8 @@ its owner out: the owner's browser holds a device cookie with a budget of its ow
 
 from __future__ import annotations
 
-import runpy
 import threading
 import uuid
-from pathlib import Path
 from types import SimpleNamespace
 
 import pyotp
@@ -21,6 +19,7 @@ import redis
 from accountkit import PASSWORD
 from livekit import Answer, Browser, live, parallel
 
+from lifecycle import gunicorn_conf
 from lifecycle.accounts import services as account_services
 from lifecycle.web.limits import MemoryLimitsWithWorkers, check_workers
 
@@ -155,13 +154,12 @@ def test_several_workers_with_in_memory_counters_refuse_to_start(make_app, monke
         check_workers(2, None)
     check_workers(1, "memory://")
     check_workers(4, REDIS)
-    config = runpy.run_path(str(Path(__file__).parents[2] / "gunicorn.conf.py"))
     master = SimpleNamespace(cfg=SimpleNamespace(workers=4))
     monkeypatch.delenv("STAGEGATE_RATELIMIT_STORAGE_URI", raising=False)
     with pytest.raises(MemoryLimitsWithWorkers):
-        config["on_starting"](master)
+        gunicorn_conf.on_starting(master)
     monkeypatch.setenv("STAGEGATE_RATELIMIT_STORAGE_URI", REDIS)
-    config["on_starting"](master)
+    gunicorn_conf.on_starting(master)
     monkeypatch.setenv("WEB_CONCURRENCY", "4")
     with pytest.raises(MemoryLimitsWithWorkers):
         make_app(RATELIMIT_STORAGE_URI="memory://")
