@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import TextIO
 
 import click
 import flask_migrate
@@ -66,6 +67,24 @@ for _offline_command in (check_command, jwks_group, token_group, gateway_group):
 @main.command("demo")
 def demo_command() -> None:
     """Apply the migrations and load demo APIs into an empty database."""
+    flask_migrate.upgrade()  # the directory configured in create_app
+    if demo.has_data():
+        click.echo("The database already holds APIs; the demo loads only into an empty "
+                   "database. Nothing was changed.")
+        return
+    outcomes = demo.load()
+    click.echo(f"Loaded {len(outcomes)} demo API versions:")
+    for out in outcomes:
+        notes = f"  ({'; '.join(out.notes)})" if out.notes else ""
+        gate = f"  {out.next_gate}" if out.next_gate else ""
+        click.echo(f"  {out.api:<16} {out.version:<14} {out.stage:<12}{gate}{notes}")
+
+    users = create_demo_users()
+    if users:
+        click.echo("Demo users (random passwords, shown only now; the approver and the admin "
+                   "set up a second factor at their first sign-in):")
+        for email, roles, password in users:
+            click.echo(f"  {email:<26} {'+'.join(roles):<10} {password}")
 
 
 @main.command("worker", with_appcontext=False)
@@ -159,8 +178,9 @@ def audit_verify_command(ctx: click.Context, path: str | None) -> None:
         entries = _jsonl_entries(path)
         start = (0, audit.GENESIS)
         first = entries[0] if entries else None
-        if first is not None and isinstance(first.get("seq"), int) and first["seq"] > 1:
-            start = (first["seq"] - 1, str(first.get("prev_hash")))
+        seq = first.get("seq") if first is not None else None
+        if first is not None and isinstance(seq, int) and seq > 1:
+            start = (seq - 1, str(first.get("prev_hash")))
             click.echo(f"note: the export starts at entry {first['seq']}; entries before it "
                        "are not checked.")
         result = audit.verify_chain(entries, start=start)
@@ -183,7 +203,7 @@ def audit_verify_command(ctx: click.Context, path: str | None) -> None:
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8", lazy=True),
               default="-", help="Write to this file instead of stdout.")
 @click.pass_context
-def audit_export_command(ctx: click.Context, since: int, output: click.utils.LazyFile) -> None:
+def audit_export_command(ctx: click.Context, since: int, output: TextIO) -> None:
     """Write the audit trail as JSON Lines, one canonical JSON entry per line, in order."""
 
     with _app_context(ctx):

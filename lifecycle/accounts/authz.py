@@ -45,9 +45,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from blinker import Namespace
-from flask import Flask, Response, current_app, g, redirect, request, url_for
+from flask import Flask, current_app, g, redirect, request, url_for
 from flask_htmx.responses import HTMXResponseClientRedirect
 from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
 
 from lifecycle.accounts import apitokens
 from lifecycle.accounts.roles import ROLES, needs_enrolment, roles_of
@@ -302,7 +303,7 @@ def _api_in_url() -> Any:
     return find_api(name)
 
 
-def _web_redirect(endpoint: str, **values: Any) -> Response:
+def _web_redirect(endpoint: str, **values: Any) -> BaseResponse:
     target = url_for(endpoint, **values)
     if htmx:
         return HTMXResponseClientRedirect(target)  # type: ignore[return-value]

@@ -25,6 +25,7 @@ import os
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from jwcrypto import jwk, jwt
 
@@ -209,7 +210,7 @@ def _move(name: str, version: str, step: Step) -> None:
 
 
 #: issuer signing key parameters per JWS alg (jwcrypto ``JWK.generate`` arguments)
-_SIGNING_KEYS = {
+_SIGNING_KEYS: dict[str, dict[str, Any]] = {
     "ES256": {"kty": "EC", "crv": "P-256"},
     "ES384": {"kty": "EC", "crv": "P-384"},
     "ES512": {"kty": "EC", "crv": "P-521"},

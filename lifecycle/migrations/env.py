@@ -14,7 +14,8 @@ config = context.config
 # This line sets up loggers basically.
 # disable_existing_loggers=False: running `upgrade()` inside the app (tests, `stagegate demo`)
 # must not silence the app's and pytest's loggers.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+if config.config_file_name is not None:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 

@@ -211,16 +211,6 @@ class TokenForm(_Prefixed):
 
 
 # ------------------------------------------------------------------------------ review
-class _Prefixed(FlaskForm):
-    """A form whose fields carry a prefix (several forms share one page)."""
-
-    form_prefix = ""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        kwargs.setdefault("prefix", self.form_prefix)
-        super().__init__(*args, **kwargs)
-
-
 class RequestPromotionForm(_Prefixed):
     """Ask for a promotion that needs approvals; ``to`` is the stage the page offered."""
 

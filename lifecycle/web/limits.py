@@ -34,7 +34,7 @@ import os
 import secrets
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request, session
+from flask import Flask, current_app, g, request, session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
@@ -43,6 +43,7 @@ from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
+from werkzeug.wrappers import Response
 
 from lifecycle.accounts.sessions import PENDING
 
@@ -198,7 +199,7 @@ def install_limits(app: Flask) -> Limiter:
         if view is None:
             continue
         limit = str(app.config[setting])
-        app.view_functions[endpoint] = limiter.limit(limit, methods=["POST"],
-                                                     deduct_when=_failed)(view)
+        limited: Any = limiter.limit(limit, methods=["POST"], deduct_when=_failed)(view)
+        app.view_functions[endpoint] = limited
     app.extensions["stagegate_limiter"] = limiter
     return limiter

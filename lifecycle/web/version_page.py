@@ -48,7 +48,8 @@ from policies.gate import waivable
 from policies.rules import Severity, get_rule
 
 #: what a view answers
-Page = str | tuple[str, int] | BaseResponse
+Page = (str | tuple[str, int] | tuple[str, int, dict[str, str]] | BaseResponse
+        | tuple[BaseResponse, int])
 #: session key of the notice carried across a redirect (never holds a token)
 NOTICE_KEY = "evidence_notice"
 #: most earlier analyses listed under the selected one
@@ -185,9 +186,9 @@ def review_panel(version_obj: ApiVersion, gate: Any, now: datetime) -> ReviewPan
         waivable=can_waive, critical=crit,
         may_request=approvals.may_request(current_user, version_obj.api),
         may_decide=authz.can(current_user, "approve"),
-        is_requester=bool(pending) and approvals.same_person(pending.requested_by, me),
-        decided=bool(pending) and any(approvals.same_person(d.approver, me)
-                                      for d in pending.decisions),
+        is_requester=pending is not None and approvals.same_person(pending.requested_by, me),
+        decided=pending is not None and any(approvals.same_person(d.approver, me)
+                                            for d in pending.decisions),
         waive_max=(now + timedelta(days=limit)).date().isoformat(),
         waive_default=(now + timedelta(days=min(30, limit))).date().isoformat(),
         forms={"request": RequestPromotionForm(formdata=None, to=next_stage),
