@@ -82,6 +82,8 @@ CASES: tuple[Case, ...] = (
          data={"roles": "viewer"}),
     Case("accounts.admin_set_active", "POST", "/admin/users/{target_id}/active", "admin",
          data={"active": "y"}),
+    Case("accounts.admin_reset_password", "POST", "/admin/users/{target_id}/password", "admin",
+         data={"password": "a long enough temporary pw"}),
     Case("accounts.admin_reset_totp", "POST", "/admin/users/{target_id}/reset-second-factor",
          "admin"),
     Case("accounts.admin_teams", "GET", "/admin/teams", "admin"),

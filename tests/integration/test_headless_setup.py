@@ -166,6 +166,23 @@ def test_a_reset_password_must_be_changed_before_anything_else(app, auth):
     assert _exchange(app.test_client(user=None), pat).status_code == 200
 
 
+def test_an_admin_resets_a_password_on_the_web(app, auth):
+    user = auth.user("viewer")
+    admin = auth.client("admin")
+    page = admin.get(f"/admin/users/{user.id}")
+    assert b"Set temporary password" in page.data
+    short = admin.post(f"/admin/users/{user.id}/password", data={"password": "short"})
+    assert short.status_code == 422 and b"at least 12" in short.data
+    done = admin.post(f"/admin/users/{user.id}/password", data={"password": NEW})
+    assert done.status_code == 303
+    with app.app_context():
+        row = services.user_by_email(user.email)
+        assert row.must_change_password is True
+        assert services.authenticate(user.email, NEW) is not None
+        entry = audit.search(audit.AuditQuery(action="user.password_reset"), limit=1)[0]
+        assert entry["actor"] == admin.user_email and entry["data"] == {"must_change": True}
+
+
 # ------------------------------------------------------------------ token endpoint reasons
 def test_an_admin_without_a_second_factor_is_told_why_only_with_a_valid_pat(app, auth):
     admin = auth.user("admin", totp=False)
