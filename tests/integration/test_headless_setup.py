@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from accountkit import PASSWORD, make_pat
-from conftest import TEST_KEK
 from flask import Flask
 from werkzeug.serving import make_server
 
@@ -226,8 +225,8 @@ def test_the_headless_setup_script_runs_as_is(app, live_server, database_url, tm
     with app.app_context():  # the empty database: no user, team or API
         assert db.session.execute(db.select(User)).first() is None
         assert db.session.execute(db.select(Team)).first() is None
-    env = _env(database_url, STAGEGATE_KEY_ENCRYPTION_KEY=TEST_KEK,
-               STAGEGATE_SECRET_KEY="test-only-secret", STAGEGATE_URL=live_server)
+    env = _env(database_url, STAGEGATE_KEY_ENCRYPTION_KEY=str(app.config["KEY_ENCRYPTION_KEY"]),
+               STAGEGATE_SECRET_KEY=str(app.config["SECRET_KEY"]), STAGEGATE_URL=live_server)
     done = subprocess.run(["sh", str(ROOT / "scripts" / "headless-setup.sh")], env=env,
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
