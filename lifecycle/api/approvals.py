@@ -178,12 +178,12 @@ def create_waiver(name: str, version: str) -> Any:
     expires: Any = _text(body, "expires_at")
     days = body.get("days")
     if expires is None and days is not None:
-        limit = waivers.max_days()
-        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= limit:
-            # bounded before timedelta(days=...), which overflows past 999,999,999 days
+        if not isinstance(days, int) or isinstance(days, bool) or days < 1:
             raise ApiError(422, "validation_failed", "Some values are not acceptable.",
-                           {"fields": {"days": f"A whole number of days from 1 to {limit}."}})
-        expires = clock() + timedelta(days=days)
+                           {"fields": {"days": "A whole number of days, at least 1."}})
+        # clamped just past the longest waiver before timedelta(days=...), which overflows
+        # past 999,999,999 days: waivers.grant then refuses it with its own message
+        expires = clock() + timedelta(days=min(days, waivers.max_days() + 1))
     if expires is None:
         raise ApiError(422, "validation_failed", "Some values are not acceptable.",
                        {"fields": {"expires_at": "This field is required (or give days)."}})
