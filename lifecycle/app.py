@@ -60,7 +60,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     configure(app, dict(test_config) if test_config else None)
     jsonbody.init_app(app)  # every JSON body: strict, depth-limited, 400 when refused
-    routing.init_app(app)  # <int:id> bounded to 64 bits (before any blueprint)
+    routing.init_app(app)  # <int:id> bounded to the id columns' range (before any blueprint)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))

@@ -27,6 +27,7 @@ from lifecycle.accounts.authz import requires
 from lifecycle.accounts.models import Team, User
 from lifecycle.api.errors import ApiError
 from lifecycle.api.views import _json_object, _text
+from lifecycle.core.routing import MAX_ID
 
 
 def _time(value: Any) -> str | None:
@@ -143,7 +144,7 @@ def add_member(team_id: int) -> Any:
                            {"fields": {"email": "No user has this email."}})
         user_id = found.id
     elif not isinstance(user_id, int) or isinstance(user_id, bool) or \
-            not 1 <= user_id < 2**63:
+            not 1 <= user_id <= MAX_ID:
         raise ApiError(422, "validation_failed", "Some values are not acceptable.",
                        {"fields": {"user_id": "A user id."}})
     services.add_member(team_id, user_id, actor=_me())

@@ -1,9 +1,11 @@
 """URL converters: ``<int:...>`` ids are bounded to what the database can hold.
 
-Werkzeug's ``int`` converter accepts any number of digits; an id above 2**63 - 1 then
-overflows the ``BIGINT``/``INTEGER`` parameter in the driver (a 500 on PostgreSQL, an
-``OverflowError`` on SQLite).  :class:`BoundedIntConverter` does not match such a path, so
-the request is an ordinary 404 (JSON under ``/api/``).
+Werkzeug's ``int`` converter accepts any number of digits; an id above the id columns'
+range then overflows the ``INTEGER`` parameter (PostgreSQL: ``integer out of range``, a
+500; SQLite: ``OverflowError`` above 2**63 - 1).  Every id column is an SQL ``INTEGER``
+(32-bit signed on PostgreSQL), so ids above 2**31 - 1 cannot exist.
+:class:`BoundedIntConverter` does not match such a path, so the request is an ordinary 404
+(JSON under ``/api/``).
 """
 
 from __future__ import annotations
@@ -11,14 +13,14 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
-#: the largest signed 64-bit integer (SQL ``BIGINT``; SQLite's INTEGER)
-MAX_ID = 2**63 - 1
+#: the largest id an id column holds (SQL ``INTEGER``: 32-bit signed on PostgreSQL)
+MAX_ID = 2**31 - 1
 
 
 class BoundedIntConverter(IntegerConverter):
-    """``int`` with ``max`` defaulting to :data:`MAX_ID` (1–19 ASCII digits)."""
+    """``int`` with ``max`` defaulting to :data:`MAX_ID` (1–10 ASCII digits)."""
 
-    regex = r"[0-9]{1,19}"
+    regex = r"[0-9]{1,10}"
 
     def __init__(self, map, fixed_digits: int = 0, min: int | None = None,  # noqa: A002
                  max: int | None = MAX_ID, signed: bool = False) -> None:  # noqa: A002
