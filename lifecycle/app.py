@@ -20,8 +20,8 @@ from lifecycle.api.errors import domain_error_json, spec_error_json
 from lifecycle.catalog import tasks as catalog_tasks
 from lifecycle.catalog.models import Api
 from lifecycle.catalog.spec_evidence import SpecProvider
-from lifecycle.cli_accounts import tokens_group, users_group
-from lifecycle.core import security
+from lifecycle.cli_accounts import teams_group, tokens_group, users_group
+from lifecycle.core import jsonbody, routing, security
 from lifecycle.core.config import configure
 from lifecycle.core.errors import DomainError
 from lifecycle.core.extensions import csrf, db, htmx, migrate
@@ -66,6 +66,8 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     """
     app = Flask(__name__, instance_relative_config=True)
     configure(app, dict(test_config) if test_config else None)
+    jsonbody.init_app(app)  # every JSON body: strict, depth-limited, 400 when refused
+    routing.init_app(app)  # <int:id> bounded to the id columns' range (before any blueprint)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
@@ -91,5 +93,6 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     authz.init_app(app, find_api=_find_api)  # after sessions.check: expired = anonymous
     install_limits(app)
     app.cli.add_command(users_group)
+    app.cli.add_command(teams_group)
     app.cli.add_command(tokens_group)
     return app

@@ -32,12 +32,14 @@ import click
 import flask_migrate
 import sqlalchemy as sa
 from flask.cli import FlaskGroup, ScriptInfo
+from sqlalchemy.exc import SQLAlchemyError
 
 from lifecycle import audit, demo, jobs
 from lifecycle.accounts.services import user_by_email
 from lifecycle.app import create_app
 from lifecycle.core.actor import Actor, ActorKind
-from lifecycle.core.errors import DomainError
+from lifecycle.core.crypto_store import KeyStoreError, current_kek
+from lifecycle.core.errors import DomainError, KeyStoreUnavailable
 from lifecycle.core.extensions import db
 from lifecycle.demo.accounts import create_demo_users
 from lifecycle.evidence.keys import export_for_gateway
@@ -49,7 +51,46 @@ from lifecycle.trust.records import JwksUnreadable, RecordInvalid, verify_record
 __all__ = ["EXIT_BLOCKED", "EXIT_PASS", "EXIT_UNCHECKABLE", "main", "spec_part"]
 
 
-main = FlaskGroup(
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message (SQLAlchemy appends the statement and a
+    link; a CLI user needs the reason), at most 300 characters."""
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    if isinstance(exc, SQLAlchemyError) and getattr(exc, "orig", None) is not None:
+        text = str(exc.orig) or text  # type: ignore[attr-defined]
+    return str(text).strip().splitlines()[0][:300] if str(text).strip() else type(exc).__name__
+
+
+class StagegateGroup(FlaskGroup):
+    """The ``stagegate`` group: any error a command does not handle itself is one line on
+    stderr (``stagegate: …``) and exit status 1 — never a Python traceback.  Click's own
+    usage errors (exit 2) and a command's explicit exit statuses pass through unchanged.
+    ``STAGEGATE_DEBUG=1`` re-raises, for developers who want the traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit,
+                click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("STAGEGATE_DEBUG"):
+                raise
+            if isinstance(exc, DomainError | KeyStoreError):
+                message = one_line(exc)
+            elif isinstance(exc, SQLAlchemyError):
+                message = f"database error: {one_line(exc)} (is DATABASE_URL right, and " \
+                          "the schema current? stagegate db upgrade)"
+            elif isinstance(exc, OSError):
+                message = f"{exc.strerror or one_line(exc)}" + \
+                    (f": {exc.filename}" if exc.filename else "")
+            else:
+                message = f"unexpected error ({type(exc).__name__}): {one_line(exc)} " \
+                          "(STAGEGATE_DEBUG=1 shows the traceback)"
+            click.echo(f"stagegate: {message}", err=True)
+            ctx.exit(1)
+
+
+main = StagegateGroup(
     create_app=create_app,
     help="Stagegate: API lifecycle management with security gates.",
 )
@@ -67,6 +108,10 @@ for _offline_command in (check_command, jwks_group, token_group, gateway_group):
 @main.command("demo")
 def demo_command() -> None:
     """Apply the migrations and load demo APIs into an empty database."""
+    try:
+        current_kek()  # before anything is written: the demo signs gate records
+    except KeyStoreError as exc:
+        raise KeyStoreUnavailable(f"cannot load the demo: {exc.message}") from None
     flask_migrate.upgrade()  # the directory configured in create_app
     if demo.has_data():
         click.echo("The database already holds APIs; the demo loads only into an empty "

@@ -9,7 +9,22 @@ Python's :func:`json.loads` silently keeps the last of duplicate member names an
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+#: a sensible nesting limit for request bodies (objects and arrays); :func:`loads` uses it
+#: only when asked (``max_depth=DEFAULT_MAX_DEPTH``)
+DEFAULT_MAX_DEPTH = 64
+
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+class TooDeep(ValueError):
+    """The text nests objects/arrays deeper than ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"nested deeper than {limit} levels")
+        self.limit = limit
 
 
 class DuplicateMember(ValueError):
@@ -35,14 +50,41 @@ def _constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value (RFC 8259 §6); quote it or use null")
 
 
-def loads(text: str | bytes) -> Any:
-    """Parse JSON text, refusing duplicate member names and ``NaN``/``Infinity``.
+def nesting_depth(text: str | bytes, stop_above: int | None = None) -> int:
+    """The deepest nesting of ``[``/``{`` in ``text`` outside strings (one linear scan, no
+    recursion; a syntax error is left to the parser).  Stops early once ``stop_above`` is
+    exceeded and returns that depth."""
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    depth = deepest = 0
+    for match in _TOKENS.finditer(raw):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if stop_above is not None and depth > stop_above:
+                    return depth
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
+def loads(text: str | bytes, max_depth: int | None = None) -> Any:
+    """Parse JSON text, refusing duplicate member names, ``NaN``/``Infinity`` and nesting
+    deeper than ``max_depth`` (checked before parsing, so the parser never recurses out
+    of stack).
 
     :param text: JSON text (``bytes`` must be UTF-8).
+    :param max_depth: deepest nesting of objects/arrays (``None``: the interpreter's
+        recursion limit decides).
+    :raises TooDeep: (a ``ValueError``) nested deeper than ``max_depth``.
     :raises DuplicateMember: (a ``ValueError``) a member name repeats in one object.
     :raises json.JSONDecodeError: (a ``ValueError``) a syntax error, with position.
     :raises ValueError: a constant such as ``NaN``, an integer over 4300 digits, or
         bytes that are not UTF-8 (:class:`UnicodeDecodeError`).
-    :raises RecursionError: nesting deeper than the interpreter's recursion limit.
+    :raises RecursionError: only with ``max_depth=None``, nesting deeper than the
+        interpreter's recursion limit.
     """
+    if max_depth is not None and nesting_depth(text, stop_above=max_depth) > max_depth:
+        raise TooDeep(max_depth)
     return json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant)

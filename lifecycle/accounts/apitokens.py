@@ -12,7 +12,8 @@ client secret) returns a nested JWT (RFC 7519 §5.2, RFC 9068):
 - inner JWS: ``alg: ES256``, ``typ: at+jwt``, ``kid`` = RFC 7638 thumbprint of the app's
   signing key; claims ``iss`` (``TOKEN_ISSUER``), ``aud`` (``API_AUDIENCE``), ``sub`` (user
   id), ``client_id`` (``sgp_<lookup>``), ``scope``, ``iat``, ``exp`` (``iat`` +
-  ``ACCESS_TOKEN_SECONDS``, at most 900), ``jti``;
+  ``ACCESS_TOKEN_SECONDS``, at most 900), ``jti``, and the private claim ``sg_tep``: the
+  user's token epoch when it was minted;
 - outer JWE: ``alg: ECDH-ES+A256KW``, ``enc: A256GCM``, ``cty: JWT``, ``kid`` of the app's
   encryption key.
 
@@ -26,7 +27,11 @@ The signing and encryption keys are two separate P-256 key pairs (KEY-SEPARATION
 its PAT neither revoked nor expired (revocation takes effect at once).  No replay cache is
 passed: a bearer access token is legitimately sent with many requests during its lifetime
 (RFC 6750), so "this ``jti`` was seen" is no reason to refuse it; a stolen token is limited by
-its lifetime (≤ 15 min), its encryption and the PAT's revocation.  Refusals answer 401 with
+its lifetime (≤ 15 min), its encryption and the PAT's revocation.  A token also dies when its
+user's ``token_epoch`` moves (deactivation — for good, reactivation does not revive it —, a
+password change or an admin's password reset): ``sg_tep`` must equal the current epoch.
+PATs survive a password change (they are separate credentials the user lists and revokes
+on the account page) and are revoked when the user is deactivated.  Refusals answer 401 with
 ``WWW-Authenticate: Bearer`` (``error="invalid_token"`` when a token was sent, RFC 6750 §3.1)
 and a generic message; the failing rule ids go to the server log only (jwt-policy.md §2.4).
 """
@@ -67,6 +72,12 @@ MAX_ACCESS_TOKEN_SECONDS = 900
 VERIFIED_CACHE_SIZE = 4096
 SCOPE = "stagegate"
 MAX_NAME = 100
+#: private claim: the user's token epoch at minting (see the module docstring)
+EPOCH_CLAIM = "sg_tep"
+#: why an exchange was refused (``None``: the credentials are unknown — the only reason
+#: an unauthenticated caller is told)
+REFUSED_SECOND_FACTOR = "second_factor_required"
+REFUSED_PASSWORD_CHANGE = "password_change_required"
 
 
 class InvalidBearer(Exception):
@@ -281,7 +292,8 @@ def mint(user: User, pat: PersonalAccessToken, now: datetime | None = None) -> t
     span = lifetime()
     claims = {"iss": issuer(), "aud": audience(), "sub": str(user.id),
               "client_id": pat.client_id, "scope": SCOPE, "iat": issued,
-              "exp": issued + span, "jti": str(uuid.uuid4())}
+              "exp": issued + span, "jti": str(uuid.uuid4()),
+              EPOCH_CLAIM: int(user.token_epoch or 0)}
     inner = jwt.JWT(header={"alg": SIGNING_ALG, "typ": "at+jwt", "kid": keys.signing["kid"]},
                     claims=claims)
     inner.make_signed_token(keys.signing)
@@ -292,20 +304,36 @@ def mint(user: User, pat: PersonalAccessToken, now: datetime | None = None) -> t
     return outer.serialize(), span
 
 
-def exchange(client_secret: str, client_id: str | None = None,
-             now: datetime | None = None) -> tuple[str, int] | None:
-    """Exchange a PAT for an access token; ``None`` when the PAT is unknown, revoked,
-    expired, names another ``client_id``, or its user is inactive or still has to enrol a
-    second factor."""
+@dataclass(frozen=True)
+class Refused:
+    """An exchange that was refused although the PAT itself is valid: ``reason`` is
+    :data:`REFUSED_SECOND_FACTOR` or :data:`REFUSED_PASSWORD_CHANGE` — said only to a
+    caller who presented the correct PAT, so it reveals nothing about other accounts."""
 
+    reason: str
+
+
+def exchange(client_secret: str, client_id: str | None = None,
+             now: datetime | None = None) -> tuple[str, int] | Refused | None:
+    """Exchange a PAT for an access token.
+
+    :returns: ``(token, expires_in)``; :class:`Refused` when the PAT is valid but its user
+        (an approver or admin) must first enrol a second factor, or must first change a
+        password an admin reset; ``None`` when the PAT is unknown, revoked, expired, names
+        another ``client_id``, or its user is inactive.
+    """
     moment = now or clock()
     pat = find_pat(client_secret)
     if pat is None or not pat.usable_at(moment) or \
             (client_id is not None and client_id != pat.client_id):
         return None
     user = pat.user
-    if not user.active or needs_enrolment(user):
+    if not user.active:
         return None
+    if needs_enrolment(user):
+        return Refused(REFUSED_SECOND_FACTOR)
+    if user.must_change_password:
+        return Refused(REFUSED_PASSWORD_CHANGE)
     pat.last_used_at = moment
     db.session.commit()
     return mint(user, pat, moment)
@@ -329,6 +357,7 @@ class _Verified:
 
     user_id: int
     pat_id: int
+    epoch: int  # the user's token epoch the token was minted at (``sg_tep``)
     not_before: int
     expires: int
 
@@ -403,7 +432,7 @@ def verify(token: str, now: datetime | None = None) -> User:
     cache = verified_tokens()
     known = cache.get(digest, instant)
     if known is not None:
-        return _still_valid(known.user_id, known.pat_id, moment)
+        return _still_valid(known.user_id, known.pat_id, known.epoch, moment)
     keys = app_keys()
     leeway = int(current_app.config.get("TOKEN_LEEWAY_SECONDS", 30))
     verified: list[dict[str, Any]] = []
@@ -419,23 +448,29 @@ def verify(token: str, now: datetime | None = None) -> User:
         raise InvalidBearer("invalid_token", "claims unreadable")
     claims = verified[0]
     sub, client_id = claims.get("sub"), claims.get("client_id")
-    if not (isinstance(sub, str) and sub.isdigit()) or not isinstance(client_id, str):
+    epoch = claims.get(EPOCH_CLAIM)
+    if not (isinstance(sub, str) and sub.isascii() and sub.isdigit() and len(sub) <= 18) \
+            or not isinstance(client_id, str):
         raise InvalidBearer("invalid_token", "user unknown or inactive")
+    if not isinstance(epoch, int) or isinstance(epoch, bool):
+        raise InvalidBearer("invalid_token", "token epoch missing")
     pat = db.session.execute(db.select(PersonalAccessToken).where(
         PersonalAccessToken.lookup == client_id[len(PAT_PREFIX):]
     )).scalar_one_or_none()
     if pat is None:
         raise InvalidBearer("invalid_token", "personal access token revoked or expired")
-    user = _still_valid(int(sub), pat.id, moment)
+    user = _still_valid(int(sub), pat.id, epoch, moment)
     exp, iat = claims.get("exp"), claims.get("iat")
     if isinstance(exp, int) and isinstance(iat, int):
-        cache.put(digest, _Verified(user.id, pat.id, iat - leeway, exp))
+        cache.put(digest, _Verified(user.id, pat.id, epoch, iat - leeway, exp))
     return user
 
 
-def _still_valid(user_id: int, pat_id: int, moment: datetime) -> User:
-    """The user, when they are still active and the PAT is theirs and still usable at
-    ``moment`` (one query for both rows).
+def _still_valid(user_id: int, pat_id: int, epoch: int, moment: datetime) -> User:
+    """The user, when they are still active, their token epoch is still ``epoch`` (no
+    deactivation, password change or reset since the token was minted), no password change
+    is pending, and the PAT is theirs and still usable at ``moment`` (one query for both
+    rows).
 
     :raises InvalidBearer: otherwise.
     """
@@ -449,6 +484,10 @@ def _still_valid(user_id: int, pat_id: int, moment: datetime) -> User:
     user, pat = row
     if not user.active:
         raise InvalidBearer("invalid_token", "user unknown or inactive")
+    if epoch != user.token_epoch:
+        raise InvalidBearer("invalid_token", "token epoch moved (deactivated or new password)")
+    if user.must_change_password:
+        raise InvalidBearer("invalid_token", "password change required")
     if not pat.usable_at(moment):
         raise InvalidBearer("invalid_token", "personal access token revoked or expired")
     return user  # type: ignore[no-any-return]

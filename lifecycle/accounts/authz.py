@@ -30,7 +30,9 @@ or, for views defined elsewhere, with an entry in :data:`ENDPOINTS` (endpoint �
 3. answers anonymous callers: web → redirect to the login page (htmx: ``HX-Redirect``);
    API → 401 with ``WWW-Authenticate: Bearer realm="stagegate"``;
 4. sends approvers and admins without a second factor to the enrolment page (403 on the
-   API) — they may do nothing else first;
+   API) — they may do nothing else first; then sends a user whose password an admin reset
+   to the account page until they choose a new one (:data:`PASSWORD_CHANGE_ENDPOINTS` only;
+   their access tokens are refused meanwhile);
 5. checks the permission for the API named in the URL (``<name>``), the target stage and
    team the requirement reads from the request; refuses with 403.
 
@@ -201,6 +203,12 @@ ENDPOINTS: dict[str, Requirement] = {
     "web.submit_jwks": _CHANGE,
     "web.analyse_token": _CHANGE,
 }
+
+#: the only pages a user whose password was reset by an admin may use until they change it
+PASSWORD_CHANGE_ENDPOINTS = frozenset({
+    "accounts.account", "accounts.change_password", "accounts.logout",
+    "accounts.totp_enrol",
+})
 
 #: what an endpoint without a declared requirement needs (fail closed)
 UNDECLARED = Requirement("admin")
@@ -384,6 +392,12 @@ def enforce() -> Any:
         if _is_api():
             return _forbidden()
         return _web_redirect("accounts.totp_enrol")
+    if getattr(user, "must_change_password", False) and \
+            endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+        access_denied.send(app, endpoint=endpoint, reason="password_change")
+        if _is_api():
+            return _forbidden("Choose a new password on the account page first.")
+        return _web_redirect("accounts.account")
     api = _api_in_url() if requirement.permission in ("api.change", "transition") else None
     if not can(user, requirement.permission, api=api, stage=requirement.target_stage(),
                team=requirement.target_team()):

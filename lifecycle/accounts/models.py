@@ -3,8 +3,11 @@ the app's own access-token keys.
 
 - :class:`User`: email (lower-case, unique) and an argon2id ``password_hash``; ``roles`` is a
   list drawn from :data:`lifecycle.accounts.authz.ROLES`; ``session_epoch`` counts "log out
-  everywhere" (a session remembers the epoch it was opened in); the TOTP secret exists only
-  sealed under the key-encryption key (:mod:`lifecycle.core.crypto_store`).
+  everywhere" (a session remembers the epoch it was opened in); ``token_epoch`` moves when
+  the user is deactivated or their password changes (an access token carries the epoch it
+  was minted in and dies when it moves — also after reactivation); ``must_change_password``
+  is set by an admin's password reset and cleared by the user's own change; the TOTP
+  secret exists only sealed under the key-encryption key (:mod:`lifecycle.core.crypto_store`).
 - :class:`Team` owns APIs (``Api.team_id``); :class:`Membership` links users and teams.
 - :class:`RecoveryCode`: SHA-256 of a one-time second-factor code (the code is shown once).
 - :class:`PersonalAccessToken`: a PAT is ``sgp_<lookup>_<secret>``; only ``lookup`` (to find
@@ -14,7 +17,7 @@ the app's own access-token keys.
   under the KEK; at most one active key per purpose.
 
 Times are aware UTC (:class:`lifecycle.core.db.UTCDateTime`).  The schema is created by the
-migration ``0004_accounts``.
+migrations ``0004_accounts`` and ``0008`` (token epoch, password reset).
 """
 
 from __future__ import annotations
@@ -80,6 +83,9 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     roles: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     active: Mapped[bool] = mapped_column(default=True)
     session_epoch: Mapped[int] = mapped_column(default=0)
+    token_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    must_change_password: Mapped[bool] = mapped_column(default=False,
+                                                       server_default=sa.false())
     totp_sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -32,6 +32,7 @@ import qrcode.image.svg
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
@@ -41,6 +42,7 @@ from lifecycle.accounts.models import (
     MAX_TEAM_NAME,
     LoginSession,
     Membership,
+    PersonalAccessToken,
     RecoveryCode,
     Team,
     User,
@@ -55,7 +57,8 @@ MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
 RECOVERY_CODES = 10
 TOTP_STEP = 30
-EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+#: what a user may be given by an admin or the CLI (someone acting on accounts)
+Who = User | str
 
 _hasher = PasswordHasher()
 _dummy_hash: str | None = None
@@ -93,6 +96,34 @@ def password_problem(password: str | None) -> str | None:
 def normalise_email(email: str | None) -> str:
     """Trimmed, lower-case email."""
     return (email or "").strip().lower()
+
+
+def email_problem(address: str) -> str | None:
+    """Why the normalised ``address`` is not an email address we accept, or ``None``.
+
+    Checked with ``email-validator`` (RFC 5321/5322 syntax, IDNA domains; no DNS lookup:
+    a self-hosted Stagegate often has no resolver for its users' domains).  Internal
+    domains (``corp.internal``) and the ``.test`` domain (RFC 6761) are accepted; other
+    special-use names such as ``.local`` and ``localhost`` are not.  At most
+    :data:`MAX_EMAIL` characters (every ``actor`` column holds 100).
+    """
+    limit = f"Give an email address of at most {MAX_EMAIL} characters."
+    if not address or len(address) > MAX_EMAIL:
+        return limit
+    try:
+        checked = validate_email(address, check_deliverability=False,
+                                 globally_deliverable=False, test_environment=True,
+                                 allow_display_name=False, allow_quoted_local=False,
+                                 allow_domain_literal=False)
+    except EmailNotValidError as exc:
+        return f"This is not an email address: {exc}"
+    if checked.normalized.lower() != address or "." not in checked.domain:
+        return "This is not an email address: give name@domain.example."
+    return None
+
+
+def _who(actor: Who) -> str:
+    return actor.email if isinstance(actor, User) else str(actor)
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -164,8 +195,8 @@ def create_user(email: str, password: str, roles: Iterable[str], *, actor: str,
     """
     address = normalise_email(email)
     errors = {}
-    if not EMAIL_RE.fullmatch(address) or len(address) > MAX_EMAIL:
-        errors["email"] = f"Give an email address of at most {MAX_EMAIL} characters."
+    if (bad := email_problem(address)) is not None:
+        errors["email"] = bad
     if (problem := password_problem(password)) is not None:
         errors["password"] = problem
     if errors:
@@ -218,20 +249,33 @@ def _end_sessions(user: User) -> None:
         .values(ended_at=clock()).execution_options(synchronize_session=False))
 
 
-def set_active(user_id: int, active: bool, *, actor: User) -> User:
-    """Activate or deactivate a user; deactivating ends every session of theirs (the
-    session epoch moves) and their access tokens stop working.
+def set_active(user_id: int, active: bool, *, actor: Who,
+               now: datetime | None = None) -> User:
+    """Activate or deactivate a user.  Deactivating ends every session of theirs (the
+    session epoch moves), kills every access token already issued (the token epoch moves,
+    so they stay dead after a reactivation) and revokes their personal access tokens (an
+    offboarded person's credentials do not come back with the account).
 
+    :param actor: the admin (a :class:`User`) or ``"cli"``.
     :raises Conflict: an admin deactivating themselves.
     """
     user = get_user(user_id)
     if not active:
-        _guard_self(user, actor, "deactivate")
+        _guard_self(user, actor if isinstance(actor, User) else None, "deactivate")
     if user.active != active:
         user.active = active
         _end_sessions(user)
-        audit_hook("user.activated" if active else "user.deactivated", actor.email,
-                   f"user:{user.email}", {})
+        revoked = 0
+        if not active:
+            user.token_epoch += 1
+            revoked = db.session.execute(
+                sa.update(PersonalAccessToken)
+                .where(PersonalAccessToken.user_id == user.id,
+                       PersonalAccessToken.revoked_at.is_(None))
+                .values(revoked_at=now or clock())
+                .execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
+        audit_hook("user.activated" if active else "user.deactivated", _who(actor),
+                   f"user:{user.email}", {} if active else {"tokens_revoked": revoked})
         db.session.commit()
     return user
 
@@ -249,10 +293,39 @@ def change_password(user: User, current: str, new: str) -> None:
         raise ValidationFailed({"current": "This is not your current password."})
     if (problem := password_problem(new)) is not None:
         raise ValidationFailed({"new": problem})
+    if new == current:
+        raise ValidationFailed({"new": "Choose a password different from the current one."})
     user.password_hash = hash_password(new)
     _end_sessions(user)
+    user.token_epoch += 1
+    user.must_change_password = False
     audit_hook("user.password_changed", user.email, f"user:{user.email}", {})
     db.session.commit()
+
+
+def reset_password(user_id: int, new: str, *, actor: Who, temporary: bool = True) -> User:
+    """An admin (or the operator's CLI) sets another user's password.
+
+    Every session and access token of the user ends (both epochs move); their personal
+    access tokens stay (revoke them, or deactivate the user, if the account is
+    compromised).  With ``temporary`` (the default) the user must choose a new password at
+    their next sign-in: every page and the token exchange refuse until they do.
+
+    :raises NotFound: no such user.  :raises ValidationFailed: ``{"password": ...}``.
+    :raises Conflict: an admin resetting their own password (use the account page).
+    """
+    user = get_user(user_id)
+    _guard_self(user, actor if isinstance(actor, User) else None, "reset the password of")
+    if (problem := password_problem(new)) is not None:
+        raise ValidationFailed({"password": problem})
+    user.password_hash = hash_password(new)
+    _end_sessions(user)
+    user.token_epoch += 1
+    user.must_change_password = temporary
+    audit_hook("user.password_reset", _who(actor), f"user:{user.email}",
+               {"must_change": temporary})
+    db.session.commit()
+    return user
 
 
 def logout_everywhere(user: User) -> None:
@@ -270,16 +343,41 @@ def record_login(user: User, now: datetime, *, second_factor: str | None) -> Non
     db.session.commit()
 
 
+def login_subject(email: str | None) -> str:
+    """The audit subject of a refused sign-in for the text typed as the email.
+
+    ``user:<email>`` when it is the email of an existing account; otherwise
+    ``login:<hmac>`` — the first 16 hex digits (64 bits) of HMAC-SHA256 keyed with the
+    app's ``SECRET_KEY`` over the normalised text.  Typed text that names no account (a
+    mistyped address, or a password typed into the email field) never enters the permanent
+    audit log; an admin who suspects a particular value can compute its subject with
+    :func:`login_subject` in ``stagegate shell`` and search for it.  ``docs/audit.md``.
+    """
+    address = normalise_email(email)
+    if address and len(address) <= MAX_EMAIL and user_by_email(address) is not None:
+        return f"user:{address}"
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    digest = hmac.new(key, b"stagegate-login:" + address.encode("utf-8", "surrogatepass"),
+                      hashlib.sha256).hexdigest()[:16]
+    return f"login:{digest}"
+
+
 def record_failed_login(email: str, stage: str) -> None:
     """Audit a refused sign-in (``stage``: ``password`` or ``second_factor``) and commit.
-    The email is recorded as typed (normalised, clipped), never the password."""
-    address = normalise_email(email)[:MAX_EMAIL] or "(empty)"
-    audit_hook("user.login_failed", "anonymous", f"user:{address}", {"stage": stage})
+    The subject is :func:`login_subject` (the account's email, or a keyed hash of text that
+    names no account); the password is never recorded."""
+    audit_hook("user.login_failed", "anonymous", login_subject(email), {"stage": stage})
     db.session.commit()
 
 
 # ------------------------------------------------------------------ teams
-def create_team(name: str, *, actor: User) -> Team:
+def team_by_name(name: str) -> Team | None:
+    """The team called ``name`` (exact, trimmed), or ``None``."""
+    return db.session.execute(db.select(Team).where(
+        Team.name == (name or "").strip())).scalar_one_or_none()
+
+
+def create_team(name: str, *, actor: Who) -> Team:
     """:raises ValidationFailed: empty or too long.  :raises Conflict: name taken."""
     name = (name or "").strip()
     if not name or len(name) > MAX_TEAM_NAME:
@@ -288,7 +386,7 @@ def create_team(name: str, *, actor: User) -> Team:
         raise Conflict("A team with this name exists already.")
     team = Team(name=name, created_at=clock())
     db.session.add(team)
-    audit_hook("team.created", actor.email, f"team:{name}", {})
+    audit_hook("team.created", _who(actor), f"team:{name}", {})
     try:
         db.session.commit()
     except IntegrityError as exc:
@@ -297,13 +395,13 @@ def create_team(name: str, *, actor: User) -> Team:
     return team
 
 
-def add_member(team_id: int, user_id: int, *, actor: User) -> None:
+def add_member(team_id: int, user_id: int, *, actor: Who) -> None:
     """Add a user to a team (idempotent).  :raises NotFound:"""
     team, user = get_team(team_id), get_user(user_id)
     if user_id in {m.user_id for m in team.memberships}:
         return
     db.session.add(Membership(team=team, user=user, created_at=clock()))
-    audit_hook("team.member_added", actor.email, f"team:{team.name}", {"user": user.email})
+    audit_hook("team.member_added", _who(actor), f"team:{team.name}", {"user": user.email})
     try:
         db.session.commit()
     except IntegrityError:

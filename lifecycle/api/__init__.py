@@ -2,10 +2,10 @@
 
 CSRF-exempt: it is a JSON API called by scripts and pipelines, not by browser forms.
 :mod:`.views` (APIs, versions, specs, transitions), :mod:`.evidence`, :mod:`.audit`,
-:mod:`.records`, :mod:`.approvals`, :mod:`.tokens`, :mod:`.jobs`, :mod:`.gateway` and
-:mod:`.contract` (the served ``openapi.json``) each list their routes in their
-``register(bp)``; :func:`blueprint` builds a fresh blueprint from them for ``create_app``
-(nothing registers itself on import).  Errors: :mod:`.errors`.
+:mod:`.records`, :mod:`.approvals`, :mod:`.tokens`, :mod:`.jobs`, :mod:`.gateway`,
+:mod:`.admin` (users, teams) and :mod:`.contract` (the served ``openapi.json``) each list
+their routes in their ``register(bp)``; :func:`blueprint` builds a fresh blueprint from them
+for ``create_app`` (nothing registers itself on import).  Errors: :mod:`.errors`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from lifecycle.api import (
+    admin,
     approvals,
     audit,
     contract,
@@ -29,7 +30,8 @@ from lifecycle.core.extensions import csrf
 def blueprint() -> Blueprint:
     """A new blueprint ``api`` (prefix ``/api/v1``, CSRF-exempt) with every REST view."""
     bp = Blueprint("api", __name__, url_prefix="/api/v1")
-    for module in (views, evidence, gateway, audit, records, approvals, tokens, jobs, contract):
+    for module in (views, evidence, gateway, audit, records, approvals, tokens, jobs, admin,
+                   contract):
         module.register(bp)
     csrf.exempt(bp)
     return bp

@@ -181,7 +181,9 @@ def create_waiver(name: str, version: str) -> Any:
         if not isinstance(days, int) or isinstance(days, bool) or days < 1:
             raise ApiError(422, "validation_failed", "Some values are not acceptable.",
                            {"fields": {"days": "A whole number of days, at least 1."}})
-        expires = clock() + timedelta(days=days)
+        # clamped just past the longest waiver before timedelta(days=...), which overflows
+        # past 999,999,999 days: waivers.grant then refuses it with its own message
+        expires = clock() + timedelta(days=min(days, waivers.max_days() + 1))
     if expires is None:
         raise ApiError(422, "validation_failed", "Some values are not acceptable.",
                        {"fields": {"expires_at": "This field is required (or give days)."}})

@@ -35,7 +35,8 @@ def _int_arg(name: str, low: int, high: int | None = None) -> int | None:
     text = request.args.get(name)
     if text is None or text == "":
         return None
-    if not text.isdigit() or len(text) > 18:
+    # str.isdigit accepts '²' and Arabic-Indic digits, which int() then refuses or reads
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise _invalid(name, "Must be a whole number.")
     value = int(text)
     if value < low or (high is not None and value > high):

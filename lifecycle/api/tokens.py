@@ -22,6 +22,17 @@ from flask import Blueprint, jsonify, request
 from lifecycle.accounts import apitokens
 from lifecycle.accounts.authz import requires
 
+#: what a caller who presented a valid PAT is told when its account cannot use it yet
+REFUSALS = {
+    apitokens.REFUSED_SECOND_FACTOR:
+        "Second factor required: this account is an approver or admin and must enrol a "
+        "second factor (sign in on the web, Account → second factor) before its tokens "
+        "can be exchanged.",
+    apitokens.REFUSED_PASSWORD_CHANGE:
+        "Password change required: an admin reset this account's password; sign in on "
+        "the web (or ask the operator: stagegate users set-password) and choose a new one.",
+}
+
 
 def _oauth_error(status: int, error: str, description: str) -> Any:
     response = jsonify(error=error, error_description=description)
@@ -70,7 +81,11 @@ def token() -> Any:
     issued = apitokens.exchange(secret, client_id) if secret else None
     if issued is None:
         return _oauth_error(401, "invalid_client",
-                            "The client credentials are not valid.")
+                            "The client credentials are not valid: the token is unknown, "
+                            "revoked or expired, or its account is deactivated.")
+    if isinstance(issued, apitokens.Refused):
+        # the caller proved the PAT: only now may the answer say what its account lacks
+        return _oauth_error(401, "invalid_client", REFUSALS[issued.reason])
     access_token, expires_in = issued
     response = jsonify(access_token=access_token, token_type="Bearer", expires_in=expires_in,
                        scope=apitokens.SCOPE)

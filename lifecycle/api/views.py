@@ -20,14 +20,16 @@ VERSION_PATH = "/apis/<name>/versions/<version>"
 
 
 def _json_object() -> dict[str, Any]:
-    """The request body as a JSON object.
+    """The request body as a JSON object (parsed strictly and depth-limited by
+    :mod:`lifecycle.core.jsonbody`).
 
-    :raises ApiError: 415 when not sent as JSON, 400 when not a JSON object.
+    :raises ApiError: 415 when not sent as JSON, 400 when not valid JSON (syntax, duplicate
+        member, nested deeper than ``JSON_MAX_DEPTH``) or not a JSON object.
     """
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type",
                        "Send a JSON object with Content-Type: application/json.")
-    body = request.get_json(silent=True)
+    body = request.get_json(silent=False)
     if not isinstance(body, dict):
         raise ApiError(400, "bad_request", "The request body is not a JSON object.")
     return body

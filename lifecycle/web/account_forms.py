@@ -90,6 +90,14 @@ class RolesForm(FlaskForm):
     roles = RoleField("Roles", choices=[SelectChoice(r, r) for r in ROLES], validators=[Optional()])
 
 
+class ResetPasswordForm(FlaskForm):
+    """Admin: set another user's password (they must change it at next sign-in)."""
+
+    password = PasswordField("New temporary password (at least 12 characters)",
+                             validators=[DataRequired(), Length(max=1024)],
+                             render_kw={"autocomplete": "new-password"})
+
+
 class ActiveForm(FlaskForm):
     """Admin: activate or deactivate."""
 

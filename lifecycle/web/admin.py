@@ -14,7 +14,14 @@ from lifecycle.accounts.authz import requires
 from lifecycle.catalog.models import Api
 from lifecycle.core.errors import Conflict, ValidationFailed
 from lifecycle.core.extensions import db
-from lifecycle.web.account_forms import ActiveForm, CreateUserForm, MemberForm, RolesForm, TeamForm
+from lifecycle.web.account_forms import (
+    ActiveForm,
+    CreateUserForm,
+    MemberForm,
+    ResetPasswordForm,
+    RolesForm,
+    TeamForm,
+)
 
 
 def _me() -> Any:
@@ -57,12 +64,14 @@ def admin_create_user() -> Any:
     return _render_users(form, 422)
 
 
-def _render_user(user_id: int, status: int = 200, roles_form: RolesForm | None = None) -> Any:
+def _render_user(user_id: int, status: int = 200, roles_form: RolesForm | None = None,
+                 password_form: ResetPasswordForm | None = None) -> Any:
     user = services.get_user(user_id)
     if roles_form is None:
         roles_form = RolesForm(formdata=None, roles=list(user.roles))
     return render_template("accounts/admin_user.html", user=user, roles_form=roles_form,
                            active_form=ActiveForm(formdata=None, active=user.active),
+                           password_form=password_form or ResetPasswordForm(formdata=None),
                            recovery_left=services.remaining_recovery_codes(user)), status
 
 
@@ -107,6 +116,25 @@ def admin_set_active(user_id: int) -> Any:
     except Conflict as exc:
         return _refused(user_id, exc)
     flash(f"{user.email} is {'active' if user.active else 'deactivated'}.", "success")
+    return redirect(url_for("accounts.admin_user", user_id=user_id), 303)
+
+
+@requires("admin")
+def admin_reset_password(user_id: int) -> Any:
+    """Set the user's password; they must choose a new one at their next sign-in."""
+    services.get_user(user_id)
+    form = ResetPasswordForm()
+    if not form.validate_on_submit():
+        return _render_user(user_id, 422, password_form=form)
+    try:
+        user = services.reset_password(user_id, form.password.data, actor=_me())
+    except ValidationFailed as exc:
+        _apply(form, exc)
+        return _render_user(user_id, 422, password_form=form)
+    except Conflict as exc:
+        return _refused(user_id, exc)
+    flash(f"Password of {user.email} set; they must choose a new one at their next sign-in. "
+          "Their sessions and access tokens have ended.", "success")
     return redirect(url_for("accounts.admin_user", user_id=user_id), 303)
 
 
@@ -199,6 +227,10 @@ def register(bp: Blueprint) -> None:
     bp.add_url_rule("/admin/users/<int:user_id>/roles", view_func=admin_set_roles, methods=["POST"])
     bp.add_url_rule(
         "/admin/users/<int:user_id>/active", view_func=admin_set_active, methods=["POST"]
+    )
+    bp.add_url_rule(
+        "/admin/users/<int:user_id>/password", view_func=admin_reset_password,
+        methods=["POST"],
     )
     bp.add_url_rule(
         "/admin/users/<int:user_id>/reset-second-factor",

@@ -262,7 +262,7 @@ def test_issued_tokens_pass_every_rule_of_stagegates_own_checker(app, anon, dev)
     assert analysis.inner_header == {"alg": "ES256", "typ": "at+jwt",
                                      "kid": keys.signing["kid"]}
     assert set(analysis.claims) == {"iss", "aud", "sub", "client_id", "scope", "iat", "exp",
-                                    "jti"}
+                                    "jti", "sg_tep"}
     assert 0 < analysis.lifetime <= 900
 
 
