@@ -132,6 +132,7 @@ def authenticate(email: str, password: str) -> User | None:
     address = normalise_email(email)
     user = user_by_email(address) if address and len(address) <= MAX_EMAIL else None
     stored = user.password_hash if user is not None else _dummy()
+    ok: bool
     try:
         ok = _hasher.verify(stored, password or "")
     except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -285,6 +286,7 @@ def change_password(user: User, current: str, new: str) -> None:
 
     :raises ValidationFailed: the current password is wrong or the new one too short.
     """
+    ok: bool
     try:
         ok = _hasher.verify(user.password_hash, current or "")
     except (VerifyMismatchError, VerificationError, InvalidHashError):

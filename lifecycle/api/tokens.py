@@ -73,6 +73,7 @@ def token() -> Any:
     if basic is not None and form_secret is not None:
         return _oauth_error(400, "invalid_request",
                             "Use one client authentication method, not two.")
+    client_id: str | None
     if basic is not None:
         client_id, secret = basic
         client_id = client_id or None

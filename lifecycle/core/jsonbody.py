@@ -26,7 +26,7 @@ from specs import strictjson
 DEFAULT_MAX_DEPTH = strictjson.DEFAULT_MAX_DEPTH
 
 
-def max_depth(app: Flask | None = None) -> int:
+def max_depth(app: Any = None) -> int:
     """``JSON_MAX_DEPTH`` of ``app`` (default: the current app; default 64)."""
     config = (app if app is not None else current_app).config
     return int(config.get("JSON_MAX_DEPTH", DEFAULT_MAX_DEPTH))

@@ -22,8 +22,8 @@ class BoundedIntConverter(IntegerConverter):
 
     regex = r"[0-9]{1,10}"
 
-    def __init__(self, map, fixed_digits: int = 0, min: int | None = None,  # noqa: A002
-                 max: int | None = MAX_ID, signed: bool = False) -> None:  # noqa: A002
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None,
+                 max: int | None = MAX_ID, signed: bool = False) -> None:
         super().__init__(map, fixed_digits=fixed_digits, min=min,
                          max=MAX_ID if max is None else max, signed=signed)
 
