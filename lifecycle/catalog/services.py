@@ -56,6 +56,7 @@ __all__ = [
     "history",
     "list_apis",
     "list_versions",
+    "api_page",
     "load_limits",
     "upload_spec",
 ]
@@ -66,10 +67,21 @@ MAX_TEAM = 100
 
 
 # ------------------------------------------------------------------------------ reads
-def list_apis() -> list[Api]:
-    """All APIs by name, with their versions loaded."""
-    stmt = db.select(Api).options(selectinload(Api.versions)).order_by(Api.name)
+def list_apis(*, with_versions: bool = True) -> list[Api]:
+    """All APIs by name (with their versions loaded unless ``with_versions`` is false)."""
+    stmt = db.select(Api).order_by(Api.name)
+    if with_versions:
+        stmt = stmt.options(selectinload(Api.versions))
     return list(db.session.execute(stmt).scalars())
+
+
+def api_page(limit: int, offset: int) -> tuple[list[Api], int]:
+    """APIs ``offset`` … ``offset + limit - 1`` by name with their versions loaded (one query
+    for the APIs, one for their versions), and how many APIs there are in all."""
+    total = int(db.session.execute(sa.select(sa.func.count()).select_from(Api)).scalar_one())
+    stmt = (db.select(Api).options(selectinload(Api.versions)).order_by(Api.name, Api.id)
+            .limit(limit).offset(offset))
+    return list(db.session.execute(stmt).scalars()), total
 
 
 def get_api(name: str) -> Api:
@@ -106,7 +118,7 @@ def list_versions(query: str | None = None, stage: str | None = None) -> list[Ap
     stmt = (
         db.select(ApiVersion)
         .join(ApiVersion.api)
-        .options(selectinload(ApiVersion.api), selectinload(ApiVersion.revisions))
+        .options(selectinload(ApiVersion.api))
         .order_by(Api.name, ApiVersion.id)
     )
     if stage:

@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lifecycle.core.extensions import db
 from lifecycle.core.db import UTCDateTime
+from lifecycle.core.extensions import db
 
 
 class JobState(StrEnum):

@@ -22,9 +22,11 @@ from lifecycle.accounts import authz
 from lifecycle.accounts.authz import can_here, current_actor
 from lifecycle.accounts.models import Team
 from lifecycle.catalog import services, stages
+from lifecycle.core.clock import clock
 from lifecycle.core.errors import Conflict, GateFailed, InvalidTransition, ValidationFailed
 from lifecycle.core.extensions import db
-from lifecycle.gates import evaluate, moves
+from lifecycle.gates import moves
+from lifecycle.review import board
 from lifecycle.web import presenters
 from lifecycle.web.errors import wants_fragment
 from lifecycle.web.forms import (
@@ -96,7 +98,8 @@ def _search_form() -> SearchForm:
 
 def _version_form() -> CreateVersionForm:
     form = CreateVersionForm()
-    form.api.choices = [(a.name, f"{a.title} ({a.name})") for a in services.list_apis()
+    form.api.choices = [(a.name, f"{a.title} ({a.name})")
+                        for a in services.list_apis(with_versions=False)
                         if can_here("api.change", api=a)]
     return form
 
@@ -118,6 +121,14 @@ def _api_form(**kwargs: Any) -> CreateApiForm:
     return team_form
 
 
+def _board_url(**params: Any) -> str:
+    """The board's URL with the current filter and ``params`` (``None`` values dropped)."""
+    args = {"q": request.args.get("q") or None, "stage": request.args.get("stage") or None,
+            "limit": request.args.get("limit") or None}
+    args.update(params)
+    return url_for("web.board", **{k: v for k, v in args.items() if v not in (None, "")})
+
+
 def _render_board(
     api_form: CreateApiForm | None = None,
     version_form: CreateVersionForm | None = None,
@@ -127,12 +138,21 @@ def _render_board(
     search.validate()  # an unknown stage or overlong query is ignored, not an error
     query = (search.q.data or "").strip() if not search.q.errors else ""
     stage = search.stage.data if search.stage.data and not search.stage.errors else None
-    versions = services.list_versions(query=query or None, stage=stage)
-    cards = [presenters.card(v, evaluate.gate_status(v)) for v in versions]
+    try:
+        limit, offset = board.parse_paging(request.args.get("limit"), request.args.get("cursor"))
+    except ValidationFailed:
+        limit, offset = board.DEFAULT_LIMIT, 0  # a mangled link shows the first page
+    page = board.board_page(query=query or None, stage=stage, limit=limit, offset=offset,
+                            now=clock())
     context = {
-        "columns": presenters.board_columns(cards),
+        "columns": presenters.board_columns(page.cards, page.counts),
+        "page": page,
+        "next_url": _board_url(cursor=str(page.next_offset))
+        if page.next_offset is not None else None,
+        "prev_url": _board_url(cursor=str(page.prev_offset) if page.prev_offset else None)
+        if page.prev_offset is not None else None,
         "filtered": bool(query or stage),
-        "total": len(cards),
+        "total": page.total,
         "query": query,
         "stage_filter": presenters.STAGE_LABELS.get(stage or "", ""),
     }
@@ -147,8 +167,9 @@ def _render_board(
     ), status
 
 
-def board() -> Page:
-    """The pipeline: every API version in its stage column, filterable."""
+def board_view() -> Page:
+    """The pipeline: API versions in their stage columns, what needs attention first, one
+    page at a time (``limit``, ``cursor``), filterable by name and stage."""
     return _render_board()
 
 
@@ -345,7 +366,7 @@ def register(bp: Blueprint) -> None:
     bp.app_template_filter("isotime")(_isotime)
     bp.app_template_filter("shorttime")(_shorttime)
     bp.app_template_filter("prose")(_prose)
-    bp.add_url_rule("/", view_func=board, methods=["GET"])
+    bp.add_url_rule("/", endpoint="board", view_func=board_view, methods=["GET"])
     bp.add_url_rule("/apis", view_func=create_api, methods=["POST"])
     bp.add_url_rule("/versions", view_func=create_version, methods=["POST"])
     bp.add_url_rule("/apis/<name>", view_func=api_page, methods=["GET"])

@@ -123,6 +123,7 @@ CASES: tuple[Case, ...] = (
     Case("api.signing_keys", "GET", "/api/v1/signing-keys.json", "public"),
     Case("api.version_jwks", "GET", A + "/jwks.json", "public"),
     Case("api.list_apis", "GET", "/api/v1/apis", "user"),
+    Case("api.list_versions", "GET", "/api/v1/versions", "user"),
     Case("api.get_api", "GET", "/api/v1/apis/orders", "user"),
     Case("api.get_version", "GET", A, "user"),
     Case("api.compliance", "GET", A + "/compliance", "user"),
