@@ -311,7 +311,9 @@ def token_valid_until(version_obj: ApiVersion, now: datetime | None = None) -> d
     clock alone: an analysis still counted reaching :func:`max_age`, or a managed key's
     grace period ending; ``None`` when neither can happen."""
     moment = aware(now)
-    age = max_age()
+    # an analysis counts while created_at >= now - max_age: it stops counting just after
+    # created_at + max_age (a second later, whole seconds being what the clock stores)
+    age = max_age() + timedelta(seconds=1)
     times = [t.created_at + age for t in list_token_evidence(version_obj)
              if t.created_at + age > moment]
     times += [k.grace_until for k in keys.list_keys(version_obj)

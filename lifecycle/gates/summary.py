@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from flask import has_app_context
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from lifecycle import jobs
 from lifecycle.catalog import stages
@@ -162,6 +162,25 @@ def _note(session: Session, flush_context: Any) -> None:
         session.info.setdefault(_DIRTY, set()).update(ids)
 
 
+def _note_statement(state: ORMExecuteState) -> None:
+    """Remember the versions an ORM ``UPDATE``/``DELETE`` statement is about to change (a
+    waiver revoked, a stage moved by a guarded ``UPDATE``): their ids are selected with the
+    statement's own criteria first."""
+    if not (state.is_update or state.is_delete) or state.bind_mapper is None:
+        return
+    table = state.bind_mapper.local_table
+    column = table.c.get("version_id")
+    if column is None and state.bind_mapper.class_ is ApiVersion:
+        column = table.c.id
+    if column is None or not isinstance(table, sa.Table) or table.name == "version_summary":
+        return
+    where = getattr(state.statement, "whereclause", None)
+    query = sa.select(column) if where is None else sa.select(column).where(where)
+    ids = {i for i in state.session.execute(query).scalars() if isinstance(i, int)}
+    if ids:
+        state.session.info.setdefault(_DIRTY, set()).update(ids)
+
+
 def _refresh_before_commit(session: Session) -> None:
     """Refresh the summaries of every version the transaction touched, inside it."""
     if not has_app_context() or session is not db.session():
@@ -182,7 +201,8 @@ def _forget(session: Session, previous_transaction: Any) -> None:
     session.info.pop(_DIRTY, None)
 
 
-_HOOKS = (("after_flush", _note), ("before_commit", _refresh_before_commit),
+_HOOKS = (("after_flush", _note), ("do_orm_execute", _note_statement),
+          ("before_commit", _refresh_before_commit),
           ("after_soft_rollback", _forget))
 
 
