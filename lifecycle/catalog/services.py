@@ -57,6 +57,7 @@ __all__ = [
     "list_apis",
     "list_versions",
     "api_page",
+    "api_choices",
     "load_limits",
     "upload_spec",
 ]
@@ -67,12 +68,17 @@ MAX_TEAM = 100
 
 
 # ------------------------------------------------------------------------------ reads
-def list_apis(*, with_versions: bool = True) -> list[Api]:
-    """All APIs by name (with their versions loaded unless ``with_versions`` is false)."""
-    stmt = db.select(Api).order_by(Api.name)
-    if with_versions:
-        stmt = stmt.options(selectinload(Api.versions))
+def list_apis() -> list[Api]:
+    """All APIs by name, with their versions loaded."""
+    stmt = db.select(Api).options(selectinload(Api.versions)).order_by(Api.name)
     return list(db.session.execute(stmt).scalars())
+
+
+def api_choices() -> list[sa.Row[tuple[str, str, int | None]]]:
+    """``(name, title, team_id)`` of every API by name: plain rows for pickers (nothing
+    else is loaded; ``team_id`` is what the team check reads)."""
+    stmt = sa.select(Api.name, Api.title, Api.team_id).order_by(Api.name)
+    return list(db.session.execute(stmt))
 
 
 def api_page(limit: int, offset: int) -> tuple[list[Api], int]:

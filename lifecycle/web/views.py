@@ -99,7 +99,7 @@ def _search_form() -> SearchForm:
 def _version_form() -> CreateVersionForm:
     form = CreateVersionForm()
     form.api.choices = [(a.name, f"{a.title} ({a.name})")
-                        for a in services.list_apis(with_versions=False)
+                        for a in services.api_choices()
                         if can_here("api.change", api=a)]
     return form
 
