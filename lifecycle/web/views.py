@@ -17,13 +17,20 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_login import current_user
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response as BaseResponse
+from wtforms.widgets import TextInput
 
 from lifecycle.accounts import authz
 from lifecycle.accounts.authz import can_here, current_actor
 from lifecycle.accounts.models import Team
 from lifecycle.catalog import services, stages
 from lifecycle.core.clock import clock
-from lifecycle.core.errors import Conflict, GateFailed, InvalidTransition, ValidationFailed
+from lifecycle.core.errors import (
+    Conflict,
+    GateFailed,
+    InvalidTransition,
+    NotFound,
+    ValidationFailed,
+)
 from lifecycle.core.extensions import db
 from lifecycle.gates import moves
 from lifecycle.review import board
@@ -96,11 +103,25 @@ def _search_form() -> SearchForm:
     return form
 
 
+#: more APIs than this in the board's new-version form: a text field instead of a list
+MAX_API_PICKER = 100
+
+
 def _version_form() -> CreateVersionForm:
+    """The board's New version form: a list of the APIs the user may change, or — beyond
+    :data:`MAX_API_PICKER` of them — a text field for the API's name (the page stays small;
+    the authorization check and the service judge the typed name)."""
     form = CreateVersionForm()
-    form.api.choices = [(a.name, f"{a.title} ({a.name})")
-                        for a in services.api_choices()
-                        if can_here("api.change", api=a)]
+    choices = [(a.name, f"{a.title} ({a.name})") for a in services.api_choices()
+               if can_here("api.change", api=a)]
+    if len(choices) > MAX_API_PICKER:
+        form.api.widget = TextInput()
+        form.api.validate_choice = False
+        form.api.render_kw = {"placeholder": "API name, e.g. payments", "autocomplete": "off",
+                              "value": form.api.data or ""}
+        form.api.choices = [("", "")]  # not empty: the form is offered
+    else:
+        form.api.choices = choices
     return form
 
 
@@ -217,6 +238,8 @@ def _create_version(form: CreateVersionForm) -> BaseResponse | None:
                                           actor=current_actor())
     except ValidationFailed as exc:
         _apply_errors(form, exc)
+    except NotFound as exc:  # a typed API name (text field) that does not exist
+        form.api.errors = [*form.api.errors, exc.message]
     except Conflict as exc:
         form.version.errors = [*form.version.errors, exc.message]
     else:

@@ -297,3 +297,20 @@ def test_blocked_then_awaiting_approval_then_expiring_then_the_rest(app, client,
     order = [board.index(f"/apis/{n}/versions/") for n in ("zzz-blocked", "kkk-expiring")]
     assert order == sorted(order)  # same column (development): blocked first
     assert "Awaiting approval" in board and "expires" in board
+
+
+def test_beyond_the_picker_limit_the_new_version_form_takes_a_typed_api_name(
+        app, client, clock, monkeypatch):
+    from lifecycle.web import views
+
+    _bulk_versions(app, 3, 1)
+    monkeypatch.setattr(views, "MAX_API_PICKER", 2)
+    page = client.get("/").get_data(as_text=True)
+    form = page.split('id="new-version-h"')[1].split("</form>")[0]
+    assert '<input' in form and 'name="api"' in form and "<option" not in form
+    created = client.post("/versions", data={"api": "bulk-002", "version": "9.0.0"})
+    assert created.status_code == 303
+    assert created.headers["Location"] == "/apis/bulk-002/versions/9.0.0"
+    unknown = client.post("/versions", data={"api": "no-such-api", "version": "1.0.0"})
+    assert unknown.status_code == 422
+    assert "No API named" in unknown.get_data(as_text=True)
