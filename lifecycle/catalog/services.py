@@ -17,7 +17,7 @@ work: it commits once, or rolls back and raises.  Every changing function takes 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -74,10 +74,19 @@ def list_apis() -> list[Api]:
     return list(db.session.execute(stmt).scalars())
 
 
-def api_choices() -> list[sa.Row[tuple[str, str, int | None]]]:
-    """``(name, title, team_id)`` of every API by name: plain rows for pickers (nothing
-    else is loaded; ``team_id`` is what the team check reads)."""
+def api_choices(team_ids: Iterable[int] | None = None,
+                limit: int | None = None) -> list[sa.Row[tuple[str, str, int | None]]]:
+    """``(name, title, team_id)`` of APIs by name: plain rows for pickers (nothing else is
+    loaded; ``team_id`` is what the team check reads).
+
+    :param team_ids: only APIs of these teams (``None``: every API).
+    :param limit: at most this many rows.
+    """
     stmt = sa.select(Api.name, Api.title, Api.team_id).order_by(Api.name)
+    if team_ids is not None:
+        stmt = stmt.where(Api.team_id.in_(list(team_ids)))
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return list(db.session.execute(stmt))
 
 
