@@ -95,10 +95,12 @@ def serve_worker(flask_app: Flask, *, conninfo: str, concurrency: int = 1,
     """
     global _worker_flask_app
     _worker_flask_app = flask_app
-    worker_app = procrastinate_app.with_connector(
-        procrastinate.PsycopgConnector(conninfo=conninfo))
-    worker_app.run_worker(queues=[QUEUE], concurrency=concurrency, wait=wait,
-                          install_signal_handlers=wait, listen_notify=wait)
+    # replace (not with_connector): the periodic tick's deferrer defers through its task's
+    # own app, which must hold the async connector while the worker runs
+    with procrastinate_app.replace_connector(
+            procrastinate.PsycopgConnector(conninfo=conninfo)) as worker_app:
+        worker_app.run_worker(queues=[QUEUE], concurrency=concurrency, wait=wait,
+                              install_signal_handlers=wait, listen_notify=wait)
 
 
 # ---------------------------------------------------------------------------- embedded thread

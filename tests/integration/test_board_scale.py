@@ -314,3 +314,19 @@ def test_beyond_the_picker_limit_the_new_version_form_takes_a_typed_api_name(
     unknown = client.post("/versions", data={"api": "no-such-api", "version": "1.0.0"})
     assert unknown.status_code == 422
     assert "No API named" in unknown.get_data(as_text=True)
+
+
+def test_the_worker_tick_is_a_procrastinate_periodic_task_that_recomputes_due_summaries(
+        app, client, clock, monkeypatch):
+    from lifecycle.jobs import backends
+
+    periodic = backends.procrastinate_app.periodic_registry.periodic_tasks
+    (registered,) = [p for p in periodic.values() if p.task is backends.tick_task]
+    assert registered.cron == "* * * * *"
+    new_version(client, spec=SPEC)
+    with app.app_context():
+        db.session.execute(sa.delete(VersionSummary))
+        db.session.commit()
+    monkeypatch.setattr(backends, "_worker_flask_app", app)
+    backends.tick_task(int(clock.now.timestamp()))  # what the worker runs every minute
+    assert summary(app)["passed"] is True
