@@ -192,10 +192,6 @@ def _refresh_before_commit(session: Session) -> None:
         if not pending:
             break
         done |= pending
-        # serialise refreshers of one version (PostgreSQL; SQLite has one writer anyway):
-        # a concurrent change commits first, and READ COMMITTED then shows it to our reads
-        session.execute(sa.select(ApiVersion.id).where(ApiVersion.id.in_(sorted(pending)))
-                        .order_by(ApiVersion.id).with_for_update())
         refresh_many(pending)
         session.flush()
     session.info.pop(_DIRTY, None)
