@@ -26,7 +26,7 @@ from lifecycle.core.config import configure
 from lifecycle.core.errors import DomainError
 from lifecycle.core.extensions import csrf, db, htmx, migrate
 from lifecycle.evidence.providers import JwksProvider, TokenProvider
-from lifecycle.gates import providers
+from lifecycle.gates import providers, summary
 from lifecycle.gates.providers import EvidenceProvider
 from lifecycle.gateway.provider import GatewayProvider
 from lifecycle.web.errors import domain_error_page, spec_error_page, wants_json
@@ -75,6 +75,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     htmx.init_app(app)
     providers.register(app, evidence_providers())
     jobs.init_app(app)  # procrastinate on PostgreSQL, a background thread on SQLite
+    summary.install()  # compliance summaries refreshed in every transaction that affects them
 
     web_bp, accounts_bp = web.blueprints()
     app.register_blueprint(api.blueprint())

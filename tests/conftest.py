@@ -92,6 +92,7 @@ def _config(database_url: str) -> dict[str, object]:
         "SECRET_KEY": "test-only-secret",
         "KEY_ENCRYPTION_KEY": TEST_KEK,
         "WTF_CSRF_ENABLED": False,
+        "JOBS_TICK_SECONDS": 0,  # tests run periodic work explicitly (jobs.run_periodic)
     }
 
 

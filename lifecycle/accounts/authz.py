@@ -176,6 +176,7 @@ ENDPOINTS: dict[str, Requirement] = {
     "web.retire": Requirement("transition", stage="retirement"),
     # REST API (lifecycle/api/views.py, lifecycle/api/evidence.py)
     "api.list_apis": _READ,
+    "api.list_versions": _READ,
     "api.get_api": _READ,
     "api.get_version": _READ,
     "api.compliance": _READ,

@@ -12,6 +12,7 @@ from flask import url_for
 
 from lifecycle.catalog import services, stages
 from lifecycle.catalog.models import Api, ApiVersion, CheckRun, SpecRevision, Transition
+from lifecycle.review.board import CardRow
 from policies.findings import Finding
 from policies.gate import GateDecision
 from policies.rules import get_rule, has_rule
@@ -48,6 +49,27 @@ def version_summary(obj: ApiVersion) -> dict[str, Any]:
         "version": obj.version,
         "stage": obj.stage,
         "url": url_for("api.get_version", name=obj.api.name, version=obj.version),
+    }
+
+
+def card_dict(card: CardRow) -> dict[str, Any]:
+    """A version as the board lists it, with its stored compliance summary: ``badge``
+    (``pass``, ``blocked``, ``none``, ``production``, ``final``, ``pending``), ``attention``
+    (``blocked``, ``approval``, ``expiring`` or ``null``), blocking counts, ``valid_until``."""
+    return {
+        "api": card.api,
+        "title": card.title,
+        "team": card.team,
+        "version": card.version,
+        "stage": card.stage,
+        "next_stage": card.next_stage,
+        "badge": card.badge,
+        "attention": card.attention,
+        "blocking": card.blocking,
+        "blocking_failed": card.blocking_failed,
+        "blocking_missing": card.blocking_missing,
+        "valid_until": _time(card.valid_until),
+        "url": url_for("api.get_version", name=card.api, version=card.version),
     }
 
 

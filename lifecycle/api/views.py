@@ -14,7 +14,9 @@ from lifecycle.accounts.authz import current_actor
 from lifecycle.api import jobs, serialize
 from lifecycle.api.errors import ApiError
 from lifecycle.catalog import services
+from lifecycle.core.clock import clock
 from lifecycle.gates import evaluate, moves
+from lifecycle.review import board
 
 VERSION_PATH = "/apis/<name>/versions/<version>"
 
@@ -48,9 +50,42 @@ def _text(body: dict[str, Any], key: str, *, required: bool = False) -> str | No
     return value
 
 
+def _paged(body: dict[str, Any], next_url: str | None) -> Any:
+    """``body`` with its ``next`` link, also as an RFC 8288 ``Link: <…>; rel="next"``."""
+    response = jsonify({**body, "next": next_url})
+    if next_url:
+        response.headers["Link"] = f'<{next_url}>; rel="next"'
+    return response
+
+
 def list_apis() -> Any:
-    """All APIs with their versions."""
-    return jsonify(apis=[serialize.api_dict(a) for a in services.list_apis()])
+    """APIs by name with their versions, one page at a time (``limit`` 1–200, default 50;
+    ``cursor`` from the ``next`` link)."""
+    limit, offset = board.parse_paging(request.args.get("limit"), request.args.get("cursor"))
+    apis, total = services.api_page(limit, offset)
+    following = offset + limit if offset + limit < total else None
+    next_url = (url_for("api.list_apis", limit=limit, cursor=following)
+                if following is not None else None)
+    return _paged({"apis": [serialize.api_dict(a) for a in apis], "total": total}, next_url)
+
+
+def list_versions() -> Any:
+    """Versions with their stored compliance summary, what needs attention first
+    (``q``: name, title or version substring; ``stage``; ``limit``; ``cursor``)."""
+    limit, offset = board.parse_paging(request.args.get("limit"), request.args.get("cursor"))
+    query = request.args.get("q") or None
+    if query is not None and len(query) > 100:
+        raise ApiError(422, "validation_failed", "Some values are not acceptable.",
+                       {"fields": {"q": "At most 100 characters."}})
+    stage = request.args.get("stage") or None
+    page = board.board_page(query=query, stage=stage, limit=limit, offset=offset, now=clock())
+    next_url = None
+    if page.next_offset is not None:
+        params = {"q": query, "stage": stage, "limit": limit, "cursor": page.next_offset}
+        next_url = url_for("api.list_versions",
+                           **{k: v for k, v in params.items() if v is not None})
+    return _paged({"versions": [serialize.card_dict(c) for c in page.cards],
+                   "counts": page.counts, "total": page.total}, next_url)
 
 
 def create_api() -> Any:
@@ -141,6 +176,7 @@ def register(bp: Blueprint) -> None:
     """Add this module's views to ``bp`` (the package builds its blueprints per app;
     see ``create_app``)."""
     bp.add_url_rule("/apis", view_func=list_apis, methods=["GET"])
+    bp.add_url_rule("/versions", view_func=list_versions, methods=["GET"])
     bp.add_url_rule("/apis", view_func=create_api, methods=["POST"])
     bp.add_url_rule("/apis/<name>", view_func=get_api, methods=["GET"])
     bp.add_url_rule("/apis/<name>/versions", view_func=create_version, methods=["POST"])

@@ -17,7 +17,7 @@ work: it commits once, or rolls back and raises.  Every changing function takes 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,6 +56,8 @@ __all__ = [
     "history",
     "list_apis",
     "list_versions",
+    "api_page",
+    "api_choices",
     "load_limits",
     "upload_spec",
 ]
@@ -70,6 +72,31 @@ def list_apis() -> list[Api]:
     """All APIs by name, with their versions loaded."""
     stmt = db.select(Api).options(selectinload(Api.versions)).order_by(Api.name)
     return list(db.session.execute(stmt).scalars())
+
+
+def api_choices(team_ids: Iterable[int] | None = None,
+                limit: int | None = None) -> list[sa.Row[tuple[str, str, int | None]]]:
+    """``(name, title, team_id)`` of APIs by name: plain rows for pickers (nothing else is
+    loaded; ``team_id`` is what the team check reads).
+
+    :param team_ids: only APIs of these teams (``None``: every API).
+    :param limit: at most this many rows.
+    """
+    stmt = sa.select(Api.name, Api.title, Api.team_id).order_by(Api.name)
+    if team_ids is not None:
+        stmt = stmt.where(Api.team_id.in_(list(team_ids)))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(db.session.execute(stmt))
+
+
+def api_page(limit: int, offset: int) -> tuple[list[Api], int]:
+    """APIs ``offset`` … ``offset + limit - 1`` by name with their versions loaded (one query
+    for the APIs, one for their versions), and how many APIs there are in all."""
+    total = int(db.session.execute(sa.select(sa.func.count()).select_from(Api)).scalar_one())
+    stmt = (db.select(Api).options(selectinload(Api.versions)).order_by(Api.name, Api.id)
+            .limit(limit).offset(offset))
+    return list(db.session.execute(stmt).scalars()), total
 
 
 def get_api(name: str) -> Api:
@@ -106,7 +133,7 @@ def list_versions(query: str | None = None, stage: str | None = None) -> list[Ap
     stmt = (
         db.select(ApiVersion)
         .join(ApiVersion.api)
-        .options(selectinload(ApiVersion.api), selectinload(ApiVersion.revisions))
+        .options(selectinload(ApiVersion.api))
         .order_by(Api.name, ApiVersion.id)
     )
     if stage:

@@ -38,6 +38,9 @@ DEFAULTS: dict[str, object] = {
     "TOKEN_EVIDENCE_MAX_AGE_DAYS": 30,
     "KEY_MAX_GRACE_SECONDS": 90 * 24 * 3600,
     "WAIVER_MAX_DAYS": 90,
+    # embedded mode: seconds between periodic ticks of the job thread (0: none);
+    # on PostgreSQL procrastinate's periodic task runs every minute in `stagegate worker`
+    "JOBS_TICK_SECONDS": 60,
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from lifecycle.catalog.models import ApiVersion
-from lifecycle.evidence.services import jwks_findings, token_findings
+from lifecycle.evidence.services import jwks_findings, token_findings, token_valid_until
 from policies.findings import Finding
 from policies.rules import Evidence
 
@@ -28,3 +28,8 @@ class TokenProvider:
 
     def findings(self, version: ApiVersion, target: str, now: datetime) -> list[Finding]:
         return token_findings(version, now)
+
+    def valid_until(self, version: ApiVersion, target: str, now: datetime) -> datetime | None:
+        """When a sample-token analysis ages out or a managed key's grace ends (the token
+        findings may change then without any upload)."""
+        return token_valid_until(version, now)

@@ -306,6 +306,21 @@ def token_findings(version_obj: ApiVersion, now: datetime | None = None) -> list
     return found
 
 
+def token_valid_until(version_obj: ApiVersion, now: datetime | None = None) -> datetime | None:
+    """The earliest time after ``now`` at which :func:`token_findings` may change by the
+    clock alone: an analysis still counted reaching :func:`max_age`, or a managed key's
+    grace period ending; ``None`` when neither can happen."""
+    moment = aware(now)
+    # an analysis counts while created_at >= now - max_age: it stops counting just after
+    # created_at + max_age (a second later, whole seconds being what the clock stores)
+    age = max_age() + timedelta(seconds=1)
+    times = [t.created_at + age for t in list_token_evidence(version_obj)
+             if t.created_at + age > moment]
+    times += [k.grace_until for k in keys.list_keys(version_obj)
+              if k.state == "grace" and k.grace_until is not None and k.grace_until > moment]
+    return min(times, default=None)
+
+
 def evidence_findings(version_obj: ApiVersion, now: datetime | None = None) -> list[Finding]:
     """JWKS findings + the best token analysis' findings (see the module docstring)."""
     return jwks_findings(version_obj) + token_findings(version_obj, now)

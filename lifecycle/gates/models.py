@@ -57,3 +57,38 @@ class Waiver(db.Model):  # type: ignore[name-defined,misc]
     def __repr__(self) -> str:
         return f"<Waiver {self.id} {self.rule_id} until {self.expires_at:%Y-%m-%d}>"
 
+
+
+class VersionSummary(db.Model):  # type: ignore[name-defined,misc]
+    """The stored compliance summary of one version: what the gate into its next stage says
+    now, as last computed by :func:`lifecycle.gates.summary.refresh` (the board and the REST
+    list read it instead of evaluating every gate per view).
+
+    :ivar target_stage: the next stage (``None``: retired, no gate).
+    :ivar passed: the gate's verdict (``None`` without a target).
+    :ivar revision_id: the current spec revision (``None``: nothing uploaded yet).
+    :ivar blocking: blocking findings in all; ``blocking_failed`` of them ``fail``/``error``,
+        ``blocking_missing`` ``missing-evidence``.
+    :ivar pack / pack_sha256: the policy pack it was judged by (a pack change makes it stale).
+    :ivar computed_at: the clock time it was judged at.
+    :ivar valid_until: the earliest time the verdict may change by the clock alone (a waiver
+        expiring, token evidence ageing out, a key's grace ending); ``None``: never.
+    """
+
+    __tablename__ = "version_summary"
+    __table_args__ = (
+        sa.CheckConstraint("blocking >= 0 AND blocking_failed >= 0 AND blocking_missing >= 0",
+                           name="counts_non_negative"),
+    )
+
+    version_id: Mapped[int] = mapped_column(sa.ForeignKey("api_version.id"), primary_key=True)
+    target_stage: Mapped[str | None] = mapped_column(sa.String(20))
+    passed: Mapped[bool | None] = mapped_column()
+    revision_id: Mapped[int | None] = mapped_column(sa.ForeignKey("spec_revision.id"))
+    blocking: Mapped[int] = mapped_column(sa.Integer, default=0)
+    blocking_failed: Mapped[int] = mapped_column(sa.Integer, default=0)
+    blocking_missing: Mapped[int] = mapped_column(sa.Integer, default=0)
+    pack: Mapped[str] = mapped_column(sa.String(200))
+    pack_sha256: Mapped[str] = mapped_column(sa.String(64))
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

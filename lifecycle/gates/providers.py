@@ -75,3 +75,22 @@ def collect_findings(version: ApiVersion, pack: PolicyPack, target: str,
         if provider.kinds & used:
             found += provider.findings(version, target, now)
     return found
+
+
+def evidence_valid_until(version: ApiVersion, pack: PolicyPack, target: str,
+                         now: datetime) -> datetime | None:
+    """The earliest time after ``now`` at which a used provider's findings may change by the
+    clock alone (e.g. token evidence ageing out), or ``None``.
+
+    Providers may offer ``valid_until(version, target, now) -> datetime | None``; those
+    without it have findings that only change when something is stored.
+    """
+    used = kinds_used(pack, target)
+    times = []
+    for provider in registered():
+        until = getattr(provider, "valid_until", None)
+        if provider.kinds & used and callable(until):
+            moment = until(version, target, now)
+            if moment is not None and moment > now:
+                times.append(moment)
+    return min(times, default=None)

@@ -26,10 +26,18 @@ from flask import Flask, current_app
 from lifecycle.jobs import service
 from lifecycle.jobs.backends import ProcrastinateBackend, ThreadBackend, serve_worker
 from lifecycle.jobs.models import Job, JobState
-from lifecycle.jobs.service import JobContext, JobFailed, get_job, run_job, task
+from lifecycle.jobs.service import (
+    JobContext,
+    JobFailed,
+    get_job,
+    periodic,
+    run_job,
+    run_periodic,
+    task,
+)
 
 __all__ = ["Job", "JobContext", "JobFailed", "JobState", "backend", "get_job", "init_app",
-           "run_job", "serve_worker", "submit", "task"]
+           "periodic", "run_job", "run_periodic", "serve_worker", "submit", "task"]
 
 _EXTENSION = "stagegate.jobs"
 
@@ -43,8 +51,18 @@ def init_app(app: Flask) -> None:
         choice = "procrastinate" if uri.startswith("postgresql") else "thread"
     if choice not in ("procrastinate", "thread"):
         raise ValueError(f"JOBS_BACKEND must be procrastinate or thread, not {choice!r}")
+    tick = float(app.config.get("JOBS_TICK_SECONDS", 60) or 0)
     app.extensions[_EXTENSION] = (ProcrastinateBackend() if choice == "procrastinate"
-                                  else ThreadBackend(app))
+                                  else ThreadBackend(app, tick))
+    if choice == "thread" and tick > 0:
+        app.before_request(_start_embedded)
+
+
+def _start_embedded() -> None:
+    """Start the embedded thread (and its periodic tick) with the first request served."""
+    found = current_app.extensions.get(_EXTENSION)
+    if isinstance(found, ThreadBackend):
+        found.start()
 
 
 def backend() -> ProcrastinateBackend | ThreadBackend:

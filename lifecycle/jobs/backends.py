@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 from lifecycle.core.db import utcnow
 from lifecycle.core.extensions import db
 from lifecycle.jobs.models import Job
-from lifecycle.jobs.service import run_job, unfinished_job_ids
+from lifecycle.jobs.service import run_job, run_periodic, unfinished_job_ids
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,22 @@ def run_job_task(job_id: str) -> None:
             db.session.remove()
 
 
+@procrastinate_app.periodic(cron="* * * * *", periodic_id="stagegate.tick")
+@procrastinate_app.task(name="stagegate.tick", queue=QUEUE, pass_context=False,
+                        queueing_lock="stagegate.tick")
+def tick_task(timestamp: int) -> None:
+    """procrastinate's periodic entry (every minute, deferred by ``stagegate worker``): run
+    the registered periodic functions (:func:`lifecycle.jobs.service.periodic`)."""
+    flask_app = _worker_flask_app
+    if flask_app is None:
+        raise RuntimeError("the worker has no Flask app; start it with `stagegate worker`")
+    with flask_app.app_context():
+        try:
+            run_periodic(_clock(flask_app))
+        finally:
+            db.session.remove()
+
+
 class ProcrastinateBackend:
     """Defers jobs as procrastinate rows in the request's transaction (PostgreSQL only)."""
 
@@ -78,18 +95,21 @@ def serve_worker(flask_app: Flask, *, conninfo: str, concurrency: int = 1,
     """
     global _worker_flask_app
     _worker_flask_app = flask_app
-    worker_app = procrastinate_app.with_connector(
-        procrastinate.PsycopgConnector(conninfo=conninfo))
-    worker_app.run_worker(queues=[QUEUE], concurrency=concurrency, wait=wait,
-                          install_signal_handlers=wait, listen_notify=wait)
+    # replace (not with_connector): the periodic tick's deferrer defers through its task's
+    # own app, which must hold the async connector while the worker runs
+    with procrastinate_app.replace_connector(
+            procrastinate.PsycopgConnector(conninfo=conninfo)) as worker_app:
+        worker_app.run_worker(queues=[QUEUE], concurrency=concurrency, wait=wait,
+                              install_signal_handlers=wait, listen_notify=wait)
 
 
 # ---------------------------------------------------------------------------- embedded thread
 class ThreadBackend:
     """Runs jobs in one background thread of this process (SQLite, ``make run``)."""
 
-    def __init__(self, flask_app: Flask) -> None:
+    def __init__(self, flask_app: Flask, tick_seconds: float = 0) -> None:
         self._app = flask_app
+        self._tick = tick_seconds
         self._queue: queue.Queue[str] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -102,6 +122,11 @@ class ThreadBackend:
         """Hand a committed job to the thread (started on first use)."""
         self._ensure_thread()
         self._queue.put(job_id)
+
+    def start(self) -> None:
+        """Start the thread now (it also starts on the first job); with a tick it then runs
+        the periodic functions every ``tick_seconds``."""
+        self._ensure_thread()
 
     def join(self, timeout: float = 30.0) -> None:
         """Wait until every queued job has run (tests; never in a request)."""
@@ -130,8 +155,16 @@ class ThreadBackend:
                     db.session.remove()
 
     def _run(self) -> None:
+        next_tick = time.monotonic() + self._tick
         while True:
-            job_id = self._queue.get()
+            if self._tick > 0 and time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + self._tick
+                self._run_tick()
+            try:
+                job_id = self._queue.get(
+                    timeout=max(0.05, next_tick - time.monotonic()) if self._tick > 0 else None)
+            except queue.Empty:
+                continue
             try:
                 with self._app.app_context():
                     try:
@@ -142,6 +175,17 @@ class ThreadBackend:
                 log.exception("job %s could not be run", job_id)
             finally:
                 self._queue.task_done()
+
+
+    def _run_tick(self) -> None:
+        try:
+            with self._app.app_context():
+                try:
+                    run_periodic(_clock(self._app))
+                finally:
+                    db.session.remove()
+        except Exception:
+            log.exception("the periodic tick could not be run")
 
 
 @event.listens_for(Session, "after_commit")

@@ -29,6 +29,10 @@ Clock = Callable[[], datetime]
 
 _TASKS: dict[str, TaskFunction] = {}
 
+#: ``(now) -> None``: work a periodic tick runs (each in its own transaction)
+PeriodicFunction = Callable[[datetime], Any]
+_PERIODIC: dict[str, PeriodicFunction] = {}
+
 
 def task(name: str) -> Callable[[TaskFunction], TaskFunction]:
     """Register ``fn`` as the task ``name`` (``area.verb``, e.g. ``spec.check``).
@@ -43,6 +47,42 @@ def task(name: str) -> Callable[[TaskFunction], TaskFunction]:
         return fn
 
     return register
+
+
+def periodic(name: str) -> Callable[[PeriodicFunction], PeriodicFunction]:
+    """Register ``fn(now)`` to run on every periodic tick (procrastinate's periodic task on
+    PostgreSQL, every minute; the embedded thread's tick on SQLite, ``JOBS_TICK_SECONDS``).
+    It must be idempotent and commit its own work.
+
+    :raises ValueError: the name is taken by another function.
+    """
+
+    def register(fn: PeriodicFunction) -> PeriodicFunction:
+        if _PERIODIC.get(name, fn) is not fn:
+            raise ValueError(f"periodic task {name!r} is already registered")
+        _PERIODIC[name] = fn
+        return fn
+
+    return register
+
+
+def run_periodic(clock: Clock) -> dict[str, bool]:
+    """Run every registered periodic function once (inside an app context); one failing is
+    logged and rolled back and does not stop the others.
+
+    :returns: ``{name: succeeded}``.
+    """
+    outcome: dict[str, bool] = {}
+    for name, fn in sorted(_PERIODIC.items()):
+        try:
+            fn(clock())
+            db.session.commit()
+            outcome[name] = True
+        except Exception:
+            db.session.rollback()
+            log.exception("periodic task %s failed", name)
+            outcome[name] = False
+    return outcome
 
 
 class JobFailed(Exception):

@@ -128,27 +128,14 @@ class GatePanel:
 
 
 @dataclass(frozen=True)
-class Card:
-    """A board card: the version and its compliance badge (``pass``, ``blocked``, ``none``,
-    ``final``) for the gate into ``next_stage``; ``production`` for a deployed version."""
-
-    version: Any
-    badge: str
-    blocking: int = 0
-    next_stage: str | None = None
-
-    @property
-    def next_label(self) -> str:
-        return STAGE_LABELS.get(self.next_stage or "", "")
-
-
-@dataclass(frozen=True)
 class Column:
-    """A board column: one stage and its cards."""
+    """A board column: one stage, the cards of this page in it (attention first) and how
+    many versions the stage holds in all (``count``, from the filtered counts)."""
 
     stage: str
     label: str
-    cards: list[Card]
+    cards: list[Any]
+    count: int = 0
 
 
 @dataclass(frozen=True)
@@ -293,26 +280,13 @@ def gate_panel(version: Any, decision: Any, get_rule: Callable[[str], Any]) -> G
     )
 
 
-def card(version: Any, decision: Any) -> Card:
-    """The board card of ``version`` given the gate decision for its next stage."""
-    target = stages.next_stage(version.stage)
-    if target is None:
-        return Card(version, "final")
-    if version.stage == stages.DEPLOYMENT:  # retiring is a decision, not a gate verdict
-        return Card(version, "production", next_stage=target)
-    if decision is None or version.current_revision is None:
-        return Card(version, "none", next_stage=target)
-    if decision.passed:
-        return Card(version, "pass", next_stage=target)
-    return Card(version, "blocked", blocking=len(decision.blocking), next_stage=target)
-
-
-def board_columns(cards: Iterable[Card]) -> list[Column]:
-    """Cards grouped into one column per stage, in lifecycle order (empty columns kept)."""
-    by_stage: dict[str, list[Card]] = {s: [] for s in stages.STAGES}
+def board_columns(cards: Iterable[Any], counts: dict[str, int]) -> list[Column]:
+    """Cards (:class:`lifecycle.review.board.CardRow`, in page order) grouped into one
+    column per stage, in lifecycle order (empty columns kept), with the stage's ``count``."""
+    by_stage: dict[str, list[Any]] = {s: [] for s in stages.STAGES}
     for c in cards:
-        by_stage.setdefault(c.version.stage, []).append(c)
-    return [Column(s, STAGE_LABELS[s], by_stage[s]) for s in stages.STAGES]
+        by_stage.setdefault(c.stage, []).append(c)
+    return [Column(s, STAGE_LABELS[s], by_stage[s], counts.get(s, 0)) for s in stages.STAGES]
 
 
 def timeline(stage: str) -> list[TimelineStep]:

@@ -26,15 +26,23 @@ from flask import (
 from flask_login import current_user
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response as BaseResponse
+from wtforms.widgets import TextInput
 
 from lifecycle.accounts import authz
 from lifecycle.accounts.authz import can_here, current_actor
 from lifecycle.accounts.models import Team
 from lifecycle.catalog import services, stages, tasks
 from lifecycle.core.clock import clock
-from lifecycle.core.errors import Conflict, GateFailed, InvalidTransition, ValidationFailed
+from lifecycle.core.errors import (
+    Conflict,
+    GateFailed,
+    InvalidTransition,
+    NotFound,
+    ValidationFailed,
+)
 from lifecycle.core.extensions import db
-from lifecycle.gates import evaluate, moves
+from lifecycle.gates import moves
+from lifecycle.review import board
 from lifecycle.web import presenters
 from lifecycle.web.errors import wants_fragment
 from lifecycle.web.forms import (
@@ -105,10 +113,29 @@ def _search_form() -> SearchForm:
     return form
 
 
+#: more APIs than this in the board's new-version form: a text field instead of a list
+MAX_API_PICKER = 100
+
+
 def _version_form() -> CreateVersionForm:
+    """The board's New version form: a list of the APIs the user may change, or — beyond
+    :data:`MAX_API_PICKER` of them — a text field for the API's name (the page stays small;
+    the authorization check and the service judge the typed name)."""
     form = CreateVersionForm()
-    form.api.choices = [(a.name, f"{a.title} ({a.name})") for a in services.list_apis()
-                        if can_here("api.change", api=a)]
+    rows = []
+    if can_here("api.change"):  # a developer (of some team) or an admin
+        team_ids = None if can_here("admin") else list(current_user.team_ids)
+        rows = services.api_choices(team_ids, limit=MAX_API_PICKER + 1)
+    choices = [(a.name, f"{a.title} ({a.name})") for a in rows
+               if can_here("api.change", api=a)]
+    if len(choices) > MAX_API_PICKER:
+        form.api.widget = TextInput()
+        form.api.validate_choice = False
+        form.api.render_kw = {"placeholder": "API name, e.g. payments", "autocomplete": "off",
+                              "value": form.api.data or ""}
+        form.api.choices = [("", "")]  # not empty: the form is offered
+    else:
+        form.api.choices = choices
     return form
 
 
@@ -129,6 +156,14 @@ def _api_form(**kwargs: Any) -> CreateApiForm:
     return team_form
 
 
+def _board_url(**params: Any) -> str:
+    """The board's URL with the current filter and ``params`` (``None`` values dropped)."""
+    args = {"q": request.args.get("q") or None, "stage": request.args.get("stage") or None,
+            "limit": request.args.get("limit") or None}
+    args.update(params)
+    return url_for("web.board", **{k: v for k, v in args.items() if v not in (None, "")})
+
+
 def _render_board(
     api_form: CreateApiForm | None = None,
     version_form: CreateVersionForm | None = None,
@@ -138,12 +173,21 @@ def _render_board(
     search.validate()  # an unknown stage or overlong query is ignored, not an error
     query = (search.q.data or "").strip() if not search.q.errors else ""
     stage = search.stage.data if search.stage.data and not search.stage.errors else None
-    versions = services.list_versions(query=query or None, stage=stage)
-    cards = [presenters.card(v, evaluate.gate_status(v)) for v in versions]
+    try:
+        limit, offset = board.parse_paging(request.args.get("limit"), request.args.get("cursor"))
+    except ValidationFailed:
+        limit, offset = board.DEFAULT_LIMIT, 0  # a mangled link shows the first page
+    page = board.board_page(query=query or None, stage=stage, limit=limit, offset=offset,
+                            now=clock())
     context = {
-        "columns": presenters.board_columns(cards),
+        "columns": presenters.board_columns(page.cards, page.counts),
+        "page": page,
+        "next_url": _board_url(cursor=str(page.next_offset))
+        if page.next_offset is not None else None,
+        "prev_url": _board_url(cursor=str(page.prev_offset) if page.prev_offset else None)
+        if page.prev_offset is not None else None,
         "filtered": bool(query or stage),
-        "total": len(cards),
+        "total": page.total,
         "query": query,
         "stage_filter": presenters.STAGE_LABELS.get(stage or "", ""),
     }
@@ -158,8 +202,9 @@ def _render_board(
     ), status
 
 
-def board() -> Page:
-    """The pipeline: every API version in its stage column, filterable."""
+def board_view() -> Page:
+    """The pipeline: API versions in their stage columns, what needs attention first, one
+    page at a time (``limit``, ``cursor``), filterable by name and stage."""
     return _render_board()
 
 
@@ -207,6 +252,8 @@ def _create_version(form: CreateVersionForm) -> BaseResponse | None:
                                           actor=current_actor())
     except ValidationFailed as exc:
         _apply_errors(form, exc)
+    except NotFound as exc:  # a typed API name (text field) that does not exist
+        form.api.errors = [*form.api.errors, exc.message]
     except Conflict as exc:
         form.version.errors = [*form.version.errors, exc.message]
     else:
@@ -379,7 +426,7 @@ def register(bp: Blueprint) -> None:
     bp.app_template_filter("isotime")(_isotime)
     bp.app_template_filter("shorttime")(_shorttime)
     bp.app_template_filter("prose")(_prose)
-    bp.add_url_rule("/", view_func=board, methods=["GET"])
+    bp.add_url_rule("/", endpoint="board", view_func=board_view, methods=["GET"])
     bp.add_url_rule("/apis", view_func=create_api, methods=["POST"])
     bp.add_url_rule("/versions", view_func=create_version, methods=["POST"])
     bp.add_url_rule("/apis/<name>", view_func=api_page, methods=["GET"])

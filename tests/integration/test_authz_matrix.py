@@ -141,6 +141,7 @@ CASES: tuple[Case, ...] = (
     Case("api.openapi_json", "GET", "/api/v1/openapi.json", "public"),
     Case("api.version_jwks", "GET", A + "/jwks.json", "public"),
     Case("api.list_apis", "GET", "/api/v1/apis", "user"),
+    Case("api.list_versions", "GET", "/api/v1/versions", "user"),
     Case("api.get_api", "GET", "/api/v1/apis/orders", "user"),
     Case("api.get_version", "GET", A, "user"),
     Case("api.compliance", "GET", A + "/compliance", "user"),
