@@ -27,6 +27,7 @@ from lifecycle.core.extensions import csrf, db, htmx, migrate
 from lifecycle.evidence.providers import JwksProvider, TokenProvider
 from lifecycle.gates import providers
 from lifecycle.gates.providers import EvidenceProvider
+from lifecycle.gateway import models as gateway_models  # noqa: F401 - its tables in db.metadata
 from lifecycle.web.errors import domain_error_page, spec_error_page, wants_json
 from lifecycle.web.errors import register as register_web_errors
 from lifecycle.web.limits import install_limits, login_manager

@@ -10,6 +10,10 @@
   [--format text|json|sarif]`` and ``stagegate jwks check FILE [--format ...]`` — offline
   analyses of a sample token and of a key set; same exit codes (0 pass, 1 blocked,
   2 unreadable input).  Tokens and key material are never printed.
+- ``stagegate validator [--bind unix:/run/stagegate/validator.sock | 127.0.0.1:9100]
+  [--workers N] [--threads N] [--replay-uri redis://…] [--single-use API/VERSION]`` — serve
+  the token validator (nginx ``auth_request``) with gunicorn over the database
+  (``docs/gateway-validator.md``).
 - ``stagegate audit verify [--file EXPORT]`` (exit 0 intact, 1 broken: names the first
   broken entry), ``stagegate audit export [--since SEQ] [-o FILE]`` (JSON Lines) and
   ``stagegate verify-record FILE --jwks FILE`` (offline; 0 valid, 1 invalid, 2 unreadable).
@@ -34,6 +38,8 @@ from lifecycle.catalog import stages
 from lifecycle.catalog.token_profile import extension_of
 from lifecycle.demo.accounts import create_demo_users
 from lifecycle.gateway.cli import gateway
+from lifecycle.gateway.serve import BindError, check_bind, serve_validator
+from lifecycle.gateway.service import ValidatorService, build_validator
 from lifecycle.trust.records import JwksUnreadable, RecordInvalid, verify_record
 from policies.check import check_spec
 from policies.gate import decide
@@ -421,3 +427,43 @@ def verify_record_command(path: str, jwks_path: str) -> None:
     for line in verified.summary():
         click.echo(line)
     sys.exit(EXIT_INTACT)
+
+
+@main.command("validator", with_appcontext=False)
+@click.option("--bind", default="127.0.0.1:9100", show_default=True,
+              help="unix:/run/stagegate/validator.sock or a loopback HOST:PORT.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Worker processes (default: the number of CPUs, at most 8).")
+@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Threads per worker (more than 1: gunicorn's gthread workers).")
+@click.option("--replay-uri", default=None,
+              help="Redis URI of the shared replay store (default: VALIDATOR_REPLAY_URI, "
+                   "else the database).")
+@click.option("--single-use", "single_use", multiple=True, metavar="API/VERSION",
+              help="A version whose tokens are single use (repeatable; * for all; default: "
+                   "VALIDATOR_SINGLE_USE).")
+@click.option("--allow-remote", is_flag=True, default=False,
+              help="Allow a non-loopback TCP address (the gateway on another host).")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default="info", show_default=True)
+def validator_command(bind: str, workers: int | None, threads: int, replay_uri: str | None,
+                      single_use: tuple[str, ...], allow_remote: bool, log_level: str) -> None:
+    """Serve the token validator that nginx asks through auth_request (gunicorn).
+
+    It answers 204 with the verified identity or 401 with the deny rule, records every
+    decision in the database (never the token), and keeps replay state in the database or
+    Redis. Stop it with SIGTERM (queued decisions are written).
+    """
+
+    try:
+        checked = check_bind(bind, allow_remote=allow_remote)
+    except BindError as exc:
+        click.echo(f"stagegate validator: {exc}", err=True)
+        sys.exit(EXIT_UNCHECKABLE)
+    chosen = single_use or None
+
+    def factory() -> ValidatorService:
+        return build_validator(create_app(), replay_uri=replay_uri, single_use=chosen)
+
+    serve_validator(factory, bind=checked, workers=workers or min(os.cpu_count() or 1, 8),
+                    threads=threads, log_level=log_level)
