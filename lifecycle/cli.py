@@ -44,6 +44,8 @@ from lifecycle.core.extensions import db
 from lifecycle.demo.accounts import create_demo_users
 from lifecycle.evidence.keys import export_for_gateway
 from lifecycle.gateway.cli import gateway as offline_gateway_group
+from lifecycle.gateway.serve import BindError, check_bind, serve_validator
+from lifecycle.gateway.service import ValidatorService, build_validator
 from lifecycle.offline import EXIT_BLOCKED, EXIT_PASS, EXIT_UNCHECKABLE, check_command, spec_part
 from lifecycle.offline_evidence import evidence_fail, jwks_group, read_small, token_group
 from lifecycle.trust.records import JwksUnreadable, RecordInvalid, verify_record
@@ -319,3 +321,43 @@ def gateway_export_key_command(ctx: click.Context, api_name: str, api_version: s
         db.session.commit()  # the audit entry
     click.echo(f"Wrote the decryption keys of {api_name}@{api_version} to {out_path} "
                "(mode 0600). Keep it on the gateway host only.")
+
+
+@main.command("validator", with_appcontext=False)
+@click.option("--bind", default="127.0.0.1:9100", show_default=True,
+              help="unix:/run/stagegate/validator.sock or a loopback HOST:PORT.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Worker processes (default: the number of CPUs, at most 8).")
+@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Threads per worker (more than 1: gunicorn's gthread workers).")
+@click.option("--replay-uri", default=None,
+              help="Redis URI of the shared replay store (default: VALIDATOR_REPLAY_URI, "
+                   "else the database).")
+@click.option("--single-use", "single_use", multiple=True, metavar="API/VERSION",
+              help="A version whose tokens are single use (repeatable; * for all; default: "
+                   "VALIDATOR_SINGLE_USE).")
+@click.option("--allow-remote", is_flag=True, default=False,
+              help="Allow a non-loopback TCP address (the gateway on another host).")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default="info", show_default=True)
+def validator_command(bind: str, workers: int | None, threads: int, replay_uri: str | None,
+                      single_use: tuple[str, ...], allow_remote: bool, log_level: str) -> None:
+    """Serve the token validator that nginx asks through auth_request (gunicorn).
+
+    It answers 204 with the verified identity or 401 with the deny rule, records every
+    decision in the database (never the token), and keeps replay state in the database or
+    Redis. Stop it with SIGTERM (queued decisions are written).
+    """
+
+    try:
+        checked = check_bind(bind, allow_remote=allow_remote)
+    except BindError as exc:
+        click.echo(f"stagegate validator: {exc}", err=True)
+        sys.exit(EXIT_UNCHECKABLE)
+    chosen = single_use or None
+
+    def factory() -> ValidatorService:
+        return build_validator(create_app(), replay_uri=replay_uri, single_use=chosen)
+
+    serve_validator(factory, bind=checked, workers=workers or min(os.cpu_count() or 1, 8),
+                    threads=threads, log_level=log_level)

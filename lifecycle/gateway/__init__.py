@@ -1,7 +1,11 @@
 """Gateway enforcement of the token policy (issue 11): the nginx ``auth_request`` validator,
-the attack matrix, configuration rendering, the proof, and the offline
-``stagegate gateway render|check|prove`` commands (:mod:`lifecycle.gateway.cli`).
+the attack matrix, configuration rendering, the proof, the offline
+``stagegate gateway render|check|prove`` commands (:mod:`lifecycle.gateway.cli`), and the
+validator as a service over the database (``stagegate validator``).
 
-This package imports only the standard library, third-party libraries, ``specs`` and
-``policies`` — never Flask or other ``lifecycle`` modules.
+The validator, attacks, render, nginx, proof and cli modules import only the standard
+library, third-party libraries, ``specs``, ``policies`` and each other — never Flask or other
+``lifecycle`` packages.  The service modules (``models``, ``trust``, ``stores``, ``service``,
+``serve``) read the database: they may import ``lifecycle.evidence``, ``catalog`` and ``core``
+(the ``gateway`` layer sits above ``evidence | trust``; ``docs/gateway-validator.md``).
 """

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from lifecycle.core.db import AppendOnly, UTCDateTime
 from lifecycle.core.db import in_ as _in
 from lifecycle.core.extensions import db
+from lifecycle.gateway.validator_models import DecisionEvent, ReplayMark
 
 #: gateway targets Stagegate renders for
 TARGETS: tuple[str, ...] = ("nginx", "nginx-plus")
@@ -109,3 +110,6 @@ class GatewayProof(AppendOnly, db.Model):  # type: ignore[name-defined,misc]
     created_by: Mapped[str] = mapped_column(sa.String(100))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+#: every gateway table (the validator service's live in :mod:`.validator_models`)
+__all__ = ["DecisionEvent", "GatewayConfig", "GatewayProof", "GatewaySettingsRow", "ReplayMark"]

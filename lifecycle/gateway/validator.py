@@ -267,19 +267,21 @@ class _Identity:
 
 
 class _StoreAsCache:
-    """Adapts a :class:`ReplayStore` to ``policies.tokens.ReplayCache``."""
+    """Adapts a :class:`ReplayStore` to ``policies.tokens.ReplayCache`` (an id is kept until
+    ``exp`` + leeway: the validator accepts the token that long)."""
 
-    __slots__ = ("store", "key", "failed")
+    __slots__ = ("store", "leeway", "key", "failed")
 
-    def __init__(self, store: ReplayStore) -> None:
+    def __init__(self, store: ReplayStore, leeway: int) -> None:
         self.store = store
+        self.leeway = leeway
         self.key: str | None = None
         self.failed = False
 
     def check_and_store(self, key: str, expires_at: int, now: int) -> bool:
         self.key = key
         try:
-            return self.store.first_use(key, expires_at)
+            return self.store.first_use(key, expires_at + self.leeway)
         except Exception:
             self.failed = True  # the checker turns it into an error finding; we deny as ours
             raise
@@ -492,7 +494,8 @@ class _Validator:
             self.cache.drop(key)
             outcome.rule = RULE_EXPIRED
             return
-        if trust.single_use and not self.replay.first_use(cached.jti_hash, cached.exp):
+        if trust.single_use and not self.replay.first_use(cached.jti_hash,
+                                                            cached.exp + self.leeway):
             outcome.rule = RULE_REPLAY
             return
         outcome.rule, outcome.verified = None, cached
@@ -500,7 +503,7 @@ class _Validator:
     def _verify(self, token: str, key: tuple[str, str], trust: VersionTrust, now: int,
                 outcome: _Outcome) -> None:
         identity = _Identity()
-        adapter = _StoreAsCache(self.replay) if trust.single_use else None
+        adapter = _StoreAsCache(self.replay, self.leeway) if trust.single_use else None
         analysis = self.check(token, decryption_keys=trust.decryption_keys,
                               issuer_jwks=trust.issuer_jwks, profile=trust.profile, now=now,
                               leeway=self.leeway, replay_cache=adapter,
