@@ -140,7 +140,7 @@ def build(apis: int, per_api: int, *, prefix: str = "load") -> float:
             values["valid_until"] = now + timedelta(days=1 + version_id % 5)
         summary_rows.append(values)
     db.session.execute(sa.delete(VersionSummary).where(VersionSummary.version_id.in_(
-        [k for k in kinds])).execution_options(synchronize_session=False))
+        list(kinds))).execution_options(synchronize_session=False))
     _insert(VersionSummary, summary_rows)
     db.session.info.pop("stagegate.summary.dirty", None)
     if db.session.get_bind().dialect.name == "postgresql":  # explicit ids: move the sequences

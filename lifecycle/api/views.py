@@ -81,7 +81,8 @@ def list_versions() -> Any:
     page = board.board_page(query=query, stage=stage, limit=limit, offset=offset, now=clock())
     next_url = None
     if page.next_offset is not None:
-        params = {"q": query, "stage": stage, "limit": limit, "cursor": page.next_offset}
+        params: dict[str, Any] = {"q": query, "stage": stage, "limit": limit,
+                                  "cursor": page.next_offset}
         next_url = url_for("api.list_versions",
                            **{k: v for k, v in params.items() if v is not None})
     return _paged({"versions": [serialize.card_dict(c) for c in page.cards],

@@ -37,7 +37,8 @@ class BindError(ValueError):
 class Service(Protocol):
     """What a factory returns: a WSGI ``app`` and a ``close()`` for the worker's exit."""
 
-    app: WSGIApplication
+    @property
+    def app(self) -> WSGIApplication: ...
 
     def close(self) -> None: ...
 

@@ -158,8 +158,9 @@ def _api_form(**kwargs: Any) -> CreateApiForm:
 
 def _board_url(**params: Any) -> str:
     """The board's URL with the current filter and ``params`` (``None`` values dropped)."""
-    args = {"q": request.args.get("q") or None, "stage": request.args.get("stage") or None,
-            "limit": request.args.get("limit") or None}
+    args: dict[str, Any] = {"q": request.args.get("q") or None,
+                            "stage": request.args.get("stage") or None,
+                            "limit": request.args.get("limit") or None}
     args.update(params)
     return url_for("web.board", **{k: v for k, v in args.items() if v not in (None, "")})
 

@@ -47,7 +47,7 @@ def summary(app, name: str = "orders", version: str = "1.0.0") -> dict | None:
             .where(Api.name == name, ApiVersion.version == version)).scalar_one_or_none()
         if row is None:
             return None
-        return {c: getattr(row, c) for c in VersionSummary.__table__.columns.keys()}
+        return {c: getattr(row, c) for c in VersionSummary.__table__.columns}
 
 
 def new_version(client, name: str = "orders", version: str = "1.0.0", spec: bytes | None = None,
@@ -183,7 +183,7 @@ def _bulk_versions(app, apis: int, per_api: int, first: int = 0) -> None:
 def _count_queries(app, client, path: str, headers: dict | None = None) -> int:
     statements: list[str] = []
 
-    def count(conn, cursor, statement, *args):  # noqa: ANN001
+    def count(conn, cursor, statement, *args):
         statements.append(statement)
 
     client.get(path, headers=headers or {})  # sign-in and token on the first request
