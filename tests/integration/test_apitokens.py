@@ -348,7 +348,7 @@ def test_a_cached_token_is_refused_after_its_exp(app, anon, dev, clock):
 
 def test_the_verification_cache_is_bounded():
     cache = apitokens.VerifiedTokens(size=2)
-    entry = apitokens._Verified(1, 1, 0, 10**10)
+    entry = apitokens._Verified(user_id=1, pat_id=1, epoch=0, not_before=0, expires=10**10)
     for digest in (b"a", b"b", b"c"):
         cache.put(digest, entry)
     assert len(cache) == 2

@@ -47,7 +47,7 @@ def summary(app, name: str = "orders", version: str = "1.0.0") -> dict | None:
             .where(Api.name == name, ApiVersion.version == version)).scalar_one_or_none()
         if row is None:
             return None
-        return {c: getattr(row, c) for c in VersionSummary.__table__.columns}
+        return {col.key: getattr(row, col.key) for col in VersionSummary.__table__.columns}
 
 
 def new_version(client, name: str = "orders", version: str = "1.0.0", spec: bytes | None = None,

@@ -27,6 +27,7 @@ W = "/api/v1/apis/legacy/versions/1.0.0"
 PUBLIC_OPERATION = SPEC.replace(b"      responses:", b"      security: []\n      responses:", 1)
 APPROVER = "coverage-approver@stagegate.test"
 REVIEWER = "coverage-reviewer@stagegate.test"
+ADMIN = "coverage-admin@stagegate.test"
 
 
 def _ok(response, *statuses: int):
@@ -59,6 +60,7 @@ def _walk(app, client, anon, clock) -> None:
     # catalog + evidence up to a passing deployment gate
     assert deployment_ready(client, clock.unix) == V
     _ok(client.get("/api/v1/apis"), 200)
+    _ok(client.get("/api/v1/versions"), 200)
     _ok(client.get("/api/v1/apis/orders"), 200)
     _ok(client.get(V), 200)
     _ok(client.get(V + "/history"), 200)
@@ -113,6 +115,25 @@ def _walk(app, client, anon, clock) -> None:
     backend = app.extensions["stagegate.jobs"]
     if isinstance(backend, ThreadBackend):
         backend.join(timeout=60)
+
+    # headless administration by an admin: users and teams
+    admin = bearer_for(app, ADMIN, roles=("admin",))
+    _ok(client.get("/api/v1/users", headers=admin), 200)
+    user = _ok(client.post("/api/v1/users", headers=admin, json={
+        "email": "new-dev@stagegate.test", "password": "a long enough password 1",
+        "roles": ["developer"]}), 201).get_json()
+    _ok(client.get(f"/api/v1/users/{user['id']}", headers=admin), 200)
+    _ok(client.put(f"/api/v1/users/{user['id']}/roles", headers=admin,
+                   json={"roles": ["developer", "viewer"]}), 200)
+    _ok(client.post(f"/api/v1/users/{user['id']}/password", headers=admin,
+                    json={"password": "another long password 2"}), 200)
+    _ok(client.post(f"/api/v1/users/{user['id']}/deactivate", headers=admin), 200)
+    _ok(client.post(f"/api/v1/users/{user['id']}/activate", headers=admin), 200)
+    _ok(client.get("/api/v1/teams", headers=admin), 200)
+    team = _ok(client.post("/api/v1/teams", headers=admin, json={"name": "Coverage"}),
+               201).get_json()
+    _ok(client.post(f"/api/v1/teams/{team['id']}/members", headers=admin,
+                    json={"user_id": user["id"]}), 200, 201)
 
     # the audit trail, read by an approver
     _ok(client.get("/api/v1/audit", headers=approver), 200)
