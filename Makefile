@@ -6,15 +6,17 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAGEGATE := $(VENV)/bin/stagegate
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
 FUZZ_VENV ?= .venv-fuzz
 
 .PHONY: run test test-postgres setup assets browser bench bench-check fuzz clean
 
-## make run: set up, migrate, load the demo, serve http://127.0.0.1:5000 (SQLite)
+## make run: set up, migrate, load the demo, serve http://127.0.0.1:5000 (SQLite; PORT=… HOST=…)
 run: setup
 	$(STAGEGATE) db upgrade
 	$(STAGEGATE) demo
-	$(STAGEGATE) run --host 127.0.0.1 --port 5000
+	$(STAGEGATE) run --host $(HOST) --port $(PORT)
 
 ## make test: set up (incl. Chromium) and run the whole suite on SQLite
 test: setup browser

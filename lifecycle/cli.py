@@ -95,7 +95,10 @@ class StagegateGroup(FlaskGroup):
 main = StagegateGroup(
     create_app=create_app,
     help="Stagegate: API lifecycle management with security gates.",
+    add_version_option=False,  # Flask's prints Python/Flask/Werkzeug versions
 )
+click.version_option(package_name="stagegate", prog_name="stagegate",
+                     message="%(prog)s %(version)s")(main)
 # the offline commands (lifecycle.offline, lifecycle.offline_evidence, lifecycle.gateway.cli;
 # the console entry runs them without this group)
 #: ``stagegate gateway``: the offline commands (render, check, prove) of

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -130,3 +131,9 @@ class TestDemo:
         assert "Nothing was changed" in result.output
         with app.app_context():
             assert [a.name for a in services.list_apis()] == ["mine"]
+
+
+def test_stagegate_version_prints_stagegates_own_version():
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"stagegate {importlib.metadata.version('stagegate')}"
