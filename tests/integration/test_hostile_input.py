@@ -21,7 +21,7 @@ NESTED_OBJECT = b'{"a":' * 50_000 + b"1" + b"}" * 50_000
 RAW_BODY = {"api.put_spec", "api.put_jwks"}
 FORM_BODY = {"api.token"}
 #: actions without a request body (a body sent anyway is not read)
-NO_BODY = {"api.deactivate_user", "api.activate_user"}
+NO_BODY = {"api.deactivate_user", "api.activate_user", "api.post_gateway_proof"}
 HUGE = "9" * 30
 
 
