@@ -160,26 +160,6 @@ def worker_command(ctx: click.Context, concurrency: int) -> None:
     jobs.serve_worker(flask_app, conninfo=conninfo, concurrency=concurrency)
 
 
-    flask_migrate.upgrade()  # the directory configured in create_app
-    if demo.has_data():
-        click.echo("The database already holds APIs; the demo loads only into an empty "
-                   "database. Nothing was changed.")
-        return
-    outcomes = demo.load()
-    click.echo(f"Loaded {len(outcomes)} demo API versions:")
-    for out in outcomes:
-        notes = f"  ({'; '.join(out.notes)})" if out.notes else ""
-        gate = f"  {out.next_gate}" if out.next_gate else ""
-        click.echo(f"  {out.api:<16} {out.version:<14} {out.stage:<12}{gate}{notes}")
-
-    users = create_demo_users()
-    if users:
-        click.echo("Demo users (random passwords, shown only now; the approver and the admin "
-                   "set up a second factor at their first sign-in):")
-        for email, roles, password in users:
-            click.echo(f"  {email:<26} {'+'.join(roles):<10} {password}")
-
-
 # ------------------------------------------------------------------ audit trail and gate records
 EXIT_INTACT, EXIT_BROKEN = 0, 1
 
