@@ -54,6 +54,22 @@ def _location(path: str, finding: Finding) -> str:
     return f"{where}:{finding.line}:{finding.column or 1}"
 
 
+
+def _how_to_fix(rule_id: str, explained: set[str]) -> list[str]:
+    """The remediation lines of ``rule_id``'s first finding in a text report (its rule's fix
+    and source), or a pointer back to them for later findings; ``explained`` collects the
+    rule ids already explained."""
+    rule = get_rule(rule_id) if has_rule(rule_id) else None
+    if rule is None:
+        return []
+    if rule.id in explained:
+        return [f"  How to fix: see {rule.id} above."]
+    explained.add(rule.id)
+    lines = ["  How to fix:", _indent(rule.remediation, "    ")]
+    if rule.help_uri:
+        lines.append(f"  Why: {rule.sources[0].label} <{rule.help_uri}>")
+    return lines
+
 def _indent(text: str, prefix: str) -> str:
     return "\n".join(prefix + line if line else line for line in text.splitlines())
 
@@ -82,15 +98,7 @@ def render_text(check: SpecCheck, decision: GateDecision, path: str = DEFAULT_PA
         lines.append(_indent(finding.message, "  "))
         if finding.pointer:
             lines.append(f"  at {finding.pointer}")
-        rule = get_rule(finding.rule_id) if has_rule(finding.rule_id) else None
-        if rule is not None and rule.id in explained:
-            lines.append(f"  How to fix: see {rule.id} above.")
-        elif rule is not None:
-            explained.add(rule.id)
-            lines.append("  How to fix:")
-            lines.append(_indent(rule.remediation, "    "))
-            if rule.help_uri:
-                lines.append(f"  Why: {rule.sources[0].label} <{rule.help_uri}>")
+        lines.extend(_how_to_fix(finding.rule_id, explained))
     return "\n".join(lines) + "\n"
 
 
@@ -383,15 +391,7 @@ def render_gateway_text(check: GatewayCheck, decision: GateDecision,
         lines.append("")
         lines.append(f"{finding.severity.upper():8} {finding.rule_id}  {where}")
         lines.append(_indent(finding.message, "  "))
-        rule = get_rule(finding.rule_id) if has_rule(finding.rule_id) else None
-        if rule is not None and rule.id in explained:
-            lines.append(f"  How to fix: see {rule.id} above.")
-        elif rule is not None:
-            explained.add(rule.id)
-            lines.append("  How to fix:")
-            lines.append(_indent(rule.remediation, "    "))
-            if rule.help_uri:
-                lines.append(f"  Why: {rule.sources[0].label} <{rule.help_uri}>")
+        lines.extend(_how_to_fix(finding.rule_id, explained))
     return "\n".join(lines) + "\n"
 
 
