@@ -3,6 +3,7 @@ PostgreSQL), a rolled-back one never exists, progress and failures are recorded.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +40,25 @@ def _submit(kind: str, **payload: Any) -> str:
     job = jobs.submit(kind, subject="payments@1.0.0", actor="dev@example.org", now=NOW,
                       payload=payload, data=b"document bytes")
     return job.id
+
+
+def _work_off(app: Flask, conninfo: str) -> None:
+    """Run the procrastinate worker until the queue is empty, in a thread of its own: the
+    worker runs an asyncio loop, and Playwright (browser tests in the same session) keeps one
+    running in the main thread."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            jobs.serve_worker(app, conninfo=conninfo, wait=False)
+        except BaseException as exc:  # noqa: BLE001 - reported below, in the test's thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=run, name="test-worker")
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive(), "the worker did not finish the queue within 120 s"
+    assert not errors, errors
 
 
 def _job(app: Flask, job_id: str) -> jobs.Job | None:
@@ -134,7 +154,7 @@ class TestProcrastinate:
             db.session.commit()
         assert self._procrastinate_rows(queued, job_id) == 1
         assert _job(queued, job_id).state == "queued"
-        jobs.serve_worker(queued, conninfo=self._conninfo(queued), wait=False)
+        _work_off(queued, self._conninfo(queued))
         job = _job(queued, job_id)
         assert job.state == "succeeded" and job.result["echo"] == {"n": 4}
 
