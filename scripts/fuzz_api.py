@@ -174,6 +174,7 @@ def main() -> int:
                     help="the schemathesis command (default .venv-fuzz/bin/st; make fuzz)")
     ap.add_argument("--keep", type=Path, help="copy the server log and the JUnit report here")
     args = ap.parse_args()
+    args.st = args.st.resolve()  # schemathesis runs in a temporary working folder
     if not args.st.exists():
         print(f"fuzz_api: {args.st} is missing (make fuzz installs schemathesis)",
               file=sys.stderr)
