@@ -54,6 +54,7 @@ from policies.gateway import GATEWAY_RULE_IDS, check_nginx
 from policies.gateway.conf import normalize_name
 from policies.gateway_rules import GATEWAY_PROOF_RULE_ID
 from policies.rules import get_rule
+from policies.tokens import TokenProfile
 from specs import SpecLoadError, load_document
 from specs.index import SpecIndex
 
@@ -371,6 +372,7 @@ def submit_proof(name: str, version: str, actor: Actor, now: datetime) -> jobs.J
         raise Conflict("This version has no gateway configuration to prove. Generate it "
                        f"(PUT {gateway_path(obj)}/config {{\"generate\": \"nginx\"}}) or "
                        "upload one first.")
+    proof_profile(obj)  # refuse now what the job could only fail on
     job = jobs.submit(PROVE_TASK, subject=audit.subject_of(obj), actor=actor.label,
                       now=aware(now), payload={"version_id": obj.id, "config_id": config.id})
     audit.record("gateway.proof_requested", actor.label[:MAX_ACTOR], audit.subject_of(obj),
@@ -384,12 +386,28 @@ def nginx_binary() -> str:
     return str(current_app.config.get("GATEWAY_NGINX") or default_nginx())
 
 
+def proof_profile(version_obj: ApiVersion) -> TokenProfile:
+    """The token profile a proof builds its tokens for: the current revision's
+    ``x-token-encryption``, which must name ``alg`` and ``signing-alg``.
+
+    :raises Conflict: the current revision declares no such profile (what to add).
+    """
+    profile = profile_of(version_obj)
+    if not profile.alg or not profile.signing_alg:
+        raise Conflict("The current revision declares no token profile a proof can build "
+                       "tokens for: add `x-token-encryption` with `alg` and `signing-alg` to "
+                       "its token-bearing security scheme, upload it, then prove again.")
+    return profile
+
+
 def prove(version_obj: ApiVersion, config: GatewayConfig, clock: Any) -> ProofResult:
     """Run :func:`lifecycle.gateway.proof.run_proof` on ``config`` (blocking, ~2 s).
 
     :param clock: the app clock; read once here — the proof's own threads (validator, stub)
         have no app context, so they get that moment advanced by a monotonic timer.
+    :raises Conflict: no usable token profile (:func:`proof_profile`).
     """
+    profile = proof_profile(version_obj)
     start = aware(clock())
     began = time.monotonic()
 
@@ -397,7 +415,7 @@ def prove(version_obj: ApiVersion, config: GatewayConfig, clock: Any) -> ProofRe
         return start + timedelta(seconds=time.monotonic() - began)
 
     return run_proof(config_files(config), entry=config.entry,
-                     version=api_version_label(version_obj), profile=profile_of(version_obj),
+                     version=api_version_label(version_obj), profile=profile,
                      single_use=False, clock=proof_clock, nginx=nginx_binary())
 
 
@@ -430,7 +448,10 @@ def _prove_task(ctx: jobs.JobContext) -> dict[str, Any]:
     if version_obj is None or config is None:
         raise jobs.JobFailed("not_found", "The version or its configuration no longer exists.")
     ctx.progress(10, "Starting nginx, the validator and the stub upstream")
-    result = prove(version_obj, config, ctx.clock)
+    try:
+        result = prove(version_obj, config, ctx.clock)
+    except Conflict as exc:  # the spec changed after the job was queued
+        raise jobs.JobFailed(exc.code, exc.message) from None
     ctx.progress(95, "Storing the proof")
     proof = store_proof(version_obj, config, result, ctx.actor, ctx.job_id)
     return {"proof": proof.id, "passed": proof.passed, "config_sha256": proof.config_sha256,

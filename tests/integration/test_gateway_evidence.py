@@ -208,3 +208,16 @@ def test_key_export_is_admin_only_audited_and_mode_0600(app, version, runner, tm
             AuditEntry.action == "key.exported_for_gateway")).scalar_one()
         assert entry.actor == "root@stagegate.test"
         assert '"d"' not in repr(entry.data)
+
+
+def test_a_proof_of_a_revision_without_a_token_profile_is_refused_not_a_500(version):
+    """Found by schemathesis: a revision without `x-token-encryption` (a newer upload)
+    made both proof paths crash while building tokens."""
+    store_gateway(version, V)
+    bare = SPEC.replace(b"x-token-encryption", b"x-no-token-encryption")
+    assert bare != SPEC
+    assert version.put(V + "/spec", data=bare).status_code == 201
+    for headers in ({"Prefer": "wait"}, {}):
+        answer = version.post(G + "/proofs", headers=headers)
+        assert answer.status_code == 409, answer.get_data(as_text=True)
+        assert "x-token-encryption" in answer.get_json()["message"]
