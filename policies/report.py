@@ -55,6 +55,17 @@ def _location(path: str, finding: Finding) -> str:
 
 
 
+
+def _enriched(finding: Finding,
+              blocking: set[tuple[str, str | None, str]]) -> dict[str, Any]:
+    """``finding`` as JSON with its rule's title, remediation and sources, and whether it is
+    one of the decision's ``blocking`` findings (keys from :func:`_blocking_keys`)."""
+    data = finding.to_dict()
+    if has_rule(finding.rule_id):
+        data.update(_rule_dict(get_rule(finding.rule_id)))
+    data["blocking"] = _key(finding) in blocking
+    return data
+
 def _how_to_fix(rule_id: str, explained: set[str]) -> list[str]:
     """The remediation lines of ``rule_id``'s first finding in a text report (its rule's fix
     and source), or a pointer back to them for later findings; ``explained`` collects the
@@ -130,13 +141,6 @@ def render_json(
     doc = check.document
     blocking = _blocking_keys(decision)
 
-    def enrich(finding: Finding) -> dict[str, Any]:
-        data = finding.to_dict()
-        if has_rule(finding.rule_id):
-            data.update(_rule_dict(get_rule(finding.rule_id)))
-        data["blocking"] = _key(finding) in blocking
-        return data
-
     return {
         "document": {
             "path": path,
@@ -151,9 +155,9 @@ def render_json(
             "passed": decision.passed,
             "pack": decision.pack,
             "pack_sha256": decision.pack_sha256,
-            "blocking": [enrich(f) for f in decision.blocking],
+            "blocking": [_enriched(f, blocking) for f in decision.blocking],
         },
-        "findings": [enrich(f) for f in _all_findings(check, decision)],
+        "findings": [_enriched(f, blocking) for f in _all_findings(check, decision)],
         "issues": [issue.to_dict() for issue in check.issues],
     }
 
@@ -401,13 +405,6 @@ def render_gateway_json(check: GatewayCheck, decision: GateDecision) -> dict[str
     remediation and sources and whether it blocks.  Paths are bundle paths."""
     blocking = _blocking_keys(decision)
 
-    def enrich(finding: Finding) -> dict[str, Any]:
-        data = finding.to_dict()
-        if has_rule(finding.rule_id):
-            data.update(_rule_dict(get_rule(finding.rule_id)))
-        data["blocking"] = _key(finding) in blocking
-        return data
-
     return {
         "kind": "gateway",
         "gateway": {"entry": check.entry, "files": list(check.files), "sha256": check.sha256,
@@ -415,8 +412,8 @@ def render_gateway_json(check: GatewayCheck, decision: GateDecision) -> dict[str
         "passed": decision.passed,
         "decision": {"target": decision.target, "passed": decision.passed,
                      "pack": decision.pack, "pack_sha256": decision.pack_sha256,
-                     "blocking": [enrich(f) for f in decision.blocking]},
-        "findings": [enrich(f) for f in check.findings],
+                     "blocking": [_enriched(f, blocking) for f in decision.blocking]},
+        "findings": [_enriched(f, blocking) for f in check.findings],
     }
 
 

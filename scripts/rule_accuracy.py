@@ -2,7 +2,7 @@
 
 Runs :func:`policies.check.check_spec` over Stagegate's own documents (``tests/corpus/own``,
 expectations in its ``EXPECTED.tsv``) and the public corpus (default
-``/work/shared/corpus/specs``, expectations in ``tests/corpus/public-expected.tsv``) and prints,
+``tests/corpus/public``, expectations in ``tests/corpus/public-expected.tsv``) and prints,
 per rule, true positives (an expected finding reported at its pointer with its status), false
 positives (a reported finding not expected) and false negatives (an expected finding not
 reported), then every false positive and negative::
@@ -35,7 +35,7 @@ from specs.errors import SpecLoadError  # noqa: E402
 
 OWN = ROOT / "tests" / "corpus" / "own"
 PUBLIC_EXPECTED = ROOT / "tests" / "corpus" / "public-expected.tsv"
-DEFAULT_PUBLIC = Path("/work/shared/corpus/specs")
+DEFAULT_PUBLIC = Path(__file__).resolve().parents[1] / "tests" / "corpus" / "public"
 #: rule id -> the finding statuses scored for it
 SCORED: dict[str, frozenset[str]] = {
     "TRN-NO-TOKEN-IN-URL": frozenset({"fail", "error", "not-applicable"}),

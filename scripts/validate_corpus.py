@@ -1,7 +1,7 @@
 """Run :func:`specs.validate_document` over a corpus and print issue counts, verdicts, timings.
 
 Documented measurement, not a test.  For each document of the corpus (default
-``/work/shared/corpus/specs``, with its ``MANIFEST.tsv``) it prints the number of issues by
+``tests/corpus/public``, with its ``MANIFEST.tsv``) it prints the number of issues by
 kind, the verdict (``valid`` when there is no issue other than an external reference), the
 expected validity from the manifest, and the median validation time (load excluded) of
 ``--repeat`` runs.  ``--json FILE`` also writes the results (including every issue) so two
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from specs import load_document, validate_document
 
-DEFAULT_CORPUS = Path("/work/shared/corpus/specs")
+DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / "tests" / "corpus" / "public"
 
 
 def _manifest(corpus: Path) -> dict[str, str]:
