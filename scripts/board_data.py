@@ -35,7 +35,7 @@ from policies.check import check_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 TEAM = "Load"
-USER_EMAIL = "load-board@stagegate.invalid"
+USER_EMAIL = "load-board@stagegate.test"
 #: how versions spread over the stages (weights)
 STAGE_WEIGHTS = {"design": 4, "development": 3, "testing": 1, "deployment": 1, "retirement": 1}
 _STAGE_CYCLE = [s for s, w in STAGE_WEIGHTS.items() for _ in range(w)]

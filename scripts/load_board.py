@@ -80,7 +80,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from board_data import build  # noqa: E402
 
 HOST = "127.0.0.1"
-USER_EMAIL = "load-board@stagegate.invalid"
+USER_EMAIL = "load-board@stagegate.test"
 TEAM = "Load"
 
 
