@@ -10,13 +10,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policies.check import SpecCheck
 from policies.findings import Finding, Status
 from policies.gate import GateDecision
-from policies.gateway import GatewayCheck
 from policies.rules import Rule, Severity, all_rules, get_rule, has_rule
+
+if TYPE_CHECKING:  # annotations only: `stagegate check` never imports crossplane (issue 10)
+    from policies.gateway import GatewayCheck
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"

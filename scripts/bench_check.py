@@ -62,12 +62,13 @@ QUIET_NODE = {"REDOCLY_TELEMETRY": "off", "REDOCLY_SUPPRESS_UPDATE_NOTICE": "tru
 
 
 # ------------------------------------------------------------------------------ processes
-def run_process(argv: list[str]) -> tuple[float, float, int]:
+def run_process(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
     """Run ``argv`` to completion: ``(wall seconds, CPU seconds of the child, exit code)``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                          env={**os.environ, **QUIET_NODE}, check=False, cwd=ROOT)
+                          env={**os.environ, **QUIET_NODE, **(env or {})}, check=False,
+                          cwd=ROOT)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -79,15 +80,24 @@ def npm_ci() -> None:
     subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=BENCH, check=True)
 
 
-def cli_bench(files: list[Path], repeat: int) -> None:
+def cli_bench(files: list[Path], repeat: int, baseline: Path | None = None) -> None:
+    """Whole-process times per document; with ``baseline`` (a checkout of the code to compare
+    with, e.g. ``git archive main lifecycle policies specs | tar -x -C DIR``), the same
+    console script run with that checkout first on ``PYTHONPATH`` is a fourth tool, in the
+    same alternating rounds."""
     tools: dict[str, Callable[[Path], list[str]]] = {
         "stagegate": lambda f: [str(BIN / "stagegate"), "check", str(f)],
         "redocly": lambda f: [str(REDOCLY), "lint", str(f)],
         "validator": lambda f: [str(BIN / "openapi-spec-validator"), str(f)],
     }
+    envs: dict[str, dict[str, str]] = {}
+    if baseline is not None:
+        tools["baseline"] = tools["stagegate"]
+        envs["baseline"] = {"PYTHONPATH": str(baseline.resolve())}
     print(f"\nwhole process, median of {repeat} round(s), order alternating; wall s / CPU s")
-    head = (f"{'document':36} {'MB':>5} {'stagegate':>12} {'redocly':>12} {'validator':>12}"
-            f" {'sg/redocly':>11} {'sg/valid.':>10}")
+    head = (f"{'document':36} {'MB':>5} " + " ".join(f"{t:>12}" for t in tools)
+            + f" {'sg/redocly':>11} {'sg/valid.':>10}"
+            + (f" {'base/redocly':>12}" if baseline is not None else ""))
     print(head)
     print("-" * len(head))
     for path in files:
@@ -96,16 +106,18 @@ def cli_bench(files: list[Path], repeat: int) -> None:
         order = list(tools)
         for round_ in range(repeat):
             for tool in order if round_ % 2 == 0 else reversed(order):
-                w, c, _ = run_process(tools[tool](path))
+                w, c, _ = run_process(tools[tool](path), envs.get(tool))
                 wall[tool].append(w)
                 cpu[tool].append(c)
         mw = {t: statistics.median(v) for t, v in wall.items()}
         mc = {t: statistics.median(v) for t, v in cpu.items()}
         cells = " ".join(f"{mw[t]:5.2f}/{mc[t]:5.2f}" for t in tools)
+        base = (f" {mw['baseline'] / mw['redocly']:5.2f}/{mc['baseline'] / mc['redocly']:4.2f}"
+                if baseline is not None else "")
         print(f"{path.name:36} {path.stat().st_size / 1e6:5.2f} {cells}"
               f" {mw['stagegate'] / mw['redocly']:5.2f}/{mc['stagegate'] / mc['redocly']:4.2f}"
-              f" {mw['stagegate'] / mw['validator']:4.2f}/{mc['stagegate'] / mc['validator']:4.2f}",
-              flush=True)
+              f" {mw['stagegate'] / mw['validator']:4.2f}/{mc['stagegate'] / mc['validator']:4.2f}"
+              f"{base}", flush=True)
 
 
 # ------------------------------------------------------------------------------ the app
@@ -296,6 +308,9 @@ def main() -> int:
     parser.add_argument("--tokens", action="store_true")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--token-count", type=int, default=20)
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="a checkout of lifecycle/, policies/, specs/ to time beside "
+                             "(--cli: PYTHONPATH; --rest: its check_spec in the same rounds)")
     parser.add_argument("--skip-npm-ci", action="store_true",
                         help="use bench/node_modules as it is")
     args = parser.parse_args()
@@ -306,7 +321,7 @@ def main() -> int:
     if every or args.cli:
         if not args.skip_npm_ci or not REDOCLY.exists():
             npm_ci()
-        cli_bench(files, args.repeat)
+        cli_bench(files, args.repeat, args.baseline)
     if every or args.rest:
         rest_bench(CORPUS / "kubernetes-swagger.json", args.repeat)
     if every or args.tokens:
