@@ -10,6 +10,7 @@ from policies.findings import Finding, sort_key
 from policies.spec_rules import build_index, declared_profile, evaluate_spec_rules
 from specs import LoadLimits, SpecDocument, ValidationIssue, load_document, validate_document
 from specs.index import SpecIndex
+from specs.memo import SectionMemo
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,20 +35,24 @@ StepCallback = Callable[[str], None]
 
 
 def check_spec(raw: bytes, limits: LoadLimits | None = None, *,
-               progress: StepCallback | None = None) -> SpecCheck:
+               progress: StepCallback | None = None, memo: SectionMemo | None = None
+               ) -> SpecCheck:
     """Load, validate and evaluate every spec rule on ``raw``.
 
     :param raw: the uploaded bytes (JSON or YAML, detected from the content).
     :param limits: load limits (size, depth, alias expansion); defaults apply when ``None``.
     :param progress: called with ``"load"``, ``"validate"``, ``"rules"`` as each step starts
         (a background job reports them; the result is the same without it).
+    :param memo: the section memo of the document's API version
+        (:class:`specs.memo.SectionMemo`): validation looks up the sections that cannot have
+        changed since the previous document; the result is the same without it.
     :raises SpecLoadError: only when the bytes are not a readable document at all.
     """
     step = progress or _no_progress
     step("load")
     doc = load_document(raw, limits)
     step("validate")
-    issues = validate_document(doc)
+    issues = validate_document(doc, memo)
     step("rules")
     built = build_index(doc)
     findings = locate_findings(doc, evaluate_spec_rules(doc, issues, built))

@@ -26,6 +26,7 @@ in query strings), OWASP REST Security Cheat Sheet "Sensitive information in HTT
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -258,15 +259,35 @@ def classify_parameter(
     description = param.data.get("description")
     text = description if isinstance(description, str) else ""
     description_pointer = jp.child(param.pointer, "description")
-    if text and _PAGINATION_TEXT.search(text) and not (
+    if text and _text_says(text).pagination and not (
             SECRET_WORDS.intersection(name_words(param.name))):
         return None
     if by_name and not (_is_bare_key(param.name) and text
-                        and not _CREDENTIAL_TEXT.search(text)):
+                        and _text_says(text).credential is None):
         return Classification("name", " ".join(name_words(param.name)),
                               jp.child(param.pointer, "name"))
-    if by_name is None and text and not _IDENTIFIER_TEXT.search(text):
-        match = _CREDENTIAL_TEXT.search(text)
-        if match:
-            return Classification("description", match.group(0), description_pointer)
+    if by_name is None and text and not _text_says(text).identifier:
+        phrase = _text_says(text).credential
+        if phrase is not None:
+            return Classification("description", phrase, description_pointer)
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class _TextSignals:
+    """What a parameter description says: pagination, an identifier, a credential phrase."""
+
+    pagination: bool
+    identifier: bool
+    credential: str | None
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_says(text: str) -> _TextSignals:
+    """The three description searches, once per distinct text: large documents repeat the
+    same parameter descriptions hundreds of times (Kubernetes: 1,172 parameters, the
+    searches were 70 % of its rules' time)."""
+    match = _CREDENTIAL_TEXT.search(text)
+    return _TextSignals(_PAGINATION_TEXT.search(text) is not None,
+                        _IDENTIFIER_TEXT.search(text) is not None,
+                        match.group(0) if match else None)

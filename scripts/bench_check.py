@@ -144,7 +144,7 @@ def make_app(tmp: str):  # type: ignore[no-untyped-def]
     })
     with app.app_context():
         upgrade()
-        user = create_user("bench@stagegate.invalid", secrets.token_urlsafe(24),
+        user = create_user("bench@stagegate.test", secrets.token_urlsafe(24),
                            ["developer"], actor="bench")
         services.create_api("bench", "Bench", team="Bench",
                             actor=Actor(ActorKind.SYSTEM, "bench"))

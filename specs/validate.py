@@ -56,6 +56,7 @@ from openapi_spec_validator.validation.validators import SpecValidator
 from specs import _fastpaths
 from specs import pointer as jp
 from specs.document import SpecDocument
+from specs.memo import KeyedSet, SectionMemo, SectionRecord, Tracker, replay, section_keys
 from specs.refs import RefIndex, decode_ref, scan_refs
 
 MAX_MESSAGE = 400
@@ -148,6 +149,9 @@ def _locating(cls: type) -> type:
 
     def __call__(self: Any, *args: Any, **kwargs: Any) -> Iterator[ValidationError]:
         where = next((a for a in args if isinstance(a, SchemaPath)), None)
+        tracker: Tracker | None = getattr(self, "_stagegate_tracker", None)
+        if tracker is not None and where is not None:  # a schema: name it by its pointer
+            tracker.enter(where.parts)
         for err in cls.__call__(self, *args, **kwargs):
             if where is not None and not hasattr(err, "_stagegate_parts"):
                 parts = (*where.parts, *suffix)
@@ -330,7 +334,8 @@ _ESCAPED_DOLLAR = re.compile(r"\\(?:u0024|x24|U00000024)", re.IGNORECASE)
 _EXTERNAL_REF_HINT = re.compile(r"""\$ref["']?\s*:\s*["']?(?![#\s{\[])[^\s"']""")
 
 
-def validate_document(doc: SpecDocument) -> list[ValidationIssue]:
+def validate_document(doc: SpecDocument, memo: SectionMemo | None = None
+                      ) -> list[ValidationIssue]:
     """Validate ``doc`` and return every issue found, each located where possible.
 
     Never raises for any document content; never reads a file or the network.  A failure of
@@ -341,6 +346,10 @@ def validate_document(doc: SpecDocument) -> list[ValidationIssue]:
     reached through a ``$ref`` names that object (pointer and line) and lists the references
     it is reached from in :attr:`ValidationIssue.reached_from`.
 
+    :param memo: the section records of the previous document of the same API version
+        (:class:`specs.memo.SectionMemo`); sections whose result provably cannot differ are
+        looked up instead of validated, and the memo then holds this document's sections.
+        The issues are the same with or without it.
     :returns: issues in the order found; empty when the document is valid.
     """
     issues = list(_version_issues(doc))
@@ -365,7 +374,11 @@ def validate_document(doc: SpecDocument) -> list[ValidationIssue]:
         issues += [ValidationIssue(p.message(), p.ref.pointer, "reference") for p in problems]
         dangling = {p.ref.target for p in problems if p.problem == "dangling"}
         neutral = [p.ref.pointer for p in problems if p.ref.expected in ("schema", None)]
-        issues += _run_validator(doc, refs, dangling, neutral)
+        eligible = not problems and not external and not _may_share(doc)
+        if memo is not None and not eligible:
+            memo.records, memo.reused, memo.validated = {}, 0, 0
+        issues += _run_validator(doc, refs, dangling, neutral,
+                                 memo if eligible else None)
     issues = _merge(issues)
     _locate(doc, issues)
     return issues
@@ -475,7 +488,8 @@ Section = tuple[str, Callable[[], Iterable[ValidationError]]]
 
 
 def _run_validator(doc: SpecDocument, refs: RefIndex, dangling: set[str],
-                   neutral: Sequence[str] = ()) -> list[ValidationIssue]:
+                   neutral: Sequence[str] = (), memo: SectionMemo | None = None
+                   ) -> list[ValidationIssue]:
     """Structural check, then the keyword checks one section at a time.
 
     :param refs: the document's references (for "reached from" and relocation).
@@ -484,6 +498,8 @@ def _run_validator(doc: SpecDocument, refs: RefIndex, dangling: set[str],
     :param neutral: pointers of ``$ref`` members (schema positions) already reported as
         dangling or of the wrong kind: the keyword checks see an empty schema there instead,
         so they neither stop nor validate the wrong object.
+    :param memo: section records to reuse and to refill (:mod:`specs.memo`); only for
+        documents whose pointers name objects one to one (never with ``neutral``).
     """
     cls = VALIDATORS[doc.openapi_version or ""]
     issues: list[ValidationIssue] = []
@@ -500,19 +516,58 @@ def _run_validator(doc: SpecDocument, refs: RefIndex, dangling: set[str],
             issues.append(issue)
     except Exception as exc:  # noqa: BLE001
         issues.append(_unexpected(doc, exc, None))
-    for where, run in _sections(validator):
-        try:
-            for err in run():
-                issues.append(_semantic(err, locator))
-        except RecursionError:
+    sections = list(_sections(validator))
+    outcomes = _memo_outcomes(validator, sections, memo) if memo is not None else None
+    if memo is not None and outcomes is None:
+        # the memo could not name every object the validator reached: validate plainly
+        return _run_validator(doc, refs, dangling, neutral)
+    if outcomes is None:
+        outcomes = [_section_outcome(run) for _, run in sections]
+    for (where, _), outcome in zip(sections, outcomes, strict=True):
+        issues += _outcome_issues(doc, locator, where, outcome, dangling)
+    return issues
+
+
+#: what one section's keyword checks produced, as plain data: ``("err", message, where
+#: parts, suffix, absolute path, is a path-parameter error)`` per error, possibly ended by
+#: ``("recursion",)``, ``("external", ref)`` or ``("exception", exc)`` when it stopped
+Outcome = tuple[tuple[Any, ...], ...]
+
+
+def _section_outcome(run: Callable[[], Iterable[ValidationError]]) -> Outcome:
+    """Run one section's keyword checks; every exception is caught and recorded."""
+    found: list[tuple[Any, ...]] = []
+    try:
+        for err in run():
+            found.append(("err", _message(err), tuple(getattr(err, "_stagegate_where", ())),
+                          tuple(getattr(err, "_stagegate_suffix", ())),
+                          tuple(err.absolute_path),
+                          isinstance(err, UnresolvableParameterError)))
+    except RecursionError:
+        found.append(("recursion",))
+    except ExternalReferenceRefused as exc:
+        found.append(("external", exc.args[0]))
+    except Exception as exc:  # noqa: BLE001 - any validator failure is a finding
+        found.append(("exception", exc))
+    return tuple(found)
+
+
+def _outcome_issues(doc: SpecDocument, locator: _Relocator, where: str, outcome: Outcome,
+                    dangling: set[str]) -> list[ValidationIssue]:
+    """The issues of one section's :data:`Outcome`, located in ``doc``."""
+    issues = []
+    for item in outcome:
+        if item[0] == "err":
+            issues.append(_semantic(*item[1:], locator=locator))
+        elif item[0] == "recursion":
             issues.append(_stopped(
                 "a schema refers to itself in a way that makes the validator recurse without "
                 "end", "validator-error", where))
-        except ExternalReferenceRefused as exc:
-            issues.append(_stopped(f"it reached the external reference {exc.args[0]!r}",
+        elif item[0] == "external":
+            issues.append(_stopped(f"it reached the external reference {item[1]!r}",
                                    "reference", where))
-        except Exception as exc:  # noqa: BLE001 - any validator failure is a finding
-            issue = _unexpected(doc, exc, where)
+        else:
+            issue = _unexpected(doc, item[1], where)
             if issue.kind == "reference" and _target_of(issue) in dangling:
                 issues.append(_stopped(
                     f"it reached the dangling reference {_target_of(issue)!r} (reported at "
@@ -520,6 +575,48 @@ def _run_validator(doc: SpecDocument, refs: RefIndex, dangling: set[str],
             else:
                 issues.append(issue)
     return issues
+
+
+def _memo_outcomes(validator: SpecValidator, sections: Sequence[Section],
+                   memo: SectionMemo) -> list[Outcome] | None:
+    """Each section's outcome, looked up in ``memo`` where :mod:`specs.memo` proves it the
+    same, validated otherwise; ``memo`` then holds this document's sections.
+
+    :returns: ``None`` when an object reached by the validator could not be named by its
+        pointer (nothing is reused or stored; the caller validates without the memo).
+    """
+    tracker = Tracker(validator.schema)
+    registry = validator.keyword_validators_registry
+    checker = registry["schema"]
+    checker.visited_schema_ids = KeyedSet(tracker, "visited")  # type: ignore[attr-defined]
+    checker.meta_checked_schema_ids = KeyedSet(tracker, "meta")  # type: ignore[attr-defined]
+    setattr(checker, "_stagegate_tracker", tracker)  # noqa: B010 - read by _locating
+    registry["operation"].operation_ids_registry = KeyedSet(  # type: ignore[attr-defined]
+        tracker, "op")
+    data = validator.schema
+    settings = (f"{type(validator).__name__}|{data.get('jsonSchemaDialect')!r}|"
+                f"{FAST_SCHEMA_CHECKS}")
+    keys = section_keys(data, [where for where, _ in sections], settings)
+    outcomes: list[Outcome] = []
+    records: dict[str, SectionRecord] = {}
+    reused = 0
+    for (_, run), key in zip(sections, keys, strict=True):
+        record = memo.records.get(key)
+        if record is not None and replay(record.events, tracker.registries):
+            outcomes.append(record.outcome)
+            records[key] = record
+            reused += 1
+            continue
+        tracker.events = []
+        outcome = _section_outcome(run)
+        if tracker.unsound:
+            memo.records, memo.reused, memo.validated = {}, 0, 0
+            return None
+        if not outcome or outcome[-1][0] == "err":  # a stopped section is never reused
+            records[key] = SectionRecord(tuple(tracker.events), outcome)
+        outcomes.append(outcome)
+    memo.records, memo.reused, memo.validated = records, reused, len(sections) - reused
+    return outcomes
 
 
 def _neutralised(data: dict[str, Any], ref_members: Sequence[str]) -> dict[str, Any]:
@@ -774,31 +871,31 @@ _GONE = object()
 _PATH_PARAM = re.compile(r"^Path parameter '(.*)' for '(.*)' operation in '(.*)' was not resolved$")
 
 
-def _semantic(err: ValidationError, locator: _Relocator) -> ValidationIssue:
-    message = _message(err)
+def _semantic(message: str, where: tuple[Any, ...], suffix: tuple[Any, ...],
+              absolute_path: tuple[Any, ...], path_parameter: bool, *, locator: _Relocator
+              ) -> ValidationIssue:
+    """The issue of one keyword-check error (its :data:`Outcome` item), located."""
     kind = "reference" if "unresolvable" in message.lower() else "semantic"
-    where: tuple[Any, ...] = getattr(err, "_stagegate_where", ())
-    suffix: tuple[Any, ...] = getattr(err, "_stagegate_suffix", ())
     parts = (*where, *suffix)
-    if not parts and not err.absolute_path:
+    if not parts and not absolute_path:
         return ValidationIssue(message, None, kind)
     place, reached = locator.place(where)
     if place is None:
-        return ValidationIssue(message, jp.from_parts((*parts, *err.absolute_path)), kind)
-    if isinstance(err, UnresolvableParameterError):
-        issue = _path_parameter(err, locator, place, reached)
+        return ValidationIssue(message, jp.from_parts((*parts, *absolute_path)), kind)
+    if path_parameter:
+        issue = _path_parameter(message, locator, place, reached)
         if issue is not None:
             return issue
-    pointer = jp.child(place, *suffix, *err.absolute_path)
+    pointer = jp.child(place, *suffix, *absolute_path)
     return ValidationIssue(message, pointer, kind, reached_from=reached)
 
 
-def _path_parameter(err: ValidationError, locator: _Relocator, operation: str,
+def _path_parameter(message: str, locator: _Relocator, operation: str,
                     reached: tuple[str, ...]) -> ValidationIssue | None:
     """A path parameter missing from the template is reported at that parameter (the item
     of the operation's or path item's ``parameters``); a template variable without a
     parameter stays at the operation."""
-    match = _PATH_PARAM.match(_message(err))
+    match = _PATH_PARAM.match(message)
     if match is None:
         return None
     name, method, url = match.groups()

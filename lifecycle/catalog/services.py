@@ -45,6 +45,7 @@ from lifecycle.core.errors import Conflict, NotFound, ValidationFailed
 from lifecycle.core.extensions import db
 from policies.check import check_spec
 from specs import LoadLimits
+from specs.memo import MemoStore
 
 __all__ = [
     "HistoryEvent",
@@ -254,6 +255,11 @@ def load_limits() -> LoadLimits:
     )
 
 
+#: per process, the section memo of the last document checked for each API version (by id):
+#: a revision re-validates only the path items and schemas that can have changed
+#: (:mod:`specs.memo`; findings identical to a cold check)
+SECTION_MEMOS = MemoStore(size=32)
+
 #: ``progress(percent, message)`` of a long upload (see :func:`upload_spec`)
 UploadProgress = Callable[[int, str], None]
 
@@ -306,7 +312,7 @@ def upload_spec(
     def step(key: str) -> None:
         report(*UPLOAD_STEPS[key])
 
-    check = check_spec(raw, load_limits(), progress=step)
+    check = check_spec(raw, load_limits(), progress=step, memo=SECTION_MEMOS.get(obj.id))
     doc = check.document
     step("store")
     # Uploads to one version take turns from here to their commit: the version's row is

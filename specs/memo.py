@@ -1,0 +1,286 @@
+"""Per-section validation results reused across revisions (issue 10: a one-operation revision).
+
+openapi-spec-validator's keyword checks run section by section (the tags, each path item,
+each component schema: :func:`specs.validate._sections`), but the sections are not
+independent: the schema checker remembers which schema objects it has visited and
+meta-checked (a schema reached from two path items is checked, and reported, by the first
+one only; one first reached inside ``allOf`` is checked without its ``required`` rule), and
+the operation checker remembers the operationIds seen.  So a section's result is a function
+of three things, and :class:`SectionMemo` keys and checks all three:
+
+1. **what it can read**: its own subtree, its pointer, and the subtree of every same-document
+   ``$ref`` target reachable from it, transitively (every ``"$ref": "#…"`` member of those
+   subtrees, a superset of what the validator follows) — one hash, :func:`section_keys`;
+2. **the document-wide settings** the checks read (version, ``jsonSchemaDialect``, the
+   jsonschema-rs pre-check switch) — in every key;
+3. **the shared state when it starts**: while a section runs for real, every question it
+   asks the shared registries ("was this schema visited / meta-checked?", "was this
+   operationId seen?") and every entry it adds is logged, with schema objects named by their
+   JSON pointer instead of ``id()`` (:class:`Tracker`).  A logged section is reused only when
+   replaying its log against the registries of *this* run gives the same answer to every
+   question (:func:`replay`); its additions are then applied as if it had run.
+
+A section that passes both checks would, run again, ask the same questions in the same order,
+get the same answers, read the same bytes and so produce the same errors: it is looked up.
+Anything else is validated for real.  Only documents where JSON pointers name objects one to
+one are eligible (no YAML anchors/aliases, no external, dangling or wrong-kind references:
+:func:`specs.validate.validate_document` decides); if the validator ever reaches an object
+whose pointer cannot be followed, the whole document is validated again without the memo.
+``tests/unit/specs/test_section_memo.py`` compares every corpus document's issues, cold and
+through the memo after a one-operation change, an identical re-upload and other edits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from specs import pointer as jp
+from specs.refs import decode_ref
+
+#: ``("q", registry, key, answer)`` — a membership question and its answer;
+#: ``("a", registry, key)`` — an entry added.  Registries: ``visited``, ``meta``, ``op``.
+Event = tuple[Any, ...]
+
+_REF = re.compile(r'"\$ref": ("(?:[^"\\]|\\.)*")')
+_REF_START = '"$ref": "'
+_BOOLS = {id(True): "true", id(False): "false"}
+_GONE = object()
+
+
+@dataclass(slots=True)
+class SectionRecord:
+    """One section's logged run: its events and outcome.
+
+    :ivar events: the shared-registry log (:data:`Event`), in order.
+    :ivar outcome: what the run produced, for :func:`specs.validate.validate_document` to
+        turn into issues again (errors as plain data; no object of the old document).
+    """
+
+    events: tuple[Event, ...]
+    outcome: tuple[Any, ...]
+
+
+@dataclass
+class SectionMemo:
+    """Section records of the last document validated with this memo (one per API version).
+
+    :ivar records: section key (:func:`section_keys`) → :class:`SectionRecord`; replaced
+        as a whole by each validation (only the latest document's sections are kept, so the
+        memo never grows beyond one document).
+    :ivar reused: sections looked up in the last validation (for tests and benchmarks).
+    :ivar validated: sections validated for real in the last validation.
+    """
+
+    records: dict[str, SectionRecord] = field(default_factory=dict)
+    reused: int = 0
+    validated: int = 0
+
+
+def section_keys(data: dict[str, Any], sections: Sequence[str], settings: str) -> list[str]:
+    """The key of each section pointer in ``sections``: a SHA-256 of the settings, the
+    pointer, the section's subtree and every ``$ref`` target subtree reachable from it.
+
+    Each subtree is serialised (JSON, member order kept: it is the validator's order) and
+    hashed once; a section's key combines the digests of its own subtree and of its
+    reachable targets in pointer order.
+    """
+    digests: dict[str, bytes] = {}
+    direct: dict[str, list[str]] = {}
+    decoded: dict[str, str | None] = {}
+
+    def visit(where: str) -> None:
+        value = jp.resolve(data, where, default=_GONE)
+        text = "\x00gone" if value is _GONE else json.dumps(value, check_circular=False)
+        digests[where] = hashlib.sha256(
+            (where + "\x00" + text).encode("utf-8", "surrogatepass")).digest()
+        targets: list[str] = []
+        for literal in _ref_literals(text):
+            target: Any = decoded.get(literal, _GONE)
+            if target is _GONE:
+                ref = json.loads(literal) if "\\" in literal else literal[1:-1]
+                target = decode_ref(ref) if ref.startswith("#") else None
+                decoded[literal] = target
+            if target is not None:
+                targets.append(target)
+        direct[where] = targets
+
+    head = hashlib.sha256(settings.encode()).digest()
+    keys = []
+    for where in sections:
+        if where not in digests:
+            visit(where)
+        reach: set[str] = set()
+        stack = list(direct[where])
+        while stack:
+            target = stack.pop()
+            if target in reach:
+                continue
+            reach.add(target)
+            if target not in digests:
+                visit(target)
+            stack.extend(direct[target])
+        parts = [head, digests[where], *(digests[t] for t in sorted(reach))]
+        keys.append(hashlib.sha256(b"".join(parts)).hexdigest())
+    return keys
+
+
+def _ref_literals(text: str) -> list[str]:
+    """The JSON string literal of every ``"$ref": "…"`` member in the serialised ``text``
+    (``str.find`` to each, the pattern anchored there: a scan of the whole text by the
+    pattern is five times slower)."""
+    found = []
+    start = text.find(_REF_START)
+    while start != -1:
+        match = _REF.match(text, start)
+        if match is not None:
+            found.append(match.group(1))
+        start = text.find(_REF_START, start + 1)
+    return found
+
+
+class Tracker:
+    """Names schema objects by JSON pointer and logs questions to the shared registries.
+
+    The schema checker calls :meth:`enter` with each schema's traversal parts (which may pass
+    through ``$ref`` s) before the library looks the object up; :class:`KeyedSet` then
+    answers by pointer.  :attr:`unsound` becomes true when a traversal path cannot be
+    followed in the data (the caller then validates without the memo).
+    """
+
+    def __init__(self, data: Any) -> None:
+        self._data = data
+        self._places: dict[tuple[Any, ...], tuple[Any, str] | None] = {}
+        self.key_of: dict[int, str] = dict(_BOOLS)
+        self.events: list[Event] = []
+        self.unsound = False
+        self.registries: dict[str, set[Any]] = {"visited": set(), "meta": set(), "op": set()}
+
+    def enter(self, parts: tuple[Any, ...]) -> None:
+        """Record the pointer of the object the traversal ``parts`` lead to."""
+        placed = self._place(parts)
+        if placed is None:
+            self.unsound = True
+            return
+        node, where = placed
+        if isinstance(node, dict | list):
+            self.key_of[id(node)] = where
+
+    def key(self, item: Any) -> Any:
+        """The pointer of the schema object whose ``id()`` is ``item``."""
+        key = self.key_of.get(item)
+        if key is None:
+            self.unsound = True
+            return ("id", item)
+        return key
+
+    def _place(self, parts: tuple[Any, ...]) -> tuple[Any, str] | None:
+        if parts in self._places:
+            return self._places[parts]
+        if parts:
+            parent = self._place(parts[:-1])
+            placed = None if parent is None else self._step(parent, parts[-1])
+        else:
+            placed = self._follow(self._data, "")
+        self._places[parts] = placed
+        return placed
+
+    def _step(self, parent: tuple[Any, str], part: Any) -> tuple[Any, str] | None:
+        node, where = parent
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if not (in_dict or in_list):
+            return None
+        return self._follow(node[part], jp.child(where, part))
+
+    def _follow(self, node: Any, where: str) -> tuple[Any, str] | None:
+        hops = 0
+        while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+            ref = node["$ref"]
+            if not ref.startswith("#") or hops >= 32:
+                return None
+            where = decode_ref(ref)
+            node = jp.resolve(self._data, where, default=_GONE)
+            if node is _GONE:
+                return None
+            hops += 1
+        return node, where
+
+
+class KeyedSet(list[Any]):
+    """A registry of the validator (a ``list`` it appends to and asks ``in``), answering by
+    stable key and logging each question and addition to the :class:`Tracker`.
+
+    :param name: ``visited``, ``meta`` (schema objects by ``id()``, named by pointer) or
+        ``op`` (operationIds, their own key).
+    """
+
+    def __init__(self, tracker: Tracker, name: str) -> None:
+        super().__init__()
+        self._tracker = tracker
+        self._name = name
+        self._keys = tracker.registries[name]
+
+    def _key(self, item: Any) -> Any:
+        return item if self._name == "op" else self._tracker.key(item)
+
+    def __contains__(self, item: object) -> bool:
+        key = self._key(item)
+        answer = key in self._keys
+        self._tracker.events.append(("q", self._name, key, answer))
+        return answer
+
+    def append(self, item: Any) -> None:
+        key = self._key(item)
+        self._keys.add(key)
+        self._tracker.events.append(("a", self._name, key))
+        super().append(item)
+
+
+def replay(events: Sequence[Event], registries: dict[str, set[Any]]) -> bool:
+    """Whether ``events`` give the same answers against ``registries`` now; if so, apply
+    their additions to ``registries`` (else leave them unchanged)."""
+    added: dict[str, set[Any]] = {name: set() for name in registries}
+    for event in events:
+        if event[0] == "q":
+            _, name, key, answer = event
+            if (key in registries[name] or key in added[name]) != answer:
+                return False
+        else:
+            added[event[1]].add(event[2])
+    for name, keys in added.items():
+        registries[name] |= keys
+    return True
+
+
+class MemoStore:
+    """A bounded, thread-safe map of :class:`SectionMemo` by owner (an API version's id):
+    the least recently used owner is dropped beyond ``size``.
+
+    Per process: another worker process starts with an empty memo, which costs time only.
+    """
+
+    def __init__(self, size: int = 32) -> None:
+        self._size = size
+        self._memos: OrderedDict[Any, SectionMemo] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, owner: Any) -> SectionMemo:
+        """The memo of ``owner`` (a new, empty one the first time)."""
+        with self._lock:
+            memo = self._memos.pop(owner, None) or SectionMemo()
+            self._memos[owner] = memo
+            while len(self._memos) > self._size:
+                self._memos.popitem(last=False)
+            return memo
+
+    def clear(self) -> None:
+        """Forget every memo."""
+        with self._lock:
+            self._memos.clear()

@@ -1,0 +1,153 @@
+"""Per-section results reused across revisions give a cold check's issues (issue 10).
+
+For every document of the corpus (public and our own): the issues of a cold validation
+must equal those of validating through a :class:`specs.memo.SectionMemo` filled by the
+previous document — after an identical re-upload, after a change to one operation, after a
+change to a shared component schema (an error that only its first user reports), and after
+removing the first path item (which moves which section visits shared schemas first).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from specs import LoadLimits, load_document
+from specs import validate as sv
+from specs.memo import SectionMemo
+
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+DOCUMENTS = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".json", ".yaml", ".yml"))
+METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
+
+
+def issues(raw: bytes, memo: SectionMemo | None = None) -> list[dict[str, Any]]:
+    return [i.to_dict() for i in sv.validate_document(load_document(raw, LoadLimits()), memo)]
+
+
+def _operations(data: dict[str, Any]) -> list[dict[str, Any]]:
+    paths = data.get("paths")
+    if not isinstance(paths, dict):
+        return []
+    return [item[m] for item in paths.values() if isinstance(item, dict)
+            for m in METHODS if isinstance(item.get(m), dict)]
+
+
+def one_operation(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The middle operation's description changed."""
+    changed = copy.deepcopy(data)
+    operations = _operations(changed)
+    if not operations:
+        return None
+    operations[len(operations) // 2]["description"] = "changed by one revision"
+    return changed
+
+
+def shared_schema(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The first component schema with properties requires one it lacks, inside an
+    ``allOf`` (reported only where the schema is first reached outside ``allOf``)."""
+    changed = copy.deepcopy(data)
+    schemas = changed.get("definitions") if "swagger" in changed else \
+        (changed.get("components") or {}).get("schemas")
+    if not isinstance(schemas, dict):
+        return None
+    for schema in schemas.values():
+        if isinstance(schema, dict) and isinstance(schema.get("properties"), dict):
+            schema["required"] = [*(schema.get("required") or []), "stagegate_missing"]
+            schema["allOf"] = [{"type": "object"}]
+            return changed
+    return None
+
+
+def first_path_removed(data: dict[str, Any]) -> dict[str, Any] | None:
+    changed = copy.deepcopy(data)
+    paths = changed.get("paths")
+    if not isinstance(paths, dict) or len(paths) < 2:
+        return None
+    del paths[next(iter(paths))]
+    return changed
+
+
+def _loadable(path: Path) -> bytes:
+    raw = path.read_bytes()
+    try:
+        load_document(raw, LoadLimits())
+    except Exception:  # noqa: BLE001 - unreadable inputs are the loader's business
+        pytest.skip("not a loadable document (covered by the loader's tests)")
+    return raw
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: str(p.relative_to(CORPUS)))
+def test_revisions_through_the_memo_give_the_cold_issues(path: Path) -> None:
+    raw = _loadable(path)
+    cold = issues(raw)
+    memo = SectionMemo()
+    assert issues(raw, memo) == cold  # the first upload, recording
+    assert issues(raw, memo) == cold  # identical bytes again
+    if memo.records:
+        assert memo.validated == 0, "an identical document is looked up entirely"
+    data = load_document(raw, LoadLimits()).data
+    for change in (one_operation, shared_schema, first_path_removed):
+        changed = change(data)
+        if changed is None:
+            continue
+        revised = json.dumps(changed, indent=2).encode()
+        base = json.dumps(data, indent=2).encode()
+        memo = SectionMemo()
+        assert issues(base, memo) == issues(base)
+        assert issues(revised, memo) == issues(revised), change.__name__
+        assert issues(base, memo) == issues(base), f"back from {change.__name__}"
+
+
+def test_a_one_operation_revision_revalidates_one_section() -> None:
+    raw = (CORPUS / "public" / "kubernetes-swagger.json").read_bytes()
+    data = json.loads(raw)
+    memo = SectionMemo()
+    issues(raw, memo)
+    total = memo.validated
+    assert total > 500 and memo.reused == 0
+    changed = one_operation(data)
+    assert changed is not None
+    assert issues(json.dumps(changed).encode(), memo) == issues(json.dumps(changed).encode())
+    assert memo.validated == 1 and memo.reused == total - 1
+
+
+def test_a_first_reach_moves_with_the_document() -> None:
+    """A shared schema's error belongs to the first section that reaches it: removing that
+    section moves the error to the next user, which the memo must not hide."""
+    doc: dict[str, Any] = {
+        "openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+        "paths": {
+            f"/{name}": {"get": {"responses": {"200": {"description": "ok", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/S"}}}}}}}
+            for name in ("a", "b", "c")},
+        "components": {"schemas": {"S": {
+            "type": "object", "properties": {"x": {"type": "string"}},
+            "required": ["x", "missing"], "allOf": [{"type": "object"}]}}},
+    }
+    raw = json.dumps(doc).encode()
+    memo = SectionMemo()
+    first = issues(raw, memo)
+    assert first == issues(raw)
+    assert any("missing" in i["message"] for i in first)
+    del doc["paths"]["/a"]
+    raw = json.dumps(doc).encode()
+    again = issues(raw, memo)
+    assert again == issues(raw)
+    assert any("missing" in i["message"] for i in again)
+    # /b now reaches S first: its recorded answer ("S visited: yes") no longer holds
+    assert memo.validated == 1 and memo.reused == 2
+
+
+def test_ineligible_documents_are_validated_plainly() -> None:
+    doc = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+           "paths": {"/a": {"get": {"responses": {"200": {"$ref": "#/components/responses/X"}}}}}}
+    raw = json.dumps(doc).encode()
+    memo = SectionMemo()
+    assert issues(raw, memo) == issues(raw)
+    assert memo.records == {} and memo.reused == 0
