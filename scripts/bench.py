@@ -33,6 +33,7 @@ import argparse
 import base64
 import functools
 import json
+import os
 import secrets
 import statistics
 import struct
@@ -50,7 +51,8 @@ from openapi_spec_validator import (
 )
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# the checkout under test: this one, or the one scripts/bench_check.py --baseline names
+sys.path.insert(0, os.environ.get("STAGEGATE_BENCH_CODE", str(Path(__file__).resolve().parents[1])))
 
 from policies.check import check_spec
 

@@ -24,13 +24,17 @@ Run on demand (``make bench-check``), never as a test.  Three parts (all by defa
     with a cold verification and the bare cryptography of that token beside it.
 
 Timings on the shared machines are noisy: only ratios measured in the same run mean
-anything.  Usage: ``python scripts/bench_check.py [--cli] [--rest] [--tokens] [--repeat N]
-[--skip-npm-ci] [FILE ...]``
+anything.  ``--baseline DIR`` (a checkout of ``lifecycle``, ``policies`` and ``specs``, e.g.
+``git archive main lifecycle policies specs | tar -x -C DIR``) times that code beside this
+checkout in the same alternating rounds (``--cli``: a fourth tool; ``--rest``: two processes
+each).  Usage: ``python scripts/bench_check.py [--cli] [--rest] [--tokens] [--repeat N]
+[--baseline DIR] [--skip-npm-ci] [FILE ...]``
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import resource
@@ -44,7 +48,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: the checkout whose lifecycle/policies/specs run (``--baseline`` sets it in child processes)
+CODE = Path(os.environ.get("STAGEGATE_BENCH_CODE", ROOT))
 sys.path.insert(0, str(ROOT))
+if CODE != ROOT:
+    sys.path.insert(0, str(CODE))
 sys.path.insert(0, str(ROOT / "tests"))  # documents.py, evidencekit.py: the test fixtures
 sys.path.insert(0, str(ROOT / "scripts"))
 
@@ -80,6 +88,22 @@ def npm_ci() -> None:
     subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=BENCH, check=True)
 
 
+def compiled(*trees: Path | None) -> None:
+    """Byte-compile the project's packages of each checkout, as installing them does.
+
+    An installed ``stagegate`` never compiles its modules at start-up, but a source checkout
+    run with ``PYTHONDONTWRITEBYTECODE=1`` (this machine's environment) compiles ``lifecycle``,
+    ``policies`` and ``specs`` from source in every process (about 0.1 s of CPU): both the
+    checkout and the baseline are compiled first, so neither pays that.
+    """
+    for tree in trees:
+        if tree is None:
+            continue
+        for package in ("lifecycle", "policies", "specs"):
+            if (tree / package).is_dir():
+                compileall.compile_dir(tree / package, quiet=2)
+
+
 def cli_bench(files: list[Path], repeat: int, baseline: Path | None = None) -> None:
     """Whole-process times per document; with ``baseline`` (a checkout of the code to compare
     with, e.g. ``git archive main lifecycle policies specs | tar -x -C DIR``), the same
@@ -91,6 +115,7 @@ def cli_bench(files: list[Path], repeat: int, baseline: Path | None = None) -> N
         "validator": lambda f: [str(BIN / "openapi-spec-validator"), str(f)],
     }
     envs: dict[str, dict[str, str]] = {}
+    compiled(ROOT, baseline)
     if baseline is not None:
         tools["baseline"] = tools["stagegate"]
         envs["baseline"] = {"PYTHONPATH": str(baseline.resolve())}
@@ -172,7 +197,7 @@ def one_operation_changed(raw: bytes, marker: str) -> bytes:
     raise ValueError("no operation")
 
 
-def rest_bench(path: Path, repeat: int) -> None:
+def rest_bench(path: Path, repeat: int, as_json: bool = False) -> tuple[float, float, float]:
     from lifecycle.core.extensions import db
 
     raw = path.read_bytes()
@@ -201,10 +226,41 @@ def rest_bench(path: Path, repeat: int) -> None:
         with app.app_context():
             db.engine.dispose()
     c, s, r = (statistics.median(x) for x in (cold, same, revision))
+    if as_json:
+        print(json.dumps({"cold": c, "same": s, "revision": r}), flush=True)
+        return c, s, r
     print(f"\nREST PUT …/spec, {path.name} ({len(raw) / 1e6:.1f} MB), median of {repeat}")
     print(f"  cold upload (new version)        {c:7.3f} s   1.00")
     print(f"  identical re-upload              {s:7.3f} s   {s / c:.3f}")
     print(f"  revision changing one operation  {r:7.3f} s   {r / c:.3f}", flush=True)
+    return c, s, r
+
+
+def rest_ab(path: Path, repeat: int, baseline: Path) -> None:
+    """:func:`rest_bench` (``repeat`` rounds in one process) of this checkout and of
+    ``baseline``, two processes each, alternating; medians of both processes' medians."""
+    results: dict[str, list[dict[str, float]]] = {"stagegate": [], "baseline": []}
+    envs = {"stagegate": {}, "baseline": {"STAGEGATE_BENCH_CODE": str(baseline.resolve())}}
+    for round_ in range(2):
+        order = ["stagegate", "baseline"] if round_ % 2 == 0 else ["baseline", "stagegate"]
+        for name in order:
+            done = subprocess.run(
+                [sys.executable, __file__, "--rest", "--repeat", str(repeat), "--rest-json",
+                 str(path)],
+                env={**os.environ, **envs[name]}, capture_output=True, text=True, check=True,
+                cwd=ROOT)
+            results[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    print(f"\nREST PUT …/spec, {path.name} ({path.stat().st_size / 1e6:.1f} MB), medians of "
+          f"{repeat} rounds in each of 2 processes per checkout, alternating")
+    print(f"  {'':34} {'stagegate':>18} {'baseline':>18}")
+    for key, label in (("cold", "cold upload (new version)"), ("same", "identical re-upload"),
+                       ("revision", "revision changing one operation")):
+        cells = []
+        for name in ("stagegate", "baseline"):
+            value = statistics.median(r[key] for r in results[name])
+            cold = statistics.median(r["cold"] for r in results[name])
+            cells.append(f"{value:7.3f} s  {value / cold:6.3f}")
+        print(f"  {label:34} {cells[0]:>18} {cells[1]:>18}", flush=True)
 
 
 # ------------------------------------------------------------------------------ tokens
@@ -311,19 +367,26 @@ def main() -> int:
     parser.add_argument("--baseline", type=Path, default=None,
                         help="a checkout of lifecycle/, policies/, specs/ to time beside "
                              "(--cli: PYTHONPATH; --rest: its check_spec in the same rounds)")
+    parser.add_argument("--rest-json", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--skip-npm-ci", action="store_true",
                         help="use bench/node_modules as it is")
     args = parser.parse_args()
     every = not (args.cli or args.rest or args.tokens)
     files = args.files or [CORPUS / name for name in LARGE]
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f}")
+    if not args.rest_json:
+        print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
+              f"{os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
     if every or args.cli:
         if not args.skip_npm_ci or not REDOCLY.exists():
             npm_ci()
         cli_bench(files, args.repeat, args.baseline)
     if every or args.rest:
-        rest_bench(CORPUS / "kubernetes-swagger.json", args.repeat)
+        document = args.files[0] if args.rest and args.files else \
+            CORPUS / "kubernetes-swagger.json"
+        if args.baseline is not None and not args.rest_json:
+            rest_ab(document, args.repeat, args.baseline)
+        else:
+            rest_bench(document, args.repeat, as_json=args.rest_json)
     if every or args.tokens:
         token_bench(args.repeat, args.token_count)
     return 0

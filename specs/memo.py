@@ -39,7 +39,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from specs import pointer as jp
 from specs.refs import decode_ref
@@ -181,8 +181,10 @@ class Tracker:
         return key
 
     def _place(self, parts: tuple[Any, ...]) -> tuple[Any, str] | None:
-        if parts in self._places:
-            return self._places[parts]
+        known: Any = self._places.get(parts, _GONE)
+        if known is not _GONE:
+            return cast("tuple[Any, str] | None", known)
+        placed: tuple[Any, str] | None
         if parts:
             parent = self._place(parts[:-1])
             placed = None if parent is None else self._step(parent, parts[-1])
@@ -197,7 +199,9 @@ class Tracker:
         in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
         if not (in_dict or in_list):
             return None
-        return self._follow(node[part], jp.child(where, part))
+        token = part.replace("~", "~0").replace("/", "~1") if isinstance(part, str) \
+            else str(part)
+        return self._follow(node[part], f"{where}/{token}")
 
     def _follow(self, node: Any, where: str) -> tuple[Any, str] | None:
         hops = 0
