@@ -232,7 +232,14 @@ class KeyedSet(list[Any]):
         self._keys = tracker.registries[name]
 
     def _key(self, item: Any) -> Any:
-        return item if self._name == "op" else self._tracker.key(item)
+        if self._name != "op":
+            return self._tracker.key(item)
+        try:
+            hash(item)
+        except TypeError:  # an operationId that is an object or array: no stable key
+            self._tracker.unsound = True
+            return ("unhashable", id(item))
+        return item
 
     def __contains__(self, item: object) -> bool:
         key = self._key(item)

@@ -151,3 +151,27 @@ def test_ineligible_documents_are_validated_plainly() -> None:
     memo = SectionMemo()
     assert issues(raw, memo) == issues(raw)
     assert memo.records == {} and memo.reused == 0
+
+
+def test_odd_operation_ids_give_the_cold_issues() -> None:
+    """operationIds the structural check rejects (an object, an array, a number, a
+    duplicate) still reach the keyword checks; the memo answers as the library's list."""
+    doc: dict[str, Any] = {
+        "openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/a": {"get": {"operationId": {"x": 1}, "responses": {"200": {"description": "o"}}}},
+            "/b": {"get": {"operationId": [1], "responses": {"200": {"description": "o"}}}},
+            "/c": {"get": {"operationId": 1, "responses": {"200": {"description": "o"}}}},
+            "/d": {"get": {"operationId": True, "responses": {"200": {"description": "o"}}}},
+            "/e": {"get": {"operationId": "same", "responses": {"200": {"description": "o"}}}},
+            "/f": {"get": {"operationId": "same", "responses": {"200": {"description": "o"}}}},
+        },
+    }
+    raw = json.dumps(doc).encode()
+    memo = SectionMemo()
+    assert issues(raw, memo) == issues(raw)
+    del doc["paths"]["/a"], doc["paths"]["/b"]
+    raw = json.dumps(doc).encode()
+    assert issues(raw, memo) == issues(raw)
+    assert issues(raw, memo) == issues(raw)
+    assert memo.validated == 0
