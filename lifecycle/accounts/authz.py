@@ -290,7 +290,9 @@ def current_actor() -> Actor:
 def can_here(permission: str, *, api: Any = None, stage: str | None = None,
              team: str | None = None) -> bool:
     """:func:`can` for the current user (the template helper ``can(...)``)."""
-    return can(current_user, permission, api=api, stage=stage, team=team)
+    # the user itself, not the proxy: ``can`` reads several attributes, each a proxy lookup
+    user = current_user._get_current_object()  # type: ignore[attr-defined]
+    return can(user, permission, api=api, stage=stage, team=team)
 
 
 # ------------------------------------------------------------------ enforcement
