@@ -73,6 +73,7 @@ CASES: tuple[Case, ...] = (
     Case("accounts.logout_everywhere", "POST", "/account/logout-everywhere", "user"),
     Case("accounts.totp_enrol", "GET", "/account/second-factor", "user"),
     Case("accounts.totp_enrol", "POST", "/account/second-factor", "user", data={"code": "1"}),
+    Case("accounts.totp_renew", "POST", "/account/second-factor/new", "user"),
     # ---- admin
     Case("accounts.admin_users", "GET", "/admin/users", "admin"),
     Case("accounts.admin_create_user", "POST", "/admin/users", "admin",
@@ -96,6 +97,11 @@ CASES: tuple[Case, ...] = (
     # ---- web UI
     Case("web.board", "GET", "/", "user"),
     Case("web.rules", "GET", "/rules", "user"),
+    Case("web.audit_page", "GET", "/audit", "audit"),
+    Case("web.audit_export", "GET", "/audit/export.csv", "audit"),
+    Case("web.audit_export", "GET", "/audit/export.json", "audit"),
+    Case("web.audit_verify", "POST", "/audit/verify", "audit"),
+    Case("web.gate_record", "GET", V + "/gate-records/1", "user"),
     Case("web.api_page", "GET", "/apis/orders", "user"),
     Case("web.version_page", "GET", V, "user"),
     Case("web.create_api", "POST", "/apis", "change",
