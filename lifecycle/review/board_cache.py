@@ -22,13 +22,11 @@ by hand in ``psql`` — is bounded in time: an entry is served for at most
 ``BOARD_CACHE_SECONDS`` (default :data:`DEFAULT_SECONDS`) of the request clock, which also
 bounds how late the clock-driven "expiring" attention of a card can flip.  ``0`` turns the
 cache off.  Entries are kept per app (``app.extensions``), at most :data:`MAX_ENTRIES` (least
-recently used dropped), under a lock (threaded servers).
+recently used dropped; :class:`lifecycle.core.lru.LruCache`).
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +39,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
 from lifecycle.core.extensions import db
+from lifecycle.core.lru import LruCache
 
 #: tables whose rows the board shows (a write to one of them changes the generation)
 BOARD_TABLES = frozenset({"api", "api_version", "team", "version_summary",
@@ -74,28 +73,6 @@ class _Entry:
     value: Any
 
 
-class _Store:
-    """A bounded LRU of entries, safe across threads."""
-
-    def __init__(self) -> None:
-        self.entries: OrderedDict[Hashable, _Entry] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: Hashable) -> _Entry | None:
-        with self.lock:
-            entry = self.entries.get(key)
-            if entry is not None:
-                self.entries.move_to_end(key)
-            return entry
-
-    def put(self, key: Hashable, entry: _Entry) -> None:
-        with self.lock:
-            self.entries[key] = entry
-            self.entries.move_to_end(key)
-            while len(self.entries) > MAX_ENTRIES:
-                self.entries.popitem(last=False)
-
-
 def generation() -> int | None:
     """The current board generation (one primary-key read), ``None`` when the row is
     absent."""
@@ -119,10 +96,11 @@ def cached(key: Hashable, now: datetime, compute: Callable[[], T]) -> T:
     current = generation()  # before the rows: see the module docstring
     if current is None:
         return compute()
-    store: _Store = current_app.extensions.setdefault(_EXTENSION, _Store())
-    entry = store.get(key)
-    if entry is not None and entry.generation == current and \
-            abs((now - entry.computed_at).total_seconds()) < seconds:
+    store: LruCache[Hashable, _Entry] = current_app.extensions.setdefault(
+        _EXTENSION, LruCache(MAX_ENTRIES))
+    entry = store.get(key, lambda e: e.generation == current and
+                      abs((now - e.computed_at).total_seconds()) < seconds)
+    if entry is not None:
         return entry.value  # type: ignore[no-any-return]
     value = compute()
     store.put(key, _Entry(current, now, value))
