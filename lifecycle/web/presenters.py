@@ -215,11 +215,13 @@ SUPPLY_FORMS: dict[str, tuple[str, str]] = {
     "spec": ("upload-form", "Upload the OpenAPI document"),
     "token": ("token-form", "Paste a sample access token"),
     "jwks": ("jwks-form", "Paste the issuer's signing JWKS"),
+    "gateway": ("gateway", "Go to the Gateway panel"),
 }
 
 
 def _supply(rule: Any, status: str) -> dict[str, str]:
-    """``supply_anchor``/``supply_label`` of a ``missing-evidence`` token or JWKS finding."""
+    """``supply_anchor``/``supply_label`` of a ``missing-evidence`` token, JWKS or gateway
+    finding."""
     if rule is None or status != "missing-evidence":
         return {}
     found = SUPPLY_FORMS.get(str(_value(rule.evidence)))
