@@ -459,10 +459,12 @@ def _prove_task(ctx: jobs.JobContext) -> dict[str, Any]:
             "error": proof.error, "url": f"{gateway_path(version_obj)}/proofs/{proof.id}"}
 
 
-def list_proofs(version_obj: ApiVersion) -> list[GatewayProof]:
-    """Every proof of a version, newest first."""
+def list_proofs(version_obj: ApiVersion, limit: int | None = None) -> list[GatewayProof]:
+    """Every proof of a version, newest first (at most ``limit`` when given)."""
     stmt = (db.select(GatewayProof).where(GatewayProof.version_id == version_obj.id)
             .order_by(GatewayProof.id.desc()))
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return list(db.session.execute(stmt).scalars())
 
 

@@ -208,7 +208,7 @@ def gateway_panel(obj: ApiVersion, state: GatewayState, now: datetime) -> presen
         proof_finding = presenters.finding_view(gateway.proof_finding(obj, config, now),
                                                 get_rule, None)
     proofs = [presenters.proof_view(p, sha)
-              for p in gateway.list_proofs(obj)[:presenters.MAX_LISTED_PROOFS]]
+              for p in gateway.list_proofs(obj, limit=presenters.MAX_LISTED_PROOFS)]
     wanted = request.args.get("gwproof", type=int)
     selected = next((p for p in proofs if p.id == wanted), proofs[0] if proofs else None)
     profile = profile_of(obj)
@@ -239,7 +239,9 @@ def gateway_panel(obj: ApiVersion, state: GatewayState, now: datetime) -> presen
         download_url=url_for("web.gateway_config", name=obj.api.name, version=obj.version)
         if config is not None else None,
         failing=failing, passing=passing, proof_finding=proof_finding,
-        proven=gateway.proven_until(obj, now) is not None,
+        # what services.proven_until says, from what is already read
+        proven=config is not None and config.passed and proof_finding is not None
+        and proof_finding.status == "pass",
         proofs=proofs, selected=selected, needs_for_generate=needs_generate,
         needs_for_proof=needs_proof, read_only=obj.stage == "retirement", forms=forms,
         notices=notices,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import re
 import secrets
+import threading
 from datetime import timedelta
 
 import pytest
@@ -25,6 +26,7 @@ from lifecycle import jobs
 from lifecycle.app import create_app
 from lifecycle.catalog import services
 from lifecycle.core.crypto_store import encode_kek
+from lifecycle.gateway import services as gateway
 from lifecycle.jobs.backends import ThreadBackend
 
 HX = {"HX-Request": "true"}
@@ -230,6 +232,36 @@ def test_run_proof_queues_a_job_polls_it_and_shows_the_attack_table(app, version
     assert "<td>refused</td>" in attack and "<td>no</td>" in attack
     assert "the current configuration" in panel and "nginx/" in panel
     assert '<th scope="col">Expected</th>' in table and '<th scope="col">Observed</th>' in table
+
+
+def test_without_javascript_run_proof_redirects_to_a_page_that_refreshes_itself(
+        app, version, monkeypatch):
+    app.config["JOBS_BACKEND"] = "thread"
+    jobs.init_app(app)
+    release = threading.Event()
+    original = gateway.prove
+
+    def held(*args, **kwargs):
+        release.wait(timeout=60)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(gateway, "prove", held)
+    store_gateway(version, REST)
+    try:
+        answer = version.post(PAGE + "/gateway/proofs")
+        assert answer.status_code == 303
+        location = answer.headers["Location"]
+        assert re.search(r"\?gwjob=[0-9a-f]+#gateway$", location)
+        running = _body(version.get(location))
+        assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in running
+        assert "Proof queued" in running and "Running the proof with a real nginx" in running
+        assert 'id="gateway-proof-form"' not in running
+    finally:
+        release.set()
+    app.extensions["stagegate.jobs"].join(timeout=120)
+    done = _body(version.get(location))
+    assert 'http-equiv="refresh"' not in done
+    assert "cases as expected" in done and 'class="table gateway__cases"' in done
 
 
 def test_a_failed_proof_is_red_in_text_and_an_earlier_one_is_listed(app, version):
