@@ -51,7 +51,8 @@ class CardRow:
 
     ``badge``: ``pass``, ``blocked``, ``none`` (no spec), ``production``, ``final``
     (retired) or ``pending`` (no summary yet); ``attention``: ``blocked``, ``approval``,
-    ``expiring`` or ``None``.
+    ``expiring`` or ``None``; ``proven``: the gateway is *enforced and proven* (the summary's
+    ``proven_until`` is after the board's ``now``; never for a retired version).
     """
 
     api: str
@@ -66,6 +67,7 @@ class CardRow:
     blocking_missing: int
     valid_until: datetime | None
     attention: str | None
+    proven: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +179,7 @@ def _board_page(query: str | None, stage: str | None, limit: int, offset: int,
                       VersionSummary.version_id, VersionSummary.passed,
                       VersionSummary.revision_id, VersionSummary.blocking,
                       VersionSummary.blocking_failed, VersionSummary.blocking_missing,
-                      VersionSummary.valid_until, attention)
+                      VersionSummary.valid_until, attention, VersionSummary.proven_until)
             .join(Api, Api.id == ApiVersion.api_id)
             .outerjoin(Team, Team.id == Api.team_id)
             .outerjoin(VersionSummary, VersionSummary.version_id == ApiVersion.id)
@@ -186,7 +188,7 @@ def _board_page(query: str | None, stage: str | None, limit: int, offset: int,
             .limit(limit).offset(offset))
     if stage:
         stmt = stmt.where(ApiVersion.stage == stage)
-    cards = [_card(row) for row in db.session.execute(stmt)]
+    cards = [_card(row, now) for row in db.session.execute(stmt)]
     return BoardPage(
         cards=cards, counts=counts, total=total, offset=offset, limit=limit,
         next_offset=offset + limit if offset + limit < total else None,
@@ -194,9 +196,9 @@ def _board_page(query: str | None, stage: str | None, limit: int, offset: int,
     )
 
 
-def _card(row: sa.Row) -> CardRow:  # type: ignore[type-arg]
+def _card(row: sa.Row, now: datetime) -> CardRow:  # type: ignore[type-arg]
     (name, title, team, version, stage, summarised, passed, revision_id, blocking, failed,
-     missing, valid_until, attention) = row
+     missing, valid_until, attention, proven_until) = row
     target = stages.next_stage(stage)
     if target is None:
         badge = "final"
@@ -211,4 +213,6 @@ def _card(row: sa.Row) -> CardRow:  # type: ignore[type-arg]
     return CardRow(api=name, title=title, team=team, version=version, stage=stage,
                    badge=badge, next_stage=target, blocking=int(blocking or 0),
                    blocking_failed=int(failed or 0), blocking_missing=int(missing or 0),
-                   valid_until=valid_until, attention=ATTENTION_LABELS[int(attention)])
+                   valid_until=valid_until, attention=ATTENTION_LABELS[int(attention)],
+                   proven=proven_until is not None and target is not None
+                   and proven_until > now)
