@@ -96,7 +96,8 @@ def _prose(text: str | None) -> Markup:
     blocks = []
     for block in (text or "").strip().split("\n\n"):
         if "\n" in block or block.startswith("  "):
-            blocks.append(Markup("<pre class=\"snippet\"><code>{}</code></pre>").format(block))
+            blocks.append(Markup('<pre class="snippet" tabindex="0" role="region" '
+                                 'aria-label="Example"><code>{}</code></pre>').format(block))
             continue
         parts = str(escape(block)).split("`")
         html = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
