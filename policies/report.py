@@ -17,6 +17,7 @@ from policies.findings import Finding, Status
 from policies.gate import GateDecision
 from policies.gateway import GatewayCheck
 from policies.rules import Rule, Severity, all_rules, get_rule, has_rule
+from policies.wording import plural, readable_pointer
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -86,21 +87,29 @@ def _indent(text: str, prefix: str) -> str:
 
 
 # ------------------------------------------------------------------------------ text
+#: what ``stagegate check`` does not judge (the server's gate does), said after a PASS
+NOT_JUDGED = ("Token and key evidence, the gateway proof and approvals are not judged here; "
+              "the server's gate judges them before a promotion.")
+
+
 def render_text(check: SpecCheck, decision: GateDecision, path: str = DEFAULT_PATH) -> str:
-    """A verdict line, then each blocking finding: severity, rule id, file:line:col,
-    message and remediation.  Ends with a newline."""
+    """A verdict line — the document passes (or fails) *the spec rules* of the target
+    stage's gate: evidence and approvals are not judged offline — then each blocking
+    finding: severity, rule id, file:line:col, message, JSON pointer and remediation.  Ends
+    with a newline."""
     doc = check.document
     what = f"{path} ({doc.format}, {_version_label(check)})"
     failed = [f for f in check.findings if f.status.blocks]
     if decision.passed:
-        lines = [f"PASS: {what} may enter {decision.target} "
-                 f"(policy pack {decision.pack})."]
+        lines = [f"PASS: {what} passes the spec rules of the {decision.target} gate "
+                 f"(policy pack {decision.pack}).", NOT_JUDGED]
         if failed:
-            lines.append(f"{len(failed)} non-blocking finding(s) reported; use --format json "
-                         "to see them.")
+            lines.append(f"{plural(len(failed), 'non-blocking finding')} reported; use "
+                         "--format json to see them.")
     else:
-        lines = [f"BLOCKED: {what} may not enter {decision.target}: "
-                 f"{len(decision.blocking)} blocking finding(s) (policy pack {decision.pack})."]
+        lines = [f"BLOCKED: {what} fails the spec rules of the {decision.target} gate: "
+                 f"{plural(len(decision.blocking), 'blocking finding')} "
+                 f"(policy pack {decision.pack})."]
     explained: set[str] = set()
     for finding in decision.blocking:
         lines.append("")
@@ -108,7 +117,8 @@ def render_text(check: SpecCheck, decision: GateDecision, path: str = DEFAULT_PA
                      f"{_location(path, finding)}")
         lines.append(_indent(finding.message, "  "))
         if finding.pointer:
-            lines.append(f"  at {finding.pointer}")
+            lines.append(f"  at {readable_pointer(finding.pointer)}  (JSON pointer "
+                         f"{finding.pointer})")
         lines.extend(_how_to_fix(finding.rule_id, explained))
     return "\n".join(lines) + "\n"
 
@@ -300,8 +310,8 @@ def render_evidence_text(kind: str, subject: str, findings: Iterable[Finding],
     verdict = "PASS" if passed else "BLOCKED"
     count = sum(1 for f in bad if _evidence_blocks(f))
     lines = [f"{verdict}: {kind} {subject}" + (
-        f": {count} blocking finding(s)." if not passed else
-        f" passes every rule ({len(bad)} advisory finding(s)).")]
+        f": {plural(count, 'blocking finding')}." if not passed else
+        f" passes every rule ({plural(len(bad), 'advisory finding')}).")]
     lines += [f"  {line}" for line in details]
     explained: set[str] = set()
     for finding in bad:
@@ -376,17 +386,18 @@ def render_gateway_text(check: GatewayCheck, decision: GateDecision,
     """
     names = dict(shown or {})
     entry = names.get(check.entry, check.entry)
-    what = f"{entry} ({len(check.files)} file(s), sha256 {check.sha256[:16]}…)"
+    what = f"{entry} ({plural(len(check.files), 'file')}, sha256 {check.sha256[:16]}…)"
     if decision.passed:
         advisory = [f for f in check.findings if f.status.blocks]
         lines = [f"PASS: the nginx configuration {what} enforces the token policy "
-                 f"({len(check.protected)} protected location(s); gate {decision.pack})."]
+                 f"({plural(len(check.protected), 'protected location')}; gate "
+                 f"{decision.pack})."]
         if advisory:
-            lines.append(f"{len(advisory)} non-blocking finding(s) reported; use --format "
-                         "json to see them.")
+            lines.append(f"{plural(len(advisory), 'non-blocking finding')} reported; use "
+                         "--format json to see them.")
     else:
-        lines = [f"BLOCKED: the nginx configuration {what}: {len(decision.blocking)} blocking "
-                 f"finding(s) (gate {decision.pack})."]
+        lines = [f"BLOCKED: the nginx configuration {what}: "
+                 f"{plural(len(decision.blocking), 'blocking finding')} (gate {decision.pack})."]
     explained: set[str] = set()
     for finding in decision.blocking:
         where = names.get(finding.file, finding.file) if finding.file else entry

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
+from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response as BaseResponse
 
 from lifecycle.accounts import apitokens, services, sessions
@@ -27,11 +28,18 @@ from lifecycle.web.account_forms import (
     SecondFactorForm,
     TokenForm,
 )
+from lifecycle.web.errors import error_response
 from lifecycle.web.forms import EmptyForm
 from lifecycle.web.limits import remember_device
 
 LOGIN_FAILED = "The email or password is not correct."
 SECOND_FACTOR_FAILED = "That code is not correct or was used already."
+#: the sentence on the sign-in (or second-factor, or password) card when a budget of
+#: :mod:`lifecycle.web.limits` is spent; nothing was checked then
+TOO_MANY_ATTEMPTS = ("Too many attempts in a short time, so this one was not checked. "
+                     "Wait a minute, then try again.")
+#: seconds to wait after a refusal (the budgets are per-minute fixed windows at the least)
+RETRY_AFTER = "60"
 TOTP_SECRET = "_sg_totp_secret"
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -217,9 +225,35 @@ def logout_everywhere() -> Any:
     return redirect(url_for("accounts.login"), 303)
 
 
+def too_many_attempts(exc: TooManyRequests) -> Any:
+    """A rate-limited POST (:func:`lifecycle.web.limits._consume`): the card the person was
+    using — sign-in, second factor or the account page — with :data:`TOO_MANY_ATTEMPTS`, status
+    429 and ``Retry-After``; the error page for any other endpoint of this blueprint.  The
+    email typed stays in the sign-in form; passwords and codes do not."""
+    headers = {"Retry-After": RETRY_AFTER, **NO_STORE}
+    if request.endpoint == "accounts.login":
+        form = LoginForm()
+        form.password.data = ""
+        return render_template("accounts/login.html", form=form,
+                               error=TOO_MANY_ATTEMPTS), 429, headers
+    if request.endpoint == "accounts.login_totp" and sessions.pending_user() is not None:
+        totp_form = SecondFactorForm()
+        totp_form.code.data = ""
+        return render_template("accounts/login_totp.html", form=totp_form,
+                               error=TOO_MANY_ATTEMPTS), 429, headers
+    if request.endpoint == "accounts.change_password" and current_user.is_authenticated:
+        password_form = PasswordChangeForm(formdata=None)
+        password_form.current.errors = [TOO_MANY_ATTEMPTS]
+        body, _ = _render_account(password_form=password_form)  # type: ignore[misc]
+        return body, 429, headers
+    return error_response(429, "too_many_requests", exc.description or TOO_MANY_ATTEMPTS,
+                          title="Too many attempts")
+
+
 def register(bp: Blueprint) -> None:
     """Add this module's views to ``bp`` (the package builds its blueprints per app;
     see ``create_app``)."""
+    bp.register_error_handler(TooManyRequests, too_many_attempts)
     bp.add_url_rule("/login", view_func=login, methods=["GET", "POST"])
     bp.add_url_rule("/login/second-factor", view_func=login_totp, methods=["GET", "POST"])
     bp.add_url_rule("/logout", view_func=logout, methods=["POST"])

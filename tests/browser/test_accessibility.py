@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from accountkit import DEVELOPER_EMAIL, make_user
+from accountkit import DEVELOPER_EMAIL, access_token_for, make_user
 from documents import compliant
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page
@@ -43,7 +43,8 @@ WHO = {"anonymous": None, "viewer": VIEWER, "developer": DEVELOPER_EMAIL,
        "approver": APPROVER}
 
 #: (name, path, least role that can see it).  ``{version}`` is the page of a version with a
-#: blocking finding (a scrolling excerpt); ``{deployed}`` one in the Deployment stage.
+#: waived finding (a scrolling excerpt, the waiver panel); ``{deployed}`` one in the
+#: Deployment stage.
 PAGES = [
     ("sign-in", "/login", "anonymous"),
     ("board", "/", "viewer"),
@@ -58,7 +59,7 @@ PAGES = [
 #: long enough to make the excerpt of the finding scroll sideways on a phone
 LONG = "The item, with a description long enough to scroll sideways on a phone" * 2
 SPEC = compliant("Accessible API", "accessible", f"""\
-  /items/{id}:
+  /items/{{id}}:
     get:
       operationId: getItem
       security: []
@@ -73,9 +74,9 @@ SPEC = compliant("Accessible API", "accessible", f"""\
 @pytest.fixture(scope="module")
 def pages(browser: Browser, base_url: str, live_app: Flask,
           signed_in: dict[str, Any]) -> dict[str, str]:
-    """``{"version": …, "deployed": …}``: the page of a version (team Checkout) with one
-    blocking finding, and of one in the Deployment stage; creates the viewer and the
-    approver."""
+    """``{"version": …, "deployed": …}``: the page of a version (team Checkout) with a
+    finding (a scrolling excerpt) an approver waived, and of one in the Deployment stage;
+    creates the viewer and the approver."""
     with live_app.app_context():
         make_user(VIEWER, ["viewer"])
         make_user(APPROVER, ["approver"], teams=("Checkout",), totp=True)
@@ -89,6 +90,16 @@ def pages(browser: Browser, base_url: str, live_app: Flask,
                           headers={"Content-Type": "application/yaml"})
         assert put.status == 201, put.text()
         assert request.post("/api/v1/apis/accessible/versions", data={"version": "2.0.0"}).ok
+    finally:
+        context.close()
+    with live_app.app_context():
+        approver = {"Authorization": f"Bearer {access_token_for(APPROVER)}"}
+    context = browser.new_context(base_url=base_url, extra_http_headers=approver)
+    try:
+        waived = context.request.post(
+            "/api/v1/apis/accessible/versions/1.0.0/waivers",
+            data={"rule": "SPEC-OPERATIONS-SECURED", "reason": "A public read, reviewed", "days": 7})
+        assert waived.status == 201, waived.text()
     finally:
         context.close()
     with live_app.app_context():
@@ -201,3 +212,16 @@ def test_axe_file_is_the_pinned_version() -> None:
     installed = json.loads((AXE.parent / "package.json").read_text())
     assert lock["packages"]["node_modules/axe-core"]["version"] == installed["version"]
 
+
+
+def test_the_waiver_panel_has_room_between_its_rows(as_role: Any, pages: dict[str, str]) -> None:
+    page = as_role("approver", 1280)  # the approver also sees the "Waive …" disclosures
+    page.goto(pages["version"])
+    waivers = page.locator("#waivers")
+    assert waivers.locator(".waivers__list").evaluate(
+        "el => getComputedStyle(el).listStyleType") == "none"
+    heading, listing = (waivers.locator(sel).bounding_box() for sel in ("h2", ".waivers__list"))
+    assert heading and listing
+    assert listing["y"] - (heading["y"] + heading["height"]) >= 8  # px between them
+    row = waivers.locator(".waiver").first
+    assert row.evaluate("el => parseFloat(getComputedStyle(el).paddingLeft)") >= 8
