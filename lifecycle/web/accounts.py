@@ -168,8 +168,9 @@ def create_token() -> Page:
     form = TokenForm()
     if form.validate_on_submit():
         try:
-            token, row = apitokens.create_pat(current_user._get_current_object(),
-                                              form.name.data, form.expires_days.data)
+            user = current_user._get_current_object()
+            token, row = apitokens.create_pat(user, form.name.data, form.expires_days.data,
+                                              actor=user)
         except ValidationFailed as exc:
             for name, message in exc.errors.items():
                 field = getattr(form, name, form.name)

@@ -98,7 +98,8 @@ def pages(browser: Browser, base_url: str, live_app: Flask,
     try:
         waived = context.request.post(
             "/api/v1/apis/accessible/versions/1.0.0/waivers",
-            data={"rule": "SPEC-OPERATIONS-SECURED", "reason": "A public read, reviewed", "days": 7})
+            data={"rule": "SPEC-OPERATIONS-SECURED", "reason": "A public read, reviewed",
+                  "days": 7})
         assert waived.status == 201, waived.text()
     finally:
         context.close()

@@ -7,8 +7,11 @@ from __future__ import annotations
 import re
 import uuid
 
+import sqlalchemy as sa
 from accountkit import PASSWORD
 
+from lifecycle.audit.models import AuditEntry
+from lifecycle.core.extensions import db
 from lifecycle.web.accounts import TOO_MANY_ATTEMPTS
 
 
@@ -43,3 +46,26 @@ def test_a_rate_limited_password_change_shows_the_sentence_on_the_account_page(m
     assert refused.status_code == 429
     html = refused.get_data(as_text=True)
     assert "<h1>Your account</h1>" in html and TOO_MANY_ATTEMPTS in html
+
+
+def _audited(app, action):
+    with app.app_context():
+        rows = db.session.execute(sa.select(AuditEntry).where(AuditEntry.action == action)
+                                  .order_by(AuditEntry.seq)).scalars()
+        return [(r.actor, r.subject) for r in rows]
+
+
+def test_a_pat_created_on_the_command_line_is_audited_as_done_by_the_operator(app, runner,
+                                                                           auth):
+    user = auth.user("developer")
+    result = runner.invoke(args=["tokens", "create", "--email", user.email, "--name", "ci"])
+    assert result.exit_code == 0, result.output
+    assert _audited(app, "token.created") == [("cli", f"user:{user.email}")]
+
+
+def test_a_pat_created_on_the_account_page_is_audited_as_done_by_its_owner(app, auth):
+    user = auth.user("developer")
+    client = app.test_client(user=user.email)
+    assert client.post("/account/tokens", data={"name": "laptop", "expires_days": "30"}) \
+        .status_code == 201
+    assert _audited(app, "token.created") == [(user.email, f"user:{user.email}")]
