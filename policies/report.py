@@ -37,6 +37,11 @@ _SECURITY_SEVERITY = {
 
 DEFAULT_PATH = "openapi"
 
+#: SARIF ``uriBaseId`` (SARIF 2.1.0 §3.4.4) of the files ``stagegate check`` and ``stagegate
+#: jwks check`` report on: their URIs are relative to it — the folder the command ran in,
+#: usually the repository root in CI — and ``run.originalUriBaseIds`` says what it stands for.
+SRCROOT = "SRCROOT"
+
 
 def _key(f: Finding) -> tuple[str, str | None, str]:
     return (f.rule_id, f.pointer, f.message)
@@ -182,7 +187,8 @@ def _all_findings(check: SpecCheck, decision: GateDecision) -> list[Finding]:
 
 # ----------------------------------------------------------------------------- SARIF
 def render_sarif(
-    check: SpecCheck, decision: GateDecision, path: str = DEFAULT_PATH
+    check: SpecCheck, decision: GateDecision, path: str = DEFAULT_PATH,
+    base_uri: str | None = None,
 ) -> dict[str, Any]:
     """A SARIF 2.1.0 log with one run of the ``stagegate`` driver.
 
@@ -190,6 +196,13 @@ def render_sarif(
     findings that did not pass (``fail``, ``error``, ``missing-evidence``), with ``level``
     critical/high → ``error``, medium → ``warning``, low → ``note``, and a physical location
     in ``path`` (``region.startLine``/``startColumn``) when the finding has a line.
+
+    :param path: the document's URI: relative (a percent-encoded path such as
+        ``specs/api.yaml``) when ``base_uri`` is given, else as the user named it.
+    :param base_uri: what :data:`SRCROOT` stands for (an absolute ``file:`` URI ending in
+        ``/``): every relative artifact URI then carries ``uriBaseId`` ``SRCROOT`` and the run
+        ``originalUriBaseIds`` (SARIF 2.1.0 §3.4.4, §3.14.14), so code-scanning tools place
+        results in the repository whatever machine ran the check.
     """
     rules = all_rules()
     index = {rule.id: i for i, rule in enumerate(rules)}
@@ -199,28 +212,41 @@ def render_sarif(
         for f in _all_findings(check, decision)
         if f.status.blocks
     ]
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": SARIF_VERSION,
-        "runs": [{
-            "tool": {"driver": _sarif_driver(rules)},
-            "artifacts": [{
-                "location": {"uri": path},
-                "length": len(check.document.raw),
-                "hashes": {"sha-256": check.document.sha256},
-            }],
-            "invocations": [{"executionSuccessful": True}],
-            "results": results,
-            "properties": {
-                "gate": {
-                    "target": decision.target,
-                    "passed": decision.passed,
-                    "pack": decision.pack,
-                    "pack_sha256": decision.pack_sha256,
-                },
-            },
+    run: dict[str, Any] = {
+        "tool": {"driver": _sarif_driver(rules)},
+        "artifacts": [{
+            "location": {"uri": path},
+            "length": len(check.document.raw),
+            "hashes": {"sha-256": check.document.sha256},
         }],
+        "invocations": [{"executionSuccessful": True}],
+        "results": results,
+        "properties": {
+            "gate": {
+                "target": decision.target,
+                "passed": decision.passed,
+                "pack": decision.pack,
+                "pack_sha256": decision.pack_sha256,
+            },
+        },
     }
+    return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION,
+            "runs": [_based(run, base_uri)]}
+
+
+def _based(run: dict[str, Any], base_uri: str | None) -> dict[str, Any]:
+    """``run`` with ``uriBaseId`` :data:`SRCROOT` on every relative artifact location and
+    ``originalUriBaseIds`` naming ``base_uri``; unchanged when ``base_uri`` is ``None``."""
+    if base_uri is None:
+        return run
+    locations = [artifact["location"] for artifact in run["artifacts"]]
+    locations += [loc["physicalLocation"]["artifactLocation"]
+                  for result in run["results"] for loc in result["locations"]]
+    for location in locations:
+        if ":" not in location["uri"].split("/", 1)[0]:  # relative (no scheme)
+            location["uriBaseId"] = SRCROOT
+    run["originalUriBaseIds"] = {SRCROOT: {"uri": base_uri}}
+    return run
 
 
 def _tool_version() -> str | None:
@@ -348,25 +374,25 @@ def render_evidence_json(kind: str, subject: dict[str, Any], findings: Iterable[
 
 
 def render_evidence_sarif(path: str, findings: Iterable[Finding], passed: bool,
-                          properties: dict[str, Any] | None = None) -> dict[str, Any]:
+                          properties: dict[str, Any] | None = None,
+                          base_uri: str | None = None) -> dict[str, Any]:
     """A SARIF 2.1.0 log of a token or JWKS analysis: results are the findings that did not
     pass, located in ``path`` — or, for a finding that names its own ``file`` (a file of a
-    gateway configuration bundle), in that file at its line."""
+    gateway configuration bundle), in that file at its line.  ``base_uri``: as in
+    :func:`render_sarif` (``path`` is then relative to it)."""
     rules = all_rules()
     index = {rule.id: i for i, rule in enumerate(rules)}
     results = [_sarif_result(f, index, path, _evidence_blocks(f))
                for f in findings if f.status.blocks]
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": SARIF_VERSION,
-        "runs": [{
-            "tool": {"driver": _sarif_driver(rules)},
-            "artifacts": [{"location": {"uri": path}}],
-            "invocations": [{"executionSuccessful": True}],
-            "results": results,
-            "properties": {"passed": passed, **(properties or {})},
-        }],
+    run = {
+        "tool": {"driver": _sarif_driver(rules)},
+        "artifacts": [{"location": {"uri": path}}],
+        "invocations": [{"executionSuccessful": True}],
+        "results": results,
+        "properties": {"passed": passed, **(properties or {})},
     }
+    return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION,
+            "runs": [_based(run, base_uri)]}
 
 
 # ------------------------------------------------------------------ gateway configuration

@@ -4,6 +4,7 @@ URIs, Swagger 2.0 sources and the actor of a PAT created on the command line."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 
@@ -69,3 +70,63 @@ def test_a_pat_created_on_the_account_page_is_audited_as_done_by_its_owner(app, 
     assert client.post("/account/tokens", data={"name": "laptop", "expires_days": "30"}) \
         .status_code == 201
     assert _audited(app, "token.created") == [(user.email, f"user:{user.email}")]
+
+
+# ------------------------------------------------------------------ the command line
+BLOCKED_DOC = b"""\
+openapi: 3.0.3
+info: {title: t, version: "1"}
+servers: [{url: "https://api.example.com"}]
+paths:
+  /items/{id}:
+    get:
+      security: []
+      parameters: [{name: id, in: path, required: true, schema: {type: string}}]
+      responses: {"200": {description: ok}}
+"""
+
+
+def _check(tmp_path, monkeypatch, *args):
+    from click.testing import CliRunner
+
+    from lifecycle.offline import check_command
+
+    folder = tmp_path / "repo" / "specs dir"
+    folder.mkdir(parents=True)
+    (folder / "api.yaml").write_bytes(BLOCKED_DOC)
+    monkeypatch.chdir(tmp_path / "repo")
+    return CliRunner().invoke(check_command, ["specs dir/api.yaml", *args])
+
+
+def test_check_says_it_judged_the_spec_rules_of_the_gate_only(tmp_path, monkeypatch):
+    result = _check(tmp_path, monkeypatch)
+    first = result.stdout.splitlines()[0]
+    assert result.exit_code == 1
+    assert "fails the spec rules of the deployment gate" in first
+    assert "may not enter" not in result.stdout and "finding(s)" not in result.stdout
+    assert re.search(r": \d+ blocking findings? \(policy pack default\)\.$", first)
+    assert "at paths › /items/{id} › get › security  (JSON pointer " \
+        "/paths/~1items~1{id}/get/security)" in result.stdout
+
+
+def test_sarif_uses_repository_relative_uris_with_a_uri_base_id(tmp_path, monkeypatch):
+    result = _check(tmp_path, monkeypatch, "--format", "sarif")
+    run = json.loads(result.stdout)["runs"][0]
+    root = (tmp_path / "repo").resolve().as_uri() + "/"
+    assert run["originalUriBaseIds"] == {"SRCROOT": {"uri": root}}
+    assert run["artifacts"][0]["location"] == {"uri": "specs%20dir/api.yaml",
+                                               "uriBaseId": "SRCROOT"}
+    locations = [loc["physicalLocation"]["artifactLocation"]
+                 for r in run["results"] for loc in r["locations"]]
+    assert locations and all(loc["uri"] == "specs%20dir/api.yaml"
+                             and loc["uriBaseId"] == "SRCROOT" for loc in locations)
+    assert str(tmp_path) not in json.dumps(run["results"])  # no machine path in a result
+
+
+def test_sarif_of_a_file_outside_the_folder_is_an_absolute_file_uri(tmp_path, monkeypatch):
+    from lifecycle.offline import sarif_uri
+
+    (tmp_path / "here").mkdir()
+    outside = tmp_path / "elsewhere.yaml"
+    assert sarif_uri(str(outside), tmp_path / "here") == (outside.as_uri(), None)
+    assert sarif_uri("-") == ("-", None)
