@@ -16,7 +16,7 @@ from policies.check import SpecCheck
 from policies.findings import Finding, Status
 from policies.gate import GateDecision
 from policies.gateway import GatewayCheck
-from policies.rules import Rule, Severity, all_rules, get_rule, has_rule
+from policies.rules import Rule, Severity, all_rules, for_document, get_rule, has_rule
 from policies.wording import plural, readable_pointer
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -62,21 +62,23 @@ def _location(path: str, finding: Finding) -> str:
 
 
 
-def _enriched(finding: Finding,
-              blocking: set[tuple[str, str | None, str]]) -> dict[str, Any]:
-    """``finding`` as JSON with its rule's title, remediation and sources, and whether it is
+def _enriched(finding: Finding, blocking: set[tuple[str, str | None, str]],
+              openapi_version: str | None = None) -> dict[str, Any]:
+    """``finding`` as JSON with its rule's title, remediation and sources (those of the
+    document's ``openapi_version``: :func:`policies.rules.sources_for`), and whether it is
     one of the decision's ``blocking`` findings (keys from :func:`_blocking_keys`)."""
     data = finding.to_dict()
     if has_rule(finding.rule_id):
-        data.update(_rule_dict(get_rule(finding.rule_id)))
+        data.update(_rule_dict(for_document(get_rule(finding.rule_id), openapi_version)))
     data["blocking"] = _key(finding) in blocking
     return data
 
-def _how_to_fix(rule_id: str, explained: set[str]) -> list[str]:
+def _how_to_fix(rule_id: str, explained: set[str],
+                openapi_version: str | None = None) -> list[str]:
     """The remediation lines of ``rule_id``'s first finding in a text report (its rule's fix
-    and source), or a pointer back to them for later findings; ``explained`` collects the
-    rule ids already explained."""
-    rule = get_rule(rule_id) if has_rule(rule_id) else None
+    and source, for a document of ``openapi_version``), or a pointer back to them for later
+    findings; ``explained`` collects the rule ids already explained."""
+    rule = for_document(get_rule(rule_id), openapi_version) if has_rule(rule_id) else None
     if rule is None:
         return []
     if rule.id in explained:
@@ -124,7 +126,7 @@ def render_text(check: SpecCheck, decision: GateDecision, path: str = DEFAULT_PA
         if finding.pointer:
             lines.append(f"  at {readable_pointer(finding.pointer)}  (JSON pointer "
                          f"{finding.pointer})")
-        lines.extend(_how_to_fix(finding.rule_id, explained))
+        lines.extend(_how_to_fix(finding.rule_id, explained, doc.openapi_version))
     return "\n".join(lines) + "\n"
 
 
@@ -155,6 +157,7 @@ def render_json(
     """
     doc = check.document
     blocking = _blocking_keys(decision)
+    version = doc.openapi_version
 
     return {
         "document": {
@@ -170,9 +173,9 @@ def render_json(
             "passed": decision.passed,
             "pack": decision.pack,
             "pack_sha256": decision.pack_sha256,
-            "blocking": [_enriched(f, blocking) for f in decision.blocking],
+            "blocking": [_enriched(f, blocking, version) for f in decision.blocking],
         },
-        "findings": [_enriched(f, blocking) for f in _all_findings(check, decision)],
+        "findings": [_enriched(f, blocking, version) for f in _all_findings(check, decision)],
         "issues": [issue.to_dict() for issue in check.issues],
     }
 
@@ -213,7 +216,8 @@ def render_sarif(
         if f.status.blocks
     ]
     run: dict[str, Any] = {
-        "tool": {"driver": _sarif_driver(rules)},
+        "tool": {"driver": _sarif_driver(
+            [for_document(rule, check.document.openapi_version) for rule in rules])},
         "artifacts": [{
             "location": {"uri": path},
             "length": len(check.document.raw),

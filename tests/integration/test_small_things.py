@@ -130,3 +130,49 @@ def test_sarif_of_a_file_outside_the_folder_is_an_absolute_file_uri(tmp_path, mo
     outside = tmp_path / "elsewhere.yaml"
     assert sarif_uri(str(outside), tmp_path / "here") == (outside.as_uri(), None)
     assert sarif_uri("-") == ("-", None)
+
+
+# ------------------------------------------------------------------ Swagger 2.0 sources
+SWAGGER = """\
+swagger: "2.0"
+info: {title: Pets, version: "1"}
+host: api.example.com
+schemes: [https]
+paths:
+  /pets:
+    get:
+      security: []
+      responses: {"200": {description: ok}}
+"""
+
+
+def test_a_swagger_document_finding_cites_swagger_2_0_not_openapi_3(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from lifecycle.offline import check_command
+
+    (tmp_path / "pets.yaml").write_text(SWAGGER)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(check_command, ["pets.yaml", "--format", "json"])
+    secured = next(f for f in json.loads(result.stdout)["findings"]
+                   if f["rule_id"] == "SPEC-OPERATIONS-SECURED" and f["status"] == "fail")
+    urls = [s["url"] for s in secured["sources"]]
+    assert "https://spec.openapis.org/oas/v2.0#security-requirement-object" in urls
+    assert not [u for u in urls if "/oas/v3" in u]
+    text = CliRunner().invoke(check_command, ["pets.yaml"]).stdout
+    assert "Why: Swagger 2.0 Security Requirement Object" in text and "/oas/v3" not in text
+
+
+def test_the_version_page_of_a_swagger_document_cites_swagger_2_0(app, auth):
+    from lifecycle.catalog import services
+    from lifecycle.core.actor import Actor
+
+    client = auth.client("developer", teams=("Animals",))
+    with app.app_context():
+        services.create_api("pets", "Pet Store", team="Animals", actor=Actor.cli())
+        services.create_version("pets", "1.0.0", actor=Actor.cli())
+    url = "/apis/pets/versions/1.0.0"
+    client.post(f"{url}/spec", data={"spec_text": SWAGGER}, content_type="multipart/form-data")
+    html = client.get(url).get_data(as_text=True)
+    assert "Swagger 2.0 Security Requirement Object" in html
+    assert "spec.openapis.org/oas/v3" not in html
