@@ -29,6 +29,7 @@ from policies.gate import decide
 from policies.packs import PackError, PolicyPack, load_pack
 from policies.report import render_json, render_sarif, render_text
 from policies.rules import Evidence, get_rule, has_rule
+from policies.wording import file_size
 from specs import LoadLimits, SpecLoadError
 
 EXIT_PASS, EXIT_BLOCKED, EXIT_UNCHECKABLE = 0, 1, 2
@@ -46,13 +47,13 @@ def _read(path: str, max_bytes: int) -> bytes:
             raw = sys.stdin.buffer.read(max_bytes + 1)
             if len(raw) > max_bytes:
                 _fail(f"-: the document is larger than the limit of {max_bytes} bytes "
-                      "(--max-bytes).")
+                      f"({file_size(max_bytes)}; --max-bytes).")
             return raw
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size > max_bytes:
-                _fail(f"{path}: the document is {size} bytes; the limit is {max_bytes} bytes "
-                      "(--max-bytes).")
+                _fail(f"{path}: the document is {size} bytes ({file_size(size)}); the limit "
+                      f"is {max_bytes} bytes ({file_size(max_bytes)}; --max-bytes).")
             return fh.read(max_bytes + 1)
     except OSError as exc:
         _fail(f"{path}: cannot read: {exc.strerror or exc}")

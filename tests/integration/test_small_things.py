@@ -176,3 +176,25 @@ def test_the_version_page_of_a_swagger_document_cites_swagger_2_0(app, auth):
     html = client.get(url).get_data(as_text=True)
     assert "Swagger 2.0 Security Requirement Object" in html
     assert "spec.openapis.org/oas/v3" not in html
+
+
+def test_a_body_over_the_limit_is_refused_with_the_limit_in_true_units(make_app):
+    app = make_app(SPEC_MAX_BYTES=1024 * 1024)  # the body limit is the spec limit + 1 MiB
+    client = app.test_client()
+    response = client.post("/apis/x/versions/1/spec", data=b"#" * (3 * 1024 * 1024),
+                           content_type="application/yaml")
+    assert response.status_code == 413
+    assert "at most 1048576 bytes (1.0 MiB)." in response.get_data(as_text=True)
+
+
+def test_check_names_sizes_in_true_units(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from lifecycle.offline import check_command
+
+    (tmp_path / "big.yaml").write_bytes(b"openapi: 3.1.0\n" + b"#" * 3000)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(check_command, ["big.yaml", "--max-bytes", "2048"])
+    assert result.exit_code == 2
+    assert "the document is 3015 bytes (2.9 KiB); the limit is 2048 bytes (2.0 KiB" \
+        in result.stderr
