@@ -12,7 +12,16 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response as BaseResponse
@@ -245,8 +254,9 @@ def too_many_attempts(exc: TooManyRequests) -> Any:
     if request.endpoint == "accounts.change_password" and current_user.is_authenticated:
         password_form = PasswordChangeForm(formdata=None)
         password_form.current.errors = [TOO_MANY_ATTEMPTS]
-        body, _ = _render_account(password_form=password_form)  # type: ignore[misc]
-        return body, 429, headers
+        response = make_response(_render_account(429, password_form=password_form))
+        response.headers.update(headers)
+        return response
     return error_response(429, "too_many_requests", exc.description or TOO_MANY_ATTEMPTS,
                           title="Too many attempts")
 
