@@ -198,3 +198,16 @@ def test_check_names_sizes_in_true_units(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert "the document is 3015 bytes (2.9 KiB); the limit is 2048 bytes (2.0 KiB" \
         in result.stderr
+
+
+def test_dates_read_as_people_write_them_with_the_iso_instant_kept(app, auth):
+    user = auth.user("developer")
+    client = app.test_client(user=user.email)
+    assert client.post("/account/tokens", data={"name": "laptop", "expires_days": "30"}) \
+        .status_code == 201
+    html = client.get("/account").get_data(as_text=True)
+    found = re.search(r'<time datetime="(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00)">'
+                      r"(\d{1,2}) ([A-Z][a-z]{2}) (\d{4}), (\d\d:\d\d) UTC</time>", html)
+    assert found, "the expiry is a <time> with a human date"
+    iso, day, month, year, hhmm = found.groups()
+    assert iso.startswith(f"{year}-") and iso[11:16] == hhmm and int(iso[8:10]) == int(day)
