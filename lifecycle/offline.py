@@ -16,8 +16,10 @@ import json
 import os
 import sys
 from dataclasses import replace
+from pathlib import Path
 from types import MappingProxyType
 from typing import NoReturn
+from urllib.parse import quote
 
 import click
 
@@ -27,6 +29,7 @@ from policies.gate import decide
 from policies.packs import PackError, PolicyPack, load_pack
 from policies.report import render_json, render_sarif, render_text
 from policies.rules import Evidence, get_rule, has_rule
+from policies.wording import file_size
 from specs import LoadLimits, SpecLoadError
 
 EXIT_PASS, EXIT_BLOCKED, EXIT_UNCHECKABLE = 0, 1, 2
@@ -44,16 +47,32 @@ def _read(path: str, max_bytes: int) -> bytes:
             raw = sys.stdin.buffer.read(max_bytes + 1)
             if len(raw) > max_bytes:
                 _fail(f"-: the document is larger than the limit of {max_bytes} bytes "
-                      "(--max-bytes).")
+                      f"({file_size(max_bytes)}; --max-bytes).")
             return raw
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size > max_bytes:
-                _fail(f"{path}: the document is {size} bytes; the limit is {max_bytes} bytes "
-                      "(--max-bytes).")
+                _fail(f"{path}: the document is {size} bytes ({file_size(size)}); the limit "
+                      f"is {max_bytes} bytes ({file_size(max_bytes)}; --max-bytes).")
             return fh.read(max_bytes + 1)
     except OSError as exc:
         _fail(f"{path}: cannot read: {exc.strerror or exc}")
+
+
+def sarif_uri(path: str, cwd: Path | None = None) -> tuple[str, str | None]:
+    """``(uri, base_uri)`` of the file ``path`` for a SARIF log: the percent-encoded path
+    relative to ``cwd`` (default: the current folder — in CI the repository root) with
+    ``base_uri`` the ``file:`` URI of ``cwd`` ending in ``/``; an absolute ``file:`` URI and
+    ``None`` for a file outside ``cwd``; ``("-", None)`` for stdin."""
+    if path == "-":
+        return path, None
+    here = Path(os.path.abspath(cwd or Path.cwd()))
+    target = Path(os.path.abspath(path))
+    try:
+        relative = target.relative_to(here)
+    except ValueError:
+        return target.as_uri(), None
+    return quote(relative.as_posix()), here.as_uri().rstrip("/") + "/"
 
 
 def spec_part(pack: PolicyPack) -> PolicyPack:
@@ -109,7 +128,11 @@ def check_command(path: str, stage: str, policy: str, fmt: str, max_bytes: int |
     decision = decide(spec_part(pack), stage, result.findings)
     if fmt == "text":
         click.echo(render_text(result, decision, path=path))
+    elif fmt == "json":
+        click.echo(json.dumps(render_json(result, decision, path=path), indent=2,
+                              ensure_ascii=False))
     else:
-        render = render_json if fmt == "json" else render_sarif
-        click.echo(json.dumps(render(result, decision, path=path), indent=2, ensure_ascii=False))
+        uri, base = sarif_uri(path)
+        click.echo(json.dumps(render_sarif(result, decision, path=uri, base_uri=base), indent=2,
+                              ensure_ascii=False))
     sys.exit(EXIT_PASS if decision.passed else EXIT_BLOCKED)

@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntit
 
 from lifecycle.core.errors import DomainError
 from lifecycle.core.extensions import db, htmx
+from policies.wording import file_size
 from specs import SpecLoadError
 
 #: machine-readable codes of plain HTTP errors
@@ -100,7 +101,8 @@ def register(app: Flask) -> None:
         limit = current_app.config.get("SPEC_MAX_BYTES")
         return error_response(
             413, "too_large",
-            f"The request body is too large; documents may have at most {limit} bytes.",
+            f"The request body is too large; documents may have at most {limit} bytes"
+            + (f" ({file_size(limit)})." if isinstance(limit, int) else "."),
             {"max_bytes": limit},
         )
 

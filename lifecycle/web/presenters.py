@@ -16,6 +16,7 @@ from typing import Any
 
 from lifecycle.catalog import stages
 from policies.findings import Finding
+from policies.rules import for_document
 from specs.document import excerpt_lines
 
 #: stage id -> label shown to people
@@ -235,6 +236,13 @@ def document_text(revision: Any) -> str | None:
     return bytes(revision.raw).decode("utf-8", errors="replace")
 
 
+def _cited_for(get_rule: Callable[[str], Any],
+               openapi_version: str | None) -> Callable[[str], Any]:
+    """``get_rule`` whose rules cite the specification of a document of ``openapi_version``
+    (a Swagger 2.0 document's findings cite Swagger 2.0: :func:`policies.rules.for_document`)."""
+    return lambda rule_id: for_document(get_rule(rule_id), openapi_version)
+
+
 def _order(views: Iterable[FindingView]) -> list[FindingView]:
     return sorted(views, key=lambda v: (_SEVERITY_ORDER.get(v.severity, 9), v.line or 0, v.rule_id))
 
@@ -252,6 +260,7 @@ def gate_panel(version: Any, decision: Any, get_rule: Callable[[str], Any]) -> G
     if decision is None or revision is None:
         return GatePanel(target=target, no_spec=True)
     text = document_text(revision)
+    get_rule = _cited_for(get_rule, revision.openapi_version)
     blocking_keys = {_finding_key(f) for f in decision.blocking}
     blocking, warnings, passing, seen = [], [], [], set()
     for f in decision.findings:

@@ -199,7 +199,7 @@ def test_check_a_bundle_names_the_included_file():
     result = run("check", *files)
     assert result.exit_code == 1, result.output
     assert f"GW-ENFORCES-TOKEN  {base / 'conf.d' / 'api.conf'}:18:1" in result.stdout
-    assert "(3 file(s)" in result.stdout
+    assert "(3 files" in result.stdout
     # without its includes (an empty glob) the entry file has no API server to check
     alone = run("check", str(base / "nginx.conf"))
     assert alone.exit_code == 1 and "GW-ENFORCES-TOKEN" in alone.stdout
