@@ -1,0 +1,402 @@
+"""A pipeline and a person see the same findings (issue 10, acceptance 4).
+
+The same bytes go through the three entrypoints:
+
+1. ``stagegate check PATH --stage development --format json`` — the command object the
+   console entry (:mod:`lifecycle.console`) dispatches ``check`` to, run in-process with a
+   click runner (``console.main`` itself ends the process with ``os._exit``); a few documents
+   also through the installed ``stagegate`` script in a subprocess;
+2. REST: ``PUT /api/v1/apis/{name}/versions/{v}/spec``, then ``GET …/compliance``;
+3. the web upload form (a file, multipart), then the version page, whose gate panel is read
+   through its ``data-`` attributes (:class:`GatePage`).
+
+The gate is the one into ``development`` (a new version's next stage).  Documents: every file
+of the public corpus (``tests/corpus/public``, up to 4.2 MB), of our own corpus
+(``tests/corpus/own``) and the bad inputs of :data:`BAD_INPUTS` (unreadable, hostile, empty,
+binary, wrong version, over the size limit…).  CLI and REST must give the same findings,
+message for message (rule, status, severity, pointer, line, column, message); the web page
+the same rule, status, severity, pointer, line and column of every finding it lists one by
+one (failures, errors) and the same status per rule of the ones it folds (pass,
+not-applicable: the first per rule, as :func:`lifecycle.web.presenters.gate_panel` lists
+them).  A document that cannot be read gives the same message, line and column on all three
+and the same code through REST and web (the CLI's exit status is 2 and it prints no report).
+
+Every document goes through all three entrypoints (no subset): the MB-sized ones cost about
+three times a ``stagegate check`` each (Cloudflare's 4.2 MB: ~5 s); the module shares one app
+and database, and each document gets a small version of its own per entrypoint.  Web uploads
+over ``SPEC_ASYNC_BYTES`` (1 MiB) are checked by a ``spec.check`` job (the embedded thread), as
+in production.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import json
+import random
+import re
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from documents import ORDERS
+from flask import Flask
+
+from lifecycle import console, jobs
+from lifecycle.jobs.backends import ThreadBackend
+
+ROOT = Path(__file__).resolve().parents[1] / "corpus"
+PUBLIC = ROOT / "public"
+OWN = ROOT / "own"
+STAGE = "development"
+STAGEGATE = Path(sys.executable).with_name("stagegate")
+MIB = 1024 * 1024
+#: the statuses the version page folds into one line per rule
+QUIET = frozenset({"pass", "not-applicable", "waived"})
+
+
+# ------------------------------------------------------------------------------ documents
+def _billion_laughs() -> bytes:
+    lines = ['lol0: &lol0 "lol"']
+    lines += [f"lol{i}: &lol{i} [" + ", ".join([f"*lol{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+_GOOD = ORDERS.replace(b"        200:", b"        '200':", 1)
+_NOISE = random.Random(10).randbytes(64 * 1024)
+
+#: bad inputs by id: unreadable, hostile, empty, binary, wrong version, too large, and a few
+#: readable oddities (BOM, CRLF) whose lines must agree
+BAD_INPUTS: dict[str, bytes] = {
+    "compliant-orders": ORDERS,
+    "quoted-200": _GOOD,
+    "bom": b"\xef\xbb\xbf" + _GOOD,
+    "crlf": _GOOD.replace(b"\n", b"\r\n"),
+    "openapi-3.1-unquoted": b"# Orders API\n" + _GOOD.replace(b"openapi: 3.1.0", b"openapi: 3.1"),
+    "openapi-4.0.0": _GOOD.replace(b"openapi: 3.1.0", b"openapi: 4.0.0"),
+    "swagger-1.2": _GOOD.replace(b"openapi: 3.1.0", b"swagger: '1.2'"),
+    "not-openapi": b'{"name": "not an API"}',
+    "no-version-yaml": b"info: {title: t, version: '1'}\npaths: {}\n",
+    "invalid-yaml": b"openapi: 3.1.0\ninfo: [x\n",
+    "invalid-json": b'{"openapi": "3.1.0",\n "info": }\n',
+    "duplicate-key-json": b'{"openapi": "3.1.0", "openapi": "3.0.0"}',
+    "duplicate-key-yaml": _GOOD.replace(b"info:\n", b"info:\n  title: Twice\n", 1),
+    "deep-nesting-json": b"[" * 50_000 + b"]" * 50_000,
+    "deep-nesting-yaml": b"openapi: 3.1.0\nx: " + b"{a: " * 400 + b"1" + b"}" * 400 + b"\n",
+    "python-tag": b"a: !!python/object/apply:os.system ['true']\n",
+    "alias-bomb": _billion_laughs(),
+    "recursive-alias": b"a: &x\n  b: *x\n",
+    "random-bytes": b"\xff\xfe" + _NOISE,
+    "png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + _NOISE[:2048],
+    "pdf-with-nul": b"%PDF-1.7\n\x00\x01\x02binary\n",
+    "utf-16": "openapi: 3.1.0\n".encode("utf-16"),
+    "empty": b"",
+    "blank": b" \n\t\n",
+    "array-json": b'[{"openapi": "3.1.0"}]',
+    "array-yaml": b"- openapi: 3.1.0\n",
+    "scalar": b"just a sentence\n",
+    "huge": b"openapi: 3.1.0\n" + b"#" * (25 * MIB) + b"\n",
+}
+
+
+def _documents() -> Iterator[Any]:
+    for path in sorted(PUBLIC.iterdir()):
+        if path.suffix in (".json", ".yaml", ".yml"):
+            yield pytest.param(path.read_bytes, id=f"public/{path.name}")
+    for path in sorted(OWN.rglob("*.yaml")):
+        yield pytest.param(path.read_bytes, id=f"own/{path.relative_to(OWN)}")
+    for name, raw in BAD_INPUTS.items():
+        yield pytest.param(lambda raw=raw: raw, id=f"bad/{name}")
+
+
+# ------------------------------------------------------------------------------ outcomes
+@dataclass(frozen=True)
+class Outcome:
+    """What one entrypoint answered: the gate's target and findings (dicts with ``rule``,
+    ``status``, ``severity``, ``pointer``, ``line``, ``column`` and — CLI and REST — ``message``),
+    or the load error (``code`` — ``None`` from the CLI —, ``message``, ``line``, ``column``)."""
+
+    target: str | None = None
+    findings: tuple[dict[str, Any], ...] | None = None
+    quiet: tuple[tuple[str, str], ...] | None = None
+    missing: tuple[str, ...] | None = None
+    error: dict[str, Any] | None = None
+
+
+def _finding(data: dict[str, Any], rule_key: str) -> dict[str, Any]:
+    return {"rule": data[rule_key], "status": data["status"], "severity": data["severity"],
+            "pointer": data["pointer"], "line": data["line"], "column": data["column"],
+            "message": data["message"]}
+
+
+def as_page_lists(findings: Iterable[dict[str, Any]]) -> Counter[tuple[Any, ...]]:
+    """What the version page shows of ``findings`` (in gate order): each failure or error
+    one by one, each missing-evidence rule, and the first passing/not-applicable finding of
+    each rule as ``(rule, status)``."""
+    shown: Counter[tuple[Any, ...]] = Counter()
+    folded: set[str] = set()
+    for f in findings:
+        if f["status"] == "missing-evidence":
+            shown[("missing-evidence", f["rule"])] += 1
+        elif f["status"] in QUIET:
+            if f["rule"] not in folded:
+                folded.add(f["rule"])
+                shown[(f["rule"], f["status"])] += 1
+        else:
+            shown[(f["rule"], f["status"], f["severity"], f["pointer"], f["line"],
+                   f["column"])] += 1
+    return shown
+
+
+def _web_lists(page: Outcome) -> Counter[tuple[Any, ...]]:
+    shown: Counter[tuple[Any, ...]] = Counter()
+    for f in page.findings or ():
+        shown[(f["rule"], f["status"], f["severity"], f["pointer"], f["line"],
+               f["column"])] += 1
+    for rule in page.missing or ():
+        shown[("missing-evidence", rule)] += 1
+    for quiet in page.quiet or ():
+        shown[quiet] += 1
+    return shown
+
+
+_CLI_ERROR = re.compile(r"^stagegate check: (?P<path>.+?): (?:line (?P<line>\d+)"
+                        r"(?:, column (?P<column>\d+))?: )?(?P<message>.*)$", re.S)
+
+
+def cli_outcome(stdout: str, stderr: str, status: int, path: str) -> Outcome:
+    """The outcome of ``stagegate check --format json``: its report (exit 0 or 1) or its load
+    error (exit 2, one line on stderr, nothing on stdout)."""
+    if status == 2:
+        assert stdout == "", stdout[:500]
+        match = _CLI_ERROR.match(stderr.strip())
+        assert match and match["path"] == path, stderr
+        return Outcome(error={"code": None, "message": match["message"],
+                              "line": int(match["line"]) if match["line"] else None,
+                              "column": int(match["column"]) if match["column"] else None})
+    assert status in (0, 1), (status, stderr)
+    report = json.loads(stdout)
+    return Outcome(target=report["decision"]["target"],
+                   findings=tuple(_finding(f, "rule_id") for f in report["findings"]))
+
+
+class GatePage(HTMLParser):
+    """Reads the version page: the gate panel's target and findings (``data-finding``
+    items one by one, ``data-quiet`` items folded per rule, ``data-missing`` groups with
+    their ``data-rule`` items) and a load error (``data-load-error`` with its ``data-code``,
+    ``data-line``, ``data-column`` and ``data-message`` text)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.target: str | None = None
+        self.findings: list[dict[str, Any]] = []
+        self.quiet: list[tuple[str, str]] = []
+        self.missing: list[str] = []
+        self.error: dict[str, Any] | None = None
+        self._in_gate = False
+        self._in_missing = False
+        self._message: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "section" and a.get("id") == "gate":
+            self._in_gate = True
+            self.target = a.get("data-target")
+        if "data-load-error" in a:
+            self.error = {"code": a.get("data-code"), "message": None,
+                          "line": _int(a.get("data-line")), "column": _int(a.get("data-column"))}
+        if "data-message" in a and self.error is not None and self._message is None:
+            self._message = []
+        if not self._in_gate or tag != "li":
+            return
+        if "data-finding" in a:
+            self._in_missing = False
+            self.findings.append({"rule": a["data-rule"], "status": a["data-status"],
+                                  "severity": a["data-severity"],
+                                  "pointer": a.get("data-pointer"),
+                                  "line": _int(a.get("data-line")),
+                                  "column": _int(a.get("data-column"))})
+        elif "data-missing" in a:
+            self._in_missing = True
+        elif "data-quiet" in a:
+            self._in_missing = False
+            self.quiet.append((str(a["data-rule"]), str(a["data-status"])))
+        elif "data-rule" in a and self._in_missing:
+            self.missing.append(str(a["data-rule"]))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "section":
+            self._in_gate = False
+        if tag == "span" and self._message is not None and self.error is not None:
+            if self.error["message"] is None:
+                self.error["message"] = " ".join("".join(self._message).split())
+            self._message = None
+
+    def handle_data(self, data: str) -> None:
+        if self._message is not None:
+            self._message.append(data)
+
+    @classmethod
+    def read(cls, html: str) -> Outcome:
+        page = cls()
+        page.feed(html)
+        page.close()
+        if page.error is not None:
+            return Outcome(error=page.error)
+        return Outcome(target=page.target, findings=tuple(page.findings),
+                       quiet=tuple(page.quiet), missing=tuple(page.missing))
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value else None
+
+
+# ------------------------------------------------------------------------------ entrypoints
+class Entrypoints:
+    """The three ways in, on one app shared by the module (API ``parity``, team ``shop``;
+    each call makes a version of its own)."""
+
+    def __init__(self, app: Flask, folder: Path) -> None:
+        self.app = app
+        self.client = app.test_client()
+        self.folder = folder
+        self._numbers = itertools.count(1)
+        module, name = console.OFFLINE_COMMANDS["check"]
+        self.command = getattr(importlib.import_module(module), name)
+        created = self.client.post("/api/v1/apis", json={"name": "parity", "title": "Parity",
+                                                         "team": "shop"})
+        assert created.status_code == 201, created.get_data(as_text=True)
+
+    def file(self, raw: bytes) -> Path:
+        path = self.folder / f"doc-{next(self._numbers)}"
+        path.write_bytes(raw)
+        return path
+
+    def _version(self, kind: str) -> str:
+        version = f"{next(self._numbers)}.0.0-{kind}"
+        made = self.client.post("/api/v1/apis/parity/versions", json={"version": version})
+        assert made.status_code == 201, made.get_data(as_text=True)
+        return version
+
+    def cli(self, path: Path) -> Outcome:
+        """``stagegate check`` in this process (the console entry's command object)."""
+        result = CliRunner().invoke(self.command, [str(path), "--stage", STAGE,
+                                                   "--format", "json"])
+        assert result.exception is None or isinstance(result.exception, SystemExit), (
+            f"the CLI crashed: {result.exception!r}")
+        return cli_outcome(result.stdout, result.stderr, result.exit_code, str(path))
+
+    def cli_process(self, path: Path) -> Outcome:
+        """``stagegate check`` as a process of its own (the installed console script)."""
+        done = subprocess.run([str(STAGEGATE), "check", str(path), "--stage", STAGE,
+                               "--format", "json"], capture_output=True, timeout=120,
+                              check=False)
+        return cli_outcome(done.stdout.decode(), done.stderr.decode(), done.returncode,
+                           str(path))
+
+    def rest(self, raw: bytes) -> Outcome:
+        """``PUT …/spec`` then ``GET …/compliance``."""
+        url = f"/api/v1/apis/parity/versions/{self._version('rest')}"
+        put = self.client.put(f"{url}/spec", data=raw, content_type="application/octet-stream")
+        body = put.get_json()
+        assert put.status_code != 500 and body is not None, put.get_data(as_text=True)[:2000]
+        if put.status_code in (413, 422):
+            assert body["error"] in ("spec_unreadable", "too_large"), body
+            details = body["details"]
+            assert details["message"] == body["message"]
+            return Outcome(error={k: details[k] for k in ("code", "message", "line", "column")})
+        assert put.status_code == 201, body
+        compliance = self.client.get(f"{url}/compliance").get_json()
+        assert compliance["findings"] == body["compliance"]["findings"]
+        return Outcome(target=compliance["target"],
+                       findings=tuple(_finding(f, "rule") for f in compliance["findings"]))
+
+    def web(self, raw: bytes) -> Outcome:
+        """The upload form (a file), then the version page it leads to (for a large
+        document, once the background check has run)."""
+        page = f"/apis/parity/versions/{self._version('web')}"
+        posted = self.client.post(f"{page}/spec", data=multipart(raw),
+                                  content_type=f"multipart/form-data; boundary={BOUNDARY}")
+        assert posted.status_code in (303, 413, 422), posted.status_code
+        if posted.status_code != 303:
+            return GatePage.read(posted.get_data(as_text=True))
+        location = posted.headers["Location"]
+        if "job=" in location:
+            backend = self.app.extensions["stagegate.jobs"]
+            assert isinstance(backend, ThreadBackend)
+            backend.join(timeout=180)
+        shown = self.client.get(location)
+        assert shown.status_code == 200
+        return GatePage.read(shown.get_data(as_text=True))
+
+
+#: a boundary the multipart body of :func:`multipart` is sure not to contain
+BOUNDARY = "stagegate-parity-" + "0123456789abcdef" * 2
+
+
+def multipart(raw: bytes) -> bytes:
+    """``raw`` as the form's ``spec_file`` in a ``multipart/form-data`` body (RFC 7578), as a
+    browser sends a picked file (encoded here: the test client's own encoder leaves the
+    temporary file of a large body open)."""
+    assert BOUNDARY.encode() not in raw
+    return (f"--{BOUNDARY}\r\n"
+            'Content-Disposition: form-data; name="spec_file"; filename="openapi.yaml"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n").encode() + raw + \
+        f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+@pytest.fixture(scope="module")
+def entrypoints(module_app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Entrypoints:
+    """The entrypoints on the module's app; background checks run in the embedded thread."""
+    module_app.config["JOBS_BACKEND"] = "thread"
+    jobs.init_app(module_app)
+    return Entrypoints(module_app, tmp_path_factory.mktemp("parity"))
+
+
+# ------------------------------------------------------------------------------ the test
+def assert_same(cli: Outcome, rest: Outcome, web: Outcome) -> None:
+    """CLI, REST and web agree (see the module docstring)."""
+    if rest.error is not None or cli.error is not None or web.error is not None:
+        assert cli.error is not None and rest.error is not None and web.error is not None, (
+            f"only some entrypoints refused the document: CLI {cli.error}, REST {rest.error}, "
+            f"web {web.error}")
+        assert web.error == rest.error
+        expected = {**rest.error, "code": None}
+        if rest.error["code"] == "too_large":  # the same sizes; each says how to raise its limit
+            assert str(cli.error["message"]).startswith(rest.error["message"].split("Split")[0])
+            expected["message"] = cli.error["message"]
+        assert cli.error == expected
+        return
+    assert cli.target == rest.target == web.target == STAGE
+    assert cli.findings is not None and rest.findings is not None
+    assert Counter(map(_key, cli.findings)) == Counter(map(_key, rest.findings))
+    assert as_page_lists(rest.findings) == _web_lists(web)
+
+
+def _key(finding: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(finding[k] for k in ("rule", "status", "severity", "pointer", "line", "column",
+                                      "message"))
+
+
+@pytest.mark.parametrize("read", list(_documents()))
+def test_cli_rest_and_web_give_the_same_findings(entrypoints, read):
+    raw = read()
+    path = entrypoints.file(raw)
+    assert_same(entrypoints.cli(path), entrypoints.rest(raw), entrypoints.web(raw))
+
+
+@pytest.mark.parametrize("name", ["public/oai-v3.1-security-scheme-object-examples.yaml",
+                                  "own/validate/blame-referenced.yaml", "bad/invalid-yaml",
+                                  "bad/openapi-3.1-unquoted"])
+def test_the_installed_script_answers_as_the_in_process_command(entrypoints, name):
+    folder, _, rest = name.partition("/")
+    raw = BAD_INPUTS[rest] if folder == "bad" else (ROOT / folder / rest).read_bytes()
+    path = entrypoints.file(raw)
+    assert entrypoints.cli_process(path) == entrypoints.cli(path)
