@@ -285,10 +285,10 @@ class Entrypoints:
         assert made.status_code == 201, made.get_data(as_text=True)
         return version
 
-    def cli(self, path: Path) -> Outcome:
+    def cli(self, path: Path, *options: str) -> Outcome:
         """``stagegate check`` in this process (the console entry's command object)."""
         result = CliRunner().invoke(self.command, [str(path), "--stage", STAGE,
-                                                   "--format", "json"])
+                                                   "--format", "json", *options])
         assert result.exception is None or isinstance(result.exception, SystemExit), (
             f"the CLI crashed: {result.exception!r}")
         return cli_outcome(result.stdout, result.stderr, result.exit_code, str(path))
@@ -400,3 +400,36 @@ def test_the_installed_script_answers_as_the_in_process_command(entrypoints, nam
     raw = BAD_INPUTS[rest] if folder == "bad" else (ROOT / folder / rest).read_bytes()
     path = entrypoints.file(raw)
     assert entrypoints.cli_process(path) == entrypoints.cli(path)
+
+
+#: a pack whose development gate applies two rules, one at a severity of its own
+NARROW_PACK = """\
+name: narrow
+description: Two rules into development, TRN-HTTPS-ONLY lowered.
+stages:
+  development:
+    apply: {rules: [SPEC-VALID, TRN-HTTPS-ONLY]}
+    require: [SPEC-VALID]
+    block_on: high
+    severity_overrides: {TRN-HTTPS-ONLY: low}
+  testing: {apply: {evidence: [spec]}, block_on: high}
+  deployment: {apply: {evidence: [spec]}, block_on: medium}
+  retirement: {apply: {}, block_on: null}
+"""
+
+
+def test_a_pack_of_its_own_gives_the_same_findings_everywhere(entrypoints, tmp_path):
+    # The CLI used to list every rule's finding at the rule's own severity, whatever the
+    # stage applied; REST and the web list the gate's (issue 10: one answer).
+    pack = tmp_path / "narrow.yaml"
+    pack.write_text(NARROW_PACK, encoding="utf-8")
+    raw = (PUBLIC / "apisguru-xkcd-1.0.0.yaml").read_bytes()  # plain-http server URL
+    entrypoints.app.config["POLICY_PACK"] = str(pack)
+    try:
+        cli = entrypoints.cli(entrypoints.file(raw), "--policy", str(pack))
+        assert_same(cli, entrypoints.rest(raw), entrypoints.web(raw))
+    finally:
+        entrypoints.app.config["POLICY_PACK"] = "default"
+    assert cli.findings is not None
+    assert {f["rule"] for f in cli.findings} == {"SPEC-VALID", "TRN-HTTPS-ONLY"}
+    assert {f["severity"] for f in cli.findings if f["rule"] == "TRN-HTTPS-ONLY"} == {"low"}
