@@ -30,36 +30,37 @@ in production.
 
 from __future__ import annotations
 
-import importlib
 import itertools
-import json
 import random
-import re
 import subprocess
 import sys
-from collections import Counter
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from html.parser import HTMLParser
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from documents import ORDERS
 from flask import Flask
+from paritykit import (
+    BOUNDARY,
+    STAGE,
+    GatePage,
+    Outcome,
+    assert_same,
+    cli_outcome,
+    finding_of,
+    multipart,
+    run_check,
+)
 
-from lifecycle import console, jobs
+from lifecycle import jobs
 from lifecycle.jobs.backends import ThreadBackend
 
 ROOT = Path(__file__).resolve().parents[1] / "corpus"
 PUBLIC = ROOT / "public"
 OWN = ROOT / "own"
-STAGE = "development"
 STAGEGATE = Path(sys.executable).with_name("stagegate")
 MIB = 1024 * 1024
-#: the statuses the version page folds into one line per rule
-QUIET = frozenset({"pass", "not-applicable", "waived"})
 
 
 # ------------------------------------------------------------------------------ documents
@@ -116,148 +117,6 @@ def _documents() -> Iterator[Any]:
         yield pytest.param(lambda raw=raw: raw, id=f"bad/{name}")
 
 
-# ------------------------------------------------------------------------------ outcomes
-@dataclass(frozen=True)
-class Outcome:
-    """What one entrypoint answered: the gate's target and findings (dicts with ``rule``,
-    ``status``, ``severity``, ``pointer``, ``line``, ``column`` and — CLI and REST — ``message``),
-    or the load error (``code`` — ``None`` from the CLI —, ``message``, ``line``, ``column``)."""
-
-    target: str | None = None
-    findings: tuple[dict[str, Any], ...] | None = None
-    quiet: tuple[tuple[str, str], ...] | None = None
-    missing: tuple[str, ...] | None = None
-    error: dict[str, Any] | None = None
-
-
-def _finding(data: dict[str, Any], rule_key: str) -> dict[str, Any]:
-    return {"rule": data[rule_key], "status": data["status"], "severity": data["severity"],
-            "pointer": data["pointer"], "line": data["line"], "column": data["column"],
-            "message": data["message"]}
-
-
-def as_page_lists(findings: Iterable[dict[str, Any]]) -> Counter[tuple[Any, ...]]:
-    """What the version page shows of ``findings`` (in gate order): each failure or error
-    one by one, each missing-evidence rule, and the first passing/not-applicable finding of
-    each rule as ``(rule, status)``."""
-    shown: Counter[tuple[Any, ...]] = Counter()
-    folded: set[str] = set()
-    for f in findings:
-        if f["status"] == "missing-evidence":
-            shown[("missing-evidence", f["rule"])] += 1
-        elif f["status"] in QUIET:
-            if f["rule"] not in folded:
-                folded.add(f["rule"])
-                shown[(f["rule"], f["status"])] += 1
-        else:
-            shown[(f["rule"], f["status"], f["severity"], f["pointer"], f["line"],
-                   f["column"])] += 1
-    return shown
-
-
-def _web_lists(page: Outcome) -> Counter[tuple[Any, ...]]:
-    shown: Counter[tuple[Any, ...]] = Counter()
-    for f in page.findings or ():
-        shown[(f["rule"], f["status"], f["severity"], f["pointer"], f["line"],
-               f["column"])] += 1
-    for rule in page.missing or ():
-        shown[("missing-evidence", rule)] += 1
-    for quiet in page.quiet or ():
-        shown[quiet] += 1
-    return shown
-
-
-_CLI_ERROR = re.compile(r"^stagegate check: (?P<path>.+?): (?:line (?P<line>\d+)"
-                        r"(?:, column (?P<column>\d+))?: )?(?P<message>.*)$", re.S)
-
-
-def cli_outcome(stdout: str, stderr: str, status: int, path: str) -> Outcome:
-    """The outcome of ``stagegate check --format json``: its report (exit 0 or 1) or its load
-    error (exit 2, one line on stderr, nothing on stdout)."""
-    if status == 2:
-        assert stdout == "", stdout[:500]
-        match = _CLI_ERROR.match(stderr.strip())
-        assert match and match["path"] == path, stderr
-        return Outcome(error={"code": None, "message": match["message"],
-                              "line": int(match["line"]) if match["line"] else None,
-                              "column": int(match["column"]) if match["column"] else None})
-    assert status in (0, 1), (status, stderr)
-    report = json.loads(stdout)
-    return Outcome(target=report["decision"]["target"],
-                   findings=tuple(_finding(f, "rule_id") for f in report["findings"]))
-
-
-class GatePage(HTMLParser):
-    """Reads the version page: the gate panel's target and findings (``data-finding``
-    items one by one, ``data-quiet`` items folded per rule, ``data-missing`` groups with
-    their ``data-rule`` items) and a load error (``data-load-error`` with its ``data-code``,
-    ``data-line``, ``data-column`` and ``data-message`` text)."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.target: str | None = None
-        self.findings: list[dict[str, Any]] = []
-        self.quiet: list[tuple[str, str]] = []
-        self.missing: list[str] = []
-        self.error: dict[str, Any] | None = None
-        self._in_gate = False
-        self._in_missing = False
-        self._message: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
-        if tag == "section" and a.get("id") == "gate":
-            self._in_gate = True
-            self.target = a.get("data-target")
-        if "data-load-error" in a:
-            self.error = {"code": a.get("data-code"), "message": None,
-                          "line": _int(a.get("data-line")), "column": _int(a.get("data-column"))}
-        if "data-message" in a and self.error is not None and self._message is None:
-            self._message = []
-        if not self._in_gate or tag != "li":
-            return
-        if "data-finding" in a:
-            self._in_missing = False
-            self.findings.append({"rule": a["data-rule"], "status": a["data-status"],
-                                  "severity": a["data-severity"],
-                                  "pointer": a.get("data-pointer"),
-                                  "line": _int(a.get("data-line")),
-                                  "column": _int(a.get("data-column"))})
-        elif "data-missing" in a:
-            self._in_missing = True
-        elif "data-quiet" in a:
-            self._in_missing = False
-            self.quiet.append((str(a["data-rule"]), str(a["data-status"])))
-        elif "data-rule" in a and self._in_missing:
-            self.missing.append(str(a["data-rule"]))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "section":
-            self._in_gate = False
-        if tag == "span" and self._message is not None and self.error is not None:
-            if self.error["message"] is None:
-                self.error["message"] = " ".join("".join(self._message).split())
-            self._message = None
-
-    def handle_data(self, data: str) -> None:
-        if self._message is not None:
-            self._message.append(data)
-
-    @classmethod
-    def read(cls, html: str) -> Outcome:
-        page = cls()
-        page.feed(html)
-        page.close()
-        if page.error is not None:
-            return Outcome(error=page.error)
-        return Outcome(target=page.target, findings=tuple(page.findings),
-                       quiet=tuple(page.quiet), missing=tuple(page.missing))
-
-
-def _int(value: str | None) -> int | None:
-    return int(value) if value else None
-
-
 # ------------------------------------------------------------------------------ entrypoints
 class Entrypoints:
     """The three ways in, on one app shared by the module (API ``parity``, team ``shop``;
@@ -268,8 +127,6 @@ class Entrypoints:
         self.client = app.test_client()
         self.folder = folder
         self._numbers = itertools.count(1)
-        module, name = console.OFFLINE_COMMANDS["check"]
-        self.command = getattr(importlib.import_module(module), name)
         created = self.client.post("/api/v1/apis", json={"name": "parity", "title": "Parity",
                                                          "team": "shop"})
         assert created.status_code == 201, created.get_data(as_text=True)
@@ -287,11 +144,7 @@ class Entrypoints:
 
     def cli(self, path: Path, *options: str) -> Outcome:
         """``stagegate check`` in this process (the console entry's command object)."""
-        result = CliRunner().invoke(self.command, [str(path), "--stage", STAGE,
-                                                   "--format", "json", *options])
-        assert result.exception is None or isinstance(result.exception, SystemExit), (
-            f"the CLI crashed: {result.exception!r}")
-        return cli_outcome(result.stdout, result.stderr, result.exit_code, str(path))
+        return run_check(path, *options)
 
     def cli_process(self, path: Path) -> Outcome:
         """``stagegate check`` as a process of its own (the installed console script)."""
@@ -316,7 +169,7 @@ class Entrypoints:
         compliance = self.client.get(f"{url}/compliance").get_json()
         assert compliance["findings"] == body["compliance"]["findings"]
         return Outcome(target=compliance["target"],
-                       findings=tuple(_finding(f, "rule") for f in compliance["findings"]))
+                       findings=tuple(finding_of(f, "rule") for f in compliance["findings"]))
 
     def web(self, raw: bytes) -> Outcome:
         """The upload form (a file), then the version page it leads to (for a large
@@ -337,21 +190,6 @@ class Entrypoints:
         return GatePage.read(shown.get_data(as_text=True))
 
 
-#: a boundary the multipart body of :func:`multipart` is sure not to contain
-BOUNDARY = "stagegate-parity-" + "0123456789abcdef" * 2
-
-
-def multipart(raw: bytes) -> bytes:
-    """``raw`` as the form's ``spec_file`` in a ``multipart/form-data`` body (RFC 7578), as a
-    browser sends a picked file (encoded here: the test client's own encoder leaves the
-    temporary file of a large body open)."""
-    assert BOUNDARY.encode() not in raw
-    return (f"--{BOUNDARY}\r\n"
-            'Content-Disposition: form-data; name="spec_file"; filename="openapi.yaml"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n").encode() + raw + \
-        f"\r\n--{BOUNDARY}--\r\n".encode()
-
-
 @pytest.fixture(scope="module")
 def entrypoints(module_app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Entrypoints:
     """The entrypoints on the module's app; background checks run in the embedded thread."""
@@ -361,30 +199,6 @@ def entrypoints(module_app: Flask, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 # ------------------------------------------------------------------------------ the test
-def assert_same(cli: Outcome, rest: Outcome, web: Outcome) -> None:
-    """CLI, REST and web agree (see the module docstring)."""
-    if rest.error is not None or cli.error is not None or web.error is not None:
-        assert cli.error is not None and rest.error is not None and web.error is not None, (
-            f"only some entrypoints refused the document: CLI {cli.error}, REST {rest.error}, "
-            f"web {web.error}")
-        assert web.error == rest.error
-        expected = {**rest.error, "code": None}
-        if rest.error["code"] == "too_large":  # the same sizes; each says how to raise its limit
-            assert str(cli.error["message"]).startswith(rest.error["message"].split("Split")[0])
-            expected["message"] = cli.error["message"]
-        assert cli.error == expected
-        return
-    assert cli.target == rest.target == web.target == STAGE
-    assert cli.findings is not None and rest.findings is not None
-    assert Counter(map(_key, cli.findings)) == Counter(map(_key, rest.findings))
-    assert as_page_lists(rest.findings) == _web_lists(web)
-
-
-def _key(finding: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(finding[k] for k in ("rule", "status", "severity", "pointer", "line", "column",
-                                      "message"))
-
-
 @pytest.mark.parametrize("read", list(_documents()))
 def test_cli_rest_and_web_give_the_same_findings(entrypoints, read):
     raw = read()
