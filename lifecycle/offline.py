@@ -51,7 +51,7 @@ def _read(path: str, max_bytes: int) -> bytes:
         if path == "-":
             raw = sys.stdin.buffer.read(max_bytes + 1)
             if len(raw) > max_bytes:
-                raise too_large(len(raw), max_bytes, RAISE_LIMIT)
+                raise too_large(None, max_bytes, RAISE_LIMIT)
             return raw
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size

@@ -60,14 +60,14 @@ class LoadLimits:
 RAISE_LIMIT = "ask an administrator to raise STAGEGATE_SPEC_MAX_BYTES"
 
 
-def too_large(size: int, max_bytes: int, how_to_raise: str = RAISE_LIMIT) -> SpecLoadError:
-    """The ``too_large`` load error of a ``size``-byte document over ``max_bytes`` (the one
-    wording of every entrypoint; ``how_to_raise`` names the entrypoint's own setting)."""
-    return SpecLoadError(
-        "too_large",
-        f"The document is {size:,} bytes; the limit is {max_bytes:,} bytes. "
-        f"Split it or {how_to_raise}.",
-    )
+def too_large(size: int | None, max_bytes: int, how_to_raise: str = RAISE_LIMIT
+              ) -> SpecLoadError:
+    """The ``too_large`` load error of a ``size``-byte document (``None``: a stream read no
+    further than the limit) over ``max_bytes`` — the one wording of every entrypoint;
+    ``how_to_raise`` names the entrypoint's own setting."""
+    what = f"The document is {size:,} bytes; the limit is" if size is not None else \
+        "The document is larger than the limit of"
+    return SpecLoadError("too_large", f"{what} {max_bytes:,} bytes. Split it or {how_to_raise}.")
 
 
 def load_document(raw: bytes, limits: LoadLimits | None = None) -> SpecDocument:

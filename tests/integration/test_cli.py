@@ -102,6 +102,9 @@ class TestCheck:
     def test_too_large_missing_file_and_unknown_pack_exit_2(self, tmp_path):
         result = check(str(SPECS / "payments.yaml"), "--max-bytes", "100")
         assert (result.exit_code, "limit is 100 bytes" in result.stderr) == (2, True)
+        result = check("-", "--max-bytes", "100", input=b"#" * 300)
+        assert (result.exit_code, "larger than the limit of 100 bytes" in result.stderr) == (
+            2, True)
         result = check(str(tmp_path / "missing.yaml"))
         assert (result.exit_code, "cannot read" in result.stderr) == (2, True)
         result = check(str(SPECS / "payments.yaml"), "--policy", "no-such-pack")
