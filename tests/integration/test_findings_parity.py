@@ -8,7 +8,9 @@ The same bytes go through the three entrypoints:
    also through the installed ``stagegate`` script in a subprocess;
 2. REST: ``PUT /api/v1/apis/{name}/versions/{v}/spec``, then ``GET …/compliance``;
 3. the web upload form (a file, multipart), then the version page, whose gate panel is read
-   through its ``data-`` attributes (:class:`GatePage`).
+   through its ``data-`` attributes (``paritykit.GatePage``; the comparison is
+   ``paritykit.assert_same``, shared with the pytest-bdd scenario "A pipeline and a person see
+   the same findings").
 
 The gate is the one into ``development`` (a new version's next stage).  Documents: every file
 of the public corpus (``tests/corpus/public``, up to 4.2 MB), of our own corpus
@@ -21,11 +23,19 @@ not-applicable: the first per rule, as :func:`lifecycle.web.presenters.gate_pane
 them).  A document that cannot be read gives the same message, line and column on all three
 and the same code through REST and web (the CLI's exit status is 2 and it prints no report).
 
-Every document goes through all three entrypoints (no subset): the MB-sized ones cost about
-three times a ``stagegate check`` each (Cloudflare's 4.2 MB: ~5 s); the module shares one app
-and database, and each document gets a small version of its own per entrypoint.  Web uploads
-over ``SPEC_ASYNC_BYTES`` (1 MiB) are checked by a ``spec.check`` job (the embedded thread), as
-in production.
+Every document goes through all three entrypoints (no subset) and the module is not marked
+``slow``: an MB-sized document costs about three ``stagegate check`` runs (the four largest
+10–23 s each in the run below), the whole module 32 s of CPU (106 s wall clock on the shared
+2-core machine at load average 10; SQLite).  The module shares one app and
+database (``module_app``), and each document gets a small version of its own per entrypoint.
+Web uploads over ``SPEC_ASYNC_BYTES`` (1 MiB) are checked by a ``spec.check`` job (the
+embedded thread), as in production.
+
+Differences this test found, fixed in the product: ``stagegate check`` refused a document of no
+version Stagegate reads (exit 2, no line) where REST and the web store it with ``SPEC-VALID``
+at its line; the CLI listed every rule's finding at the rule's own severity where REST and the
+web list the gate's (:func:`test_a_pack_of_its_own_gives_the_same_findings_everywhere`); the
+size limit had two wordings.
 """
 
 from __future__ import annotations
