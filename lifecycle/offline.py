@@ -100,6 +100,8 @@ def check_command(path: str, stage: str, policy: str, fmt: str, max_bytes: int |
     try:
         result = check_spec(_read(path, limits.max_bytes), limits)
     except SpecLoadError as exc:
+        if fmt == "json":  # what REST answers to an upload of these bytes
+            click.echo(json.dumps(exc.error_body(), indent=2, ensure_ascii=False))
         where = f"line {exc.line}" + (f", column {exc.column}" if exc.column else "") \
             if exc.line else ""
         _fail(f"{path}: {where + ': ' if where else ''}{exc.message}")

@@ -33,7 +33,7 @@ QUIET = frozenset({"pass", "not-applicable", "waived"})
 class Outcome:
     """What one entrypoint answered: the gate's target and findings (dicts with ``rule``,
     ``status``, ``severity``, ``pointer``, ``line``, ``column`` and — CLI and REST — ``message``),
-    or the load error (``code`` — ``None`` from the CLI —, ``message``, ``line``, ``column``)."""
+    or the load error (``code``, ``message``, ``line``, ``column``)."""
 
     target: str | None = None
     findings: tuple[dict[str, Any], ...] | None = None
@@ -87,14 +87,18 @@ _CLI_ERROR = re.compile(r"^stagegate check: (?P<path>.+?): (?:line (?P<line>\d+)
 
 def cli_outcome(stdout: str, stderr: str, status: int, path: str) -> Outcome:
     """The outcome of ``stagegate check --format json``: its report (exit 0 or 1) or its load
-    error (exit 2, one line on stderr, nothing on stdout)."""
+    error (exit 2: REST's error answer on stdout, the same message and place on stderr)."""
     if status == 2:
-        assert stdout == "", stdout[:500]
+        body = json.loads(stdout)
+        error = {k: body["details"][k] for k in ("code", "message", "line", "column")}
+        assert body["message"] == error["message"]
+        assert body["error"] == ("too_large" if error["code"] == "too_large"
+                                 else "spec_unreadable")
         match = _CLI_ERROR.match(stderr.strip())
         assert match and match["path"] == path, stderr
-        return Outcome(error={"code": None, "message": match["message"],
-                              "line": int(match["line"]) if match["line"] else None,
-                              "column": int(match["column"]) if match["column"] else None})
+        assert (match["message"], _int(match["line"]), _int(match["column"])) == (
+            error["message"], error["line"], error["column"]), stderr
+        return Outcome(error=error)
     assert status in (0, 1), (status, stderr)
     report = json.loads(stdout)
     return Outcome(target=report["decision"]["target"],
@@ -194,7 +198,7 @@ def assert_same(cli: Outcome, rest: Outcome, web: Outcome) -> None:
             f"only some entrypoints refused the document: CLI {cli.error}, REST {rest.error}, "
             f"web {web.error}")
         assert web.error == rest.error
-        expected = {**rest.error, "code": None}
+        expected = dict(rest.error)
         if rest.error["code"] == "too_large":  # the same sizes; each says how to raise its limit
             assert str(cli.error["message"]).startswith(rest.error["message"].split("Split")[0])
             expected["message"] = cli.error["message"]

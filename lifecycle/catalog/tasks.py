@@ -93,8 +93,7 @@ def check_upload(ctx: jobs.JobContext) -> dict[str, Any]:
         revision, created = services.upload_spec(name, version, ctx.input, uploader=uploader,
                                                  progress=ctx.progress)
     except SpecLoadError as exc:
-        code = "too_large" if exc.code == "too_large" else "spec_unreadable"
-        raise jobs.JobFailed(code, exc.message, exc.to_dict()) from exc
+        raise jobs.JobFailed(exc.error, exc.message, exc.to_dict()) from exc
     except DomainError as exc:
         raise jobs.JobFailed(exc.code, exc.message) from exc
     return {"api": name, "version": version, "revision": revision.number,

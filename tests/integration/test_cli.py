@@ -99,6 +99,16 @@ class TestCheck:
         assert (valid["status"], valid["pointer"], valid["line"]) == ("fail", pointer, line)
         assert message in valid["message"]
 
+    def test_an_unreadable_document_in_json_format_prints_rests_answer(self, tmp_path):
+        path = tmp_path / "doc.yaml"
+        path.write_bytes(b"openapi: 3.1.0\ninfo: [x\n")
+        result = check(str(path), "--format", "json")
+        assert result.exit_code == 2
+        body = json.loads(result.stdout)
+        assert (body["error"], body["details"]["code"], body["details"]["line"]) == (
+            "spec_unreadable", "syntax", 3)
+        assert body["message"] in result.stderr
+
     def test_too_large_missing_file_and_unknown_pack_exit_2(self, tmp_path):
         result = check(str(SPECS / "payments.yaml"), "--max-bytes", "100")
         assert (result.exit_code, "limit is 100 bytes" in result.stderr) == (2, True)

@@ -20,8 +20,9 @@ message for message (rule, status, severity, pointer, line, column, message); th
 the same rule, status, severity, pointer, line and column of every finding it lists one by
 one (failures, errors) and the same status per rule of the ones it folds (pass,
 not-applicable: the first per rule, as :func:`lifecycle.web.presenters.gate_panel` lists
-them).  A document that cannot be read gives the same message, line and column on all three
-and the same code through REST and web (the CLI's exit status is 2 and it prints no report).
+them).  A document that cannot be read gives the same error on all three: code, message,
+line and column (the CLI exits 2 and prints REST's error answer; over the size limit each
+entrypoint names its own way to raise the limit after the same first sentence).
 
 Every document goes through all three entrypoints (no subset) and the module is not marked
 ``slow``: an MB-sized document costs about three ``stagegate check`` runs (the four largest
@@ -33,9 +34,11 @@ embedded thread), as in production.
 
 Differences this test found, fixed in the product: ``stagegate check`` refused a document of no
 version Stagegate reads (exit 2, no line) where REST and the web store it with ``SPEC-VALID``
-at its line; the CLI listed every rule's finding at the rule's own severity where REST and the
-web list the gate's (:func:`test_a_pack_of_its_own_gives_the_same_findings_everywhere`); the
-size limit had two wordings.
+at its line; the CLI printed no code for a document it could not read (now REST's error
+answer with ``--format json``); the CLI listed every rule's finding at the rule's own
+severity where REST and the web list the gate's
+(:func:`test_a_pack_of_its_own_gives_the_same_findings_everywhere`); the size limit had two
+wordings.
 """
 
 from __future__ import annotations
