@@ -26,9 +26,9 @@ entrypoint names its own way to raise the limit after the same first sentence).
 
 Every document goes through all three entrypoints (no subset) and the module is not marked
 ``slow``: an MB-sized document costs about three ``stagegate check`` runs (the four largest
-10–23 s each in the run below), the whole module 32 s of CPU (106 s wall clock on the shared
-2-core machine at load average 10; SQLite).  The module shares one app and
-database (``module_app``), and each document gets a small version of its own per entrypoint.
+7–23 s each), the whole module 32 s of CPU (70–106 s wall clock on the shared 2-core machine
+at load average 8–10; SQLite).  The module shares one app and database (``module_app``), and
+each document gets a small version of its own per entrypoint.
 Web uploads over ``SPEC_ASYNC_BYTES`` (1 MiB) are checked by a ``spec.check`` job (the
 embedded thread), as in production.
 
