@@ -198,7 +198,8 @@ def app(database_url: str, _schema: None) -> Iterator[Flask]:
 def module_app(database_url: str, _schema: None) -> Iterator[Flask]:
     """One app shared by every test of a module (for modules whose tests build on costly
     state, e.g. the corpus checked through every entrypoint); its test clients are
-    :class:`StagegateClient`, its tables are emptied after the module."""
+    :class:`StagegateClient`, its tables are emptied after the module.  Not for modules that
+    also use ``app`` (which empties the same tables after each test)."""
     app = create_app(_config(database_url))
     app.test_client_class = StagegateClient
     yield app
