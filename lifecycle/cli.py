@@ -2,8 +2,11 @@
 
 - ``stagegate check PATH [--stage STAGE] [--policy PACK] [--format text|json|sarif]`` —
   no server, no database, no app.  Exit 0: the document would pass the gate into STAGE;
-  1: blocked; 2: the input could not be checked (unreadable, not OpenAPI, too large, unknown
-  pack), with the reason on stderr.
+  1: blocked; 2: the input could not be checked (unreadable, not a mapping, too large, unknown
+  pack), with the reason on stderr — and, for a document that cannot be read, with
+  ``--format json`` REST's answer to its upload on stdout (``{"error", "message",
+  "details": {"code", "message", "line", "column"}}``).  A readable document of no version
+  Stagegate reads is reported like its upload (``SPEC-VALID`` fails at its line; exit 1).
   The document alone is judged: the gate's token and JWKS rules are left out (see below).
   ``check``, ``jwks check``, ``token inspect`` and ``gateway …`` live in
   :mod:`lifecycle.offline` and :mod:`lifecycle.offline_evidence`; the console script

@@ -29,8 +29,7 @@ from policies.gate import decide
 from policies.packs import PackError, PolicyPack, load_pack
 from policies.report import render_json, render_sarif, render_text
 from policies.rules import Evidence, get_rule, has_rule
-from policies.wording import file_size
-from specs import LoadLimits, SpecLoadError
+from specs import LoadLimits, SpecLoadError, too_large
 
 EXIT_PASS, EXIT_BLOCKED, EXIT_UNCHECKABLE = 0, 1, 2
 
@@ -40,20 +39,26 @@ def _fail(message: str) -> NoReturn:
     sys.exit(EXIT_UNCHECKABLE)
 
 
+#: the CLI's own way to raise the size limit, in the ``too_large`` message
+RAISE_LIMIT = "raise the limit with --max-bytes"
+
+
 def _read(path: str, max_bytes: int) -> bytes:
-    """The bytes of ``path`` (``-`` is stdin); exits 2 when unreadable or over ``max_bytes``."""
+    """The bytes of ``path`` (``-`` is stdin); exits 2 when unreadable.
+
+    :raises SpecLoadError: ``too_large`` over ``max_bytes`` (the upload's wording; stdin is
+        read no further than one byte over the limit).
+    """
     try:
         if path == "-":
             raw = sys.stdin.buffer.read(max_bytes + 1)
             if len(raw) > max_bytes:
-                _fail(f"-: the document is larger than the limit of {max_bytes} bytes "
-                      f"({file_size(max_bytes)}; --max-bytes).")
+                raise too_large(None, max_bytes, RAISE_LIMIT)
             return raw
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size > max_bytes:
-                _fail(f"{path}: the document is {size} bytes ({file_size(size)}); the limit "
-                      f"is {max_bytes} bytes ({file_size(max_bytes)}; --max-bytes).")
+                raise too_large(size, max_bytes, RAISE_LIMIT)
             return fh.read(max_bytes + 1)
     except OSError as exc:
         _fail(f"{path}: cannot read: {exc.strerror or exc}")
@@ -110,21 +115,16 @@ def check_command(path: str, stage: str, policy: str, fmt: str, max_bytes: int |
         pack = load_pack(policy)
     except PackError as exc:
         _fail(f"cannot load policy pack {policy!r}: {exc}")
-    raw = _read(path, limits.max_bytes)
     try:
-        result = check_spec(raw, limits)
+        result = check_spec(_read(path, limits.max_bytes), limits)
     except SpecLoadError as exc:
+        if fmt == "json":  # what REST answers to an upload of these bytes
+            click.echo(json.dumps(exc.error_body(), indent=2, ensure_ascii=False))
         where = f"line {exc.line}" + (f", column {exc.column}" if exc.column else "") \
             if exc.line else ""
         _fail(f"{path}: {where + ': ' if where else ''}{exc.message}")
-    if result.document.openapi_version is None:
-        declared = result.document.declared_version
-        _fail(
-            f"{path}: not an OpenAPI document Stagegate can check "
-            + (f"(declares version {declared!r}; " if declared else "(no 'openapi' or "
-               "'swagger' member; ")
-            + "expected Swagger 2.0 or OpenAPI 3.0, 3.1 or 3.2)."
-        )
+    # A document of no version Stagegate reads is judged like an upload: SPEC-VALID fails
+    # where the version is (or is missing), and the report says so (exit 1, not 2).
     decision = decide(spec_part(pack), stage, result.findings)
     if fmt == "text":
         click.echo(render_text(result, decision, path=path))

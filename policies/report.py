@@ -13,7 +13,7 @@ from importlib import metadata
 from typing import Any
 
 from policies.check import SpecCheck
-from policies.findings import Finding, Status
+from policies.findings import Finding
 from policies.gate import GateDecision
 from policies.gateway import GatewayCheck
 from policies.rules import Rule, Severity, all_rules, for_document, get_rule, has_rule
@@ -106,7 +106,7 @@ def render_text(check: SpecCheck, decision: GateDecision, path: str = DEFAULT_PA
     with a newline."""
     doc = check.document
     what = f"{path} ({doc.format}, {_version_label(check)})"
-    failed = [f for f in check.findings if f.status.blocks]
+    failed = [f for f in decision.findings if f.status.blocks]
     if decision.passed:
         lines = [f"PASS: {what} passes the spec rules of the {decision.target} gate "
                  f"(policy pack {decision.pack}).", NOT_JUDGED]
@@ -153,7 +153,9 @@ def render_json(
 ) -> dict[str, Any]:
     """``{"document", "decision", "findings", "issues"}`` as plain JSON values.
 
-    Each finding carries its rule's title, remediation and sources and whether it blocks.
+    ``findings`` are the gate's (the rules the stage applies, at the stage's severities,
+    missing evidence included), each with its rule's title, remediation and sources and
+    whether it blocks.
     """
     doc = check.document
     blocking = _blocking_keys(decision)
@@ -175,17 +177,9 @@ def render_json(
             "pack_sha256": decision.pack_sha256,
             "blocking": [_enriched(f, blocking, version) for f in decision.blocking],
         },
-        "findings": [_enriched(f, blocking, version) for f in _all_findings(check, decision)],
+        "findings": [_enriched(f, blocking, version) for f in decision.findings],
         "issues": [issue.to_dict() for issue in check.issues],
     }
-
-
-def _all_findings(check: SpecCheck, decision: GateDecision) -> list[Finding]:
-    """The check's findings plus the gate's synthesized ``missing-evidence`` ones."""
-    seen = {_key(f) for f in check.findings}
-    extra = [f for f in decision.findings
-             if f.status is Status.MISSING_EVIDENCE and _key(f) not in seen]
-    return [*check.findings, *extra]
 
 
 # ----------------------------------------------------------------------------- SARIF
@@ -212,7 +206,7 @@ def render_sarif(
     blocking = _blocking_keys(decision)
     results = [
         _sarif_result(f, index, path, _key(f) in blocking)
-        for f in _all_findings(check, decision)
+        for f in decision.findings
         if f.status.blocks
     ]
     run: dict[str, Any] = {

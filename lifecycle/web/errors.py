@@ -88,9 +88,8 @@ def domain_error_page(exc: DomainError) -> Any:
 
 def spec_error_page(exc: SpecLoadError) -> Any:
     """The page of an unreadable upload (413 when too large, else 422)."""
-    if exc.code == "too_large":
-        return error_response(413, "too_large", exc.message, exc.to_dict())
-    return error_response(422, "spec_unreadable", exc.message, exc.to_dict())
+    return error_response(413 if exc.error == "too_large" else 422, exc.error, exc.message,
+                          exc.to_dict())
 
 
 def register(app: Flask) -> None:

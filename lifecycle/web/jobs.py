@@ -36,6 +36,9 @@ class JobView:
     :ivar page_url: the version page showing this job (the no-JavaScript refresh target).
     :ivar status_url: the fragment's own URL (polled while running).
     :ivar revision: the revision number a successful ``spec.check`` stored, else ``None``.
+    :ivar error_code: a failed check's load-error code (``syntax``, ``too_large``, …, as the
+        synchronous upload's ``load_error``), with its 1-based ``error_line`` and
+        ``error_column`` when known; ``None`` otherwise.
     """
 
     id: str
@@ -49,6 +52,9 @@ class JobView:
     page_url: str
     status_url: str
     version_fragment_url: str
+    error_code: str | None = None
+    error_line: int | None = None
+    error_column: int | None = None
 
 
 def job_view(job: jobs.Job) -> JobView:
@@ -56,13 +62,25 @@ def job_view(job: jobs.Job) -> JobView:
     name, version = str(job.payload.get("api", "")), str(job.payload.get("version", ""))
     result = job.result or {}
     error = (job.error or {}).get("message") if job.error else None
+    details = (job.error or {}).get("details")
+    where = details if isinstance(details, dict) else {}
     page = url_for("web.version_page", name=name, version=version, job=job.id)
     return JobView(
         id=job.id, state=job.state, progress=job.progress, message=job.message,
         done=job.job_state.done,
         revision=result.get("revision") if isinstance(result.get("revision"), int) else None,
         created=bool(result.get("created")), error=error, page_url=page,
-        status_url=url_for("web.job_status", job_id=job.id), version_fragment_url=page)
+        status_url=url_for("web.job_status", job_id=job.id), version_fragment_url=page,
+        error_code=_text_or_none(where.get("code")), error_line=_int_or_none(where.get("line")),
+        error_column=_int_or_none(where.get("column")))
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def version_job(name: str, version: str, job_id: str | None) -> JobView | None:

@@ -336,6 +336,9 @@ def _upload_in_background(name: str, version: str, raw: bytes, form: UploadSpecF
     polls; plain form: 303 to the version page showing the job)."""
     try:
         job = tasks.submit_upload(name, version, raw, uploader=current_actor(), now=clock())
+    except SpecLoadError as exc:  # over the size limit: refused before anything is queued
+        return render_version(name, version, 422, upload_form=form,
+                              load_error=_load_error_view(exc, raw))
     except Conflict as exc:
         flash(exc.message, "error")
         return render_version(name, version, 409, upload_form=form)
