@@ -17,7 +17,7 @@ from policies.findings import Finding
 from policies.gate import GateDecision
 from policies.gateway import GatewayCheck
 from policies.rules import Rule, Severity, all_rules, for_document, get_rule, has_rule
-from policies.wording import plural, readable_pointer
+from specs.wording import plural, readable_pointer
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"

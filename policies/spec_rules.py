@@ -22,12 +22,12 @@ from urllib.parse import urlsplit
 from policies import algorithms, credentials
 from policies.findings import Finding, Status
 from policies.rules import Evidence, Severity, get_rule
-from policies.wording import plural
 from specs import LoadLimits, SpecLoadError, load_document
 from specs import pointer as jp
 from specs.document import SpecDocument
 from specs.index import Operation, SecurityScheme, SpecIndex
 from specs.validate import ValidationIssue, external_refs
+from specs.wording import plural
 
 SpecRuleFn = Callable[[SpecDocument, SpecIndex, Sequence[ValidationIssue]], list[Finding]]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from policies.wording import plural
+from specs.wording import plural
 
 if TYPE_CHECKING:
     from policies.gate import GateDecision

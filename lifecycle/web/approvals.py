@@ -49,7 +49,7 @@ from lifecycle.web.forms import (
 )
 from lifecycle.web.version_page import Page, render_version
 from lifecycle.web.views import _done
-from policies.wording import plural
+from specs.wording import plural
 
 VERSION = "/apis/<name>/versions/<version>"
 

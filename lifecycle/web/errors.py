@@ -19,8 +19,8 @@ from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntit
 
 from lifecycle.core.errors import DomainError
 from lifecycle.core.extensions import db, htmx
-from policies.wording import file_size
 from specs import SpecLoadError
+from specs.wording import file_size
 
 #: machine-readable codes of plain HTTP errors
 HTTP_CODES: dict[int, str] = {

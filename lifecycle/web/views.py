@@ -58,9 +58,9 @@ from lifecycle.web.forms import (
 from lifecycle.web.jobs import job_view
 from lifecycle.web.version_page import Page, render_version
 from policies.rules import all_rules, get_rule
-from policies.wording import file_size, plural, readable_pointer
 from specs import SpecLoadError
 from specs.document import excerpt_lines
+from specs.wording import file_size, plural, readable_pointer
 
 #: headings of the rule catalog, by the evidence kind the rules read
 EVIDENCE_LABELS = {

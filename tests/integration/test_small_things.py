@@ -196,7 +196,7 @@ def test_check_names_sizes_in_true_units(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(check_command, ["big.yaml", "--max-bytes", "2048"])
     assert result.exit_code == 2
-    assert "the document is 3015 bytes (2.9 KiB); the limit is 2048 bytes (2.0 KiB" \
+    assert "The document is 3,015 bytes (2.9 KiB); the limit is 2,048 bytes (2.0 KiB)" \
         in result.stderr
 
 

@@ -1,8 +1,9 @@
 """Words for people: counted nouns (``1 finding``, ``2 findings``), JSON pointers as read
 (``/paths/{id}/get`` rather than ``/paths/~1{id}/get``) and byte counts (``4.0 MiB``).
 
-Used by the text reports (:mod:`policies.report`) and, as template filters, by the web
-pages (:mod:`lifecycle.web.views`), so the command line and the pages say the same thing.
+Used by the loader's messages (:func:`specs.load.too_large`), the text reports
+(:mod:`policies.report`) and, as template filters, the web pages (:mod:`lifecycle.web.views`),
+so the command line, REST and the pages say the same thing.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""People's words: plurals, JSON pointers, byte counts (policies.wording)."""
+"""People's words: plurals, JSON pointers, byte counts (specs.wording)."""
 
 from __future__ import annotations
 
 import pytest
 
-from policies.wording import file_size, plural, pointer_segments, readable_pointer
+from specs.wording import file_size, plural, pointer_segments, readable_pointer
 
 
 @pytest.mark.parametrize(("count", "noun", "expected"), [
