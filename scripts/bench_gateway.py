@@ -190,7 +190,7 @@ class BareCrypto:
         self.ec.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
 
 
-def start_validator(url: str, kek: str, workers: int,
+def start_validator(url: str, kek: str, workers: int, threads: int,
                     log: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "VALIDATOR_REPLAY_URI"}
@@ -198,7 +198,8 @@ def start_validator(url: str, kek: str, workers: int,
                 "STAGEGATE_SECRET_KEY": "bench"})
     stagegate = str(Path(sys.executable).with_name("stagegate"))
     proc = subprocess.Popen([stagegate, "validator", "--bind", f"127.0.0.1:{port}",
-                             "--workers", str(workers), "--log-level", "warning"],
+                             "--workers", str(workers), "--threads", str(threads),
+                             "--log-level", "warning"],
                             stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -269,6 +270,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4,
+                        help="threads per validator worker (1: sync workers)")
     parser.add_argument("--database", default=None, help="a PostgreSQL URL (default: SQLite)")
     args = parser.parse_args()
 
@@ -296,7 +299,8 @@ def main() -> None:
         local = build_validator(app, decisions="batch")
         local_new = [minter.token()[0] for _ in range(n_new + 5)]
 
-        validator, vport = start_validator(url, kek, args.workers, tmp / "validator.log")
+        validator, vport = start_validator(url, kek, args.workers, args.threads,
+                                           tmp / "validator.log")
         up_bundle = prepare_bundle({"nginx.conf": _UPSTREAM}, entry="nginx.conf",
                                    prefix=tmp / "upstream", stub_port=1, validator_port=1)
         upstream_port = up_bundle.listeners[0].port
@@ -349,7 +353,7 @@ def main() -> None:
 
     print(f"\nGateway benchmark: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
           f"load average before {load_before[0]:.2f} / after {load_after[0]:.2f}, "
-          f"validator workers {args.workers}, "
+          f"validator workers {args.workers} x threads {args.threads}, "
           f"database {'SQLite' if not args.database else 'PostgreSQL'}")
     print(f"{args.rounds} alternating rounds x {args.batch} requests per mode, one request at a "
           f"time per kept-alive TLS connection; {wall:.1f} s; errors {errors}; "
