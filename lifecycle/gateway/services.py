@@ -416,7 +416,7 @@ def prove(version_obj: ApiVersion, config: GatewayConfig, clock: Any) -> ProofRe
 
     return run_proof(config_files(config), entry=config.entry,
                      version=api_version_label(version_obj), profile=profile,
-                     single_use=False, clock=proof_clock, nginx=nginx_binary())
+                     clock=proof_clock, nginx=nginx_binary())
 
 
 def store_proof(version_obj: ApiVersion, config: GatewayConfig | None, result: ProofResult,
