@@ -43,7 +43,6 @@ import hmac
 import secrets
 import threading
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,6 +58,7 @@ from lifecycle.core import crypto_store
 from lifecycle.core.clock import clock
 from lifecycle.core.errors import KeyStoreUnavailable, NotFound, ValidationFailed
 from lifecycle.core.extensions import db
+from lifecycle.core.lru import LruCache
 from policies.tokens import TokenProfile, check_token
 
 PAT_PREFIX = "sgp_"
@@ -103,11 +103,15 @@ def _max_days() -> int:
 
 
 def create_pat(user: User, name: str, expires_days: int,
-               now: datetime | None = None) -> tuple[str, PersonalAccessToken]:
+               now: datetime | None = None, *,
+               actor: User | str) -> tuple[str, PersonalAccessToken]:
     """Create a PAT for ``user``; the token text is returned here and never again.
 
     :param name: 1–100 characters, to recognise it in the list.
     :param expires_days: whole days, 1 to ``PAT_MAX_DAYS`` (default 365).
+    :param actor: who creates it, for the audit trail: the signed-in user (a :class:`User`,
+        on the account page) or the operator's label (``"cli"`` for ``stagegate tokens
+        create``).
     :returns: ``(token, row)``.
     :raises ValidationFailed: bad name or expiry.
     """
@@ -128,7 +132,8 @@ def create_pat(user: User, name: str, expires_days: int,
                               secret_hash=_hash(token), created_at=moment,
                               expires_at=moment + timedelta(days=expires_days))
     db.session.add(row)
-    _audit("token.created", user.email, f"user:{user.email}",
+    _audit("token.created", actor.email if isinstance(actor, User) else str(actor),
+           f"user:{user.email}",
            {"token": row.client_id, "name": name, "expires_at": row.expires_at.isoformat()})
     db.session.commit()
     return token, row
@@ -373,33 +378,18 @@ class VerifiedTokens:
     """
 
     def __init__(self, size: int = VERIFIED_CACHE_SIZE) -> None:
-        self._size = size
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[bytes, _Verified] = OrderedDict()
+        self._entries: LruCache[bytes, _Verified] = LruCache(size)
 
     def get(self, digest: bytes, now: int) -> _Verified | None:
-        with self._lock:
-            found = self._entries.get(digest)
-            if found is None:
-                return None
-            if now >= found.expires:
-                del self._entries[digest]
-                return None
-            if now < found.not_before:
-                return None
-            self._entries.move_to_end(digest)
-            return found
+        """The verification of the token with this SHA-256 while ``now`` (seconds since the
+        epoch) is inside its validity window; else ``None``."""
+        return self._entries.get(digest, lambda e: e.not_before <= now < e.expires)
 
     def put(self, digest: bytes, entry: _Verified) -> None:
-        with self._lock:
-            self._entries[digest] = entry
-            self._entries.move_to_end(digest)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+        self._entries.put(digest, entry)
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self._entries.clear()
 
     def __len__(self) -> int:
         return len(self._entries)

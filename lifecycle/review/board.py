@@ -1,7 +1,8 @@
 """The board's read: one page of version cards from the stored summaries, filtered and
 ordered in SQL, and the count per stage.
 
-Two queries whatever the number of versions: the counts per stage (one ``GROUP BY``) and the
+Two queries whatever the number of versions — one while nothing shown has changed
+(:mod:`lifecycle.review.board_cache`): the counts per stage (one ``GROUP BY``) and the
 page (``LIMIT``/``OFFSET`` over versions ⋈ APIs ⋈ teams ⋈ summaries with an ``EXISTS`` for a
 pending promotion request).  No revision, finding or evidence row is loaded: a card shows the
 API's name, title and team, the version, its stage and the summary's verdict.
@@ -30,6 +31,7 @@ from lifecycle.catalog.models import Api, ApiVersion
 from lifecycle.core.errors import ValidationFailed
 from lifecycle.core.extensions import db
 from lifecycle.gates.models import VersionSummary
+from lifecycle.review import board_cache
 from lifecycle.review.models import PromotionRequest
 
 #: a verdict changing by the clock within this long counts as "expiring"
@@ -49,7 +51,8 @@ class CardRow:
 
     ``badge``: ``pass``, ``blocked``, ``none`` (no spec), ``production``, ``final``
     (retired) or ``pending`` (no summary yet); ``attention``: ``blocked``, ``approval``,
-    ``expiring`` or ``None``.
+    ``expiring`` or ``None``; ``proven``: the gateway is *enforced and proven* (the summary's
+    ``proven_until`` is after the board's ``now``; never for a retired version).
     """
 
     api: str
@@ -64,6 +67,7 @@ class CardRow:
     blocking_missing: int
     valid_until: datetime | None
     attention: str | None
+    proven: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +153,12 @@ def board_page(*, query: str | None = None, stage: str | None = None,
     if stage and stage not in stages.STAGES:
         raise ValidationFailed({"stage": f"Unknown stage; use one of {', '.join(stages.STAGES)}."})
     limit = max(1, min(MAX_LIMIT, limit))
+    return board_cache.cached(("page", query, stage, limit, offset), now,
+                              lambda: _board_page(query, stage, limit, offset, now))
+
+
+def _board_page(query: str | None, stage: str | None, limit: int, offset: int,
+                now: datetime) -> BoardPage:
     counts = stage_counts(query)
     total = counts.get(stage, 0) if stage else sum(counts.values())
     pending = (sa.select(PromotionRequest.id)
@@ -169,7 +179,7 @@ def board_page(*, query: str | None = None, stage: str | None = None,
                       VersionSummary.version_id, VersionSummary.passed,
                       VersionSummary.revision_id, VersionSummary.blocking,
                       VersionSummary.blocking_failed, VersionSummary.blocking_missing,
-                      VersionSummary.valid_until, attention)
+                      VersionSummary.valid_until, attention, VersionSummary.proven_until)
             .join(Api, Api.id == ApiVersion.api_id)
             .outerjoin(Team, Team.id == Api.team_id)
             .outerjoin(VersionSummary, VersionSummary.version_id == ApiVersion.id)
@@ -178,7 +188,7 @@ def board_page(*, query: str | None = None, stage: str | None = None,
             .limit(limit).offset(offset))
     if stage:
         stmt = stmt.where(ApiVersion.stage == stage)
-    cards = [_card(row) for row in db.session.execute(stmt)]
+    cards = [_card(row, now) for row in db.session.execute(stmt)]
     return BoardPage(
         cards=cards, counts=counts, total=total, offset=offset, limit=limit,
         next_offset=offset + limit if offset + limit < total else None,
@@ -186,9 +196,9 @@ def board_page(*, query: str | None = None, stage: str | None = None,
     )
 
 
-def _card(row: sa.Row) -> CardRow:  # type: ignore[type-arg]
+def _card(row: sa.Row, now: datetime) -> CardRow:  # type: ignore[type-arg]
     (name, title, team, version, stage, summarised, passed, revision_id, blocking, failed,
-     missing, valid_until, attention) = row
+     missing, valid_until, attention, proven_until) = row
     target = stages.next_stage(stage)
     if target is None:
         badge = "final"
@@ -203,4 +213,6 @@ def _card(row: sa.Row) -> CardRow:  # type: ignore[type-arg]
     return CardRow(api=name, title=title, team=team, version=version, stage=stage,
                    badge=badge, next_stage=target, blocking=int(blocking or 0),
                    blocking_failed=int(failed or 0), blocking_missing=int(missing or 0),
-                   valid_until=valid_until, attention=ATTENTION_LABELS[int(attention)])
+                   valid_until=valid_until, attention=ATTENTION_LABELS[int(attention)],
+                   proven=proven_until is not None and target is not None
+                   and proven_until > now)

@@ -12,12 +12,22 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
+from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response as BaseResponse
 
 from lifecycle.accounts import apitokens, services, sessions
 from lifecycle.accounts.authz import requires
+from lifecycle.accounts.roles import needs_enrolment
 from lifecycle.core.clock import clock
 from lifecycle.core.errors import ApiError, NotFound, ValidationFailed
 from lifecycle.web.account_forms import (
@@ -27,12 +37,18 @@ from lifecycle.web.account_forms import (
     SecondFactorForm,
     TokenForm,
 )
+from lifecycle.web.errors import error_response
 from lifecycle.web.forms import EmptyForm
 from lifecycle.web.limits import remember_device
 
 LOGIN_FAILED = "The email or password is not correct."
 SECOND_FACTOR_FAILED = "That code is not correct or was used already."
-TOTP_SECRET = "_sg_totp_secret"
+#: the sentence on the sign-in (or second-factor, or password) card when a budget of
+#: :mod:`lifecycle.web.limits` is spent; nothing was checked then
+TOO_MANY_ATTEMPTS = ("Too many attempts in a short time, so this one was not checked. "
+                     "Wait a minute, then try again.")
+#: seconds to wait after a refusal (the budgets are per-minute fixed windows at the least)
+RETRY_AFTER = "60"
 NO_STORE = {"Cache-Control": "no-store"}
 
 Page = str | tuple[str, int] | tuple[str, int, dict[str, str]] | BaseResponse
@@ -108,32 +124,54 @@ def logout() -> BaseResponse:
 
 
 # ------------------------------------------------------------------ second factor
+def _render_enrol(user: Any, secret: str, form: EnrolForm, status: int = 200) -> Page:
+    uri = services.provisioning_uri(user, secret)
+    return render_template("accounts/totp_enrol.html", form=form, secret=secret,
+                           qr=services.qr_data_uri(uri), renew_form=EmptyForm(formdata=None),
+                           forced=needs_enrolment(user)), status, NO_STORE
+
+
 @requires("login", before_enrolment=True)
 def totp_enrol() -> Page:
-    """Enrol an authenticator app: QR code (server-rendered SVG), then a code to confirm;
-    the recovery codes are shown once."""
+    """Enrol an authenticator app: QR code (server-rendered SVG) of the pending secret, then a
+    code to confirm; the recovery codes are shown once.
 
+    The pending secret is kept sealed on the server until confirmed
+    (:func:`~lifecycle.accounts.services.pending_totp_secret`): reloading shows the same one;
+    only the "new code" button (:func:`totp_renew`) replaces it.
+    """
     user = current_user._get_current_object()
     if user.totp_enrolled:
         flash("Your second factor is set up already.", "info")
         return redirect(url_for("accounts.account"), 303)
     form = EnrolForm()
-    secret = session.get(TOTP_SECRET)
-    if request.method == "POST" and isinstance(secret, str) and form.validate_on_submit():
+    secret = services.pending_totp_secret(user)
+    if request.method == "GET":
+        return _render_enrol(user, secret, form)
+    if form.validate_on_submit():
         try:
             codes = services.confirm_totp(user, secret, form.code.data)
         except ValidationFailed as exc:
             form.code.errors = [*form.code.errors, exc.errors["code"]]
         else:
-            session.pop(TOTP_SECRET, None)
             return render_template("accounts/recovery_codes.html", codes=codes), 200, NO_STORE
-    if not isinstance(secret, str) or request.method == "GET":
-        secret = services.new_totp_secret()
-        session[TOTP_SECRET] = secret
-    uri = services.provisioning_uri(user, secret)
-    status = 422 if request.method == "POST" else 200
-    return render_template("accounts/totp_enrol.html", form=form, secret=secret,
-                           qr=services.qr_data_uri(uri)), status, NO_STORE
+    return _render_enrol(user, secret, form, 422)
+
+
+@requires("login", before_enrolment=True)
+def totp_renew() -> Page:
+    """The set-up page's "new code" button: replace the pending secret (an authenticator
+    entry made from the old one stops matching), then show the set-up page again."""
+    user = current_user._get_current_object()
+    if user.totp_enrolled:
+        flash("Your second factor is set up already.", "info")
+        return redirect(url_for("accounts.account"), 303)
+    if not EmptyForm().validate_on_submit():
+        raise ApiError(400, "bad_request", "The form was incomplete; reload the page.")
+    services.pending_totp_secret(user, renew=True)
+    flash("A new key was made. Remove the old Stagegate entry from your authenticator app "
+          "and scan this one.", "info")
+    return redirect(url_for("accounts.totp_enrol"), 303)
 
 
 # ------------------------------------------------------------------ account page
@@ -160,8 +198,9 @@ def create_token() -> Page:
     form = TokenForm()
     if form.validate_on_submit():
         try:
-            token, row = apitokens.create_pat(current_user._get_current_object(),
-                                              form.name.data, form.expires_days.data)
+            user = current_user._get_current_object()
+            token, row = apitokens.create_pat(user, form.name.data, form.expires_days.data,
+                                              actor=user)
         except ValidationFailed as exc:
             for name, message in exc.errors.items():
                 field = getattr(form, name, form.name)
@@ -217,13 +256,41 @@ def logout_everywhere() -> Any:
     return redirect(url_for("accounts.login"), 303)
 
 
+def too_many_attempts(exc: TooManyRequests) -> Any:
+    """A rate-limited POST (:func:`lifecycle.web.limits._consume`): the card the person was
+    using — sign-in, second factor or the account page — with :data:`TOO_MANY_ATTEMPTS`, status
+    429 and ``Retry-After``; the error page for any other endpoint of this blueprint.  The
+    email typed stays in the sign-in form; passwords and codes do not."""
+    headers = {"Retry-After": RETRY_AFTER, **NO_STORE}
+    if request.endpoint == "accounts.login":
+        form = LoginForm()
+        form.password.data = ""
+        return render_template("accounts/login.html", form=form,
+                               error=TOO_MANY_ATTEMPTS), 429, headers
+    if request.endpoint == "accounts.login_totp" and sessions.pending_user() is not None:
+        totp_form = SecondFactorForm()
+        totp_form.code.data = ""
+        return render_template("accounts/login_totp.html", form=totp_form,
+                               error=TOO_MANY_ATTEMPTS), 429, headers
+    if request.endpoint == "accounts.change_password" and current_user.is_authenticated:
+        password_form = PasswordChangeForm(formdata=None)
+        password_form.current.errors = [TOO_MANY_ATTEMPTS]
+        response = make_response(_render_account(429, password_form=password_form))
+        response.headers.update(headers)
+        return response
+    return error_response(429, "too_many_requests", exc.description or TOO_MANY_ATTEMPTS,
+                          title="Too many attempts")
+
+
 def register(bp: Blueprint) -> None:
     """Add this module's views to ``bp`` (the package builds its blueprints per app;
     see ``create_app``)."""
+    bp.register_error_handler(TooManyRequests, too_many_attempts)
     bp.add_url_rule("/login", view_func=login, methods=["GET", "POST"])
     bp.add_url_rule("/login/second-factor", view_func=login_totp, methods=["GET", "POST"])
     bp.add_url_rule("/logout", view_func=logout, methods=["POST"])
     bp.add_url_rule("/account/second-factor", view_func=totp_enrol, methods=["GET", "POST"])
+    bp.add_url_rule("/account/second-factor/new", view_func=totp_renew, methods=["POST"])
     bp.add_url_rule("/account", view_func=account, methods=["GET"])
     bp.add_url_rule("/account/tokens", view_func=create_token, methods=["POST"])
     bp.add_url_rule(

@@ -73,6 +73,7 @@ CASES: tuple[Case, ...] = (
     Case("accounts.logout_everywhere", "POST", "/account/logout-everywhere", "user"),
     Case("accounts.totp_enrol", "GET", "/account/second-factor", "user"),
     Case("accounts.totp_enrol", "POST", "/account/second-factor", "user", data={"code": "1"}),
+    Case("accounts.totp_renew", "POST", "/account/second-factor/new", "user"),
     # ---- admin
     Case("accounts.admin_users", "GET", "/admin/users", "admin"),
     Case("accounts.admin_create_user", "POST", "/admin/users", "admin",
@@ -96,6 +97,11 @@ CASES: tuple[Case, ...] = (
     # ---- web UI
     Case("web.board", "GET", "/", "user"),
     Case("web.rules", "GET", "/rules", "user"),
+    Case("web.audit_page", "GET", "/audit", "audit"),
+    Case("web.audit_export", "GET", "/audit/export.csv", "audit"),
+    Case("web.audit_export", "GET", "/audit/export.json", "audit"),
+    Case("web.audit_verify", "POST", "/audit/verify", "audit"),
+    Case("web.gate_record", "GET", V + "/gate-records/1", "user"),
     Case("web.api_page", "GET", "/apis/orders", "user"),
     Case("web.version_page", "GET", V, "user"),
     Case("web.create_api", "POST", "/apis", "change",
@@ -118,6 +124,13 @@ CASES: tuple[Case, ...] = (
          data={"rotate-grace": "1", "rotate-unit": "days"}),
     Case("web.submit_jwks", "POST", V + "/evidence/jwks", "change"),
     Case("web.analyse_token", "POST", V + "/evidence/tokens", "change"),
+    Case("web.gateway_settings", "POST", V + "/gateway/settings", "change",
+         data={"gw-server_name": "api.example.com"}),
+    Case("web.gateway_generate", "POST", V + "/gateway/generate", "change",
+         data={"gwgen-target": "nginx"}),
+    Case("web.gateway_upload", "POST", V + "/gateway/upload", "change"),
+    Case("web.gateway_config", "GET", V + "/gateway/config", "user"),
+    Case("web.gateway_proof", "POST", V + "/gateway/proofs", "change"),
     # ---- REST API
     # ---- headless administration (REST)
     Case("api.list_users", "GET", "/api/v1/users", "admin"),
