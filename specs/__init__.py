@@ -9,8 +9,6 @@ Public surface::
 Nothing here imports Flask or ``lifecycle``; every function takes and returns plain values.
 """
 
-# first: the validator libraries must find their pydantic-free settings (issue 10)
-from specs import _settings  # noqa: F401 - imported for its effect, before the libraries
 from specs.document import Position, SpecDocument
 from specs.errors import SpecLoadError
 from specs.load import LoadLimits, load_document, too_large
