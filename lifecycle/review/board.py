@@ -49,7 +49,9 @@ class CardRow:
 
     ``badge``: ``pass``, ``blocked``, ``none`` (no spec), ``production``, ``final``
     (retired) or ``pending`` (no summary yet); ``attention``: ``blocked``, ``approval``,
-    ``expiring`` or ``None``.
+    ``expiring`` or ``None``; ``awaiting_approval``: a promotion request is pending (also
+    when the card is blocked, which sorts first); ``failing_rules``: distinct rules that
+    fail; ``missing_evidence``: the evidence kinds whose absence blocks (sorted).
     """
 
     api: str
@@ -64,6 +66,9 @@ class CardRow:
     blocking_missing: int
     valid_until: datetime | None
     attention: str | None
+    awaiting_approval: bool = False
+    failing_rules: int = 0
+    missing_evidence: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +174,8 @@ def board_page(*, query: str | None = None, stage: str | None = None,
                       VersionSummary.version_id, VersionSummary.passed,
                       VersionSummary.revision_id, VersionSummary.blocking,
                       VersionSummary.blocking_failed, VersionSummary.blocking_missing,
-                      VersionSummary.valid_until, attention)
+                      VersionSummary.valid_until, attention, pending.label("awaiting"),
+                      VersionSummary.failing_rules, VersionSummary.missing_evidence)
             .join(Api, Api.id == ApiVersion.api_id)
             .outerjoin(Team, Team.id == Api.team_id)
             .outerjoin(VersionSummary, VersionSummary.version_id == ApiVersion.id)
@@ -188,7 +194,7 @@ def board_page(*, query: str | None = None, stage: str | None = None,
 
 def _card(row: sa.Row) -> CardRow:  # type: ignore[type-arg]
     (name, title, team, version, stage, summarised, passed, revision_id, blocking, failed,
-     missing, valid_until, attention) = row
+     missing, valid_until, attention, awaiting, failing_rules, missing_kinds) = row
     target = stages.next_stage(stage)
     if target is None:
         badge = "final"
@@ -203,4 +209,6 @@ def _card(row: sa.Row) -> CardRow:  # type: ignore[type-arg]
     return CardRow(api=name, title=title, team=team, version=version, stage=stage,
                    badge=badge, next_stage=target, blocking=int(blocking or 0),
                    blocking_failed=int(failed or 0), blocking_missing=int(missing or 0),
-                   valid_until=valid_until, attention=ATTENTION_LABELS[int(attention)])
+                   valid_until=valid_until, attention=ATTENTION_LABELS[int(attention)],
+                   awaiting_approval=bool(awaiting), failing_rules=int(failing_rules or 0),
+                   missing_evidence=tuple((missing_kinds or "").split()))

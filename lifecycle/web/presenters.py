@@ -68,6 +68,36 @@ EVIDENCE_NAMES: dict[str, str] = {
 }
 
 
+def _and(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``"1 failing rule"``, ``"3 failing rules"``."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"
+
+
+def what_blocks(failing_rules: int, missing: Iterable[str], findings: int = 0) -> str:
+    """What blocks a gate in a few words: ``"missing token and JWKS evidence, 3 failing
+    rules"`` — each missing kind of evidence named once (however many rules wait for it),
+    failing rules counted once each (however many places they fail at).
+
+    :param missing: evidence kinds (``spec``, ``token``, ``jwks``, ``gateway``).
+    :param findings: the blocking findings in all, said only when neither of the others is
+        known (``"4 findings"``).
+    """
+    names = [EVIDENCE_NAMES.get(k, k) for k in missing]
+    parts = []
+    if names:
+        parts.append(f"missing {_and(names)} evidence")
+    if failing_rules:
+        parts.append(plural(failing_rules, "failing rule"))
+    if not parts and findings:
+        parts.append(plural(findings, "finding"))
+    return ", ".join(parts)
+
+
 @dataclass(frozen=True)
 class MissingEvidence:
     """Blocking ``missing-evidence`` findings of one evidence ``kind``, shown as one item.
@@ -108,6 +138,12 @@ class GatePanel:
     def failing(self) -> list[FindingView]:
         """Blocking findings other than missing evidence, listed one by one."""
         return [f for f in self.blocking if f.status != "missing-evidence"]
+
+    @property
+    def what_blocks(self) -> str:
+        """``"missing token and JWKS evidence, 3 failing rules"`` (see :func:`what_blocks`)."""
+        return what_blocks(len({f.rule_id for f in self.failing}),
+                           [m.kind for m in self.missing], len(self.blocking))
 
     @property
     def summary(self) -> str:

@@ -96,6 +96,7 @@ CASES: tuple[Case, ...] = (
     # ---- web UI
     Case("web.board", "GET", "/", "user"),
     Case("web.rules", "GET", "/rules", "user"),
+    Case("web.inbox", "GET", "/inbox", "user"),
     Case("web.api_page", "GET", "/apis/orders", "user"),
     Case("web.version_page", "GET", V, "user"),
     Case("web.create_api", "POST", "/apis", "change",
