@@ -87,7 +87,9 @@ def what_blocks(failing_rules: int, missing: Iterable[str], findings: int = 0) -
     :param findings: the blocking findings in all, said only when neither of the others is
         known (``"4 findings"``).
     """
-    names = [EVIDENCE_NAMES.get(k, k) for k in missing]
+    order = list(EVIDENCE_NAMES)
+    kinds = sorted(set(missing), key=lambda k: (order.index(k) if k in order else len(order), k))
+    names = [EVIDENCE_NAMES.get(k, k) for k in kinds]
     parts = []
     if names:
         parts.append(f"missing {_and(names)} evidence")

@@ -56,8 +56,8 @@ from lifecycle.web.forms import (
     UploadSpecForm,
 )
 from lifecycle.web.jobs import job_view
-from lifecycle.web.version_page import Page, render_version
-from policies.rules import all_rules, get_rule
+from lifecycle.web.version_page import Page, gate_refusal, render_version
+from policies.rules import all_rules
 from specs import SpecLoadError
 from specs.document import excerpt_lines
 
@@ -362,8 +362,7 @@ def _move(name: str, version: str, to: str, reason: str | None, **forms: Any) ->
     try:
         record = moves.transition(name, version, to, reason=reason, actor=current_actor())
     except GateFailed as exc:
-        obj = services.get_version(name, version)
-        flash(presenters.gate_panel(obj, exc.decision, get_rule).summary, "error")
+        flash(gate_refusal(services.get_version(name, version), exc.decision), "error")
         return render_version(name, version, 409, decision=exc.decision, **forms)
     except InvalidTransition as exc:
         flash(exc.message, "error")

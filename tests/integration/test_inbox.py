@@ -131,7 +131,7 @@ def test_the_board_names_the_missing_evidence_instead_of_counting_waiting_rules(
     card = text(client.get("/")).split(f'href="{PAGE}"')[1].split("</li>")[0]
     badge = re.search(r"Blocked · ([^<]+)<", card).group(1).strip()
     # dozens of token and key rules wait for evidence; the card names the evidence instead
-    assert badge == "missing gateway configuration, JWKS and token evidence", badge
+    assert badge == "missing token, JWKS and gateway configuration evidence", badge
     assert "finding" not in badge
 
 
