@@ -255,6 +255,8 @@ def render_version(
         "timeline": presenters.timeline(obj.stage),
         "transitions": list(obj.transitions),
         "gate": gate,
+        "findings": presenters.finding_list(gate, request.args.get("severity"),
+                                            request.args.get("rule")),
         "revisions": list(reversed(obj.revisions)),
         "next_stage": next_stage,
         "promote_form": PromoteForm(formdata=None, to=next_stage),

@@ -59,7 +59,7 @@ from lifecycle.web.jobs import job_view
 from lifecycle.web.version_page import Page, gate_refusal, render_version
 from policies.rules import all_rules
 from specs import SpecLoadError
-from specs.document import excerpt_lines
+from specs.document import excerpt_window
 
 #: headings of the rule catalog, by the evidence kind the rules read
 EVIDENCE_LABELS = {
@@ -296,7 +296,8 @@ def create_api_version(name: str) -> Page:
 # ------------------------------------------------------------------------------ version page
 def _load_error_view(exc: SpecLoadError, raw: bytes) -> dict[str, Any]:
     text = raw.decode("utf-8", errors="replace")
-    excerpt = excerpt_lines(text, exc.line, context=presenters.EXCERPT_CONTEXT) if exc.line else []
+    excerpt = excerpt_window(text, exc.line, exc.column, context=presenters.EXCERPT_CONTEXT,
+                             width=presenters.EXCERPT_WIDTH) if exc.line else []
     return {"message": exc.message, "code": exc.code, "line": exc.line, "column": exc.column,
             "excerpt": excerpt}
 
