@@ -68,6 +68,9 @@ def card_dict(card: CardRow) -> dict[str, Any]:
         "blocking": card.blocking,
         "blocking_failed": card.blocking_failed,
         "blocking_missing": card.blocking_missing,
+        "failing_rules": card.failing_rules,
+        "missing_evidence": list(card.missing_evidence),
+        "awaiting_approval": card.awaiting_approval,
         "valid_until": _time(card.valid_until),
         "url": url_for("api.get_version", name=card.api, version=card.version),
     }

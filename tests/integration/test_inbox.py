@@ -111,6 +111,9 @@ def test_the_board_shows_awaiting_approval_even_when_the_gate_blocks_since(
     assert client.put(REST + "/spec", data=PUBLIC_OPERATION).status_code == 201
     card = text(client.get("/")).split(f'href="{PAGE}"')[1].split("</li>")[0]
     assert "Blocked · 1 failing rule" in card and "Awaiting approval" in card
+    (listed,) = client.get("/api/v1/versions").get_json()["versions"]
+    assert listed["awaiting_approval"] is True and listed["attention"] == "blocked"
+    assert listed["failing_rules"] == 1 and listed["missing_evidence"] == []
     assert "Blocked" in section(text(auth.client("approver").get("/inbox")), "awaiting-h")
 
 
@@ -133,6 +136,10 @@ def test_the_board_names_the_missing_evidence_instead_of_counting_waiting_rules(
     # dozens of token and key rules wait for evidence; the card names the evidence instead
     assert badge == "missing token, JWKS and gateway configuration evidence", badge
     assert "finding" not in badge
+    (listed,) = client.get("/api/v1/versions").get_json()["versions"]
+    assert listed["missing_evidence"] == ["gateway", "jwks", "token"]
+    assert listed["failing_rules"] == 0 and listed["blocking_missing"] > 3
+    assert listed["awaiting_approval"] is False
 
 
 def test_inbox_queries_are_bounded(app, client, auth, clock):
