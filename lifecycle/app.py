@@ -29,6 +29,7 @@ from lifecycle.evidence.providers import JwksProvider, TokenProvider
 from lifecycle.gates import providers, summary
 from lifecycle.gates.providers import EvidenceProvider
 from lifecycle.gateway.provider import GatewayProvider
+from lifecycle.review import board_cache
 from lifecycle.web.errors import domain_error_page, spec_error_page, wants_json
 from lifecycle.web.errors import register as register_web_errors
 from lifecycle.web.limits import install_limits, login_manager
@@ -76,6 +77,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     providers.register(app, evidence_providers())
     jobs.init_app(app)  # procrastinate on PostgreSQL, a background thread on SQLite
     summary.install()  # compliance summaries refreshed in every transaction that affects them
+    board_cache.install()  # the board's cache generation follows every committed change
 
     web_bp, accounts_bp = web.blueprints()
     app.register_blueprint(api.blueprint())

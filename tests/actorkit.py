@@ -11,3 +11,4 @@ TESTER = Actor(ActorKind.SYSTEM, "tester")
 def as_actor(name: str) -> Actor:
     """A person acting under ``name`` (usually an email), without an account."""
     return Actor(ActorKind.USER, name)
+

@@ -43,3 +43,10 @@ Feature: A security reviewer can trust the audit trail and the gate records
       | header    |
       | payload   |
       | signature |
+
+  Scenario: An approver finds a refused promotion on the audit page and opens its gate record
+    Given the promotion to "development" was refused
+    When an approver filters the audit page by the action "gate.blocked"
+    Then the page lists one entry about "orders@1.0.0" linking to its version page
+    And its signed gate record downloads from the entry's link
+    And a developer is refused the audit page

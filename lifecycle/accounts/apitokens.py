@@ -43,7 +43,6 @@ import hmac
 import secrets
 import threading
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,6 +58,7 @@ from lifecycle.core import crypto_store
 from lifecycle.core.clock import clock
 from lifecycle.core.errors import KeyStoreUnavailable, NotFound, ValidationFailed
 from lifecycle.core.extensions import db
+from lifecycle.core.lru import LruCache
 from policies.tokens import TokenProfile, check_token
 
 PAT_PREFIX = "sgp_"
@@ -373,33 +373,18 @@ class VerifiedTokens:
     """
 
     def __init__(self, size: int = VERIFIED_CACHE_SIZE) -> None:
-        self._size = size
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[bytes, _Verified] = OrderedDict()
+        self._entries: LruCache[bytes, _Verified] = LruCache(size)
 
     def get(self, digest: bytes, now: int) -> _Verified | None:
-        with self._lock:
-            found = self._entries.get(digest)
-            if found is None:
-                return None
-            if now >= found.expires:
-                del self._entries[digest]
-                return None
-            if now < found.not_before:
-                return None
-            self._entries.move_to_end(digest)
-            return found
+        """The verification of the token with this SHA-256 while ``now`` (seconds since the
+        epoch) is inside its validity window; else ``None``."""
+        return self._entries.get(digest, lambda e: e.not_before <= now < e.expires)
 
     def put(self, digest: bytes, entry: _Verified) -> None:
-        with self._lock:
-            self._entries[digest] = entry
-            self._entries.move_to_end(digest)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+        self._entries.put(digest, entry)
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self._entries.clear()
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -208,7 +208,7 @@ ENDPOINTS: dict[str, Requirement] = {
 #: the only pages a user whose password was reset by an admin may use until they change it
 PASSWORD_CHANGE_ENDPOINTS = frozenset({
     "accounts.account", "accounts.change_password", "accounts.logout",
-    "accounts.totp_enrol",
+    "accounts.totp_enrol", "accounts.totp_renew",
 })
 
 #: what an endpoint without a declared requirement needs (fail closed)
@@ -290,7 +290,9 @@ def current_actor() -> Actor:
 def can_here(permission: str, *, api: Any = None, stage: str | None = None,
              team: str | None = None) -> bool:
     """:func:`can` for the current user (the template helper ``can(...)``)."""
-    return can(current_user, permission, api=api, stage=stage, team=team)
+    # the user itself, not the proxy: ``can`` reads several attributes, each a proxy lookup
+    user = current_user._get_current_object()  # type: ignore[attr-defined]
+    return can(user, permission, api=api, stage=stage, team=team)
 
 
 # ------------------------------------------------------------------ enforcement
@@ -409,9 +411,15 @@ def enforce() -> Any:
     return None
 
 
+def _must_enrol_here() -> bool:
+    """The current user must set up a second factor before anything else (templates then
+    offer no navigation but signing out)."""
+    return needs_enrolment(current_user)
+
+
 def init_app(app: Flask, find_api: Callable[[str], Any]) -> None:
-    """Run :func:`enforce` before every request and offer ``can(...)`` and ``roles`` to
-    templates.
+    """Run :func:`enforce` before every request and offer ``can(...)``, ``roles`` and
+    ``must_enrol()`` to templates.
 
     :param find_api: API name → the Api (or ``None``): the team-ownership checks read its
         ``team_id`` (given by the composition, so accounts need not import the catalog).
@@ -421,7 +429,7 @@ def init_app(app: Flask, find_api: Callable[[str], Any]) -> None:
 
     @app.context_processor
     def _helpers() -> dict[str, Any]:
-        return {"can": can_here, "roles": ROLES}
+        return {"can": can_here, "roles": ROLES, "must_enrol": _must_enrol_here}
 
 
 def undeclared_endpoints(app: Flask, ignore: Iterable[str] = ()) -> list[str]:

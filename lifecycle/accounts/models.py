@@ -7,7 +7,10 @@ the app's own access-token keys.
   the user is deactivated or their password changes (an access token carries the epoch it
   was minted in and dies when it moves — also after reactivation); ``must_change_password``
   is set by an admin's password reset and cleared by the user's own change; the TOTP
-  secret exists only sealed under the key-encryption key (:mod:`lifecycle.core.crypto_store`).
+  secret exists only sealed under the key-encryption key (:mod:`lifecycle.core.crypto_store`)
+  — while ``totp_last_step`` is null, ``totp_sealed`` holds the secret being set up (sealed
+  under other associated data; it never signs in; see
+  :func:`lifecycle.accounts.services.pending_totp_secret`).
 - :class:`Team` owns APIs (``Api.team_id``); :class:`Membership` links users and teams.
 - :class:`RecoveryCode`: SHA-256 of a one-time second-factor code (the code is shown once).
 - :class:`PersonalAccessToken`: a PAT is ``sgp_<lookup>_<secret>``; only ``lookup`` (to find

@@ -11,7 +11,10 @@ Passwords: argon2id (``argon2-cffi``'s RFC 9106 defaults), 12–1024 characters.
 Second factor: TOTP (RFC 6238, 30-second steps, 6 digits, ±1 step) with ``pyotp``; the
 secret is sealed under the key-encryption key (:mod:`lifecycle.core.crypto_store`) with the user
 id as associated data; a step once used is never accepted again (``totp_last_step``).  Ten
-recovery codes (80 bits each) are shown once and stored as SHA-256.
+recovery codes (80 bits each) are shown once and stored as SHA-256.  A secret being set up
+(:func:`pending_totp_secret`) is kept sealed on the user row too, under other associated data,
+until a code confirms it — it never reaches the session cookie, reloading the set-up page shows
+the same secret, and it can never be used to sign in.
 """
 
 from __future__ import annotations
@@ -435,9 +438,52 @@ def _kek() -> bytes:
         raise KeyStoreUnavailable(f"Second factors are unavailable: {exc.message}") from None
 
 
+def _pending_aad(user: User) -> bytes:
+    return f"stagegate-totp-pending:{user.id}".encode()
+
+
 def new_totp_secret() -> str:
     """A fresh base32 TOTP secret (160 bits, RFC 4226 §4)."""
     return pyotp.random_base32(32)
+
+
+def pending_totp_secret(user: User, *, renew: bool = False) -> str:
+    """The base32 secret ``user`` is setting up (not confirmed yet).
+
+    Made on first use and kept sealed on the user row (``totp_sealed`` while
+    ``totp_last_step`` is null; associated data ``stagegate-totp-pending:<id>``, so it never
+    opens as an enrolled secret), so every load of the set-up page — in any browser — shows
+    the same secret until :func:`confirm_totp` confirms it.  ``renew`` replaces it (the
+    set-up page's "new code" button); a secret that cannot be opened (sealed for another
+    purpose or tampered with) is replaced too.  Not audited: nothing is in force yet.
+
+    :raises Conflict: the user has a confirmed second factor already.
+    :raises KeyStoreUnavailable: the key-encryption key is missing or wrong.
+    """
+    if user.totp_enrolled:
+        raise Conflict("Your second factor is set up already.")
+    kek = _kek()
+    db.session.refresh(user, ["totp_sealed", "totp_last_step"])
+    if not renew and user.totp_sealed is not None:
+        try:
+            return crypto_store.unseal(user.totp_sealed, _pending_aad(user), kek).decode("ascii")
+        except crypto_store.WrongKeyEncryptionKey as exc:
+            raise KeyStoreUnavailable(f"Second factors are unavailable: {exc.message}") from None
+        except crypto_store.KeyStoreError:
+            renew = True
+    secret = new_totp_secret()
+    sealed = crypto_store.seal(secret.encode("ascii"), _pending_aad(user), kek)
+    unchanged = (User.totp_sealed.is_(None) if user.totp_sealed is None
+                 else User.totp_sealed == user.totp_sealed)
+    # conditional: two tabs loading the page at once keep one secret (the first written)
+    stored = db.session.execute(
+        sa.update(User).where(User.id == user.id, User.totp_last_step.is_(None), unchanged)
+        .values(totp_sealed=sealed).execution_options(synchronize_session=False))
+    db.session.commit()
+    db.session.refresh(user, ["totp_sealed", "totp_last_step"])
+    if stored.rowcount == 1:  # type: ignore[attr-defined]
+        return secret
+    return pending_totp_secret(user)  # another request stored one first: show that one
 
 
 def provisioning_uri(user: User, secret: str) -> str:
@@ -486,17 +532,47 @@ def _new_recovery_codes(user: User, now: datetime) -> list[str]:
     return codes
 
 
+#: how far (in 30-second steps, each way) a code is looked for to tell a device clock that is
+#: off from a code of another key (10 minutes)
+CLOCK_SKEW_STEPS = 20
+
+
+def code_problem(secret: str, code: str, now: datetime) -> str:
+    """Why ``code`` does not confirm ``secret`` at ``now``, in words that say what to do.
+
+    Only when the code is the secret's code of another time within ±10 minutes is the
+    device clock blamed (with how far off it is); otherwise the code is not one of this key
+    at all: an authenticator entry from an earlier set-up page, another account, or a typo.
+    """
+    cleaned = re.sub(r"\s", "", code or "")
+    if not re.fullmatch(r"\d{6}", cleaned):
+        return "Enter the 6 digits your authenticator app shows for Stagegate."
+    totp = pyotp.TOTP(secret)
+    current = int(now.timestamp()) // TOTP_STEP
+    for offset in range(2, CLOCK_SKEW_STEPS + 1):
+        for step in (current - offset, current + offset):
+            if hmac.compare_digest(totp.at(step * TOTP_STEP), cleaned):
+                minutes = max(1, round(offset * TOTP_STEP / 60))
+                way = "behind" if step < current else "ahead"
+                return (f"That code is from the key shown on this page, but your device's "
+                        f"clock is about {minutes} minute{'s' if minutes != 1 else ''} {way}. "
+                        "Set its time automatically, then enter the current code.")
+    return ("That code does not match the key shown on this page. Check that the entry in "
+            "your authenticator app shows this account, and that it was added from this page "
+            "(an entry scanned from an earlier set-up page does not work; remove it), then "
+            "enter its current code.")
+
+
 def confirm_totp(user: User, secret: str, code: str, now: datetime | None = None) -> list[str]:
     """Enrol ``secret`` once the user proves it with a current ``code``.
 
     :returns: the new recovery codes (shown once; only their hashes are kept).
-    :raises ValidationFailed: the code does not match.
+    :raises ValidationFailed: the code does not match (``{"code": <code_problem>}``).
     """
     moment = now or clock()
     step = _match_step(secret, code, moment)
     if step is None:
-        raise ValidationFailed({"code": "That code does not match; check the time on your "
-                                        "device and enter the current code."})
+        raise ValidationFailed({"code": code_problem(secret, code, moment)})
     user.totp_sealed = crypto_store.seal(secret.encode("ascii"), _aad(user), _kek())
     user.totp_last_step = step
     codes = _new_recovery_codes(user, moment)
@@ -512,7 +588,7 @@ def verify_second_factor(user: User, code: str, now: datetime | None = None) -> 
     :returns: ``"totp"``, ``"recovery"`` or ``None`` (refused).
     """
     moment = now or clock()
-    if user.totp_sealed is None:
+    if user.totp_sealed is None or not user.totp_enrolled:  # a pending secret never signs in
         return None
     try:
         secret = crypto_store.unseal(user.totp_sealed, _aad(user), _kek()).decode("ascii")

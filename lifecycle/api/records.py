@@ -65,6 +65,16 @@ def list_gate_records(name: str, version: str) -> Any:
 @requires("read")
 def get_gate_record(name: str, version: str, record_id: str) -> Any:
     """Download one signed gate record (the exact stored JWS bytes)."""
+    return gate_record_download(name, version, record_id)
+
+
+def gate_record_download(name: str, version: str, record_id: str) -> Response:
+    """One signed gate record as a download: the exact stored JWS bytes,
+    ``application/jose``, ``gate-record-<name>-<version>-<id>.jws`` (the REST view and the
+    web UI's link from the audit trail answer the same).
+
+    :raises NotFound: no such version, or it has no record ``record_id``.
+    """
     obj = services.get_version(name, version)
     row = records.get_record(obj, record_id[:64])
     if row is None:

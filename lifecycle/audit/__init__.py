@@ -258,6 +258,13 @@ def iter_entries(after: int = 0, batch: int = 500) -> Iterator[dict[str, Any]]:
     yield from _scan(AuditQuery(after=after), batch)
 
 
+def scan(query: AuditQuery, batch: int = 500) -> Iterator[dict[str, Any]]:
+    """Every entry matching ``query`` as an :func:`entry_dict`, in chain order, read in
+    batches of ``batch`` rows by ``seq`` (bounded queries on the primary key; nothing
+    accumulates in the session) — what every export (CLI, REST, web) streams."""
+    return _scan(query, batch)
+
+
 def _scan(query: AuditQuery, batch: int) -> Iterator[dict[str, Any]]:
     last = query.after or 0
     table = AuditEntry.__table__

@@ -41,6 +41,9 @@ DEFAULTS: dict[str, object] = {
     # embedded mode: seconds between periodic ticks of the job thread (0: none);
     # on PostgreSQL procrastinate's periodic task runs every minute in `stagegate worker`
     "JOBS_TICK_SECONDS": 60,
+    # the board's read cache (lifecycle/review/board_cache.py): longest an entry is served,
+    # seconds (0: off); a committed change invalidates it at once in every process
+    "BOARD_CACHE_SECONDS": 30,
 }
 
 

@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
-from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,6 +44,7 @@ from lifecycle.core.clock import aware
 from lifecycle.core.db import commit_or_conflict
 from lifecycle.core.errors import Conflict, KeyStoreUnavailable, NotFound, ValidationFailed
 from lifecycle.core.extensions import db
+from lifecycle.core.lru import LruCache
 from lifecycle.evidence.models import KeyEvent, ManagedKey
 
 #: RSA-based JWE key management → allowed RSA sizes (first is the default)
@@ -127,41 +126,26 @@ class _UnsealedKeys:
     """
 
     def __init__(self, size: int, seconds: float) -> None:
-        self._size = size
         self._seconds = seconds
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple[int, str], tuple[bytes, float, jwk.JWK]] = \
-            OrderedDict()
+        self._entries: LruCache[tuple[int, str], tuple[bytes, float, jwk.JWK]] = \
+            LruCache(size)
 
     def get(self, key: tuple[int, str], stamp: bytes) -> jwk.JWK | None:
         """The cached key when it was opened from the same sealed blob under the same KEK
         less than the lifetime ago; else ``None``."""
-        with self._lock:
-            found = self._entries.get(key)
-            if found is None:
-                return None
-            if found[0] != stamp or found[1] <= time.monotonic():
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return found[2]
+        now = time.monotonic()
+        found = self._entries.get(key, lambda e: e[0] == stamp and e[1] > now)
+        return None if found is None else found[2]
 
     def put(self, key: tuple[int, str], stamp: bytes, value: jwk.JWK) -> None:
-        with self._lock:
-            self._entries[key] = (stamp, time.monotonic() + self._seconds, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+        self._entries.put(key, (stamp, time.monotonic() + self._seconds, value))
 
     def forget_version(self, version_id: int) -> None:
         """Drop every cached key of a version (its keys changed)."""
-        with self._lock:
-            for key in [k for k in self._entries if k[0] == version_id]:
-                del self._entries[key]
+        self._entries.discard_where(lambda k: k[0] == version_id)
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self._entries.clear()
 
     def __len__(self) -> int:
         return len(self._entries)

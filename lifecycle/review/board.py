@@ -1,7 +1,8 @@
 """The board's read: one page of version cards from the stored summaries, filtered and
 ordered in SQL, and the count per stage.
 
-Two queries whatever the number of versions: the counts per stage (one ``GROUP BY``) and the
+Two queries whatever the number of versions — one while nothing shown has changed
+(:mod:`lifecycle.review.board_cache`): the counts per stage (one ``GROUP BY``) and the
 page (``LIMIT``/``OFFSET`` over versions ⋈ APIs ⋈ teams ⋈ summaries with an ``EXISTS`` for a
 pending promotion request).  No revision, finding or evidence row is loaded: a card shows the
 API's name, title and team, the version, its stage and the summary's verdict.
@@ -30,6 +31,7 @@ from lifecycle.catalog.models import Api, ApiVersion
 from lifecycle.core.errors import ValidationFailed
 from lifecycle.core.extensions import db
 from lifecycle.gates.models import VersionSummary
+from lifecycle.review import board_cache
 from lifecycle.review.models import PromotionRequest
 
 #: a verdict changing by the clock within this long counts as "expiring"
@@ -154,6 +156,12 @@ def board_page(*, query: str | None = None, stage: str | None = None,
     if stage and stage not in stages.STAGES:
         raise ValidationFailed({"stage": f"Unknown stage; use one of {', '.join(stages.STAGES)}."})
     limit = max(1, min(MAX_LIMIT, limit))
+    return board_cache.cached(("page", query, stage, limit, offset), now,
+                              lambda: _board_page(query, stage, limit, offset, now))
+
+
+def _board_page(query: str | None, stage: str | None, limit: int, offset: int,
+                now: datetime) -> BoardPage:
     counts = stage_counts(query)
     total = counts.get(stage, 0) if stage else sum(counts.values())
     pending = (sa.select(PromotionRequest.id)

@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from lifecycle.accounts import apitokens, services, sessions
 from lifecycle.accounts.authz import requires
+from lifecycle.accounts.roles import needs_enrolment
 from lifecycle.core.clock import clock
 from lifecycle.core.errors import ApiError, NotFound, ValidationFailed
 from lifecycle.web.account_forms import (
@@ -32,7 +33,6 @@ from lifecycle.web.limits import remember_device
 
 LOGIN_FAILED = "The email or password is not correct."
 SECOND_FACTOR_FAILED = "That code is not correct or was used already."
-TOTP_SECRET = "_sg_totp_secret"
 NO_STORE = {"Cache-Control": "no-store"}
 
 Page = str | tuple[str, int] | tuple[str, int, dict[str, str]] | BaseResponse
@@ -108,32 +108,54 @@ def logout() -> BaseResponse:
 
 
 # ------------------------------------------------------------------ second factor
+def _render_enrol(user: Any, secret: str, form: EnrolForm, status: int = 200) -> Page:
+    uri = services.provisioning_uri(user, secret)
+    return render_template("accounts/totp_enrol.html", form=form, secret=secret,
+                           qr=services.qr_data_uri(uri), renew_form=EmptyForm(formdata=None),
+                           forced=needs_enrolment(user)), status, NO_STORE
+
+
 @requires("login", before_enrolment=True)
 def totp_enrol() -> Page:
-    """Enrol an authenticator app: QR code (server-rendered SVG), then a code to confirm;
-    the recovery codes are shown once."""
+    """Enrol an authenticator app: QR code (server-rendered SVG) of the pending secret, then a
+    code to confirm; the recovery codes are shown once.
 
+    The pending secret is kept sealed on the server until confirmed
+    (:func:`~lifecycle.accounts.services.pending_totp_secret`): reloading shows the same one;
+    only the "new code" button (:func:`totp_renew`) replaces it.
+    """
     user = current_user._get_current_object()
     if user.totp_enrolled:
         flash("Your second factor is set up already.", "info")
         return redirect(url_for("accounts.account"), 303)
     form = EnrolForm()
-    secret = session.get(TOTP_SECRET)
-    if request.method == "POST" and isinstance(secret, str) and form.validate_on_submit():
+    secret = services.pending_totp_secret(user)
+    if request.method == "GET":
+        return _render_enrol(user, secret, form)
+    if form.validate_on_submit():
         try:
             codes = services.confirm_totp(user, secret, form.code.data)
         except ValidationFailed as exc:
             form.code.errors = [*form.code.errors, exc.errors["code"]]
         else:
-            session.pop(TOTP_SECRET, None)
             return render_template("accounts/recovery_codes.html", codes=codes), 200, NO_STORE
-    if not isinstance(secret, str) or request.method == "GET":
-        secret = services.new_totp_secret()
-        session[TOTP_SECRET] = secret
-    uri = services.provisioning_uri(user, secret)
-    status = 422 if request.method == "POST" else 200
-    return render_template("accounts/totp_enrol.html", form=form, secret=secret,
-                           qr=services.qr_data_uri(uri)), status, NO_STORE
+    return _render_enrol(user, secret, form, 422)
+
+
+@requires("login", before_enrolment=True)
+def totp_renew() -> Page:
+    """The set-up page's "new code" button: replace the pending secret (an authenticator
+    entry made from the old one stops matching), then show the set-up page again."""
+    user = current_user._get_current_object()
+    if user.totp_enrolled:
+        flash("Your second factor is set up already.", "info")
+        return redirect(url_for("accounts.account"), 303)
+    if not EmptyForm().validate_on_submit():
+        raise ApiError(400, "bad_request", "The form was incomplete; reload the page.")
+    services.pending_totp_secret(user, renew=True)
+    flash("A new key was made. Remove the old Stagegate entry from your authenticator app "
+          "and scan this one.", "info")
+    return redirect(url_for("accounts.totp_enrol"), 303)
 
 
 # ------------------------------------------------------------------ account page
@@ -224,6 +246,7 @@ def register(bp: Blueprint) -> None:
     bp.add_url_rule("/login/second-factor", view_func=login_totp, methods=["GET", "POST"])
     bp.add_url_rule("/logout", view_func=logout, methods=["POST"])
     bp.add_url_rule("/account/second-factor", view_func=totp_enrol, methods=["GET", "POST"])
+    bp.add_url_rule("/account/second-factor/new", view_func=totp_renew, methods=["POST"])
     bp.add_url_rule("/account", view_func=account, methods=["GET"])
     bp.add_url_rule("/account/tokens", view_func=create_token, methods=["POST"])
     bp.add_url_rule(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
@@ -256,3 +258,37 @@ class RevokeWaiverForm(_Prefixed):
     form_prefix = "revoke-waiver"
 
     reason = TextAreaField("Reason", validators=[Optional(), Length(max=2000)])
+
+
+# ------------------------------------------------------------------------------ audit trail
+class _DayField(DateField):
+    """A ``YYYY-MM-DD`` date (``<input type=date>``) with a message that says the format."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError("Use a date like 2026-12-08 (year-month-day).") from None
+
+
+class AuditFilterForm(FlaskForm):
+    """Filters of the audit-trail page and its exports (GET; no CSRF: it changes nothing).
+    ``since``/``until`` are whole UTC days, both inclusive."""
+
+    class Meta:
+        csrf = False
+
+    subject = StringField("Subject", validators=[Optional(), Length(max=255)],
+                          description="Exact, e.g. orders@1.0.0, orders or user:ann@example.org")
+    actor = StringField("Actor", validators=[Optional(), Length(max=320)],
+                        description="Exact, e.g. ann@example.org, cli or stagegate")
+    action = StringField("Action", validators=[Optional(), Length(max=64)],
+                         description="Exact, or a prefix ending in '.', e.g. transition.")
+    since = _DayField("From (UTC)", validators=[Optional()], format="%Y-%m-%d")
+    until = _DayField("To (UTC, inclusive)", validators=[Optional()], format="%Y-%m-%d")
+
+    def validate_until(self, field: Any) -> None:
+        """The range must not end before it starts."""
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError("The end date is before the start date.")

@@ -1,9 +1,11 @@
 """Scenarios of features/audit/audit_trail.feature: audit verification and signed gate
-records, through the REST API, the ``stagegate`` CLI and (for the tampering) raw SQL."""
+records, through the REST API, the ``stagegate`` CLI, the ``/audit`` page and (for the
+tampering) raw SQL."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -94,7 +96,37 @@ def _(download, part):
     download["paths"]["record"].write_text(raw[:index] + flipped + raw[index + 1:])
 
 
+@when(parsers.parse('an approver filters the audit page by the action "{action}"'),
+      target_fixture="audit_page")
+def _(auth, action):
+    approver = auth.client("approver")
+    response = approver.get("/audit", query_string={"action": action})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return {"client": approver, "html": response.get_data(as_text=True)}
+
+
 # ----------------------------------------------------------------------------- then
+@then(parsers.parse('the page lists one entry about "{subject}" linking to its version page'))
+def _(audit_page, subject):
+    html = audit_page["html"]
+    assert len(re.findall(r'<tr data-seq="\d+">', html)) == 1
+    name, version = subject.split("@")
+    assert f'href="/apis/{name}/versions/{version}">version page</a>' in html
+
+
+@then("its signed gate record downloads from the entry's link")
+def _(audit_page):
+    link = re.search(r'href="([^"]+/gate-records/[^"]+)">gate record</a>', audit_page["html"])
+    assert link, audit_page["html"]
+    record = audit_page["client"].get(link.group(1))
+    assert record.status_code == 200 and record.mimetype == "application/jose"
+
+
+@then("a developer is refused the audit page")
+def _(auth):
+    assert auth.client("developer").get("/audit").status_code == 403
+
+
 @then(parsers.parse("the audit trail shows, oldest first: {actions}"))
 def _(client, actions):
     expected = [a.strip().strip('"') for a in actions.split(",")]

@@ -6,12 +6,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from actorkit import as_actor
-from evidencekit import SPEC
+from auditkit import record_trail
 
 from lifecycle import audit
-from lifecycle.catalog import services
-from lifecycle.gates import moves
 
 
 @pytest.fixture
@@ -22,15 +19,7 @@ def client(auth):
 
 @pytest.fixture
 def trail(app):
-    with app.app_context():
-        services.create_api("orders", "Orders API", actor=as_actor("dana@example.com"))
-        services.create_api("billing", "Billing API", actor=as_actor("sam@example.com"))
-        for version in ("1.0.0", "2.0.0"):
-            services.create_version("orders", version, actor=as_actor("dana@example.com"))
-            services.upload_spec("orders", version, SPEC, uploader=as_actor("sam@example.com"))
-        services.create_version("billing", "1.0.0", actor=as_actor("sam@example.com"))
-        moves.transition("orders", "1.0.0", "development", actor=as_actor("sam@example.com"))
-    return app
+    return record_trail(app)
 
 
 def get(client, **params):

@@ -6,8 +6,8 @@ token and JWKS evidence, 3 failing rules" instead of counting every waiting rule
 finding.  Existing rows are removed: the periodic tick recomputes every version without a
 summary (the board shows "Being checked" until then, at most a tick).
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-06 23:30:00
 
 """
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0012'
-down_revision = '0011'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
