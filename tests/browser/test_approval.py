@@ -48,6 +48,18 @@ def test_an_approver_signs_in_with_totp_and_approves_a_promotion(
         page.get_by_role("button", name="Verify").click()
         expect(page).to_have_url(re.compile(r"/apis/ledger/versions/1\.0\.0$"))
 
+        # the inbox (issue 9 point 13): the nav counts what waits, the page links to it
+        inbox = page.get_by_role("navigation", name="Main").get_by_role(
+            "link", name=re.compile("Inbox"))
+        expect(inbox).to_contain_text("1 awaiting your approval")
+        inbox.click()
+        waiting = page.locator("#awaiting")
+        expect(waiting).to_contain_text("Ledger")
+        expect(waiting).to_contain_text(requester)
+        expect(waiting).to_contain_text("Gate passes")
+        waiting.get_by_role("link", name=re.compile("Review and decide")).click()
+        expect(page).to_have_url(re.compile(r"/apis/ledger/versions/1\.0\.0#approvals$"))
+
         approvals = page.locator("#approvals")
         expect(approvals).to_contain_text(f"by {requester}")
         expect(approvals).to_contain_text("0 of 1 approval")
@@ -55,6 +67,9 @@ def test_an_approver_signs_in_with_totp_and_approves_a_promotion(
         approvals.get_by_role("button", name="Approve").click()  # an htmx post with CSRF header
         expect(page.locator(".stage-pill")).to_have_text("Deployment")
         expect(page.locator(".history")).to_contain_text("promotion")
+        page.goto("/inbox")
+        expect(page.locator("#awaiting-h")).to_contain_text("0")
+        expect(page.get_by_text("Nothing waits for you.")).to_be_visible()
     finally:
         context.close()
     assert problems == []
