@@ -2,8 +2,11 @@
 
 - ``stagegate check PATH [--stage STAGE] [--policy PACK] [--format text|json|sarif]`` —
   no server, no database, no app.  Exit 0: the document would pass the gate into STAGE;
-  1: blocked; 2: the input could not be checked (unreadable, not OpenAPI, too large, unknown
-  pack), with the reason on stderr.
+  1: blocked; 2: the input could not be checked (unreadable, not a mapping, too large, unknown
+  pack), with the reason on stderr — and, for a document that cannot be read, with
+  ``--format json`` REST's answer to its upload on stdout (``{"error", "message",
+  "details": {"code", "message", "line", "column"}}``).  A readable document of no version
+  Stagegate reads is reported like its upload (``SPEC-VALID`` fails at its line; exit 1).
   The document alone is judged: the gate's token and JWKS rules are left out (see below).
   ``check``, ``jwks check``, ``token inspect`` and ``gateway …`` live in
   :mod:`lifecycle.offline` and :mod:`lifecycle.offline_evidence`; the console script
@@ -311,20 +314,18 @@ def gateway_export_key_command(ctx: click.Context, api_name: str, api_version: s
               help="unix:/run/stagegate/validator.sock or a loopback HOST:PORT.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Worker processes (default: the number of CPUs, at most 8).")
-@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Threads per worker (more than 1: gunicorn's gthread workers).")
+@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Threads per worker (more than 1: gunicorn's gthread workers, which keep "
+                   "nginx's connections open; 1: sync workers, a connection per request).")
 @click.option("--replay-uri", default=None,
               help="Redis URI of the shared replay store (default: VALIDATOR_REPLAY_URI, "
                    "else the database).")
-@click.option("--single-use", "single_use", multiple=True, metavar="API/VERSION",
-              help="A version whose tokens are single use (repeatable; * for all; default: "
-                   "VALIDATOR_SINGLE_USE).")
 @click.option("--allow-remote", is_flag=True, default=False,
               help="Allow a non-loopback TCP address (the gateway on another host).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
 def validator_command(bind: str, workers: int | None, threads: int, replay_uri: str | None,
-                      single_use: tuple[str, ...], allow_remote: bool, log_level: str) -> None:
+                      allow_remote: bool, log_level: str) -> None:
     """Serve the token validator that nginx asks through auth_request (gunicorn).
 
     It answers 204 with the verified identity or 401 with the deny rule, records every
@@ -337,10 +338,8 @@ def validator_command(bind: str, workers: int | None, threads: int, replay_uri: 
     except BindError as exc:
         click.echo(f"stagegate validator: {exc}", err=True)
         sys.exit(EXIT_UNCHECKABLE)
-    chosen = single_use or None
-
     def factory() -> ValidatorService:
-        return build_validator(create_app(), replay_uri=replay_uri, single_use=chosen)
+        return build_validator(create_app(), replay_uri=replay_uri)
 
     serve_validator(factory, bind=checked, workers=workers or min(os.cpu_count() or 1, 8),
                     threads=threads, log_level=log_level)

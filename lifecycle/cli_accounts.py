@@ -156,7 +156,8 @@ def create_token(email: str, name: str, expires_days: int) -> None:
     user = services.user_by_email(email)
     if user is None or not user.active:
         _refuse(f"no active user {email!r}.")
-    token, row = _attempt(lambda: apitokens.create_pat(user, name, expires_days))
+    token, row = _attempt(lambda: apitokens.create_pat(user, name, expires_days,
+                                                                actor=CLI_ACTOR))
     click.echo(token)
     click.echo(f"Token “{row.name}” ({row.client_id}) expires {row.expires_at:%Y-%m-%d %H:%M} "
                "UTC. It is shown only now; store it in your secret manager.", err=True)

@@ -16,8 +16,10 @@ import json
 import os
 import sys
 from dataclasses import replace
+from pathlib import Path
 from types import MappingProxyType
 from typing import NoReturn
+from urllib.parse import quote
 
 import click
 
@@ -27,7 +29,7 @@ from policies.gate import decide
 from policies.packs import PackError, PolicyPack, load_pack
 from policies.report import render_json, render_sarif, render_text
 from policies.rules import Evidence, get_rule, has_rule
-from specs import LoadLimits, SpecLoadError
+from specs import LoadLimits, SpecLoadError, too_large
 
 EXIT_PASS, EXIT_BLOCKED, EXIT_UNCHECKABLE = 0, 1, 2
 
@@ -37,23 +39,45 @@ def _fail(message: str) -> NoReturn:
     sys.exit(EXIT_UNCHECKABLE)
 
 
+#: the CLI's own way to raise the size limit, in the ``too_large`` message
+RAISE_LIMIT = "raise the limit with --max-bytes"
+
+
 def _read(path: str, max_bytes: int) -> bytes:
-    """The bytes of ``path`` (``-`` is stdin); exits 2 when unreadable or over ``max_bytes``."""
+    """The bytes of ``path`` (``-`` is stdin); exits 2 when unreadable.
+
+    :raises SpecLoadError: ``too_large`` over ``max_bytes`` (the upload's wording; stdin is
+        read no further than one byte over the limit).
+    """
     try:
         if path == "-":
             raw = sys.stdin.buffer.read(max_bytes + 1)
             if len(raw) > max_bytes:
-                _fail(f"-: the document is larger than the limit of {max_bytes} bytes "
-                      "(--max-bytes).")
+                raise too_large(None, max_bytes, RAISE_LIMIT)
             return raw
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size > max_bytes:
-                _fail(f"{path}: the document is {size} bytes; the limit is {max_bytes} bytes "
-                      "(--max-bytes).")
+                raise too_large(size, max_bytes, RAISE_LIMIT)
             return fh.read(max_bytes + 1)
     except OSError as exc:
         _fail(f"{path}: cannot read: {exc.strerror or exc}")
+
+
+def sarif_uri(path: str, cwd: Path | None = None) -> tuple[str, str | None]:
+    """``(uri, base_uri)`` of the file ``path`` for a SARIF log: the percent-encoded path
+    relative to ``cwd`` (default: the current folder — in CI the repository root) with
+    ``base_uri`` the ``file:`` URI of ``cwd`` ending in ``/``; an absolute ``file:`` URI and
+    ``None`` for a file outside ``cwd``; ``("-", None)`` for stdin."""
+    if path == "-":
+        return path, None
+    here = Path(os.path.abspath(cwd or Path.cwd()))
+    target = Path(os.path.abspath(path))
+    try:
+        relative = target.relative_to(here)
+    except ValueError:
+        return target.as_uri(), None
+    return quote(relative.as_posix()), here.as_uri().rstrip("/") + "/"
 
 
 def spec_part(pack: PolicyPack) -> PolicyPack:
@@ -91,25 +115,24 @@ def check_command(path: str, stage: str, policy: str, fmt: str, max_bytes: int |
         pack = load_pack(policy)
     except PackError as exc:
         _fail(f"cannot load policy pack {policy!r}: {exc}")
-    raw = _read(path, limits.max_bytes)
     try:
-        result = check_spec(raw, limits)
+        result = check_spec(_read(path, limits.max_bytes), limits)
     except SpecLoadError as exc:
+        if fmt == "json":  # what REST answers to an upload of these bytes
+            click.echo(json.dumps(exc.error_body(), indent=2, ensure_ascii=False))
         where = f"line {exc.line}" + (f", column {exc.column}" if exc.column else "") \
             if exc.line else ""
         _fail(f"{path}: {where + ': ' if where else ''}{exc.message}")
-    if result.document.openapi_version is None:
-        declared = result.document.declared_version
-        _fail(
-            f"{path}: not an OpenAPI document Stagegate can check "
-            + (f"(declares version {declared!r}; " if declared else "(no 'openapi' or "
-               "'swagger' member; ")
-            + "expected Swagger 2.0 or OpenAPI 3.0, 3.1 or 3.2)."
-        )
+    # A document of no version Stagegate reads is judged like an upload: SPEC-VALID fails
+    # where the version is (or is missing), and the report says so (exit 1, not 2).
     decision = decide(spec_part(pack), stage, result.findings)
     if fmt == "text":
         click.echo(render_text(result, decision, path=path))
+    elif fmt == "json":
+        click.echo(json.dumps(render_json(result, decision, path=path), indent=2,
+                              ensure_ascii=False))
     else:
-        render = render_json if fmt == "json" else render_sarif
-        click.echo(json.dumps(render(result, decision, path=path), indent=2, ensure_ascii=False))
+        uri, base = sarif_uri(path)
+        click.echo(json.dumps(render_sarif(result, decision, path=uri, base_uri=base), indent=2,
+                              ensure_ascii=False))
     sys.exit(EXIT_PASS if decision.passed else EXIT_BLOCKED)

@@ -9,7 +9,7 @@ from typing import NoReturn
 
 import click
 
-from lifecycle.offline import EXIT_BLOCKED, EXIT_PASS, EXIT_UNCHECKABLE
+from lifecycle.offline import EXIT_BLOCKED, EXIT_PASS, EXIT_UNCHECKABLE, sarif_uri
 from policies.keys import check_jwks, public_key_set
 from policies.report import render_evidence_json, render_evidence_sarif, render_evidence_text
 from policies.spec_rules import extension_of
@@ -71,6 +71,7 @@ def jwks_check_command(path: str, purpose: str, fmt: str) -> None:
         reason = next((f.message for f in analysis.findings if f.status.blocks),
                       "not a JWK Set.")
         evidence_fail("jwks check", f"{path}: {reason}")
+    uri, base = sarif_uri(path)
     summary = [f"key {k.index}: {k.kty} {k.crv or (str(k.size) + ' bits' if k.size else '')}"
                f" kid={k.kid!r} use={k.use!r} alg={k.alg!r}" for k in analysis.keys]
     _emit(fmt,
@@ -78,7 +79,7 @@ def jwks_check_command(path: str, purpose: str, fmt: str) -> None:
           render_evidence_json("jwks", {"path": path, "keys": [k.to_dict() for k in
                                                                analysis.keys]},
                                analysis.findings, analysis.passed),
-          render_evidence_sarif(path, analysis.findings, analysis.passed))
+          render_evidence_sarif(uri, analysis.findings, analysis.passed, base_uri=base))
     sys.exit(EXIT_PASS if analysis.passed else EXIT_BLOCKED)
 
 

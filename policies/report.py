@@ -13,10 +13,11 @@ from importlib import metadata
 from typing import Any
 
 from policies.check import SpecCheck
-from policies.findings import Finding, Status
+from policies.findings import Finding
 from policies.gate import GateDecision
 from policies.gateway import GatewayCheck
-from policies.rules import Rule, Severity, all_rules, get_rule, has_rule
+from policies.rules import Rule, Severity, all_rules, for_document, get_rule, has_rule
+from specs.wording import plural, readable_pointer
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -35,6 +36,11 @@ _SECURITY_SEVERITY = {
 }
 
 DEFAULT_PATH = "openapi"
+
+#: SARIF ``uriBaseId`` (SARIF 2.1.0 §3.4.4) of the files ``stagegate check`` and ``stagegate
+#: jwks check`` report on: their URIs are relative to it — the folder the command ran in,
+#: usually the repository root in CI — and ``run.originalUriBaseIds`` says what it stands for.
+SRCROOT = "SRCROOT"
 
 
 def _key(f: Finding) -> tuple[str, str | None, str]:
@@ -56,21 +62,23 @@ def _location(path: str, finding: Finding) -> str:
 
 
 
-def _enriched(finding: Finding,
-              blocking: set[tuple[str, str | None, str]]) -> dict[str, Any]:
-    """``finding`` as JSON with its rule's title, remediation and sources, and whether it is
+def _enriched(finding: Finding, blocking: set[tuple[str, str | None, str]],
+              openapi_version: str | None = None) -> dict[str, Any]:
+    """``finding`` as JSON with its rule's title, remediation and sources (those of the
+    document's ``openapi_version``: :func:`policies.rules.sources_for`), and whether it is
     one of the decision's ``blocking`` findings (keys from :func:`_blocking_keys`)."""
     data = finding.to_dict()
     if has_rule(finding.rule_id):
-        data.update(_rule_dict(get_rule(finding.rule_id)))
+        data.update(_rule_dict(for_document(get_rule(finding.rule_id), openapi_version)))
     data["blocking"] = _key(finding) in blocking
     return data
 
-def _how_to_fix(rule_id: str, explained: set[str]) -> list[str]:
+def _how_to_fix(rule_id: str, explained: set[str],
+                openapi_version: str | None = None) -> list[str]:
     """The remediation lines of ``rule_id``'s first finding in a text report (its rule's fix
-    and source), or a pointer back to them for later findings; ``explained`` collects the
-    rule ids already explained."""
-    rule = get_rule(rule_id) if has_rule(rule_id) else None
+    and source, for a document of ``openapi_version``), or a pointer back to them for later
+    findings; ``explained`` collects the rule ids already explained."""
+    rule = for_document(get_rule(rule_id), openapi_version) if has_rule(rule_id) else None
     if rule is None:
         return []
     if rule.id in explained:
@@ -86,21 +94,29 @@ def _indent(text: str, prefix: str) -> str:
 
 
 # ------------------------------------------------------------------------------ text
+#: what ``stagegate check`` does not judge (the server's gate does), said after a PASS
+NOT_JUDGED = ("Token and key evidence, the gateway proof and approvals are not judged here; "
+              "the server's gate judges them before a promotion.")
+
+
 def render_text(check: SpecCheck, decision: GateDecision, path: str = DEFAULT_PATH) -> str:
-    """A verdict line, then each blocking finding: severity, rule id, file:line:col,
-    message and remediation.  Ends with a newline."""
+    """A verdict line — the document passes (or fails) *the spec rules* of the target
+    stage's gate: evidence and approvals are not judged offline — then each blocking
+    finding: severity, rule id, file:line:col, message, JSON pointer and remediation.  Ends
+    with a newline."""
     doc = check.document
     what = f"{path} ({doc.format}, {_version_label(check)})"
-    failed = [f for f in check.findings if f.status.blocks]
+    failed = [f for f in decision.findings if f.status.blocks]
     if decision.passed:
-        lines = [f"PASS: {what} may enter {decision.target} "
-                 f"(policy pack {decision.pack})."]
+        lines = [f"PASS: {what} passes the spec rules of the {decision.target} gate "
+                 f"(policy pack {decision.pack}).", NOT_JUDGED]
         if failed:
-            lines.append(f"{len(failed)} non-blocking finding(s) reported; use --format json "
-                         "to see them.")
+            lines.append(f"{plural(len(failed), 'non-blocking finding')} reported; use "
+                         "--format json to see them.")
     else:
-        lines = [f"BLOCKED: {what} may not enter {decision.target}: "
-                 f"{len(decision.blocking)} blocking finding(s) (policy pack {decision.pack})."]
+        lines = [f"BLOCKED: {what} fails the spec rules of the {decision.target} gate: "
+                 f"{plural(len(decision.blocking), 'blocking finding')} "
+                 f"(policy pack {decision.pack})."]
     explained: set[str] = set()
     for finding in decision.blocking:
         lines.append("")
@@ -108,8 +124,9 @@ def render_text(check: SpecCheck, decision: GateDecision, path: str = DEFAULT_PA
                      f"{_location(path, finding)}")
         lines.append(_indent(finding.message, "  "))
         if finding.pointer:
-            lines.append(f"  at {finding.pointer}")
-        lines.extend(_how_to_fix(finding.rule_id, explained))
+            lines.append(f"  at {readable_pointer(finding.pointer)}  (JSON pointer "
+                         f"{finding.pointer})")
+        lines.extend(_how_to_fix(finding.rule_id, explained, doc.openapi_version))
     return "\n".join(lines) + "\n"
 
 
@@ -136,10 +153,13 @@ def render_json(
 ) -> dict[str, Any]:
     """``{"document", "decision", "findings", "issues"}`` as plain JSON values.
 
-    Each finding carries its rule's title, remediation and sources and whether it blocks.
+    ``findings`` are the gate's (the rules the stage applies, at the stage's severities,
+    missing evidence included), each with its rule's title, remediation and sources and
+    whether it blocks.
     """
     doc = check.document
     blocking = _blocking_keys(decision)
+    version = doc.openapi_version
 
     return {
         "document": {
@@ -155,24 +175,17 @@ def render_json(
             "passed": decision.passed,
             "pack": decision.pack,
             "pack_sha256": decision.pack_sha256,
-            "blocking": [_enriched(f, blocking) for f in decision.blocking],
+            "blocking": [_enriched(f, blocking, version) for f in decision.blocking],
         },
-        "findings": [_enriched(f, blocking) for f in _all_findings(check, decision)],
+        "findings": [_enriched(f, blocking, version) for f in decision.findings],
         "issues": [issue.to_dict() for issue in check.issues],
     }
 
 
-def _all_findings(check: SpecCheck, decision: GateDecision) -> list[Finding]:
-    """The check's findings plus the gate's synthesized ``missing-evidence`` ones."""
-    seen = {_key(f) for f in check.findings}
-    extra = [f for f in decision.findings
-             if f.status is Status.MISSING_EVIDENCE and _key(f) not in seen]
-    return [*check.findings, *extra]
-
-
 # ----------------------------------------------------------------------------- SARIF
 def render_sarif(
-    check: SpecCheck, decision: GateDecision, path: str = DEFAULT_PATH
+    check: SpecCheck, decision: GateDecision, path: str = DEFAULT_PATH,
+    base_uri: str | None = None,
 ) -> dict[str, Any]:
     """A SARIF 2.1.0 log with one run of the ``stagegate`` driver.
 
@@ -180,37 +193,58 @@ def render_sarif(
     findings that did not pass (``fail``, ``error``, ``missing-evidence``), with ``level``
     critical/high → ``error``, medium → ``warning``, low → ``note``, and a physical location
     in ``path`` (``region.startLine``/``startColumn``) when the finding has a line.
+
+    :param path: the document's URI: relative (a percent-encoded path such as
+        ``specs/api.yaml``) when ``base_uri`` is given, else as the user named it.
+    :param base_uri: what :data:`SRCROOT` stands for (an absolute ``file:`` URI ending in
+        ``/``): every relative artifact URI then carries ``uriBaseId`` ``SRCROOT`` and the run
+        ``originalUriBaseIds`` (SARIF 2.1.0 §3.4.4, §3.14.14), so code-scanning tools place
+        results in the repository whatever machine ran the check.
     """
     rules = all_rules()
     index = {rule.id: i for i, rule in enumerate(rules)}
     blocking = _blocking_keys(decision)
     results = [
         _sarif_result(f, index, path, _key(f) in blocking)
-        for f in _all_findings(check, decision)
+        for f in decision.findings
         if f.status.blocks
     ]
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": SARIF_VERSION,
-        "runs": [{
-            "tool": {"driver": _sarif_driver(rules)},
-            "artifacts": [{
-                "location": {"uri": path},
-                "length": len(check.document.raw),
-                "hashes": {"sha-256": check.document.sha256},
-            }],
-            "invocations": [{"executionSuccessful": True}],
-            "results": results,
-            "properties": {
-                "gate": {
-                    "target": decision.target,
-                    "passed": decision.passed,
-                    "pack": decision.pack,
-                    "pack_sha256": decision.pack_sha256,
-                },
-            },
+    run: dict[str, Any] = {
+        "tool": {"driver": _sarif_driver(
+            [for_document(rule, check.document.openapi_version) for rule in rules])},
+        "artifacts": [{
+            "location": {"uri": path},
+            "length": len(check.document.raw),
+            "hashes": {"sha-256": check.document.sha256},
         }],
+        "invocations": [{"executionSuccessful": True}],
+        "results": results,
+        "properties": {
+            "gate": {
+                "target": decision.target,
+                "passed": decision.passed,
+                "pack": decision.pack,
+                "pack_sha256": decision.pack_sha256,
+            },
+        },
     }
+    return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION,
+            "runs": [_based(run, base_uri)]}
+
+
+def _based(run: dict[str, Any], base_uri: str | None) -> dict[str, Any]:
+    """``run`` with ``uriBaseId`` :data:`SRCROOT` on every relative artifact location and
+    ``originalUriBaseIds`` naming ``base_uri``; unchanged when ``base_uri`` is ``None``."""
+    if base_uri is None:
+        return run
+    locations = [artifact["location"] for artifact in run["artifacts"]]
+    locations += [loc["physicalLocation"]["artifactLocation"]
+                  for result in run["results"] for loc in result["locations"]]
+    for location in locations:
+        if ":" not in location["uri"].split("/", 1)[0]:  # relative (no scheme)
+            location["uriBaseId"] = SRCROOT
+    run["originalUriBaseIds"] = {SRCROOT: {"uri": base_uri}}
+    return run
 
 
 def _tool_version() -> str | None:
@@ -300,8 +334,8 @@ def render_evidence_text(kind: str, subject: str, findings: Iterable[Finding],
     verdict = "PASS" if passed else "BLOCKED"
     count = sum(1 for f in bad if _evidence_blocks(f))
     lines = [f"{verdict}: {kind} {subject}" + (
-        f": {count} blocking finding(s)." if not passed else
-        f" passes every rule ({len(bad)} advisory finding(s)).")]
+        f": {plural(count, 'blocking finding')}." if not passed else
+        f" passes every rule ({plural(len(bad), 'advisory finding')}).")]
     lines += [f"  {line}" for line in details]
     explained: set[str] = set()
     for finding in bad:
@@ -338,25 +372,25 @@ def render_evidence_json(kind: str, subject: dict[str, Any], findings: Iterable[
 
 
 def render_evidence_sarif(path: str, findings: Iterable[Finding], passed: bool,
-                          properties: dict[str, Any] | None = None) -> dict[str, Any]:
+                          properties: dict[str, Any] | None = None,
+                          base_uri: str | None = None) -> dict[str, Any]:
     """A SARIF 2.1.0 log of a token or JWKS analysis: results are the findings that did not
     pass, located in ``path`` — or, for a finding that names its own ``file`` (a file of a
-    gateway configuration bundle), in that file at its line."""
+    gateway configuration bundle), in that file at its line.  ``base_uri``: as in
+    :func:`render_sarif` (``path`` is then relative to it)."""
     rules = all_rules()
     index = {rule.id: i for i, rule in enumerate(rules)}
     results = [_sarif_result(f, index, path, _evidence_blocks(f))
                for f in findings if f.status.blocks]
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": SARIF_VERSION,
-        "runs": [{
-            "tool": {"driver": _sarif_driver(rules)},
-            "artifacts": [{"location": {"uri": path}}],
-            "invocations": [{"executionSuccessful": True}],
-            "results": results,
-            "properties": {"passed": passed, **(properties or {})},
-        }],
+    run = {
+        "tool": {"driver": _sarif_driver(rules)},
+        "artifacts": [{"location": {"uri": path}}],
+        "invocations": [{"executionSuccessful": True}],
+        "results": results,
+        "properties": {"passed": passed, **(properties or {})},
     }
+    return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION,
+            "runs": [_based(run, base_uri)]}
 
 
 # ------------------------------------------------------------------ gateway configuration
@@ -376,17 +410,18 @@ def render_gateway_text(check: GatewayCheck, decision: GateDecision,
     """
     names = dict(shown or {})
     entry = names.get(check.entry, check.entry)
-    what = f"{entry} ({len(check.files)} file(s), sha256 {check.sha256[:16]}…)"
+    what = f"{entry} ({plural(len(check.files), 'file')}, sha256 {check.sha256[:16]}…)"
     if decision.passed:
         advisory = [f for f in check.findings if f.status.blocks]
         lines = [f"PASS: the nginx configuration {what} enforces the token policy "
-                 f"({len(check.protected)} protected location(s); gate {decision.pack})."]
+                 f"({plural(len(check.protected), 'protected location')}; gate "
+                 f"{decision.pack})."]
         if advisory:
-            lines.append(f"{len(advisory)} non-blocking finding(s) reported; use --format "
-                         "json to see them.")
+            lines.append(f"{plural(len(advisory), 'non-blocking finding')} reported; use "
+                         "--format json to see them.")
     else:
-        lines = [f"BLOCKED: the nginx configuration {what}: {len(decision.blocking)} blocking "
-                 f"finding(s) (gate {decision.pack})."]
+        lines = [f"BLOCKED: the nginx configuration {what}: "
+                 f"{plural(len(decision.blocking), 'blocking finding')} (gate {decision.pack})."]
     explained: set[str] = set()
     for finding in decision.blocking:
         where = names.get(finding.file, finding.file) if finding.file else entry

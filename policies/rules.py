@@ -9,6 +9,8 @@ Ids, severities and sources follow ``docs/jwt-policy.md`` §1.4 (the TRN-* rules
 ``SPEC-*`` rules of DESIGN.md.
 """
 
+from dataclasses import replace
+
 # Token, key and gateway rules live in their own modules; importing them makes all_rules()
 # complete (they import policies.rulebase, never this module).
 from policies import gateway_rules as _gateway_rules  # noqa: F401 - registers GW rules
@@ -27,9 +29,10 @@ from policies.rulebase import (
 )
 
 _OAS_31 = "https://spec.openapis.org/oas/v3.1.0"
+_OAS_20 = "https://spec.openapis.org/oas/v2.0"
 
-__all__ = ["Evidence", "Rule", "Severity", "Source", "UnknownRule", "all_rules", "get_rule",
-           "has_rule", "register"]
+__all__ = ["Evidence", "Rule", "Severity", "Source", "UnknownRule", "all_rules", "for_document",
+           "get_rule", "has_rule", "register", "sources_for"]
 
 _OWASP_REST = "https://cheatsheetseries.owasp.org/cheatsheets/REST_Security_Cheat_Sheet.html"
 
@@ -37,6 +40,40 @@ OAS_SECURITY_SCHEME = Source("OpenAPI 3.1.0 Security Scheme Object",
                              f"{_OAS_31}#security-scheme-object")
 OAS_SECURITY_REQUIREMENT = Source("OpenAPI 3.1.0 Security Requirement Object",
                                   f"{_OAS_31}#security-requirement-object")
+
+#: the Swagger 2.0 section a 3.1.0 source stands for, by the 3.1.0 URL: a finding in a
+#: Swagger 2.0 document cites the specification that document follows
+SWAGGER2_SOURCES = {
+    _OAS_31: Source("OpenAPI Specification 2.0 (Swagger)", _OAS_20),
+    OAS_SECURITY_SCHEME.url: Source("Swagger 2.0 Security Scheme Object",
+                                    f"{_OAS_20}#security-scheme-object"),
+    OAS_SECURITY_REQUIREMENT.url: Source("Swagger 2.0 Security Requirement Object",
+                                         f"{_OAS_20}#security-requirement-object"),
+    f"{_OAS_31}#reference-object": Source("Swagger 2.0 Reference Object",
+                                          f"{_OAS_20}#reference-object"),
+}
+
+
+def sources_for(rule: Rule, openapi_version: str | None) -> tuple[Source, ...]:
+    """``rule``'s sources as they apply to a document of ``openapi_version``: for ``"2.0"``
+    each OpenAPI 3.1.0 section becomes its Swagger 2.0 counterpart (:data:`SWAGGER2_SOURCES`);
+    for 3.x the Swagger 2.0 sources are left out; ``None`` (no document): all of them.
+    Order is kept, duplicates dropped."""
+    if openapi_version is None:
+        return rule.sources
+    if openapi_version == "2.0":
+        mapped = [SWAGGER2_SOURCES.get(s.url, s) for s in rule.sources]
+    else:
+        mapped = [s for s in rule.sources if not s.url.startswith(_OAS_20)]
+    return tuple(dict.fromkeys(mapped))
+
+
+def for_document(rule: Rule, openapi_version: str | None) -> Rule:
+    """``rule`` with :func:`sources_for` its document's ``openapi_version`` (so ``help_uri``
+    follows)."""
+    sources = sources_for(rule, openapi_version)
+    return rule if sources == rule.sources else replace(rule, sources=sources)
+
 
 TOKEN_PROFILE_SNIPPET = """\
 components:

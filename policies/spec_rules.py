@@ -27,6 +27,7 @@ from specs import pointer as jp
 from specs.document import SpecDocument
 from specs.index import Operation, SecurityScheme, SpecIndex
 from specs.validate import ValidationIssue, external_refs
+from specs.wording import plural
 
 SpecRuleFn = Callable[[SpecDocument, SpecIndex, Sequence[ValidationIssue]], list[Finding]]
 
@@ -220,7 +221,7 @@ def _unresolved_findings(rule: str, index: SpecIndex, *, parameters: bool = Fals
         found.append(_finding(
             rule, Status.ERROR,
             f"{what} cannot be evaluated: {why}. Bundle it into the document ({hidden} of "
-            f"{total} path item(s) and operation(s) under `paths` are not in the document).",
+            f"{total} path items and operations under `paths` are not in the document).",
             jp.child(item.pointer, "$ref")))
     return found
 
@@ -301,7 +302,8 @@ def spec_valid(
     if findings:
         return findings
     external = sum(1 for i in issues if i.kind == "external-ref")
-    note = (f" (checked without its {external} external reference(s); see SPEC-NO-EXTERNAL-REF)"
+    note = (f" (checked without its {plural(external, 'external reference')}; see "
+            "SPEC-NO-EXTERNAL-REF)"
             if external else "")
     name = "Swagger" if index.is_swagger2 else "OpenAPI"
     return [_pass("SPEC-VALID", f"The document is a valid {name} {doc.openapi_version} "
@@ -440,7 +442,7 @@ def https_only(
             findings.append(_fail(rule, problem, server.url_pointer))
     if findings:
         return findings
-    return [_pass(rule, f"All {len(seen)} declared server(s) use https.")]
+    return [_pass(rule, f"{_all(len(seen), 'declared server', 'use')} https.")]
 
 
 def _server_problem(url: str, variables: Mapping[str, Any]) -> str | None:
@@ -542,7 +544,7 @@ def bearer_header(
     findings += unseen
     if findings:
         return findings
-    return [_pass(rule, f"All {secured} secured operation(s) require a token-bearing scheme "
+    return [_pass(rule, f"{_all(secured, 'secured operation', 'require')} a token-bearing scheme "
                         f"({', '.join(sorted(bearer))}).")]
 
 
@@ -557,8 +559,17 @@ def _schemes_place(index: SpecIndex) -> str:
     return ""
 
 
+def _all(count: int, noun: str, verb: str = "") -> str:
+    """``"All 3 operations require"`` / ``"The one operation requires"`` (``verb`` in its
+    plural form; none when empty)."""
+    if count == 1:
+        return f"The one {noun}" + (f" {verb}s" if verb else "")
+    return f"All {plural(count, noun)}" + (f" {verb}" if verb else "")
+
+
 def _used_by(ops: Sequence[Operation]) -> str:
-    return _op_label(ops[0]) + (f" and {len(ops) - 1} more operation(s)" if len(ops) > 1 else "")
+    more = len(ops) - 1
+    return _op_label(ops[0]) + (f" and {plural(more, 'more operation')}" if more else "")
 
 
 # ------------------------------------------------------------------- TRN-OAUTH-GRANTS
@@ -604,7 +615,8 @@ def oauth_grants(
     if not oauth:
         return [_pass(rule, "The document declares no oauth2 security scheme, so no implicit "
                             "or password flow.")]
-    return [_pass(rule, f"{len(oauth)} oauth2 scheme(s) declare neither the implicit nor "
+    return [_pass(rule, f"{plural(len(oauth), 'oauth2 scheme')} declare"
+                        f"{'s' if len(oauth) == 1 else ''} neither the implicit nor "
                         "the password flow.")]
 
 
@@ -792,13 +804,15 @@ def operations_secured(
     if not operations:
         return [_pass(rule, "The document declares no operations.")]
     secured = len(operations) - len(public)
-    message = (f"All {secured} operation(s) that are not intentionally public require "
+    message = (f"{_all(secured, 'operation')} that "
+               f"{'is' if secured == 1 else 'are'} not intentionally public "
+               f"require{'s' if secured == 1 else ''} "
                "authentication with defined security schemes.")
     if public:
         message += (f" Intentionally public (`{PUBLIC_KEY}`, read-only): "
                     + "; ".join(public) + ".")
     return [_pass(rule, message if public else
-                  f"All {len(operations)} operation(s) require authentication with defined "
+                  f"{_all(len(operations), 'operation', 'require')} authentication with defined "
                   "security schemes.")]
 
 
@@ -829,7 +843,8 @@ def _security_problems(op: Operation, index: SpecIndex) -> tuple[list[str], str]
             undefined = [name for name in req if name not in index.security_schemes]
             if undefined:
                 problems.append(
-                    "security requirement names the undefined security scheme(s) "
+                    "security requirement names the undefined security scheme"
+                    + ("s " if len(undefined) > 1 else " ")
                     + ", ".join(f"`{n}`" for n in undefined))
                 where = jp.child(where, undefined[0])
             else:

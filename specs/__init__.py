@@ -11,7 +11,7 @@ Nothing here imports Flask or ``lifecycle``; every function takes and returns pl
 
 from specs.document import Position, SpecDocument
 from specs.errors import SpecLoadError
-from specs.load import LoadLimits, load_document
+from specs.load import LoadLimits, load_document, too_large
 from specs.validate import ValidationIssue, validate_document
 
 __all__ = [
@@ -21,5 +21,6 @@ __all__ = [
     "SpecLoadError",
     "ValidationIssue",
     "load_document",
+    "too_large",
     "validate_document",
 ]

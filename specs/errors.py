@@ -27,6 +27,19 @@ class SpecLoadError(Exception):
         self.line = line
         self.column = column
 
+    @property
+    def error(self) -> str:
+        """The error code of the answer: ``too_large`` over the size limit, else
+        ``spec_unreadable`` (REST, a failed ``spec.check`` job and ``stagegate check --format
+        json`` say the same)."""
+        return "too_large" if self.code == "too_large" else "spec_unreadable"
+
+    def error_body(self) -> dict[str, object]:
+        """``{"error", "message", "details"}`` with :meth:`to_dict` as ``details``: REST's
+        answer to the upload of these bytes, also printed by ``stagegate check --format
+        json``."""
+        return {"error": self.error, "message": self.message, "details": self.to_dict()}
+
     def to_dict(self) -> dict[str, object]:
         """Plain-JSON form: ``{"code", "message", "line", "column"}``."""
         return {"code": self.code, "message": self.message, "line": self.line,

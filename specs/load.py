@@ -28,6 +28,7 @@ from yaml.scanner import Scanner as _Scanner
 from specs import strictjson
 from specs.document import Format, SpecDocument
 from specs.errors import SpecLoadError
+from specs.wording import file_size
 
 _CParser: Any
 try:  # libyaml is the fast path; the pure-Python parser gives the same results, slower.
@@ -56,6 +57,25 @@ class LoadLimits:
     max_alias_expansion: int = 100_000
 
 
+#: how a server's administrator raises the size limit (the CLI says ``--max-bytes``)
+RAISE_LIMIT = "ask an administrator to raise STAGEGATE_SPEC_MAX_BYTES"
+
+
+def too_large(size: int | None, max_bytes: int, how_to_raise: str = RAISE_LIMIT
+              ) -> SpecLoadError:
+    """The ``too_large`` load error of a ``size``-byte document (``None``: a stream read no
+    further than the limit) over ``max_bytes`` — the one wording of every entrypoint;
+    ``how_to_raise`` names the entrypoint's own setting."""
+    what = f"The document is {_bytes(size)}; the limit is" if size is not None else \
+        "The document is larger than the limit of"
+    return SpecLoadError("too_large", f"{what} {_bytes(max_bytes)}. Split it or {how_to_raise}.")
+
+
+def _bytes(size: int) -> str:
+    """``"3,015 bytes (2.9 KiB)"``; ``"100 bytes"`` below a KiB."""
+    return f"{size:,} bytes" + (f" ({file_size(size)})" if size >= 1024 else "")
+
+
 def load_document(raw: bytes, limits: LoadLimits | None = None) -> SpecDocument:
     """Parse ``raw`` into a :class:`~specs.document.SpecDocument`.
 
@@ -71,11 +91,7 @@ def load_document(raw: bytes, limits: LoadLimits | None = None) -> SpecDocument:
         raise TypeError("load_document expects bytes")
     raw = bytes(raw)
     if len(raw) > limits.max_bytes:
-        raise SpecLoadError(
-            "too_large",
-            f"The document is {len(raw):,} bytes; the limit is {limits.max_bytes:,} bytes. "
-            "Split it or ask an administrator to raise STAGEGATE_SPEC_MAX_BYTES.",
-        )
+        raise too_large(len(raw), limits.max_bytes)
     text = _decode(raw)
     if not text.strip():
         raise SpecLoadError("empty", "The document is empty. Upload an OpenAPI document.")

@@ -50,6 +50,10 @@ def _constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value (RFC 8259 §6); quote it or use null")
 
 
+#: the strict decoder (stateless between calls; shared like json's own default decoder)
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant)
+
+
 def nesting_depth(text: str | bytes, stop_above: int | None = None) -> int:
     """The deepest nesting of ``[``/``{`` in ``text`` outside strings (one linear scan, no
     recursion; a syntax error is left to the parser).  Stops early once ``stop_above`` is
@@ -87,4 +91,10 @@ def loads(text: str | bytes, max_depth: int | None = None) -> Any:
     """
     if max_depth is not None and nesting_depth(text, stop_above=max_depth) > max_depth:
         raise TooDeep(max_depth)
-    return json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant)
+    # what json.loads does, with one decoder made once (json.loads builds a new decoder, and
+    # its scanner, on every call that passes hooks)
+    if isinstance(text, bytes | bytearray):
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
+    elif text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)

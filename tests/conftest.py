@@ -194,6 +194,23 @@ def app(database_url: str, _schema: None) -> Iterator[Flask]:
         db.engine.dispose()
 
 
+@pytest.fixture(scope="module")
+def module_app(database_url: str, _schema: None) -> Iterator[Flask]:
+    """One app shared by every test of a module (for modules whose tests build on costly
+    state, e.g. the corpus checked through every entrypoint); its test clients are
+    :class:`StagegateClient`, its tables are emptied after the module.  Not for modules that
+    also use ``app`` (which empties the same tables after each test)."""
+    app = create_app(_config(database_url))
+    app.test_client_class = StagegateClient
+    yield app
+    with app.app_context():
+        db.session.rollback()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+        db.engine.dispose()
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     """A test client for ``app``, signed in as the developer of team ``shop``."""

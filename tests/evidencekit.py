@@ -32,6 +32,11 @@ SPEC = ORDERS
 #: the same document declaring ECDH-ES+A256KW
 ECDH_SPEC = SPEC.replace(b"alg: RSA-OAEP-256", b"alg: ECDH-ES+A256KW")
 
+#: ECDH_SPEC whose profile demands single-use tokens (``single-use: true``)
+SINGLE_USE_SPEC = ECDH_SPEC.replace(b"        max-lifetime: 900\n",
+                                    b"        max-lifetime: 900\n        single-use: true\n")
+assert SINGLE_USE_SPEC != ECDH_SPEC
+
 
 def use_fresh_kek(app: Any, monkeypatch: Any) -> None:
     """Give ``app`` a key-encryption key of this test only (32 random bytes, padded

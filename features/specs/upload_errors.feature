@@ -42,3 +42,18 @@ Feature: Unreadable uploads are refused with a clear message, and nothing is los
     Then the document is stored as revision 2
     And the gate into "development" is blocked by "SPEC-VALID" at line 2 of the document
     And the blocking finding says to quote the version
+
+  Scenario Outline: A pipeline and a person see the same findings
+    When I upload <a document>
+    Then "stagegate check" of the same bytes reports the findings the upload reported
+    And the version page lists the same findings
+
+    Examples:
+      | a document                                                       |
+      | a document that says openapi: 3.1 without quotes on line 2       |
+      | a document in which GET /orders/{id} has an empty security list  |
+
+  Scenario: A pipeline is told what is wrong in the same words as a person
+    When I upload a YAML document indented with a tab on line 4
+    Then the upload is refused with status 422 and the error "spec_unreadable"
+    And "stagegate check" refuses the same bytes with the same message at the same line

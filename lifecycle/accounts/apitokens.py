@@ -103,11 +103,15 @@ def _max_days() -> int:
 
 
 def create_pat(user: User, name: str, expires_days: int,
-               now: datetime | None = None) -> tuple[str, PersonalAccessToken]:
+               now: datetime | None = None, *,
+               actor: User | str) -> tuple[str, PersonalAccessToken]:
     """Create a PAT for ``user``; the token text is returned here and never again.
 
     :param name: 1–100 characters, to recognise it in the list.
     :param expires_days: whole days, 1 to ``PAT_MAX_DAYS`` (default 365).
+    :param actor: who creates it, for the audit trail: the signed-in user (a :class:`User`,
+        on the account page) or the operator's label (``"cli"`` for ``stagegate tokens
+        create``).
     :returns: ``(token, row)``.
     :raises ValidationFailed: bad name or expiry.
     """
@@ -128,7 +132,8 @@ def create_pat(user: User, name: str, expires_days: int,
                               secret_hash=_hash(token), created_at=moment,
                               expires_at=moment + timedelta(days=expires_days))
     db.session.add(row)
-    _audit("token.created", user.email, f"user:{user.email}",
+    _audit("token.created", actor.email if isinstance(actor, User) else str(actor),
+           f"user:{user.email}",
            {"token": row.client_id, "name": name, "expires_at": row.expires_at.isoformat()})
     db.session.commit()
     return token, row

@@ -44,6 +44,5 @@ def domain_error_json(exc: DomainError) -> tuple[Response, int]:
 def spec_error_json(exc: SpecLoadError) -> tuple[Response, int]:
     """The JSON answer of an unreadable upload (413 ``too_large``, else 422
     ``spec_unreadable``)."""
-    if exc.code == "too_large":
-        return error_response(413, "too_large", exc.message, exc.to_dict())
-    return error_response(422, "spec_unreadable", exc.message, exc.to_dict())
+    return error_response(413 if exc.error == "too_large" else 422, exc.error, exc.message,
+                          exc.to_dict())

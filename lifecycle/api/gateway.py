@@ -69,18 +69,13 @@ def get_gateway_config(name: str, version: str) -> Any:
     config = gateway.current_config(obj)
     if config is None:
         raise errors.NotFound("This version has no gateway configuration yet.")
-    files = gateway.config_files(config)
-    if len(files) == 1:
-        return _download(files[config.entry].decode("utf-8"), f"{name}-{version}-nginx.conf",
-                         config.sha256)
-    response = jsonify(files={n: b.decode("utf-8") for n, b in files.items()},
-                       entry=config.entry, sha256=config.sha256)
-    response.headers["ETag"] = f'"{config.sha256}"'
-    return response
+    body, mimetype, filename = gateway.config_download(obj, config)
+    return _download(body, filename, config.sha256, mimetype)
 
 
-def _download(text: str, filename: str, sha: str | None = None) -> Response:
-    response = Response(text, mimetype="text/plain")
+def _download(text: str, filename: str, sha: str | None = None,
+              mimetype: str = "text/plain") -> Response:
+    response = Response(text, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     if sha is not None:
         response.headers["ETag"] = f'"{sha}"'

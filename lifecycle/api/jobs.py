@@ -76,7 +76,8 @@ def accepted(job: jobs.Job) -> tuple[Response, int]:
 def put_spec_async(name: str, version: str, raw: bytes) -> tuple[Response, int]:
     """Queue the upload ``raw`` of ``name`` ``version`` as a ``spec.check`` job (202).
 
-    :raises NotFound: no such API or version; :raises Conflict: the version is retired.
+    :raises NotFound: no such API or version; :raises Conflict: the version is retired;
+    :raises SpecLoadError: over ``SPEC_MAX_BYTES`` (413, as the synchronous upload).
     """
     job = tasks.submit_upload(name, version, raw, uploader=current_actor(), now=clock())
     return accepted(job)

@@ -55,7 +55,8 @@ def version_summary(obj: ApiVersion) -> dict[str, Any]:
 def card_dict(card: CardRow) -> dict[str, Any]:
     """A version as the board lists it, with its stored compliance summary: ``badge``
     (``pass``, ``blocked``, ``none``, ``production``, ``final``, ``pending``), ``attention``
-    (``blocked``, ``approval``, ``expiring`` or ``null``), blocking counts, ``valid_until``."""
+    (``blocked``, ``approval``, ``expiring`` or ``null``), blocking counts, ``valid_until``,
+    ``gateway_proven`` (the "enforced and proven" badge)."""
     return {
         "api": card.api,
         "title": card.title,
@@ -72,6 +73,7 @@ def card_dict(card: CardRow) -> dict[str, Any]:
         "missing_evidence": list(card.missing_evidence),
         "awaiting_approval": card.awaiting_approval,
         "valid_until": _time(card.valid_until),
+        "gateway_proven": card.proven,
         "url": url_for("api.get_version", name=card.api, version=card.version),
     }
 

@@ -23,7 +23,7 @@ from lifecycle.catalog import services, stages
 from lifecycle.core.actor import Actor, ActorKind
 from lifecycle.core.errors import Conflict, DomainError
 from lifecycle.core.extensions import db
-from specs import SpecLoadError
+from specs import SpecLoadError, too_large
 
 #: the task name of a large upload's check
 SPEC_CHECK = "spec.check"
@@ -45,10 +45,15 @@ def submit_upload(name: str, version: str, raw: bytes, *, uploader: Actor,
     :returns: the queued :class:`~lifecycle.jobs.Job` (state ``queued``).
     :raises NotFound: no such API or version (nothing queued).
     :raises Conflict: the version is retired (nothing queued).
+    :raises SpecLoadError: ``too_large``, over ``SPEC_MAX_BYTES`` (nothing queued: the
+        synchronous upload's answer, without storing the bytes first).
     """
     obj = services.get_version(name, version)
     if obj.stage == stages.RETIREMENT:
         raise Conflict("The version is retired; its documents can no longer change.")
+    limit = services.load_limits().max_bytes
+    if len(raw) > limit:
+        raise too_large(len(raw), limit)
     job = jobs.submit(SPEC_CHECK, subject=subject_of(name, version), actor=uploader.label,
                       now=now, data=bytes(raw),
                       payload={"api": name, "version": version,
@@ -88,8 +93,7 @@ def check_upload(ctx: jobs.JobContext) -> dict[str, Any]:
         revision, created = services.upload_spec(name, version, ctx.input, uploader=uploader,
                                                  progress=ctx.progress)
     except SpecLoadError as exc:
-        code = "too_large" if exc.code == "too_large" else "spec_unreadable"
-        raise jobs.JobFailed(code, exc.message, exc.to_dict()) from exc
+        raise jobs.JobFailed(exc.error, exc.message, exc.to_dict()) from exc
     except DomainError as exc:
         raise jobs.JobFailed(exc.code, exc.message) from exc
     return {"api": name, "version": version, "revision": revision.number,

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from specs.wording import plural
+
 if TYPE_CHECKING:
     from policies.gate import GateDecision
 
@@ -116,7 +118,7 @@ class GateFailed(DomainError):
         rules = sorted({f.rule_id for f in decision.blocking})
         super().__init__(
             f"The {decision.target} gate blocks this version: "
-            f"{len(decision.blocking)} blocking finding(s) ({', '.join(rules)})."
+            f"{plural(len(decision.blocking), 'blocking finding')} ({', '.join(rules)})."
         )
         self.decision = decision
         self.check_run_id = check_run_id
@@ -130,7 +132,8 @@ class ApprovalRequired(Conflict):
 
     def __init__(self, stage: str, required: int) -> None:
         super().__init__(
-            f"Promotion to {stage} needs {required} approval(s) by an approver other than the "
+            f"Promotion to {stage} needs {plural(required, 'approval')} by an approver other "
+            "than the "
             "requester (four eyes): request it with POST …/promotion-requests "
             f'{{"to": "{stage}", "reason": …}}, or "Request promotion" on the version page.'
         )

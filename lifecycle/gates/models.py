@@ -77,6 +77,10 @@ class VersionSummary(db.Model):  # type: ignore[name-defined,misc]
     :ivar computed_at: the clock time it was judged at.
     :ivar valid_until: the earliest time the verdict may change by the clock alone (a waiver
         expiring, token evidence ageing out, a key's grace ending); ``None``: never.
+    :ivar proven_until: until when the current gateway configuration counts as *enforced and
+        proven* (static checks pass, the newest recent proof of it passed: its
+        ``finished_at`` + the evidence age limit); ``None``: not proven.  The board shows the
+        badge while it is in the future (no refresh needed when it passes).
     """
 
     __tablename__ = "version_summary"
@@ -99,3 +103,4 @@ class VersionSummary(db.Model):  # type: ignore[name-defined,misc]
     pack_sha256: Mapped[str] = mapped_column(sa.String(64))
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    proven_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -94,3 +94,20 @@ def evidence_valid_until(version: ApiVersion, pack: PolicyPack, target: str,
             if moment is not None and moment > now:
                 times.append(moment)
     return min(times, default=None)
+
+
+def proven_until(version: ApiVersion, now: datetime) -> datetime | None:
+    """Until when a provider vouches that the version's deployment is *enforced and proven*
+    (the gateway's passing proof of its current configuration, for the board's badge): the
+    earliest such time after ``now`` among providers offering
+    ``proven_until(version, now) -> datetime | None``; ``None`` when no provider offers it or
+    one of them says no."""
+    times = []
+    for provider in registered():
+        until = getattr(provider, "proven_until", None)
+        if callable(until):
+            moment = until(version, now)
+            if moment is None or moment <= now:
+                return None
+            times.append(moment)
+    return min(times, default=None)

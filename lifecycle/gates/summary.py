@@ -35,7 +35,7 @@ from lifecycle.core.extensions import db
 from lifecycle.gates import waivers
 from lifecycle.gates.evaluate import evaluate_gate
 from lifecycle.gates.models import VersionSummary
-from lifecycle.gates.providers import evidence_valid_until, policy_pack
+from lifecycle.gates.providers import evidence_valid_until, policy_pack, proven_until
 from policies.findings import Status
 from policies.rules import get_rule
 
@@ -68,6 +68,7 @@ def _values(version_obj: ApiVersion, now: datetime) -> dict[str, Any]:
         "blocking_failed": 0, "blocking_missing": 0, "failing_rules": 0,
         "missing_evidence": "", "pack": pack.name[:200],
         "pack_sha256": pack.sha256, "computed_at": now, "valid_until": None,
+        "proven_until": proven_until(version_obj, now),
     }
     if target is None:
         return values

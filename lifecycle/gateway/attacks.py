@@ -127,15 +127,16 @@ class ProofKeys:
         return cls(issuer_signing=signing_key_for(profile.signing_alg),
                    encryption=encryption_key_for(profile.alg, profile.enc))
 
-    def trust(self, version: str, profile: TokenProfile, single_use: bool) -> VersionTrust:
+    def trust(self, version: str, profile: TokenProfile) -> VersionTrust:
         """The :class:`VersionTrust` a validator needs for tokens made with these keys: the
-        private encryption key, the issuer's public signing key."""
+        private encryption key, the issuer's public signing key (single use as the profile
+        declares)."""
         decryption = jwk.JWKSet()
         decryption.add(self.encryption)
         issuer = jwk.JWKSet()
         issuer.add(_public(self.issuer_signing))
         return VersionTrust(version=version, profile=profile, decryption_keys=decryption,
-                            issuer_jwks=issuer, single_use=single_use)
+                            issuer_jwks=issuer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,18 +275,22 @@ def _pad_to(forge: TokenForge, size: int) -> str:
     return forge.good(pad=filler)
 
 
-def build_attack_matrix(profile: TokenProfile, keys: ProofKeys, *, now: int,
-                        single_use: bool) -> list[AttackCase]:
-    """The proof's requests: one good token and at least 24 attacks (27, plus the
-    second-client replay when ``single_use``), each token freshly built (its own ``jti``,
-    so that a single-use profile never confuses one case with another).
+def build_attack_matrix(profile: TokenProfile, keys: ProofKeys, *,
+                        now: int) -> list[AttackCase]:
+    """The proof's requests: one good token, at least 24 attacks (27) and the same good
+    token sent again from a second client (``replay-second-client``), each token freshly
+    built (its own ``jti``, so that a single-use profile never confuses one case with
+    another).
+
+    The second use is expected refused (CLM-JTI) exactly when the profile demands single
+    use (``profile.single_use``, ``single-use: true`` in ``x-token-encryption``); otherwise
+    it must be let through (a bearer token is legitimately reused until it expires).
 
     :param profile: the version's token profile (``alg``, ``enc``, ``signing_alg`` required;
         ``issuer``/``audience`` should be set).
     :param keys: the run's keys (:meth:`ProofKeys.generate`); the validator must trust them
         (:meth:`ProofKeys.trust`).
     :param now: the validator's clock at the time of the run, Unix seconds.
-    :param single_use: add the replay-from-a-second-client case (CLM-JTI).
     :returns: the cases in a stable order (``good-token`` first).
     :raises ValueError: the profile lacks an algorithm.
     """
@@ -376,7 +381,12 @@ def build_attack_matrix(profile: TokenProfile, keys: ProofKeys, *, now: int,
                             "deny", scheme="http", headers=_bearer(f.good())))
     cases.append(AttackCase("tls-1.1", "A valid token sent over TLS 1.1", "TRN-TLS-CONFIG",
                             "deny", tls_version="TLSv1.1", headers=_bearer(f.good())))
-    if single_use:
+    if profile.single_use:
         add("replay-second-client", "A single-use token used again from another client",
             "CLM-JTI", f.good(), second_client=True)
+    else:
+        cases.append(AttackCase(
+            "replay-second-client", "A token used again from another client (allowed: the "
+            "profile does not demand single use)", "CLM-JTI", "allow",
+            headers=_bearer(f.good()), second_client=True))
     return cases

@@ -346,25 +346,25 @@ def _proof_text(result: ProofResult) -> str:
               help="'<api>/<version>' as the configuration sends it to the validator.")
 @click.option("--entry", default=None,
               help="The main file's bundle name (default: the first FILE).")
-@click.option("--single-use", is_flag=True, default=False,
-              help="The profile demands one use per jti (adds the replay case).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Report format on stdout.")
 @click.option("--nginx", "nginx_path", default=None,
               help="The nginx binary (default: nginx on PATH, else /usr/sbin/nginx).")
 def prove_command(files: tuple[str, ...], spec_path: str, api_version: str,
-                  entry: str | None, single_use: bool, fmt: str,
+                  entry: str | None, fmt: str,
                   nginx_path: str | None) -> None:
     """Prove an nginx configuration with a real nginx under the attack matrix (loopback
     ports, a temporary prefix, ephemeral keys; nothing is installed or left running).
 
     Exit 0: every case passed; 1: a case failed or a credential reached a log; 2: the proof
-    could not run (nginx missing, nginx -t failed, nothing to attack).
+    could not run (nginx missing, nginx -t failed, nothing to attack).  A second use of a
+    token from another client is expected refused exactly when the spec's profile says
+    `single-use: true`.
     """
     profile, _ = _profile("prove", spec_path)
     bundle, entry_name, _, _ = read_bundle("prove", files, entry)
     result = run_proof(bundle, entry=entry_name, version=api_version, profile=profile,
-                       single_use=single_use, clock=lambda: datetime.now(UTC),
+                       clock=lambda: datetime.now(UTC),
                        nginx=nginx_path or default_nginx())
     if result.error is not None and not result.cases:
         _fail("prove", nginx_error_line(result.error))

@@ -9,8 +9,9 @@
   → a self-signed certificate made for the run (``ssl_dhparam``/``ssl_stapling_file`` are
   dropped);
 * upstreams: the ``proxy_pass`` of every location that an ``auth_request`` targets → the
-  proof's validator; every other ``proxy_pass`` (and ``server`` entries of ``upstream``
-  blocks) → the stub upstream;
+  proof's validator (when it names an ``upstream`` block, that block's ``server`` entries
+  go to the validator instead and the name, with its ``keepalive``, stays); every other
+  ``proxy_pass`` (and ``server`` entries of other ``upstream`` blocks) → the stub upstream;
 * the prefix: ``pid``/``daemon`` are removed from the file (given with ``-g``), ``error_log``
   and ``access_log`` paths and the temp paths (client body, proxy, fastcgi, uwsgi, scgi,
   ``proxy_cache_path``) go into the prefix.
@@ -188,6 +189,27 @@ def _rewrite_pass(target: str, port: int) -> str:
     return f"http://127.0.0.1:{port}{uri}"
 
 
+def _validator_upstreams(config: list[dict[str, Any]], auth_targets: set[str]) -> set[str]:
+    """Names of the ``upstream`` blocks that the ``proxy_pass`` of an auth-subrequest
+    location names (``proxy_pass http://stagegate_validator/auth``): their ``server``
+    entries go to the proof's validator, and the ``proxy_pass`` keeps the name, so that
+    the block's ``keepalive`` is exercised as written."""
+    names = {d["args"][0] for cfg in config for d in _directives(cfg["parsed"])
+             if d["directive"] == "upstream" and d["args"]}
+    used: set[str] = set()
+    for cfg in config:
+        for loc in _directives(cfg["parsed"]):
+            if loc["directive"] != "location" or not loc["args"] \
+                    or loc["args"][-1] not in auth_targets:
+                continue
+            for d in _directives(loc.get("block") or []):
+                match = _PASS.match(d["args"][0]) if d["directive"] == "proxy_pass" \
+                    and d["args"] else None
+                if match and match.group("host") in names:
+                    used.add(match.group("host"))
+    return used
+
+
 def _directives(block: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for d in block:
@@ -237,6 +259,7 @@ def prepare_bundle(files: Mapping[str, bytes], *, entry: str, prefix: Path,  # n
     auth_targets = {d["args"][0] for cfg in payload["config"]
                     for d in _directives(cfg["parsed"])
                     if d["directive"] == "auth_request" and d["args"] and d["args"][0] != "off"}
+    validator_upstreams = _validator_upstreams(payload["config"], auth_targets)
     ports: dict[int, Listener] = {}
     prepared = PreparedBundle(prefix=prefix, conf=conf)
     log_names: dict[str, str] = {}
@@ -247,8 +270,8 @@ def prepare_bundle(files: Mapping[str, bytes], *, entry: str, prefix: Path,  # n
             log_names[original] = str(prefix / "logs" / f"{len(log_names):02d}-{stem}")
         return log_names[original]
 
-    def rewrite(block: list[dict[str, Any]], ctx: tuple[str, ...], *, main: bool,  # noqa: C901 - one branch per directive kind
-                validator: bool) -> list[dict[str, Any]]:
+    def rewrite(block: list[dict[str, Any]], ctx: tuple[str, ...], *, main: bool,  # noqa: C901, PLR0912 - one branch per directive kind
+                validator: bool, upstream: str = "") -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         seen_listen: set[int] = set()
         for d in block:
@@ -270,9 +293,14 @@ def prepare_bundle(files: Mapping[str, bytes], *, entry: str, prefix: Path,  # n
             elif name in _KEY_DIRECTIVES and args:
                 args = [str(key)]
             elif name == "proxy_pass" and args:
-                args = [_rewrite_pass(args[0], validator_port if validator else stub_port)]
+                match = _PASS.match(args[0])
+                if validator and match and match.group("host") in validator_upstreams:
+                    args = [f"http://{match.group('host')}{match.group('uri')}"]
+                else:
+                    args = [_rewrite_pass(args[0], validator_port if validator else stub_port)]
             elif name == "server" and ctx and ctx[-1] == "upstream" and args:
-                args = [f"127.0.0.1:{stub_port}"]
+                to_validator = upstream in validator_upstreams
+                args = [f"127.0.0.1:{validator_port if to_validator else stub_port}"]
             elif name in ("access_log", "error_log") and args and args[0] != "off":
                 args = [log_path(args[0]), *args[1:]]
             elif name in _TEMP_PATHS and args:
@@ -282,10 +310,11 @@ def prepare_bundle(files: Mapping[str, bytes], *, entry: str, prefix: Path,  # n
             new: dict[str, Any] = {"directive": name, "args": args, "line": d.get("line")}
             if "block" in d:
                 inner_validator = validator
+                inner_upstream = args[0] if name == "upstream" and args else upstream
                 if name == "location":
                     inner_validator = bool(args) and args[-1] in auth_targets
                 new["block"] = rewrite(d["block"], (*ctx, name), main=False,
-                                       validator=inner_validator)
+                                       validator=inner_validator, upstream=inner_upstream)
                 if name == "http":
                     present = {x["directive"] for x in new["block"]}
                     new["block"] = [{"directive": t, "args": [str(prefix / "tmp" / t)]}

@@ -368,7 +368,7 @@ def _upstream_by_marker(requests: Sequence[RecordedRequest]) -> dict[str, Record
 
 # ---------------------------------------------------------------------------- proof
 def run_proof(config_files: Mapping[str, bytes], *, entry: str, version: str,
-              profile: TokenProfile, single_use: bool, clock: Callable[[], datetime],
+              profile: TokenProfile, clock: Callable[[], datetime],
               nginx: str = "nginx", timeout: float = 10.0, min_cases: int = MIN_CASES,
               cases: Sequence[AttackCase] | None = None,
               validator_app: WSGIApplication | None = None) -> ProofResult:
@@ -378,8 +378,9 @@ def run_proof(config_files: Mapping[str, bytes], *, entry: str, version: str,
     :param entry: the main file's name in the bundle (``nginx.conf``).
     :param version: ``"<api>/<version>"``, what the config sends as
         ``X-Stagegate-Api-Version``; the proof's validator trusts only that version.
-    :param profile: the version's token profile (tokens and keys are made for it).
-    :param single_use: the profile demands one use per ``jti`` (adds the replay case).
+    :param profile: the version's token profile (tokens and keys are made for it); the
+        reuse of a token from a second client is expected refused exactly when it demands
+        single use (``profile.single_use``), and the proof's validator then checks ``jti``.
     :param clock: the time source (aware datetimes); tokens are minted at ``clock()``.
     :param nginx: the nginx binary.
     :param timeout: seconds for every network step (start, each request, stop).
@@ -406,10 +407,9 @@ def run_proof(config_files: Mapping[str, bytes], *, entry: str, version: str,
         return failed(str(exc))
     if cases is None or validator_app is None:
         keys = ProofKeys.generate(profile)
-        trust = keys.trust(version, profile, single_use)
+        trust = keys.trust(version, profile)
         if cases is None:
-            cases = build_attack_matrix(profile, keys, now=int(started.timestamp()),
-                                        single_use=single_use)
+            cases = build_attack_matrix(profile, keys, now=int(started.timestamp()))
         if validator_app is None:
             validator_app = make_validator_app(
                 lambda asked: trust if asked == version else None, clock=clock,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from lifecycle.catalog.models import ApiVersion
-from lifecycle.gateway.services import gateway_findings
+from lifecycle.gateway.services import gateway_findings, proof_valid_until, proven_until
 from policies.findings import Finding
 from policies.rules import Evidence
 
@@ -20,3 +20,11 @@ class GatewayProvider:
 
     def findings(self, version: ApiVersion, target: str, now: datetime) -> list[Finding]:
         return gateway_findings(version, now)
+
+    def valid_until(self, version: ApiVersion, target: str, now: datetime) -> datetime | None:
+        """When ``GW-PROOF`` changes by the clock alone: the proof ageing out."""
+        return proof_valid_until(version, now)
+
+    def proven_until(self, version: ApiVersion, now: datetime) -> datetime | None:
+        """Until when the gateway is *enforced and proven* (the board's badge), or ``None``."""
+        return proven_until(version, now)

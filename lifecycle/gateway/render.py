@@ -36,7 +36,10 @@ from specs.index import Server, SpecIndex
 
 __all__ = [
     "CHECK_LOCATION",
+    "VALIDATOR_KEEPALIVE",
+    "VALIDATOR_KEEPALIVE_SECONDS",
     "VALIDATOR_PATH",
+    "VALIDATOR_UPSTREAM",
     "CapabilityError",
     "Deprecation",
     "GatewaySettings",
@@ -53,6 +56,15 @@ CHECK_LOCATION = "/_stagegate_check"
 #: The path nginx's subrequest uses on the validator (the validator answers any path but
 #: ``/healthz``).
 VALIDATOR_PATH = "/auth"
+#: The ``upstream`` block of the validator: nginx keeps connections to it open
+#: (``keepalive``) instead of connecting once per subrequest.
+VALIDATOR_UPSTREAM = "stagegate_validator"
+#: Idle kept-alive connections to the validator cached per nginx worker process.
+VALIDATOR_KEEPALIVE = 16
+#: Seconds nginx keeps an idle validator connection; below the validator's own idle limit
+#: (``lifecycle.gateway.serve.KEEPALIVE_SECONDS``), so that nginx, not the validator,
+#: closes an idle connection (never a request sent on a connection being closed).
+VALIDATOR_KEEPALIVE_SECONDS = 50
 
 #: Identity headers the validator answers with (GATEWAY-INTERFACES.md) → the nginx variable
 #: that carries them and the header forwarded upstream (``None``: logged, never forwarded).
@@ -210,11 +222,18 @@ class GatewaySettings:
         return self.upstream.rstrip("/")
 
     @property
-    def validator_pass(self) -> str:
-        """The ``proxy_pass`` target of the check location (unix socket or TCP)."""
+    def validator_server(self) -> str:
+        """The validator's address in the ``upstream`` block (``unix:/path`` or
+        ``host:port``)."""
         if self.validator.startswith("/"):
-            return f"http://unix:{self.validator}:{VALIDATOR_PATH}"
-        return f"http://{self.validator}{VALIDATOR_PATH}"
+            return f"unix:{self.validator}"
+        return self.validator
+
+    @property
+    def validator_pass(self) -> str:
+        """The ``proxy_pass`` target of the check location: the validator's ``upstream``
+        block (kept-alive connections) and :data:`VALIDATOR_PATH`."""
+        return f"http://{VALIDATOR_UPSTREAM}{VALIDATOR_PATH}"
 
 
 def _check(pattern: re.Pattern[str], value: str, what: str) -> None:
@@ -390,6 +409,19 @@ def render_nginx(settings: GatewaySettings, profile: TokenProfile, *,
         ("api_version", version)]))
     http.append(f"access_log {log}/stagegate-access.json stagegate_api;")
     http.append("")
+    if not gone:
+        http += [
+            "# The token validator over kept-alive connections: no connect per subrequest.",
+            "# nginx closes an idle connection before the validator would (its limit is",
+            "# longer), so a subrequest never goes out on a connection being closed.",
+            f"upstream {VALIDATOR_UPSTREAM} {{",
+            f"    server {settings.validator_server};",
+            f"    keepalive {VALIDATOR_KEEPALIVE};",
+            f"    keepalive_timeout {VALIDATOR_KEEPALIVE_SECONDS}s;",
+            "    keepalive_requests 10000;",
+            "}",
+            "",
+        ]
 
     if settings.plaintext_port is not None:
         http += [
@@ -457,6 +489,10 @@ def render_nginx(settings: GatewaySettings, profile: TokenProfile, *,
             "    proxy_buffering off;",
             "    proxy_pass_request_body off;",
             '    proxy_set_header Content-Length "";',
+            "    # HTTP/1.1 without `Connection: close`: the connection goes back to the",
+            "    # upstream's keepalive cache (the body is never sent, so none is left over).",
+            "    proxy_http_version 1.1;",
+            '    proxy_set_header Connection "";',
             "    proxy_set_header X-Original-URI $request_uri;",
             "    proxy_set_header X-Original-Method $request_method;",
             "    proxy_set_header X-Real-IP $remote_addr;",

@@ -18,16 +18,24 @@ log); gunicorn's own control socket is disabled.  Header limits fit nginx's
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Callable
 from typing import Any, Protocol
 from wsgiref.types import WSGIApplication
 
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
-__all__ = ["BindError", "check_bind", "gunicorn_options", "serve_validator"]
+__all__ = ["KEEPALIVE_SECONDS", "BindError", "check_bind", "gunicorn_options", "serve_validator"]
 
 #: longest header line gunicorn accepts (a 16 KiB nginx header buffer, with room)
 MAX_HEADER_FIELD = 20_000
+#: where the workers' heartbeat files go when it exists (a tmpfs; gunicorn's advice, as a
+#: disk-backed /tmp can stall the heartbeat under load)
+HEARTBEAT_DIR = "/dev/shm"
+#: seconds a ``gthread`` worker keeps an idle connection from nginx open; longer than the
+#: generated configuration's ``keepalive_timeout`` (``render.VALIDATOR_KEEPALIVE_SECONDS``),
+#: so that nginx closes idle connections first
+KEEPALIVE_SECONDS = 75
 
 
 class BindError(ValueError):
@@ -84,7 +92,7 @@ def gunicorn_options(bind: str, workers: int, threads: int = 1,
         "umask": 0o117,  # the unix socket: owner and group may connect
         "timeout": 30,
         "graceful_timeout": 10,
-        "keepalive": 5,
+        "keepalive": KEEPALIVE_SECONDS,
         "limit_request_line": 8190,
         "limit_request_fields": 100,
         "limit_request_field_size": MAX_HEADER_FIELD,
@@ -94,6 +102,8 @@ def gunicorn_options(bind: str, workers: int, threads: int = 1,
         "proc_name": "stagegate-validator",
         "preload_app": False,
         "control_socket_disable": True,
+        # the workers' heartbeat file is touched on every request: keep it in memory
+        "worker_tmp_dir": HEARTBEAT_DIR if os.path.isdir(HEARTBEAT_DIR) else None,
     }
 
 

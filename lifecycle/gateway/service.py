@@ -19,8 +19,6 @@ environment; ``VALIDATOR_REPLAY_URI`` is also read from the environment as is):
 setting                               default  meaning
 ====================================  =======  ==================================================
 ``VALIDATOR_REPLAY_URI``              —        Redis URI of the replay store (default: database)
-``VALIDATOR_SINGLE_USE``              —        ``api/version`` labels (list or comma-separated;
-                                               ``*``: all) whose tokens are single use
 ``VALIDATOR_TRUST_TTL_SECONDS``       2        seconds a version's trust is reused
 ``VALIDATOR_KEY_CACHE_SECONDS``       600      seconds an opened private key is kept
 ``VALIDATOR_CACHE_SIZE``              10000    verified tokens kept per process (0: none)
@@ -33,7 +31,7 @@ setting                               default  meaning
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from wsgiref.types import WSGIApplication
@@ -48,7 +46,7 @@ from lifecycle.gateway.stores import DbDecisionSink, DbReplayStore
 from lifecycle.gateway.trust import KEY_CACHE_SECONDS, TRUST_TTL_SECONDS, DbTrustResolver
 from lifecycle.gateway.validator import RedisReplayStore, ReplayStore, make_validator_app
 
-__all__ = ["REDIS_SCHEMES", "ValidatorService", "build_validator", "single_use_labels"]
+__all__ = ["REDIS_SCHEMES", "ValidatorService", "build_validator"]
 
 #: URI schemes of a Redis replay store
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -74,26 +72,6 @@ class ValidatorService:
         self.sink.close()
 
 
-def single_use_labels(value: object) -> Callable[[str], bool]:
-    """The ``VALIDATOR_SINGLE_USE`` setting as a predicate on ``"<api>/<version>"``: a list
-    or comma-separated text of labels; ``*`` makes every version single use.
-
-    :raises ValueError: neither text nor a list of texts.
-    """
-    if value is None or value == "":
-        labels: frozenset[str] = frozenset()
-    elif isinstance(value, str):
-        labels = frozenset(p.strip() for p in value.split(",") if p.strip())
-    elif isinstance(value, Iterable) and all(isinstance(v, str) for v in value):
-        labels = frozenset(v.strip() for v in value if v.strip())
-    else:
-        raise ValueError("VALIDATOR_SINGLE_USE: give api/version labels (a list or "
-                         "comma-separated text) or *")
-    if "*" in labels:
-        return lambda label: True
-    return labels.__contains__
-
-
 def _app_clock(app: Flask) -> Callable[[], datetime]:
     """The app's clock (``CLOCK`` setting, else the real UTC time) without an app context."""
     configured = app.config.get("CLOCK")
@@ -114,14 +92,12 @@ def _replay_store(uri: str | None, engine: object,
 
 
 def build_validator(app: Flask, *, replay_uri: str | None = None,
-                    single_use: Iterable[str] | str | None = None,
                     decisions: str | None = None,
                     resolver: DbTrustResolver | None = None) -> ValidatorService:
     """The validator over ``app``'s database and settings (see the module docstring).
 
     :param app: a Stagegate Flask app, made once per process (``create_app()``).
     :param replay_uri: overrides ``VALIDATOR_REPLAY_URI`` (setting, then environment).
-    :param single_use: overrides ``VALIDATOR_SINGLE_USE``.
     :param decisions: overrides ``VALIDATOR_DECISIONS`` (``batch`` or ``each``).
     :param resolver: a test seam replacing the resolver built from the settings.
     :raises ValueError: a malformed setting.
@@ -132,15 +108,13 @@ def build_validator(app: Flask, *, replay_uri: str | None = None,
     clock = _app_clock(app)
     uri = replay_uri or config.get("VALIDATOR_REPLAY_URI") \
         or os.environ.get("VALIDATOR_REPLAY_URI") or None
-    labels = single_use if single_use is not None else config.get("VALIDATOR_SINGLE_USE")
     mode = decisions or str(config.get("VALIDATOR_DECISIONS", "batch"))
     if mode not in ("batch", "each"):
         raise ValueError("VALIDATOR_DECISIONS must be batch or each")
     resolver = resolver or DbTrustResolver(
         engine, kek=lambda: key_encryption_key(app), clock=clock,
         ttl=float(config.get("VALIDATOR_TRUST_TTL_SECONDS", TRUST_TTL_SECONDS)),
-        key_ttl=float(config.get("VALIDATOR_KEY_CACHE_SECONDS", KEY_CACHE_SECONDS)),
-        single_use=single_use_labels(labels))
+        key_ttl=float(config.get("VALIDATOR_KEY_CACHE_SECONDS", KEY_CACHE_SECONDS)))
     replay = _replay_store(str(uri) if uri else None, engine, clock)
     sink = DbDecisionSink(engine, batch=mode == "batch")
     wsgi = make_validator_app(

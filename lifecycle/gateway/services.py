@@ -416,7 +416,7 @@ def prove(version_obj: ApiVersion, config: GatewayConfig, clock: Any) -> ProofRe
 
     return run_proof(config_files(config), entry=config.entry,
                      version=api_version_label(version_obj), profile=profile,
-                     single_use=False, clock=proof_clock, nginx=nginx_binary())
+                     clock=proof_clock, nginx=nginx_binary())
 
 
 def store_proof(version_obj: ApiVersion, config: GatewayConfig | None, result: ProofResult,
@@ -459,10 +459,12 @@ def _prove_task(ctx: jobs.JobContext) -> dict[str, Any]:
             "error": proof.error, "url": f"{gateway_path(version_obj)}/proofs/{proof.id}"}
 
 
-def list_proofs(version_obj: ApiVersion) -> list[GatewayProof]:
-    """Every proof of a version, newest first."""
+def list_proofs(version_obj: ApiVersion, limit: int | None = None) -> list[GatewayProof]:
+    """Every proof of a version, newest first (at most ``limit`` when given)."""
     stmt = (db.select(GatewayProof).where(GatewayProof.version_id == version_obj.id)
             .order_by(GatewayProof.id.desc()))
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return list(db.session.execute(stmt).scalars())
 
 
@@ -547,6 +549,57 @@ def proof_finding(version_obj: ApiVersion, config: GatewayConfig, now: datetime)
     return Finding(rule.id, rule.severity, Status.MISSING_EVIDENCE,
                    "The current gateway configuration has never been proven with a real "
                    "nginx. " + run)
+
+
+def _newest_recent_proof(version_obj: ApiVersion, config: GatewayConfig,
+                         now: datetime) -> GatewayProof | None:
+    """The newest proof of ``config`` not older than :func:`max_age` at ``now`` (the one
+    ``GW-PROOF`` judges by), or ``None``."""
+    cutoff = aware(now) - max_age()
+    stmt = (db.select(GatewayProof)
+            .where(GatewayProof.version_id == version_obj.id,
+                   GatewayProof.config_sha256 == config.sha256,
+                   GatewayProof.finished_at >= cutoff)
+            .order_by(GatewayProof.id.desc()).limit(1))
+    return db.session.execute(stmt).scalar_one_or_none()
+
+
+def proven_until(version_obj: ApiVersion, now: datetime) -> datetime | None:
+    """Until when the version's gateway counts as *enforced and proven* (the board's badge):
+    its current configuration passes the static checks and the newest proof of it within
+    :func:`max_age` passed — then that proof's ``finished_at`` + :func:`max_age`; else
+    ``None`` (no configuration, static findings, never proven, failed, stale)."""
+    config = current_config(version_obj)
+    if config is None or not config.passed:
+        return None
+    proof = _newest_recent_proof(version_obj, config, now)
+    if proof is None or not proof.passed:
+        return None
+    return proof.finished_at + max_age()
+
+
+def proof_valid_until(version_obj: ApiVersion, now: datetime) -> datetime | None:
+    """When ``GW-PROOF`` of the current configuration changes by the clock alone: the newest
+    recent proof ageing out — it counts while ``finished_at >= now - max_age``, so it stops
+    a second after ``finished_at`` + :func:`max_age` (as token evidence) — or ``None``."""
+    config = current_config(version_obj)
+    proof = _newest_recent_proof(version_obj, config, now) if config is not None else None
+    if proof is None:
+        return None
+    return proof.finished_at + max_age() + timedelta(seconds=1)
+
+
+def config_download(version_obj: ApiVersion, config: GatewayConfig) -> tuple[str, str, str]:
+    """What ``GET …/gateway/config`` (REST) and the Gateway panel's download answer:
+    ``(body, mimetype, filename)`` — a single file as ``text/plain``, a bundle as JSON
+    ``{"files": {name: text}, "entry", "sha256"}``."""
+    files = config_files(config)
+    label = f"{version_obj.api.name}-{version_obj.version}"
+    if len(files) == 1:
+        return files[config.entry].decode("utf-8"), "text/plain", f"{label}-nginx.conf"
+    body = json.dumps({"files": {n: b.decode("utf-8") for n, b in files.items()},
+                       "entry": config.entry, "sha256": config.sha256}, sort_keys=True)
+    return body, "application/json", f"{label}-gateway.json"
 
 
 def gateway_findings(version_obj: ApiVersion, now: datetime) -> list[Finding]:

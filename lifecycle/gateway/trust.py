@@ -10,7 +10,9 @@ validator service (:mod:`lifecycle.gateway.service`): for ``"<api>/<version>"`` 
   (:func:`lifecycle.evidence.keys.open_private_key`);
 * the newest issuer JWKS evidence (:class:`lifecycle.evidence.models.JwksEvidence`), as a
   read-only set of :func:`policies.keys.shared_public_key_set`;
-* the declared token profile of the current spec revision (``x-token-encryption``).
+* the declared token profile of the current spec revision (``x-token-encryption``), which
+  also says whether the version's tokens are single use (``single-use: true``; the validator
+  then checks each ``jti`` in the shared replay store — nothing else switches it on).
 
 Two caches keep requests off the database and away from the key-encryption key:
 
@@ -103,8 +105,6 @@ class DbTrustResolver:
     :param clock: the app clock (aware UTC): decides which grace periods are over.
     :param ttl: seconds a resolution is reused (0: every call asks the database).
     :param key_ttl: seconds an opened private key is kept.
-    :param single_use: ``"<api>/<version>"`` → whether tokens of that version are single
-        use (the validator then checks ``jti`` in the shared replay store).
     :param max_versions: resolutions kept (LRU).
     :param max_keys: opened private keys kept (LRU).
     :param monotonic: the clock of both lifetimes, seconds (tests advance it).
@@ -115,7 +115,6 @@ class DbTrustResolver:
     def __init__(self, engine: sa.Engine, *, kek: Callable[[], bytes],
                  clock: Callable[[], datetime], ttl: float = TRUST_TTL_SECONDS,
                  key_ttl: float = KEY_CACHE_SECONDS,
-                 single_use: Callable[[str], bool] = lambda label: False,
                  max_versions: int = 1024, max_keys: int = 64,
                  monotonic: Callable[[], float] = time.monotonic,
                  opener: Callable[[int, str, bytes, bytes], jwk.JWK] = open_private_key) -> None:
@@ -124,7 +123,6 @@ class DbTrustResolver:
         self._clock = clock
         self._ttl = max(0.0, float(ttl))
         self._key_ttl = max(0.0, float(key_ttl))
-        self._single_use = single_use
         self._max_versions = max(1, max_versions)
         self._max_keys = max(1, max_keys)
         self._monotonic = monotonic
@@ -190,11 +188,10 @@ class DbTrustResolver:
                 self._open(conn, missing)
         profile = TokenProfile.from_extension(extension if isinstance(extension, Mapping)
                                               else None)
-        single_use = bool(self._single_use(label))
         jwks_id = jwks_row[0] if jwks_row is not None else None
         # the same keys (opened at the same time), JWKS, profile: the same trust object
         signature = (tuple((k, self._keys[k].opened_at) for k, _, _ in usable), jwks_id,
-                     profile, single_use)
+                     profile)
         fresh_until = started + self._ttl
         for _, _, until in usable:  # a grace period ends on time, not up to ttl late
             if until is not None:
@@ -208,7 +205,7 @@ class DbTrustResolver:
         issuer = shared_public_key_set(jwks_row[1]) if jwks_row is not None \
             and isinstance(jwks_row[1], Mapping) else jwk.JWKSet()
         trust = VersionTrust(version=label, profile=profile, decryption_keys=decryption,
-                             issuer_jwks=issuer, single_use=single_use)
+                             issuer_jwks=issuer)
         return _Entry(trust, fresh_until, signature)
 
     def _drop_keys(self, version_id: int, usable: set[int], now: float) -> None:

@@ -97,14 +97,18 @@ class VersionTrust:
     :ivar profile: the version's declared token profile.
     :ivar decryption_keys: the API's private encryption keys, current and in grace.
     :ivar issuer_jwks: the issuer's public signing keys.
-    :ivar single_use: the profile demands one use per ``jti`` (replay checked in the store).
     """
 
     version: str
     profile: TokenProfile
     decryption_keys: JWKSet
     issuer_jwks: JWKSet
-    single_use: bool = False
+
+    @property
+    def single_use(self) -> bool:
+        """The declared profile demands one use per ``jti`` (``single-use: true``): the
+        replay store is consulted.  Taken from the profile only, never from a setting."""
+        return self.profile.single_use
 
 
 #: ``"<api>/<version>"`` -> the version's trust, or ``None`` when the version is unknown

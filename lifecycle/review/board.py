@@ -51,9 +51,11 @@ class CardRow:
 
     ``badge``: ``pass``, ``blocked``, ``none`` (no spec), ``production``, ``final``
     (retired) or ``pending`` (no summary yet); ``attention``: ``blocked``, ``approval``,
-    ``expiring`` or ``None``; ``awaiting_approval``: a promotion request is pending (also
-    when the card is blocked, which sorts first); ``failing_rules``: distinct rules that
-    fail; ``missing_evidence``: the evidence kinds whose absence blocks (sorted).
+    ``expiring`` or ``None``; ``proven``: the gateway is *enforced and proven* (the summary's
+    ``proven_until`` is after the board's ``now``; never for a retired version);
+    ``awaiting_approval``: a promotion request is pending (also when the card is blocked,
+    which sorts first); ``failing_rules``: distinct rules that fail; ``missing_evidence``: the
+    evidence kinds whose absence blocks (sorted).
     """
 
     api: str
@@ -68,6 +70,7 @@ class CardRow:
     blocking_missing: int
     valid_until: datetime | None
     attention: str | None
+    proven: bool = False
     awaiting_approval: bool = False
     failing_rules: int = 0
     missing_evidence: tuple[str, ...] = ()
@@ -182,8 +185,9 @@ def _board_page(query: str | None, stage: str | None, limit: int, offset: int,
                       VersionSummary.version_id, VersionSummary.passed,
                       VersionSummary.revision_id, VersionSummary.blocking,
                       VersionSummary.blocking_failed, VersionSummary.blocking_missing,
-                      VersionSummary.valid_until, attention, pending.label("awaiting"),
-                      VersionSummary.failing_rules, VersionSummary.missing_evidence)
+                      VersionSummary.valid_until, attention, VersionSummary.proven_until,
+                      pending.label("awaiting"), VersionSummary.failing_rules,
+                      VersionSummary.missing_evidence)
             .join(Api, Api.id == ApiVersion.api_id)
             .outerjoin(Team, Team.id == Api.team_id)
             .outerjoin(VersionSummary, VersionSummary.version_id == ApiVersion.id)
@@ -192,7 +196,7 @@ def _board_page(query: str | None, stage: str | None, limit: int, offset: int,
             .limit(limit).offset(offset))
     if stage:
         stmt = stmt.where(ApiVersion.stage == stage)
-    cards = [_card(row) for row in db.session.execute(stmt)]
+    cards = [_card(row, now) for row in db.session.execute(stmt)]
     return BoardPage(
         cards=cards, counts=counts, total=total, offset=offset, limit=limit,
         next_offset=offset + limit if offset + limit < total else None,
@@ -200,9 +204,10 @@ def _board_page(query: str | None, stage: str | None, limit: int, offset: int,
     )
 
 
-def _card(row: sa.Row) -> CardRow:  # type: ignore[type-arg]
+def _card(row: sa.Row, now: datetime) -> CardRow:  # type: ignore[type-arg]
     (name, title, team, version, stage, summarised, passed, revision_id, blocking, failed,
-     missing, valid_until, attention, awaiting, failing_rules, missing_kinds) = row
+     missing, valid_until, attention, proven_until, awaiting, failing_rules,
+     missing_kinds) = row
     target = stages.next_stage(stage)
     if target is None:
         badge = "final"
@@ -218,5 +223,7 @@ def _card(row: sa.Row) -> CardRow:  # type: ignore[type-arg]
                    badge=badge, next_stage=target, blocking=int(blocking or 0),
                    blocking_failed=int(failed or 0), blocking_missing=int(missing or 0),
                    valid_until=valid_until, attention=ATTENTION_LABELS[int(attention)],
+                   proven=proven_until is not None and target is not None
+                   and proven_until > now,
                    awaiting_approval=bool(awaiting), failing_rules=int(failing_rules or 0),
                    missing_evidence=tuple((missing_kinds or "").split()))

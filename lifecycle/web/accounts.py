@@ -12,8 +12,17 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
+from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response as BaseResponse
 
 from lifecycle.accounts import apitokens, services, sessions
@@ -28,11 +37,18 @@ from lifecycle.web.account_forms import (
     SecondFactorForm,
     TokenForm,
 )
+from lifecycle.web.errors import error_response
 from lifecycle.web.forms import EmptyForm
 from lifecycle.web.limits import remember_device
 
 LOGIN_FAILED = "The email or password is not correct."
 SECOND_FACTOR_FAILED = "That code is not correct or was used already."
+#: the sentence on the sign-in (or second-factor, or password) card when a budget of
+#: :mod:`lifecycle.web.limits` is spent; nothing was checked then
+TOO_MANY_ATTEMPTS = ("Too many attempts in a short time, so this one was not checked. "
+                     "Wait a minute, then try again.")
+#: seconds to wait after a refusal (the budgets are per-minute fixed windows at the least)
+RETRY_AFTER = "60"
 NO_STORE = {"Cache-Control": "no-store"}
 
 Page = str | tuple[str, int] | tuple[str, int, dict[str, str]] | BaseResponse
@@ -182,8 +198,9 @@ def create_token() -> Page:
     form = TokenForm()
     if form.validate_on_submit():
         try:
-            token, row = apitokens.create_pat(current_user._get_current_object(),
-                                              form.name.data, form.expires_days.data)
+            user = current_user._get_current_object()
+            token, row = apitokens.create_pat(user, form.name.data, form.expires_days.data,
+                                              actor=user)
         except ValidationFailed as exc:
             for name, message in exc.errors.items():
                 field = getattr(form, name, form.name)
@@ -239,9 +256,36 @@ def logout_everywhere() -> Any:
     return redirect(url_for("accounts.login"), 303)
 
 
+def too_many_attempts(exc: TooManyRequests) -> Any:
+    """A rate-limited POST (:func:`lifecycle.web.limits._consume`): the card the person was
+    using — sign-in, second factor or the account page — with :data:`TOO_MANY_ATTEMPTS`, status
+    429 and ``Retry-After``; the error page for any other endpoint of this blueprint.  The
+    email typed stays in the sign-in form; passwords and codes do not."""
+    headers = {"Retry-After": RETRY_AFTER, **NO_STORE}
+    if request.endpoint == "accounts.login":
+        form = LoginForm()
+        form.password.data = ""
+        return render_template("accounts/login.html", form=form,
+                               error=TOO_MANY_ATTEMPTS), 429, headers
+    if request.endpoint == "accounts.login_totp" and sessions.pending_user() is not None:
+        totp_form = SecondFactorForm()
+        totp_form.code.data = ""
+        return render_template("accounts/login_totp.html", form=totp_form,
+                               error=TOO_MANY_ATTEMPTS), 429, headers
+    if request.endpoint == "accounts.change_password" and current_user.is_authenticated:
+        password_form = PasswordChangeForm(formdata=None)
+        password_form.current.errors = [TOO_MANY_ATTEMPTS]
+        response = make_response(_render_account(429, password_form=password_form))
+        response.headers.update(headers)
+        return response
+    return error_response(429, "too_many_requests", exc.description or TOO_MANY_ATTEMPTS,
+                          title="Too many attempts")
+
+
 def register(bp: Blueprint) -> None:
     """Add this module's views to ``bp`` (the package builds its blueprints per app;
     see ``create_app``)."""
+    bp.register_error_handler(TooManyRequests, too_many_attempts)
     bp.add_url_rule("/login", view_func=login, methods=["GET", "POST"])
     bp.add_url_rule("/login/second-factor", view_func=login_totp, methods=["GET", "POST"])
     bp.add_url_rule("/logout", view_func=logout, methods=["POST"])

@@ -49,6 +49,7 @@ from lifecycle.web.forms import (
 )
 from lifecycle.web.version_page import Page, gate_refusal, render_version
 from lifecycle.web.views import _done
+from specs.wording import plural
 
 VERSION = "/apis/<name>/versions/<version>"
 
@@ -109,7 +110,7 @@ def request_promotion(name: str, version: str) -> Page:
                 lambda: approvals.request_promotion(name, version, form.to.data,
                                                     form.reason.data, actor=authz.current_actor()),
                 lambda req: f"Promotion to {req.to_stage} requested; it needs "
-                            f"{req.required_approvals} approval(s) by someone else.")
+                            f"{plural(req.required_approvals, 'approval')} by someone else.")
 
 
 @authz.requires("approve")

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntit
 from lifecycle.core.errors import DomainError
 from lifecycle.core.extensions import db, htmx
 from specs import SpecLoadError
+from specs.wording import file_size
 
 #: machine-readable codes of plain HTTP errors
 HTTP_CODES: dict[int, str] = {
@@ -87,9 +88,8 @@ def domain_error_page(exc: DomainError) -> Any:
 
 def spec_error_page(exc: SpecLoadError) -> Any:
     """The page of an unreadable upload (413 when too large, else 422)."""
-    if exc.code == "too_large":
-        return error_response(413, "too_large", exc.message, exc.to_dict())
-    return error_response(422, "spec_unreadable", exc.message, exc.to_dict())
+    return error_response(413 if exc.error == "too_large" else 422, exc.error, exc.message,
+                          exc.to_dict())
 
 
 def register(app: Flask) -> None:
@@ -100,7 +100,8 @@ def register(app: Flask) -> None:
         limit = current_app.config.get("SPEC_MAX_BYTES")
         return error_response(
             413, "too_large",
-            f"The request body is too large; documents may have at most {limit} bytes.",
+            f"The request body is too large; documents may have at most {limit} bytes"
+            + (f" ({file_size(limit)})." if isinstance(limit, int) else "."),
             {"max_bytes": limit},
         )
 

@@ -292,3 +292,82 @@ class AuditFilterForm(FlaskForm):
         """The range must not end before it starts."""
         if field.data and self.since.data and field.data < self.since.data:
             raise ValidationError("The end date is before the start date.")
+# ------------------------------------------------------------------------------ gateway
+#: gateway targets as the forms offer them (``lifecycle.gateway.models.TARGETS``)
+GATEWAY_TARGETS = {"nginx": "nginx (open source + Stagegate validator)",
+                   "nginx-plus": "NGINX Plus (auth_jwt nested)"}
+_TEXT = [Optional(), Length(max=300)]
+
+
+class GatewaySettingsForm(_Prefixed):
+    """The version's gateway settings, as ``lifecycle.gateway.services.put_settings`` takes
+    them (it validates what is safe in nginx syntax; its errors are shown on the fields)."""
+
+    form_prefix = "gw"
+
+    server_name = StringField("Server name", validators=[DataRequired(), Length(max=253)],
+                              description="The API's host name, e.g. api.example.com.")
+    upstream = StringField("Upstream", validators=[DataRequired(), Length(max=300)],
+                           description="The backend origin http(s)://host[:port], no path.")
+    certificate = StringField("Certificate", validators=[DataRequired(), Length(max=300)],
+                              description="Absolute path of the PEM certificate on the "
+                                          "gateway host (Stagegate never reads it).")
+    certificate_key = StringField("Certificate key",
+                                  validators=[DataRequired(), Length(max=300)],
+                                  description="Absolute path of its private key on the "
+                                              "gateway host.")
+    validator = StringField("Validator address", validators=[DataRequired(), Length(max=300)],
+                            description="Unix socket path or host:port of `stagegate "
+                                        "validator` (nginx auth_request goes there).")
+    target = SelectField("Target", choices=GATEWAY_TARGETS, validators=[DataRequired()])
+    deprecated_at = StringField("Deprecated at", validators=[Optional(), Length(max=40)],
+                                description="ISO 8601 with a time zone, e.g. "
+                                            "2027-01-31T00:00:00Z; empty: not deprecated.")
+    sunset_at = StringField("Sunset at", validators=[Optional(), Length(max=40)],
+                            description="After it the gateway answers 410 (needs a "
+                                        "deprecation date).")
+    successor_url = StringField("Successor version", validators=_TEXT,
+                                description="https URL of the version replacing this one.")
+    deprecation_policy_url = StringField("Deprecation policy", validators=_TEXT,
+                                         description="https URL of the deprecation policy.")
+
+    #: the fields ``put_settings`` takes, in order
+    SETTINGS = ("server_name", "upstream", "certificate", "certificate_key", "validator",
+                "target", "deprecated_at", "sunset_at", "successor_url",
+                "deprecation_policy_url")
+
+    def values(self) -> dict[str, str]:
+        """``{setting: text}`` for ``put_settings`` (empty optional fields as ``""``)."""
+        return {name: (self[name].data or "").strip() for name in self.SETTINGS}
+
+
+class GenerateGatewayForm(_Prefixed):
+    """Render the configuration from the settings and store it."""
+
+    form_prefix = "gwgen"
+
+    target = SelectField("Target", choices=GATEWAY_TARGETS, validators=[DataRequired()])
+
+
+class UploadGatewayForm(_Prefixed):
+    """A configuration the team brings: one ``nginx.conf`` (a bundle of includes goes through
+    ``PUT …/gateway/config`` or ``stagegate gateway check``)."""
+
+    form_prefix = "gwup"
+
+    config_file = FileField("nginx configuration (nginx.conf)")
+    target = SelectField("Written for", choices=GATEWAY_TARGETS, validators=[DataRequired()])
+
+    def validate_config_file(self, field: FileField) -> None:
+        if not field.data:
+            raise ValidationError("Choose the nginx.conf file to upload.")
+
+    def raw(self) -> bytes:
+        """The uploaded file's bytes."""
+        return bytes(self.config_file.data.read())
+
+
+class RunProofForm(_Prefixed):
+    """Run a proof of the current configuration (a ``gateway.prove`` job)."""
+
+    form_prefix = "gwproof"

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from lifecycle.catalog import stages
 from policies.findings import Finding
+from policies.rules import for_document
 from specs.document import ExcerptLine, excerpt_window
 
 #: stage id -> label shown to people
@@ -260,11 +261,13 @@ SUPPLY_FORMS: dict[str, tuple[str, str]] = {
     "spec": ("upload-form", "Upload the OpenAPI document"),
     "token": ("token-form", "Paste a sample access token"),
     "jwks": ("jwks-form", "Paste the issuer's signing JWKS"),
+    "gateway": ("gateway", "Go to the Gateway panel"),
 }
 
 
 def _supply(rule: Any, status: str) -> dict[str, str]:
-    """``supply_anchor``/``supply_label`` of a ``missing-evidence`` token or JWKS finding."""
+    """``supply_anchor``/``supply_label`` of a ``missing-evidence`` token, JWKS or gateway
+    finding."""
     if rule is None or status != "missing-evidence":
         return {}
     found = SUPPLY_FORMS.get(str(_value(rule.evidence)))
@@ -276,6 +279,13 @@ def document_text(revision: Any) -> str | None:
     if revision is None:
         return None
     return bytes(revision.raw).decode("utf-8", errors="replace")
+
+
+def _cited_for(get_rule: Callable[[str], Any],
+               openapi_version: str | None) -> Callable[[str], Any]:
+    """``get_rule`` whose rules cite the specification of a document of ``openapi_version``
+    (a Swagger 2.0 document's findings cite Swagger 2.0: :func:`policies.rules.for_document`)."""
+    return lambda rule_id: for_document(get_rule(rule_id), openapi_version)
 
 
 def _order(views: Iterable[FindingView]) -> list[FindingView]:
@@ -296,6 +306,7 @@ def gate_panel(version: Any, decision: Any, get_rule: Callable[[str], Any]) -> G
         return GatePanel(target=target, no_spec=True)
     document = document_text(revision)
     text = document.splitlines() if document else None  # split once for every finding
+    get_rule = _cited_for(get_rule, revision.openapi_version)
     blocking_keys = {_finding_key(f) for f in decision.blocking}
     blocking, warnings, passing, seen = [], [], [], set()
     for f in decision.findings:
@@ -713,3 +724,127 @@ class EvidencePanel:
     selected: TokenAnalysisView | None
     forms: dict[str, Any]
     notices: dict[str, Notice]
+
+
+# ------------------------------------------------------------------------------ gateway
+#: proofs listed on the Gateway panel (the selected one in full, the others as rows)
+MAX_LISTED_PROOFS = 6
+
+
+def config_finding_views(findings: Iterable[Any], files: dict[str, bytes],
+                         get_rule: Callable[[str], Any]) -> tuple[list[FindingView],
+                                                                  list[FindingView]]:
+    """``(failing, quiet)`` views of a gateway configuration's static findings, the failing
+    ones with the configuration lines around their ``file``:``line`` (``files``: bundle path →
+    bytes, as stored)."""
+    failing, quiet = split_findings(findings, get_rule)
+    shown = []
+    for view in failing:
+        text = files.get(view.file or "")
+        if text is not None and view.line:
+            lines = excerpt_window(text.decode("utf-8", errors="replace"), view.line,
+                                   view.column, context=EXCERPT_CONTEXT, width=EXCERPT_WIDTH)
+            view = replace(view, excerpt=lines)
+        shown.append(view)
+    return shown, quiet
+
+
+@dataclass(frozen=True)
+class ProofCaseRow:
+    """One attack case of a proof as the table shows it (``observed``: the HTTP status, or
+    how the request was refused without one)."""
+
+    id: str
+    title: str
+    rule: str
+    expected: str
+    observed: str
+    reached_upstream: bool
+    authorization_upstream: bool
+    passed: bool
+    note: str
+
+
+@dataclass(frozen=True)
+class ProofView:
+    """A stored gateway proof for the page: when, which nginx, which configuration (SHA-256,
+    whether it is the current one), the verdict and the attack table."""
+
+    id: int
+    finished_at: Any
+    nginx: str
+    sha256: str
+    current: bool
+    passed: bool
+    error: str | None
+    cases: list[ProofCaseRow]
+    log_leaks: list[str]
+    created_by: str
+
+    @property
+    def sha_short(self) -> str:
+        return self.sha256[:12]
+
+    @property
+    def passed_count(self) -> int:
+        return sum(1 for c in self.cases if c.passed)
+
+
+def nginx_label(nginx_version: str) -> str:
+    """``nginx/1.22.1`` from the ``nginx -V`` text (its first line)."""
+    first = (nginx_version or "").splitlines()[0] if nginx_version else ""
+    return first.removeprefix("nginx version: ").strip() or "nginx (version unknown)"
+
+
+def proof_view(proof: Any, current_sha: str | None) -> ProofView:
+    """The :class:`ProofView` of a :class:`~lifecycle.gateway.models.GatewayProof`."""
+    rows = []
+    for c in proof.cases or []:
+        status = c.get("observed_status")
+        observed = str(status) if isinstance(status, int) else "no HTTP answer"
+        rows.append(ProofCaseRow(
+            id=str(c.get("id", "")), title=str(c.get("title", "")), rule=str(c.get("rule", "")),
+            expected=str(c.get("expected", "")), observed=observed,
+            reached_upstream=bool(c.get("reached_upstream")),
+            authorization_upstream=bool(c.get("authorization_upstream")),
+            passed=bool(c.get("passed")), note=str(c.get("note") or "")))
+    return ProofView(id=proof.id, finished_at=proof.finished_at,
+                     nginx=nginx_label(proof.nginx_version), sha256=proof.config_sha256,
+                     current=current_sha is not None and proof.config_sha256 == current_sha,
+                     passed=bool(proof.passed), error=proof.error, cases=rows,
+                     log_leaks=list(proof.log_leaks or []), created_by=proof.created_by)
+
+
+@dataclass(frozen=True)
+class GatewayPanel:
+    """Everything the Gateway panel of the version page shows.
+
+    :ivar settings: the stored settings row (or ``None``); ``settings_items`` as
+        ``(label, value)`` for the read-only list.
+    :ivar config: the current configuration (or ``None``); ``download_url`` its download.
+    :ivar failing / passing: its static findings (failing ones with configuration lines).
+    :ivar proof_finding: ``GW-PROOF`` as the gate sees it (``None`` without a configuration).
+    :ivar proven: enforced and proven (the board's badge).
+    :ivar proofs: the newest proofs; ``selected`` the one shown with its table.
+    :ivar needs_for_generate / needs_for_proof: what to add before the button can work
+        (empty: offer it).
+    :ivar job: a running or finished proof job of this version (:class:`ProofJobView`).
+    """
+
+    version: Any
+    settings: Any
+    settings_items: list[tuple[str, str]]
+    config: Any
+    download_url: str | None
+    failing: list[FindingView]
+    passing: list[FindingView]
+    proof_finding: FindingView | None
+    proven: bool
+    proofs: list[ProofView]
+    selected: ProofView | None
+    needs_for_generate: list[str]
+    needs_for_proof: list[str]
+    read_only: bool
+    forms: dict[str, Any]
+    notices: dict[str, Notice]
+    job: Any = None

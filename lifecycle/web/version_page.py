@@ -1,7 +1,7 @@
 """The version page, assembled in one place (:func:`render_version`): the gate, the
-approval and waiver panels (:func:`review_panel`) and the evidence area
-(:func:`evidence_panel`) are built here and handed to the templates, which fetch nothing
-themselves."""
+approval and waiver panels (:func:`review_panel`), the evidence area (:func:`evidence_panel`)
+and the Gateway panel (:func:`gateway_panel`) are built here and handed to the templates,
+which fetch nothing themselves."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import render_template, request, session, url_for
+from flask import g, render_template, request, session, url_for
 from flask_login import current_user
 from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
@@ -23,6 +23,7 @@ from lifecycle.evidence import keys
 from lifecycle.evidence import services as evidence
 from lifecycle.gates import evaluate, waivers
 from lifecycle.gates.models import Waiver
+from lifecycle.gateway import services as gateway
 from lifecycle.review import approvals
 from lifecycle.review.models import PromotionRequest
 from lifecycle.web import presenters
@@ -30,6 +31,8 @@ from lifecycle.web.errors import wants_fragment
 from lifecycle.web.forms import (
     ApproveForm,
     DemoteForm,
+    GatewaySettingsForm,
+    GenerateGatewayForm,
     GenerateKeyForm,
     JwksForm,
     PromoteForm,
@@ -38,11 +41,19 @@ from lifecycle.web.forms import (
     RetireForm,
     RevokeWaiverForm,
     RotateKeyForm,
+    RunProofForm,
     TokenForm,
+    UploadGatewayForm,
     UploadSpecForm,
     WaiveForm,
 )
-from lifecycle.web.jobs import REFRESH_SECONDS, JobView, version_job
+from lifecycle.web.jobs import (
+    REFRESH_SECONDS,
+    JobView,
+    ProofJobView,
+    version_job,
+    version_proof_job,
+)
 from lifecycle.web.presenters import Notice
 from policies.findings import Finding, Status
 from policies.gate import waivable
@@ -74,8 +85,19 @@ def _version_key(obj: ApiVersion) -> str:
     return f"{obj.api.name}/{obj.version}"
 
 
+_CARRIED = "stagegate.carried_notice"
+
+
 def _carried_notice(obj: ApiVersion) -> Notice | None:
-    """The notice a redirect carried for this version (read once)."""
+    """The notice a redirect carried for this version (taken from the session once per
+    request; every panel of the page may ask)."""
+    if _CARRIED not in g:
+        g.setdefault(_CARRIED, _take_notice(obj))
+    notice = g.get(_CARRIED)
+    return notice if isinstance(notice, Notice) else None
+
+
+def _take_notice(obj: ApiVersion) -> Notice | None:
     data = session.get(NOTICE_KEY)
     if not isinstance(data, dict) or data.get("version") != _version_key(obj):
         return None
@@ -128,6 +150,104 @@ def evidence_panel(obj: ApiVersion, state: EvidenceState,
         selected=presenters.token_analysis_view(selected, get_rule) if selected else None,
         forms=forms,
         notices=notices,
+    )
+
+
+# ------------------------------------------------------------------------------ gateway
+@dataclass
+class GatewayState:
+    """What a Gateway view hands to :func:`gateway_panel`: its forms (re-rendered with their
+    errors), its notice, and the proof job it queued."""
+
+    forms: dict[str, Any] = field(default_factory=dict)
+    notices: dict[str, Notice] = field(default_factory=dict)
+    job: ProofJobView | None = None
+
+
+#: settings shown in the read-only list: (attribute, label)
+_SETTING_LABELS = (("server_name", "Server name"), ("upstream", "Upstream"),
+                   ("certificate", "Certificate"), ("certificate_key", "Certificate key"),
+                   ("validator", "Validator"), ("target", "Target"),
+                   ("deprecated_at", "Deprecated at"), ("sunset_at", "Sunset at"),
+                   ("successor_url", "Successor version"),
+                   ("deprecation_policy_url", "Deprecation policy"))
+
+
+def _settings_items(row: Any) -> list[tuple[str, str]]:
+    items = []
+    for attr, label in _SETTING_LABELS:
+        value = getattr(row, attr)
+        if value is None or value == "":
+            continue
+        items.append((label, value.isoformat() if isinstance(value, datetime) else str(value)))
+    return items
+
+
+def _settings_form(row: Any) -> GatewaySettingsForm:
+    """The settings form filled with the stored settings (or empty)."""
+    if row is None:
+        return GatewaySettingsForm(formdata=None)
+    data = {k: (v.isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v)
+            for k, v in ((k, getattr(row, k)) for k in GatewaySettingsForm.SETTINGS)}
+    return GatewaySettingsForm(formdata=None, data=data)
+
+
+def gateway_panel(obj: ApiVersion, state: GatewayState, now: datetime) -> presenters.GatewayPanel:
+    """Everything the Gateway panel of ``obj``'s page shows (reads only): the settings, the
+    current configuration with its findings in context, ``GW-PROOF``, the newest proofs (the
+    ``gwproof`` query parameter selects one, else the newest), what is missing before a
+    button can work, and the proof job of this request or of the ``gwjob`` parameter."""
+    row = gateway.settings_of(obj)
+    config = gateway.current_config(obj)
+    sha = config.sha256 if config is not None else None
+    failing: list[presenters.FindingView] = []
+    passing: list[presenters.FindingView] = []
+    proof_finding = None
+    if config is not None:
+        failing, passing = presenters.config_finding_views(
+            gateway.config_findings(config), gateway.config_files(config), get_rule)
+        proof_finding = presenters.finding_view(gateway.proof_finding(obj, config, now),
+                                                get_rule, None)
+    proofs = [presenters.proof_view(p, sha)
+              for p in gateway.list_proofs(obj, limit=presenters.MAX_LISTED_PROOFS)]
+    wanted = request.args.get("gwproof", type=int)
+    selected = next((p for p in proofs if p.id == wanted), proofs[0] if proofs else None)
+    profile = profile_of(obj)
+    needs_generate = []
+    if row is None:
+        needs_generate.append("Save the gateway settings (below) first.")
+    if obj.current_revision is None or not profile.alg:
+        needs_generate.append("Upload a spec whose bearer scheme declares "
+                              "`x-token-encryption` (the token profile the gateway enforces).")
+    needs_proof = []
+    if config is None:
+        needs_proof.append("Generate or upload a gateway configuration first.")
+    if not profile.alg or not profile.signing_alg:
+        needs_proof.append("The current spec must declare `x-token-encryption` with `alg` and "
+                           "`signing-alg`: the proof builds its attack tokens from it.")
+    notices = dict(state.notices)
+    carried = _carried_notice(obj)
+    if carried is not None and carried.panel == "gateway":
+        notices.setdefault("gateway", carried)
+    forms = {"settings": _settings_form(row),
+             "generate": GenerateGatewayForm(formdata=None, target=row.target if row else "nginx"),
+             "upload": UploadGatewayForm(formdata=None),
+             "prove": RunProofForm(formdata=None),
+             **state.forms}
+    return presenters.GatewayPanel(
+        version=obj, settings=row, settings_items=_settings_items(row) if row else [],
+        config=config,
+        download_url=url_for("web.gateway_config", name=obj.api.name, version=obj.version)
+        if config is not None else None,
+        failing=failing, passing=passing, proof_finding=proof_finding,
+        # what services.proven_until says, from what is already read
+        proven=config is not None and config.passed and proof_finding is not None
+        and proof_finding.status == "pass",
+        proofs=proofs, selected=selected, needs_for_generate=needs_generate,
+        needs_for_proof=needs_proof, read_only=obj.stage == "retirement", forms=forms,
+        notices=notices,
+        job=state.job or version_proof_job(obj.api.name, obj.version,
+                                           request.args.get("gwjob")),
     )
 
 
@@ -230,6 +350,7 @@ def render_version(
     load_error: dict[str, Any] | None = None,
     evidence_state: EvidenceState | None = None,
     job: JobView | None = None,
+    gateway_state: GatewayState | None = None,
 ) -> Page:
     """The version workspace (fragment for htmx, full page otherwise) — the one place the
     version page is assembled: the view decides, the template renders what it is given.
@@ -238,6 +359,7 @@ def render_version(
     :param evidence_state: forms, notices and the selected analysis of an evidence action.
     :param job: the background check to show in the upload panel (default: the ``job`` query
         parameter's, when it is a check of this version).
+    :param gateway_state: forms, notice and proof job of a Gateway action.
     """
     obj = services.get_version(name, version)
     next_stage = stages.next_stage(obj.stage)
@@ -266,6 +388,7 @@ def render_version(
         "load_error": load_error,
         "review": review_panel(obj, gate, now),
         "evidence": evidence_panel(obj, evidence_state or EvidenceState(), now),
+        "gw": gateway_panel(obj, gateway_state or GatewayState(), now),
         "job": job or version_job(name, version, request.args.get("job")),
         "job_refresh": REFRESH_SECONDS,
     }

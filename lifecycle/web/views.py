@@ -10,7 +10,7 @@ unreadable document, 409 gate failed or conflict.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import (
@@ -60,6 +60,7 @@ from lifecycle.web.version_page import Page, gate_refusal, render_version
 from policies.rules import all_rules
 from specs import SpecLoadError
 from specs.document import excerpt_window
+from specs.wording import file_size, plural, readable_pointer
 
 #: headings of the rule catalog, by the evidence kind the rules read
 EVIDENCE_LABELS = {
@@ -86,8 +87,17 @@ def _isotime(value: datetime | None) -> str:
 
 
 def _shorttime(value: datetime | None) -> str:
-    """``2026-11-29 18:31 UTC``."""
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+    """A date for people, in UTC: ``29 Nov 2026, 18:31 UTC`` (English month abbreviations
+    whatever the server's locale).  Templates put it in ``<time datetime="{{ v | isotime }}">``
+    so the exact ISO 8601 instant stays machine-readable."""
+    if not value:
+        return ""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}, {value:%H:%M} UTC"
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def _prose(text: str | None) -> Markup:
@@ -96,7 +106,8 @@ def _prose(text: str | None) -> Markup:
     blocks = []
     for block in (text or "").strip().split("\n\n"):
         if "\n" in block or block.startswith("  "):
-            blocks.append(Markup("<pre class=\"snippet\"><code>{}</code></pre>").format(block))
+            blocks.append(Markup('<pre class="snippet" tabindex="0" role="region" '
+                                 'aria-label="Example"><code>{}</code></pre>').format(block))
             continue
         parts = str(escape(block)).split("`")
         html = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
@@ -326,6 +337,9 @@ def _upload_in_background(name: str, version: str, raw: bytes, form: UploadSpecF
     polls; plain form: 303 to the version page showing the job)."""
     try:
         job = tasks.submit_upload(name, version, raw, uploader=current_actor(), now=clock())
+    except SpecLoadError as exc:  # over the size limit: refused before anything is queued
+        return render_version(name, version, 422, upload_form=form,
+                              load_error=_load_error_view(exc, raw))
     except Conflict as exc:
         flash(exc.message, "error")
         return render_version(name, version, 409, upload_form=form)
@@ -427,6 +441,9 @@ def register(bp: Blueprint) -> None:
     bp.app_template_filter("isotime")(_isotime)
     bp.app_template_filter("shorttime")(_shorttime)
     bp.app_template_filter("prose")(_prose)
+    bp.app_template_filter("plural")(plural)
+    bp.app_template_filter("pointer")(readable_pointer)
+    bp.app_template_filter("filesize")(file_size)
     bp.add_url_rule("/", endpoint="board", view_func=board_view, methods=["GET"])
     bp.add_url_rule("/apis", view_func=create_api, methods=["POST"])
     bp.add_url_rule("/versions", view_func=create_version, methods=["POST"])

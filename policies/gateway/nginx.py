@@ -20,6 +20,16 @@ How nginx behaves, as modelled here (nginx 1.22; sources in the rule catalog):
   or the old ``ssl on;``) is TLS.  Without ``ssl_protocols`` nginx 1.22 enables TLSv1,
   TLSv1.1, TLSv1.2 and TLSv1.3 (TLSv1/1.1 left the default only in 1.23.4).
 * Without ``access_log`` nginx logs with the predefined ``combined`` format (``$request``).
+* An ``internal`` (or named ``@``) location is never requested by a client: only an
+  internal redirect enters it — ``auth_request`` (the auth subrequest: exempt, it must
+  forward the token to the validator), ``error_page``, ``try_files``, ``rewrite`` (checked
+  at full severity: a client's request can fall into them), or an upstream's
+  ``X-Accel-Redirect`` answer, which this check cannot see.  A proxying internal location
+  that nothing in the configuration routes to is therefore no GW-ENFORCES-TOKEN bypass:
+  only an upstream can send a request there, and every upstream a client reaches is
+  checked itself (the ``X-Accel-Redirect`` pattern of protected downloads, or a left-over
+  validator location).  If it forwards ``Authorization`` it is a ``low``
+  GW-STRIP-AUTHORIZATION finding (an internal redirect keeps the client's headers).
 """
 
 from __future__ import annotations
@@ -141,6 +151,13 @@ class _Location:
     chain: list[Directive]  # main, http, server, location[, nested location …]
     passes: list[Directive]  # own pass directives (also inside `if` blocks)
     auth_target: bool = False
+    routed: bool = False  # an error_page / try_files / rewrite of the configuration goes here
+
+    @property
+    def internal(self) -> bool:
+        """Only internal redirects enter it (``internal;`` or a named ``@`` location)."""
+        return (self.directive.first("internal") is not None
+                or _pattern(self.directive)[1].startswith("@"))
 
 
 @dataclass(slots=True)
@@ -346,7 +363,11 @@ class _Checker:
         return self._matches[key]
 
     def _mark_targets(self) -> None:
-        """Mark the locations auth subrequests and NGINX Plus key requests go to."""
+        """Mark the locations auth subrequests and NGINX Plus key requests go to, and those
+        an ``error_page``, ``try_files`` or ``rewrite`` sends requests to (by URI or
+        ``@name``; a target built from variables could be any location: then every
+        location counts as routed to)."""
+        self._mark_routed()
         for server in self.servers:
             levels = [server.directive, *(loc.directive for loc in server.locations),
                       *(d for d in server.chain[:2])]
@@ -357,6 +378,37 @@ class _Checker:
                         target = self._loc_of(server, self._match(server, _uri_of(d.args[0])))
                         if target is not None:
                             target.auth_target = True
+
+    def _mark_routed(self) -> None:
+        for server in self.servers:
+            named = {_pattern(loc.directive)[1]: loc for loc in server.locations
+                     if _pattern(loc.directive)[1].startswith("@")}
+            targets: list[str] = []
+            http_level = [d for d in server.chain[1].children() if d.name != "server"]
+            for d in [*http_level, *walk(server.directive.block)]:
+                if d.name in ("error_page", "try_files") and d.args:
+                    targets.append(d.args[-1])
+                elif d.name == "rewrite" and len(d.args) >= 2 and not _is_redirect(d):
+                    targets.append(d.args[1])
+            for target in targets:
+                if target.startswith("@"):
+                    if target in named:
+                        named[target].routed = True
+                    continue
+                if target.startswith("="):  # try_files =404: a status, no location
+                    continue
+                if _VAR.search(target) or re.search(r"\$\d", target):
+                    for loc in server.locations:
+                        loc.routed = True
+                    continue
+                hit = self._loc_of(server, self._match(server, _uri_of(target)))
+                if hit is not None:
+                    hit.routed = True
+
+    @staticmethod
+    def _unrouted_internal(loc: _Location) -> bool:
+        """An internal location that nothing in the configuration sends requests to."""
+        return loc.internal and not loc.routed and not loc.auth_target
 
     def enforcement(self, server: _Server, chain: list[Directive]) -> _Enforcement:
         """Whether the level at the end of ``chain`` enforces the policy, and why not."""
@@ -468,6 +520,8 @@ class _Checker:
                               "it never reaches the API's upstream.", p)
         any_proxy = False
         for server, loc in self._proxying():
+            if self._unrouted_internal(loc):
+                continue  # no client request can enter it (see the module docstring)
             any_proxy = True
             enf = self.enforcement(server, loc.chain)
             first = loc.passes[0]
@@ -760,12 +814,17 @@ class _Checker:
         else:
             return  # memcached_pass sends no request headers
         if not auth:
+            unrouted = self._unrouted_internal(loc)
             self.fail("GW-STRIP-AUTHORIZATION",
                       f"{name} forwards the client's `Authorization` header to the upstream "
                       f"(`{p.name} {' '.join(p.args)}` at {_where(p)}; nginx passes it on "
-                      "unless told otherwise): the upstream and its logs see the bearer token. "
-                      f"Fix: {fix} here (repeat it wherever a level has its own "
-                      f"`{setter}`).", p)
+                      "unless told otherwise): the upstream and its logs see the bearer token"
+                      + (" (it is internal and nothing of this configuration routes to it: "
+                         "only an upstream's `X-Accel-Redirect` could enter it)"
+                         if unrouted else "")
+                      + f". Fix: {fix} here (repeat it wherever a level has its own "
+                      f"`{setter}`), or remove the location if it is left over.", p,
+                      Severity.LOW if unrouted else None)
             return
         header = auth[-1]
         value = " ".join(header.args[1:])

@@ -28,6 +28,10 @@ class TokenProfile:
     :ivar max_lifetime: most seconds between ``iat`` and ``exp`` (capped at 3600 s).
     :ivar jwks_uri: where the issuer publishes its signing keys (informational here).
     :ivar sender_constrained: ``True`` when tokens must carry a ``cnf`` claim.
+    :ivar single_use: ``True`` when each token may be used once (``single-use: true``): a
+        gateway keeps every ``jti`` until ``exp`` in a store its processes share and refuses
+        a second use (CLM-JTI), from any client.  Otherwise a bearer token is legitimately
+        reused until it expires.
     """
 
     alg: str | None = None
@@ -38,12 +42,14 @@ class TokenProfile:
     max_lifetime: int | None = None
     jwks_uri: str | None = None
     sender_constrained: bool = False
+    single_use: bool = False
 
     @classmethod
     def from_extension(cls, ext: Mapping[str, Any] | None) -> TokenProfile:
         """Read a spec's ``x-token-encryption`` mapping (keys ``alg``, ``enc``,
         ``signing-alg``, ``issuer``, ``audience`` (string or list), ``max-lifetime``
-        (seconds), ``jwks-uri``, optional ``sender-constrained``).
+        (seconds), ``jwks-uri``, optional ``sender-constrained`` and ``single-use``
+        (only the YAML/JSON ``true`` switches them on).
 
         Lenient by design: a missing or ill-typed value becomes ``None`` (the spec rule
         SPEC-TOKEN-PROFILE reports it); never raises.
@@ -64,6 +70,7 @@ class TokenProfile:
             max_lifetime=lifetime,
             jwks_uri=_text(ext.get("jwks-uri")),
             sender_constrained=ext.get("sender-constrained") is True,
+            single_use=ext.get("single-use") is True,
         )
 
     @property

@@ -5,6 +5,24 @@ from __future__ import annotations
 from policies.findings import Finding, Status
 from policies.rules import Severity, get_rule
 
+#: ``pass``/``not-applicable`` findings already made, by (rule id, status, message): a
+#: :class:`Finding` is immutable, and most of a token's findings are the same passes every
+#: time, so each is built once (the gateway validator checks every first-seen token).
+_GOOD_FINDINGS: dict[tuple[str, Status, str], Finding] = {}
+#: at most this many kept (a message may carry a value of the token; then it is rebuilt)
+_GOOD_FINDINGS_MAX = 2048
+
+
+def _good_finding(rule_id: str, status: Status, message: str) -> Finding:
+    key = (rule_id, status, message)
+    found = _GOOD_FINDINGS.get(key)
+    if found is None:
+        found = Finding(rule_id, get_rule(rule_id).severity, status, message)
+        if len(_GOOD_FINDINGS) >= _GOOD_FINDINGS_MAX:
+            _GOOD_FINDINGS.clear()
+        _GOOD_FINDINGS[key] = found
+    return found
+
 
 class Outcome:
     """Findings per rule: every failure, else one ``pass`` (or ``not-applicable``).
@@ -35,7 +53,9 @@ class Outcome:
 
     def ok(self, rule_id: str, message: str, *, status: Status = Status.PASS) -> None:
         """Record that ``rule_id`` held here (shown only when it failed nowhere)."""
-        self._touch(rule_id)
+        if rule_id not in self._bad:
+            self._order.append(rule_id)
+            self._bad[rule_id] = []
         current = self._good.get(rule_id)
         if current is None or (current[0] is Status.NOT_APPLICABLE and status is Status.PASS):
             self._good[rule_id] = (status, [message])
@@ -64,6 +84,5 @@ class Outcome:
                 out += self._bad[rule_id]
             elif rule_id in self._good:
                 status, messages = self._good[rule_id]
-                out.append(Finding(rule_id, get_rule(rule_id).severity, status,
-                                   " ".join(messages)))
+                out.append(_good_finding(rule_id, status, " ".join(messages)))
         return out

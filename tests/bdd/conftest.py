@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from accountkit import make_user
 from approvalkit import bearer_for
 from documents import ORDERS
 from evidencekit import gateway_proven
+from paritykit import GatePage, as_page_lists, finding_of, run_check, web_lists
 from pytest_bdd import given, parsers, then, when
 
 from lifecycle.accounts.services import user_by_email
@@ -321,6 +324,38 @@ def _(client, version_url, uploads, stage, rule):
     finding = _blocked_at(client, version_url, stage, rule, line)
     assert finding["pointer"] == "/paths/~1orders~1{id}/get/security"
     return finding
+
+
+def _checked(tmp_path: Path, raw: bytes) -> Any:
+    path = tmp_path / "openapi.yaml"
+    path.write_bytes(raw)
+    return run_check(path)
+
+
+@then('"stagegate check" of the same bytes reports the findings the upload reported')
+def _(client, version_url, uploads, tmp_path):
+    body = compliance(client, version_url)
+    cli = _checked(tmp_path, uploads[-1])
+    assert cli.target == body["target"] and cli.findings is not None
+    assert Counter(tuple(f.values()) for f in cli.findings) == Counter(
+        tuple(finding_of(f, "rule").values()) for f in body["findings"])
+
+
+@then("the version page lists the same findings")
+def _(client, version_url):
+    body = compliance(client, version_url)
+    page = client.get(version_url.removeprefix("/api/v1"))
+    assert page.status_code == 200
+    shown = GatePage.read(page.get_data(as_text=True))
+    assert shown.target == body["target"]
+    assert web_lists(shown) == as_page_lists(finding_of(f, "rule") for f in body["findings"])
+
+
+@then('"stagegate check" refuses the same bytes with the same message at the same line')
+def _(response, uploads, tmp_path):
+    details = response.get_json()["details"]
+    cli = _checked(tmp_path, uploads[-1])
+    assert cli.error == details
 
 
 @then("the blocking finding tells me how to fix it and cites its sources")

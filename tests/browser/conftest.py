@@ -19,7 +19,7 @@ import secrets
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -161,3 +161,11 @@ def signed_in(live_app: Flask) -> dict:
 def browser_context_args(browser_context_args: dict, signed_in: dict) -> dict:
     """A laptop-sized viewport (the screenshot's size), signed in as the default developer."""
     return {**browser_context_args, "viewport": {"width": 1280, "height": 860}, **signed_in}
+
+
+@pytest.fixture(scope="session")
+def cookie_of(live_app: Flask) -> Callable[[str], dict]:
+    """``cookie_of(email)``: the session cookie of ``email`` (see :func:`session_cookie`), for
+    contexts signed in as another user: ``browser.new_context(storage_state={"cookies":
+    [cookie_of(email)], "origins": []})``."""
+    return lambda email: session_cookie(live_app, email)

@@ -65,6 +65,15 @@ def spec(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def single_use_spec(tmp_path: Path) -> Path:
+    """The RSA spec whose profile demands single-use tokens."""
+    path = tmp_path / "single-use.yaml"
+    path.write_text(SPEC.format(alg="RSA-OAEP-256").replace(
+        "        max-lifetime: 600\n", "        max-lifetime: 600\n        single-use: true\n"))
+    return path
+
+
+@pytest.fixture
 def ecdh_spec(tmp_path: Path) -> Path:
     path = tmp_path / "ecdh.yaml"
     path.write_text(SPEC.format(alg="ECDH-ES+A256KW"))
@@ -102,7 +111,8 @@ def test_render_reads_profile_and_base_paths_from_the_spec(spec):
     text = result.stdout
     assert "alg=RSA-OAEP-256 enc=A256GCM signing_alg=ES256 issuer=https://as.example" in text
     assert "location /v1/ {" in text and "auth_request /_stagegate_check;" in text
-    assert "proxy_pass http://unix:/run/stagegate/validator.sock:/auth;" in text
+    assert "proxy_pass http://stagegate_validator/auth;" in text
+    assert "server unix:/run/stagegate/validator.sock;" in text
     assert f'proxy_set_header X-Stagegate-Api-Version "{VERSION}";' in text
 
 
@@ -199,7 +209,7 @@ def test_check_a_bundle_names_the_included_file():
     result = run("check", *files)
     assert result.exit_code == 1, result.output
     assert f"GW-ENFORCES-TOKEN  {base / 'conf.d' / 'api.conf'}:18:1" in result.stdout
-    assert "(3 file(s)" in result.stdout
+    assert "(3 files" in result.stdout
     # without its includes (an empty glob) the entry file has no API server to check
     alone = run("check", str(base / "nginx.conf"))
     assert alone.exit_code == 1 and "GW-ENFORCES-TOKEN" in alone.stdout
@@ -284,15 +294,16 @@ def prove(conf: Path, spec: Path, *extra: str) -> Result:
 
 
 @pytest.mark.nginx
-def test_prove_the_rendered_configuration(rendered, spec):
-    result = prove(rendered, spec, "--single-use")
+def test_prove_the_rendered_configuration(rendered, single_use_spec):
+    result = prove(rendered, single_use_spec)
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "nginx: nginx version: nginx/" in out
     assert "config sha256: " in out
     rows = [line for line in out.splitlines() if line.endswith("  pass")]
     assert len(rows) >= MIN_CASES
-    assert any(row.startswith("replay-second-client ") for row in rows)
+    # the spec says `single-use: true`: the second client's reuse is expected refused
+    assert any(row.startswith("replay-second-client ") and " deny " in row for row in rows)
     assert "PASSED:" in out
 
 

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import crossplane
 import pytest
 
 from lifecycle.gateway.render import (
     CHECK_LOCATION,
+    VALIDATOR_KEEPALIVE,
+    VALIDATOR_KEEPALIVE_SECONDS,
     CapabilityError,
     Deprecation,
     GatewaySettings,
@@ -20,6 +22,7 @@ from lifecycle.gateway.render import (
     render_nginx,
     render_nginx_plus,
 )
+from lifecycle.gateway.serve import KEEPALIVE_SECONDS, gunicorn_options
 from policies.tokens import TokenProfile
 from specs.index import SpecIndex
 from specs.load import load_document
@@ -83,21 +86,46 @@ def test_every_api_location_is_behind_auth_request_and_strips_authorization(tmp_
             "/etc/ssl/certs/ca-certificates.crt"]
     check = {d["directive"]: d["args"] for d in locs[CHECK_LOCATION]["block"]}
     assert "internal" in check
-    assert check["proxy_pass"] == ["http://unix:/run/stagegate/validator.sock:/auth"]
+    assert check["proxy_pass"] == ["http://stagegate_validator/auth"]
     assert check["proxy_pass_request_body"] == ["off"]
     assert check["proxy_cache"] == ["off"]
+    # kept-alive connections to the validator: HTTP/1.1 and no `Connection: close`
+    assert check["proxy_http_version"] == ["1.1"]
     headers = {d["args"][0]: d["args"][1] for d in locs[CHECK_LOCATION]["block"]
                if d["directive"] == "proxy_set_header"}
-    assert headers == {"Content-Length": "", "X-Original-URI": "$request_uri",
+    assert headers == {"Content-Length": "", "Connection": "", "X-Original-URI": "$request_uri",
                        "X-Original-Method": "$request_method", "X-Real-IP": "$remote_addr",
                        "X-Stagegate-Api-Version": "payments/1.4.0"}
     assert locs["/"]["block"] == [{"directive": "return", "line": locs["/"]["block"][0]["line"],
                                    "args": ["404"]}]
 
 
+@pytest.mark.parametrize(("validator", "server"), [
+    ("/run/stagegate/validator.sock", "unix:/run/stagegate/validator.sock"),
+    ("127.0.0.1:9100", "127.0.0.1:9100"),
+])
+def test_the_validator_is_an_upstream_with_kept_alive_connections(tmp_path, validator, server):
+    parsed = parse(render_nginx(settings(validator=validator), PROFILE, now=NOW), tmp_path)
+    (block,) = [d for d in walk(parsed) if d["directive"] == "upstream"]
+    assert block["args"] == ["stagegate_validator"]
+    inner = {d["directive"]: d["args"] for d in block["block"]}
+    assert inner["server"] == [server]
+    assert inner["keepalive"] == [str(VALIDATOR_KEEPALIVE)]
+    # nginx closes idle connections before the validator (gunicorn) would
+    assert inner["keepalive_timeout"] == [f"{VALIDATOR_KEEPALIVE_SECONDS}s"]
+    assert VALIDATOR_KEEPALIVE_SECONDS < KEEPALIVE_SECONDS
+    assert gunicorn_options("unix:/s", workers=1, threads=4)["keepalive"] == KEEPALIVE_SECONDS
+
+
+def test_no_validator_upstream_after_the_sunset(tmp_path):
+    gone = Deprecation(deprecated_at=NOW - timedelta(days=90), sunset_at=NOW - timedelta(days=1))
+    parsed = parse(render_nginx(settings(deprecation=gone), PROFILE, now=NOW), tmp_path)
+    assert not [d for d in walk(parsed) if d["directive"] == "upstream"]
+
+
 def test_tls_hsts_plaintext_refusal_and_no_redirect(tmp_path):
     parsed = parse(render_nginx(settings(), PROFILE, now=NOW), tmp_path)
-    servers = [d for d in walk(parsed) if d["directive"] == "server"]
+    servers = [d for d in walk(parsed) if d["directive"] == "server" and "block" in d]
     plain, tls = servers
     assert [d["args"] for d in plain["block"] if d["directive"] == "listen"] == [
         ["80", "default_server"]]
@@ -136,7 +164,7 @@ def test_logs_never_hold_the_token_or_the_query(tmp_path):
 
 def test_credentials_outside_authorization_are_refused_in_the_server_rewrite_phase(tmp_path):
     parsed = parse(render_nginx(settings(), PROFILE, now=NOW), tmp_path)
-    tls = [d for d in walk(parsed) if d["directive"] == "server"][1]
+    tls = [d for d in walk(parsed) if d["directive"] == "server" and "block" in d][1]
     ifs = [d for d in tls["block"] if d["directive"] == "if"]
     assert [d["args"][:2] for d in ifs] == [["$sg_token_in_query"], ["$http_cookie", "~*"],
                                             ["$http_cookie", "~"], ["$sg_token_in_path"]]
@@ -193,7 +221,8 @@ def test_settings_refuse_values_unsafe_in_nginx_syntax(change):
 
 def test_tcp_validator_address():
     text = render_nginx(settings(validator="127.0.0.1:8081"), PROFILE, now=NOW)
-    assert "proxy_pass http://127.0.0.1:8081/auth;" in text
+    assert "proxy_pass http://stagegate_validator/auth;" in text
+    assert "server 127.0.0.1:8081;" in text
 
 
 def test_plain_http_upstream_has_no_upstream_tls():

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 import sqlalchemy as sa
-from evidencekit import ECDH_SPEC, SPEC, Issuer
+from evidencekit import SINGLE_USE_SPEC, SPEC, Issuer
 from nginxkit import nginx_binary
 from validatorkit import LABEL, Minted, Served, database_text, leaks, make_version, mint, tampered
 
@@ -128,9 +128,9 @@ def test_single_use_tokens_are_refused_across_two_validator_processes_sharing_th
         app, database_url, tmp_path: Path) -> None:
     issuer = Issuer()
     with app.app_context():
-        recipient = make_version(ECDH_SPEC, issuer)
+        recipient = make_version(SINGLE_USE_SPEC, issuer)       # `single-use: true`
     tokens = [mint(issuer, recipient), mint(issuer, recipient)]
-    first, second = _pair(app, database_url, tmp_path, "--single-use", LABEL)
+    first, second = _pair(app, database_url, tmp_path)
     _replay_across(first, second, tokens)
     with app.app_context():
         marks = db.session.execute(sa.text("SELECT key FROM gateway_replay")).scalars().all()
@@ -141,13 +141,13 @@ def test_single_use_tokens_are_refused_across_two_validator_processes_sharing_re
         app, database_url, tmp_path: Path) -> None:
     issuer = Issuer()
     with app.app_context():
-        recipient = make_version(ECDH_SPEC, issuer)
+        recipient = make_version(SINGLE_USE_SPEC, issuer)       # `single-use: true`
     tokens = [mint(issuer, recipient), mint(issuer, recipient)]
     client = redis.Redis(host="127.0.0.1", port=6379, socket_timeout=5)
     client.ping()
     stored = [RedisReplayStore(client)._prefix + replay_key(t.claims["iss"], t.claims["jti"])
               for t in tokens]
-    first, second = _pair(app, database_url, tmp_path, "--single-use", LABEL,
+    first, second = _pair(app, database_url, tmp_path,
                           env={"VALIDATOR_REPLAY_URI": "redis://127.0.0.1:6379/0"})
     try:
         _replay_across(first, second, tokens)

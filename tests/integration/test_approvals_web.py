@@ -107,7 +107,7 @@ def test_the_promote_button_into_deployment_explains_approval(ready, auth):
     response = auth.client("approver").post(PAGE + "/promote",
                                             data={"promote-to": "deployment"}, headers=HX)
     assert response.status_code == 409
-    assert "needs 1 approval(s)" in text(response)
+    assert "needs 1 approval by an approver other than" in text(response)
     assert stage(ready) == "testing"
 
 

@@ -123,6 +123,16 @@ class TestEmbedded:
         assert r.status_code == 404
         assert _job_count(app) == 0
 
+    def test_a_document_over_the_limit_is_refused_as_synchronously_and_nothing_queued(
+            self, app, orders):
+        app.config["SPEC_MAX_BYTES"] = 2000
+        big = DOC + b"#" * 3000
+        r = orders.put(V + "/spec", data=big, content_type="application/yaml", headers=ASYNC)
+        sync = orders.put(V + "/spec", data=big, content_type="application/yaml")
+        assert (r.status_code, r.get_json()) == (413, sync.get_json())
+        assert r.get_json()["details"]["code"] == "too_large"
+        assert _job_count(app) == 0
+
     def test_an_unknown_job_is_404_and_anonymous_callers_401(self, app, orders, anon):
         assert orders.get("/api/v1/jobs/" + "0" * 32).status_code == 404
         assert orders.get("/api/v1/jobs/" + "x" * 80).status_code == 404
@@ -244,6 +254,15 @@ class TestWeb:
         version = orders.get(f"{PAGE}?job={job_id}", headers=htmx).get_data(as_text=True)
         assert "Revision 1 stored and checked." in version
         assert 'hx-trigger="load" hx-target="#version"' not in version  # no reload loop
+
+    def test_a_large_upload_over_the_limit_is_refused_at_once(self, held, orders):
+        held.config["SPEC_MAX_BYTES"] = 3000
+        r = orders.post(PAGE + "/spec", data={"spec_text": BIG.decode()})
+        assert r.status_code == 422
+        page = r.get_data(as_text=True)
+        assert 'data-load-error data-code="too_large"' in page
+        assert "the limit is 3,000 bytes" in page
+        assert _job_count(held) == 0
 
     def test_a_small_upload_stays_synchronous(self, held, orders):
         r = orders.post(PAGE + "/spec", data={"spec_text": DOC.decode()})

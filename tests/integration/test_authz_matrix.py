@@ -126,6 +126,13 @@ CASES: tuple[Case, ...] = (
          data={"rotate-grace": "1", "rotate-unit": "days"}),
     Case("web.submit_jwks", "POST", V + "/evidence/jwks", "change"),
     Case("web.analyse_token", "POST", V + "/evidence/tokens", "change"),
+    Case("web.gateway_settings", "POST", V + "/gateway/settings", "change",
+         data={"gw-server_name": "api.example.com"}),
+    Case("web.gateway_generate", "POST", V + "/gateway/generate", "change",
+         data={"gwgen-target": "nginx"}),
+    Case("web.gateway_upload", "POST", V + "/gateway/upload", "change"),
+    Case("web.gateway_config", "GET", V + "/gateway/config", "user"),
+    Case("web.gateway_proof", "POST", V + "/gateway/proofs", "change"),
     # ---- REST API
     # ---- headless administration (REST)
     Case("api.list_users", "GET", "/api/v1/users", "admin"),

@@ -67,8 +67,6 @@ class TestCheck:
         [
             (b"openapi: 3.1.0\ninfo: [x\n", "line 3"),
             (b"", "empty"),
-            (b'{"name": "not an API"}', "not an OpenAPI document"),
-            (b"openapi: 3.1\ninfo: {title: t, version: '1'}\npaths: {}\n", "3.1"),
         ],
     )
     def test_uncheckable_input_exits_2_with_a_message_on_stderr(self, tmp_path, content,
@@ -81,9 +79,42 @@ class TestCheck:
         assert message.lower() in result.stderr.lower()
         assert "Traceback" not in result.stderr
 
+    @pytest.mark.parametrize(
+        ("content", "pointer", "line", "message"),
+        [
+            (b'{"name": "not an API"}', "", 1, "not an OpenAPI document"),
+            (b"# an API\nopenapi: 3.1\ninfo: {title: t, version: '1'}\npaths: {}\n",
+             "/openapi", 2, "quote the version"),
+        ],
+    )
+    def test_a_document_of_no_known_version_is_reported_like_an_upload(
+            self, tmp_path, content, pointer, line, message):
+        # Issue 10: the same SPEC-VALID finding as REST and the web, not exit 2 without a line.
+        path = tmp_path / "doc.yaml"
+        path.write_bytes(content)
+        result = check(str(path), "--stage", "development", "--format", "json")
+        assert result.exit_code == 1, result.stderr
+        (valid,) = [f for f in json.loads(result.stdout)["findings"]
+                    if f["rule_id"] == "SPEC-VALID"]
+        assert (valid["status"], valid["pointer"], valid["line"]) == ("fail", pointer, line)
+        assert message in valid["message"]
+
+    def test_an_unreadable_document_in_json_format_prints_rests_answer(self, tmp_path):
+        path = tmp_path / "doc.yaml"
+        path.write_bytes(b"openapi: 3.1.0\ninfo: [x\n")
+        result = check(str(path), "--format", "json")
+        assert result.exit_code == 2
+        body = json.loads(result.stdout)
+        assert (body["error"], body["details"]["code"], body["details"]["line"]) == (
+            "spec_unreadable", "syntax", 3)
+        assert body["message"] in result.stderr
+
     def test_too_large_missing_file_and_unknown_pack_exit_2(self, tmp_path):
         result = check(str(SPECS / "payments.yaml"), "--max-bytes", "100")
         assert (result.exit_code, "limit is 100 bytes" in result.stderr) == (2, True)
+        result = check("-", "--max-bytes", "100", input=b"#" * 300)
+        assert (result.exit_code, "larger than the limit of 100 bytes" in result.stderr) == (
+            2, True)
         result = check(str(tmp_path / "missing.yaml"))
         assert (result.exit_code, "cannot read" in result.stderr) == (2, True)
         result = check(str(SPECS / "payments.yaml"), "--policy", "no-such-pack")

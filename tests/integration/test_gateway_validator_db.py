@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from actorkit import TESTER
-from evidencekit import ECDH_SPEC, SPEC, Issuer
+from evidencekit import ECDH_SPEC, SINGLE_USE_SPEC, SPEC, Issuer
 from sqlalchemy import event
 from validatorkit import (
     LABEL,
@@ -30,7 +30,7 @@ from lifecycle.core.extensions import db
 from lifecycle.evidence import keys
 from lifecycle.evidence.keys import open_private_key
 from lifecycle.evidence.services import submit_jwks
-from lifecycle.gateway.service import build_validator, single_use_labels
+from lifecycle.gateway.service import build_validator
 from lifecycle.gateway.stores import DbDecisionSink, DbReplayStore, decision_row
 from lifecycle.gateway.trust import DbTrustResolver, parse_version_label
 from lifecycle.gateway.validator import GatewayDecision
@@ -86,6 +86,13 @@ def ecdh(app, moments, issuer):
     """``orders@1.0.0`` declaring ECDH-ES+A256KW (fast keys), its key and the issuer JWKS."""
     with app.app_context():
         yield make_version(ECDH_SPEC, issuer)
+
+
+@pytest.fixture
+def ecdh_single_use(app, moments, issuer):
+    """Like ``ecdh``, with a profile that demands single-use tokens."""
+    with app.app_context():
+        yield make_version(SINGLE_USE_SPEC, issuer)
 
 
 def resolver_for(app, moments: Moments, opener: Opener | None = None, **options) -> DbTrustResolver:
@@ -229,13 +236,37 @@ def test_a_new_issuer_jwks_and_an_opened_key_lifetime(app, moments, ecdh) -> Non
     assert len(opener.opened) == 2
 
 
-def test_single_use_labels() -> None:
-    assert single_use_labels("orders/1.0.0, pay/2")("pay/2")
-    assert not single_use_labels(["orders/1.0.0"])("orders/2.0.0")
-    assert single_use_labels("*")("anything/1")
-    assert not single_use_labels(None)("orders/1.0.0")
-    with pytest.raises(ValueError):
-        single_use_labels(3)
+@pytest.mark.parametrize("declared", [True, False])
+def test_single_use_comes_from_the_declared_profile_and_the_replay_state_from_the_database(
+        app, moments, issuer, declared) -> None:
+    """Two validators (two processes' worth: own resolvers, caches and stores) over one
+    database: a second use of a token is refused by the other one exactly when the version's
+    profile says ``single-use: true``; otherwise the token is reused freely and no replay
+    state is written."""
+    with app.app_context():
+        recipient = make_version(SINGLE_USE_SPEC if declared else ECDH_SPEC, issuer)
+        first = build_validator(app, decisions="batch")
+        second = build_validator(app, decisions="batch")
+    try:
+        trust = first.resolver(LABEL)
+        assert trust is not None and trust.single_use is declared
+        assert trust.profile.single_use is declared
+        now = int(moments.now.timestamp())
+        token = mint(issuer, recipient, now=now)
+        assert call(first.app, token.token).status == 204
+        again = call(second.app, token.token)
+        if declared:
+            assert (again.status, again.header("X-Stagegate-Deny")) == (401, "CLM-JTI")
+            assert call(first.app, token.token).header("X-Stagegate-Deny") == "CLM-JTI"
+        else:
+            assert again.status == 204 and call(first.app, token.token).status == 204
+        with app.app_context():
+            marks = db.session.execute(sa.select(ReplayMark.key)).scalars().all()
+        assert marks == ([replay_key(token.claims["iss"], token.claims["jti"])]
+                         if declared else [])
+    finally:
+        first.close()
+        second.close()
 
 
 # ---------------------------------------------------------------------- replay store
@@ -271,13 +302,15 @@ def test_the_database_replay_store_is_atomic_and_forgets_expired_ids(app) -> Non
 
 # ---------------------------------------------------------------------- decisions
 @pytest.mark.parametrize("mode", ["batch", "each"])
-def test_every_decision_is_a_row_with_its_fields_never_the_token(app, moments, issuer, ecdh,
-                                                                 mode, caplog) -> None:
+def test_every_decision_is_a_row_with_its_fields_never_the_token(app, moments, issuer,
+                                                                 ecdh_single_use, mode,
+                                                                 caplog) -> None:
+    ecdh = ecdh_single_use
     caplog.set_level(logging.DEBUG)
     for name in ("sqlalchemy.engine", "lifecycle", "stagegate"):
         caplog.set_level(logging.DEBUG, logger=name)
     with app.app_context():
-        service = build_validator(app, decisions=mode, single_use=[LABEL])
+        service = build_validator(app, decisions=mode)
     now = int(moments.now.timestamp())
     good = mint(issuer, ecdh, now=now, sub="alice", client_id="shop-app")
     bad = mint(issuer, ecdh, now=now - 7200)                    # expired

@@ -145,7 +145,7 @@ def test_generate_and_rotate_keys_through_the_forms(app, client, version):
         assert [k.state for k in listed] == ["current", "grace"]
         until = listed[1].grace_until
         assert [e.kind for e in keys.key_events(obj)] == ["generated", "rotated", "generated"]
-    assert "in grace" in body and f"{until:%Y-%m-%d %H:%M} UTC" in body
+    assert "in grace" in body and f"{until.day} {until:%b %Y, %H:%M} UTC" in body
 
     client.post(f"{PAGE}/keys/rotate", data={"rotate-grace": "0", "rotate-unit": "hours"})
     with app.app_context():

@@ -11,12 +11,28 @@
 (function () {
   "use strict";
 
+  // with this script running, the drop zone hides the native file input behind its label
+  // (stagegate.css: .js .dropzone__input); without it the input shows the chosen file itself
+  document.documentElement.classList.add("js");
+
+  // a byte count for people, 1024-based with IEC units (as policies/wording.py file_size)
+  function fileSize(bytes) {
+    if (bytes < 1024) return bytes + (bytes === 1 ? " byte" : " bytes");
+    var units = ["KiB", "MiB", "GiB"], value = bytes, unit = units[0];
+    for (var i = 0; i < units.length; i++) {
+      value /= 1024;
+      unit = units[i];
+      if (value < 1024) break;
+    }
+    return value.toFixed(1) + " " + unit;
+  }
+
   function fileLabel(input) {
     var zone = input.closest("[data-dropzone]");
     var out = zone && zone.querySelector("[data-dropzone-file]");
     if (!out) return;
     var file = input.files && input.files[0];
-    out.textContent = file ? "Selected: " + file.name + " (" + Math.max(1, Math.round(file.size / 1024)) + " KB)" : "";
+    out.textContent = file ? "Selected: " + file.name + " (" + fileSize(file.size) + ")" : "";
     zone.classList.toggle("dropzone--has-file", !!file);
   }
 

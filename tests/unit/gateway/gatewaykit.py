@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,7 +45,7 @@ class Setup:
         return TokenForge(self.profile, self.keys, self.now if now is None else now)
 
     def trust(self, single_use: bool = False) -> VersionTrust:
-        return self.keys.trust(VERSION, self.profile, single_use)
+        return self.keys.trust(VERSION, replace(self.profile, single_use=single_use))
 
     def resolver(self, single_use: bool = False) -> Callable[[str], VersionTrust | None]:
         trust = self.trust(single_use)

@@ -4,6 +4,7 @@ the validator WSGI app directly (the proof with a real nginx is ``proof.py``'s).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -51,8 +52,10 @@ def test_proof_keys_for_rsa_oaep_ps256(rsa: Setup) -> None:
 
 
 def test_trust_holds_the_private_encryption_key_and_the_public_issuer_key(ec: Setup) -> None:
-    trust = ec.keys.trust(VERSION, ec.profile, True)
-    assert trust.version == VERSION and trust.single_use and trust.profile == ec.profile
+    single = replace(ec.profile, single_use=True)
+    trust = ec.keys.trust(VERSION, single)
+    assert trust.version == VERSION and trust.single_use and trust.profile == single
+    assert not ec.keys.trust(VERSION, ec.profile).single_use     # as the profile declares
     [dec] = trust.decryption_keys["keys"]
     [iss] = trust.issuer_jwks["keys"]
     assert dec.has_private and not iss.has_private
@@ -81,18 +84,22 @@ def test_encryption_keys() -> None:
 
 
 def _cases(setup: Setup, single_use: bool) -> list[AttackCase]:
-    return build_attack_matrix(setup.profile, setup.keys, now=setup.now, single_use=single_use)
+    return build_attack_matrix(replace(setup.profile, single_use=single_use), setup.keys,
+                               now=setup.now)
 
 
 @pytest.mark.parametrize("single_use", [False, True])
 def test_matrix_shape(ec: Setup, single_use: bool) -> None:
     cases = _cases(ec, single_use)
     ids = [c.id for c in cases]
-    assert len(cases) >= 24 + single_use and len(set(ids)) == len(ids)
+    assert len(cases) >= 25 and len(set(ids)) == len(ids)
     assert set(ids) >= REQUIRED
-    assert ("replay-second-client" in ids) is single_use
     assert cases[0].id == "good-token" and cases[0].expect == "allow"
-    assert all(c.expect == "deny" for c in cases[1:])
+    # a second use from another client: refused exactly when the profile demands single use
+    replay = next(c for c in cases if c.id == "replay-second-client")
+    assert replay.second_client and replay.rule == "CLM-JTI"
+    assert replay.expect == ("deny" if single_use else "allow")
+    assert all(c.expect == "deny" for c in cases[1:] if c is not replay)
     by_id = {c.id: c for c in cases}
     assert by_id["plain-http"].scheme == "http"
     assert by_id["tls-1.1"].tls_version == "TLSv1.1"
@@ -101,8 +108,6 @@ def test_matrix_shape(ec: Setup, single_use: bool) -> None:
     assert by_id["cookie-token"].headers[0][0] == "Cookie"
     assert by_id["missing-token"].headers == ()
     assert by_id["lowercase-scheme"].headers[0][1].startswith("bearer ")
-    if single_use:
-        assert by_id["replay-second-client"].second_client
     size = len(by_id["oversized-token"].headers[0][1])
     assert TokenLimits().max_token_bytes < size < 16 * 1024
     assert len(by_id["oversized-header"].headers[0][1]) > OVERSIZED_HEADER_BYTES * 0.9
@@ -136,6 +141,7 @@ def test_every_case_against_the_validator(setup_name: str,
             assert answer.status == 204, case.id
             again = _send(app, case)
             assert (again.status, again.header("X-Stagegate-Deny")) == (401, case.rule)
+            assert case.expect == "deny"
         elif case.validator_rule is None:
             # nginx alone must refuse these (plain HTTP, TLS 1.1); the token itself is good
             assert case.scheme == "http" or case.tls_version is not None, case.id
@@ -150,12 +156,24 @@ def test_every_case_against_the_validator(setup_name: str,
 def test_matrix_for_direct_ecdh(ec: Setup) -> None:
     profile = make_profile("ECDH-ES", "ES256")
     keys = ProofKeys.generate(profile)
-    cases = build_attack_matrix(profile, keys, now=ec.now, single_use=False)
+    cases = build_attack_matrix(profile, keys, now=ec.now)
     clock = Clock(ec.now)
-    app = make_validator_app(lambda version: keys.trust(version, profile, False), clock=clock,
+    app = make_validator_app(lambda version: keys.trust(version, profile), clock=clock,
                              replay=MemoryReplayStore(), sink=ListSink())
     for case in cases:
         if case.validator_rule is not None:
             answer = _send(app, case)
             assert answer.header("X-Stagegate-Deny") == case.validator_rule, case.id
     assert _send(app, cases[0]).status == 204
+
+
+def test_a_second_client_may_reuse_a_token_when_the_profile_does_not_demand_single_use(
+        ec: Setup) -> None:
+    clock = Clock(ec.now)
+    store = MemoryReplayStore(clock.seconds)
+    app = make_validator_app(ec.resolver(single_use=False), clock=clock, replay=store,
+                             sink=ListSink())
+    (replay,) = [c for c in _cases(ec, False) if c.id == "replay-second-client"]
+    assert replay.expect == "allow"
+    assert [_send(app, replay).status for _ in range(2)] == [204, 204]
+    assert store._expiry == {}                     # no replay state for a reusable token

@@ -3,15 +3,19 @@ acceptance 2), each finding at the right file:line; the good configuration has n
 
 from __future__ import annotations
 
-import pytest
-from gwfixtures import bundle, line_of
+from datetime import UTC, datetime
 
+import pytest
+from gwfixtures import FIXTURES, bundle, line_of
+
+from lifecycle.gateway.render import GatewaySettings, render_nginx
 from policies.findings import Finding, Status
 from policies.gate import decide
 from policies.gateway import GATEWAY_RULE_IDS, check_nginx, failures_of
 from policies.packs import load_pack, parse_pack
 from policies.report import render_evidence_sarif, render_evidence_text
 from policies.rules import Evidence, Severity, get_rule
+from policies.tokens import TokenProfile
 
 
 def failed_at(name: str, rule_id: str) -> set[tuple[str | None, int | None]]:
@@ -419,3 +423,91 @@ def test_stream_proxy_is_a_bypass_of_any_http_check() -> None:
     check = check_nginx({"nginx.conf": conf.encode()})
     [finding] = failures_of(check, "GW-ENFORCES-TOKEN")
     assert "raw TCP" in finding.message and finding.line == conf.count("\n")
+
+
+# ------------------------------------------------------------------------------ internal locations
+def test_the_auth_subrequest_location_is_exempt_and_an_unrouted_internal_one_is_low() -> None:
+    check = check_nginx(bundle("internal-locations"))
+    enforce = {f.line: f for f in failures_of(check, "GW-ENFORCES-TOKEN")}
+    strip = {f.line: f for f in failures_of(check, "GW-STRIP-AUTHORIZATION")}
+    auth_location = line_of("internal-locations", "location = /_check {")
+    old = line_of("internal-locations", "location = /_old_check {")
+    fallback = line_of("internal-locations", "location /fallback/ {")
+    # the auth_request target forwards the token to the validator by design: no finding
+    assert auth_location not in enforce and auth_location + 2 not in strip
+    assert [p.location for p in check.protected] == ["/api/"]
+    # a left-over internal location nothing routes to: no client request enters it, so no
+    # bypass; forwarding the token there (an internal redirect keeps the headers) is low
+    assert old not in enforce
+    assert strip[old + 2].severity is Severity.LOW
+    assert "X-Accel-Redirect" in strip[old + 2].message
+    assert "left over" in strip[old + 2].message
+    # internal, but error_page sends refused requests there: a bypass at full severity
+    assert enforce[fallback].severity is Severity.CRITICAL
+    assert "without the token check" in enforce[fallback].message
+    assert set(enforce) == {fallback} and set(strip) == {old + 2}
+
+
+def test_a_left_over_internal_location_does_not_block_the_deployment_gate() -> None:
+    pack = parse_pack(_PACK_WITH_GATEWAY.replace(b"RULES", ", ".join(GATEWAY_RULE_IDS).encode()),
+                      "with-gateway.yaml")
+    text = (FIXTURES / "internal-locations" / "nginx.conf").read_text()
+    without_fallback = text.replace("error_page 401 = /fallback/;", "")
+    findings = check_nginx({"nginx.conf": without_fallback.encode()}).findings
+    assert decide(pack, "deployment", findings).passed
+    assert not decide(pack, "deployment",
+                      check_nginx(bundle("internal-locations")).findings).passed
+
+
+@pytest.mark.parametrize(("route", "target"), [
+    ("error_page 502 /fallback/;", "/fallback/"),
+    ("try_files $uri /fallback/;", "/fallback/"),
+    ("rewrite ^/old/(.*)$ /fallback/$1 last;", "/fallback/"),
+    ("error_page 401 = @fallback;", "@fallback"),
+    ("rewrite ^ $arg_next last;", "/fallback/"),            # a variable target: could be any
+])
+def test_an_internal_location_something_routes_to_is_checked_in_full(route: str,
+                                                                      target: str) -> None:
+    body = f"""
+        location /api/ {{
+            auth_request /_check;
+            {route}
+            proxy_pass http://backend;
+        }}
+        location {target} {{
+            internal;
+            proxy_pass http://backend;
+        }}""" + _VALIDATOR
+    found = _check(body)
+    [finding] = [f for f in found["GW-ENFORCES-TOKEN"] if target in f.message]
+    assert finding.severity is Severity.CRITICAL
+
+
+def test_an_x_accel_redirect_target_that_strips_the_token_has_no_finding() -> None:
+    """The protected-download pattern: the backend (behind the check) answers with
+    ``X-Accel-Redirect: /files/…``; nothing of the configuration routes there."""
+    body = """
+        location /api/ {
+            auth_request /_check;
+            proxy_pass http://backend;
+        }
+        location /files/ {
+            internal;
+            proxy_set_header Authorization "";
+            proxy_pass http://127.0.0.1:9003;
+        }""" + _VALIDATOR
+    assert _check(body) == {}
+
+
+def test_the_generated_configuration_with_its_validator_upstream_has_no_finding() -> None:
+    for validator in ("/run/stagegate/validator.sock", "127.0.0.1:9100"):
+        settings = GatewaySettings(
+            server_name="api.example.com", upstream="https://10.0.0.5:8443",
+            certificate="/etc/ssl/api.pem", certificate_key="/etc/ssl/api.key",
+            validator=validator, api_version="payments/1.4.0", base_paths=("/v1/", "/v2/"))
+        text = render_nginx(settings, TokenProfile(alg="RSA-OAEP-256", enc="A256GCM",
+                                                   signing_alg="ES256"),
+                            now=datetime(2026, 12, 6, tzinfo=UTC))
+        check = check_nginx({"nginx.conf": text.encode()})
+        assert check.failures == [], check.failures
+        assert sorted(p.location for p in check.protected) == ["/v1/", "/v2/"]

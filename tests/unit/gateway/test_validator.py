@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -262,7 +263,7 @@ def test_a_cached_allow_ends_when_its_key_leaves_the_trust(ec: Setup) -> None:
     token = ec.forge().good()
     assert call(app, environ(bearer(token))).status == 204
     other = type(ec.keys).generate(ec.profile)
-    trust["current"] = other.trust(VERSION, ec.profile, False)   # the key left its grace
+    trust["current"] = other.trust(VERSION, ec.profile)   # the key left its grace
     answer = call(app, environ(bearer(token)))
     assert (answer.status, answer.header("X-Stagegate-Deny")) == (401, "JWE-KEY-BOUND")
 
@@ -398,8 +399,8 @@ def test_decisions_and_logs_never_hold_the_token(ec: Setup, rsa: Setup,
             sink: Any = ListSink()
             app = make(setup, Clock(setup.now), single_use=True,
                        sink=FailingSink() if failing else sink)
-            for case in build_attack_matrix(setup.profile, setup.keys, now=setup.now,
-                                            single_use=True):
+            for case in build_attack_matrix(replace(setup.profile, single_use=True),
+                                            setup.keys, now=setup.now):
                 headers = dict(case.headers)
                 auth = ", ".join(value for key, value in case.headers if key == "Authorization")
                 env = environ(auth or None, cookie=headers.get("Cookie"),

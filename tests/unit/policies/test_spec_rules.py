@@ -229,7 +229,7 @@ class TestBearerHeader:
         openapi["security"] = [{"basic": []}]
         findings = evaluate("TRN-BEARER-HEADER", openapi)
         assert pointers(findings) == ["/security/0"]
-        assert "GET /payments/{id} and 1 more operation(s)" in findings[0].message
+        assert "GET /payments/{id} and 1 more operation" in findings[0].message
 
     def test_used_api_key_in_query_or_cookie_fails_at_the_scheme(
         self, evaluate: Any, openapi: dict[str, Any]
