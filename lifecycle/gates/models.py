@@ -69,6 +69,10 @@ class VersionSummary(db.Model):  # type: ignore[name-defined,misc]
     :ivar revision_id: the current spec revision (``None``: nothing uploaded yet).
     :ivar blocking: blocking findings in all; ``blocking_failed`` of them ``fail``/``error``,
         ``blocking_missing`` ``missing-evidence``.
+    :ivar failing_rules: distinct rules with a blocking ``fail``/``error`` finding (a rule
+        failing at ten places counts once).
+    :ivar missing_evidence: the evidence kinds whose absence blocks (``spec``, ``token``,
+        ``jwks``, ``gateway``), sorted and space-separated; ``""`` when none is missing.
     :ivar pack / pack_sha256: the policy pack it was judged by (a pack change makes it stale).
     :ivar computed_at: the clock time it was judged at.
     :ivar valid_until: the earliest time the verdict may change by the clock alone (a waiver
@@ -83,6 +87,7 @@ class VersionSummary(db.Model):  # type: ignore[name-defined,misc]
     __table_args__ = (
         sa.CheckConstraint("blocking >= 0 AND blocking_failed >= 0 AND blocking_missing >= 0",
                            name="counts_non_negative"),
+        sa.CheckConstraint("failing_rules >= 0", name="failing_rules_non_negative"),
     )
 
     version_id: Mapped[int] = mapped_column(sa.ForeignKey("api_version.id"), primary_key=True)
@@ -92,6 +97,8 @@ class VersionSummary(db.Model):  # type: ignore[name-defined,misc]
     blocking: Mapped[int] = mapped_column(sa.Integer, default=0)
     blocking_failed: Mapped[int] = mapped_column(sa.Integer, default=0)
     blocking_missing: Mapped[int] = mapped_column(sa.Integer, default=0)
+    failing_rules: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    missing_evidence: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
     pack: Mapped[str] = mapped_column(sa.String(200))
     pack_sha256: Mapped[str] = mapped_column(sa.String(64))
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)

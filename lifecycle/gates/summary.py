@@ -37,6 +37,7 @@ from lifecycle.gates.evaluate import evaluate_gate
 from lifecycle.gates.models import VersionSummary
 from lifecycle.gates.providers import evidence_valid_until, policy_pack, proven_until
 from policies.findings import Status
+from policies.rules import get_rule
 
 #: session.info key: version ids whose summary must be refreshed before the commit
 _DIRTY = "stagegate.summary.dirty"
@@ -44,6 +45,16 @@ _DIRTY = "stagegate.summary.dirty"
 BATCH = 200
 #: the actor of read-only evaluations (never recorded: ``record=False``)
 _SYSTEM = Actor.system("summary")
+
+
+def evidence_kind(rule_id: str) -> str:
+    """The evidence kind rule ``rule_id`` reads (``spec``, ``token``, ``jwks``, ``gateway``;
+    ``other`` for a rule the catalogue does not know)."""
+    try:
+        rule = get_rule(rule_id)
+    except (KeyError, LookupError):
+        return "other"
+    return str(getattr(rule.evidence, "value", rule.evidence) or "other")
 
 
 def _values(version_obj: ApiVersion, now: datetime) -> dict[str, Any]:
@@ -54,7 +65,8 @@ def _values(version_obj: ApiVersion, now: datetime) -> dict[str, Any]:
     values: dict[str, Any] = {
         "version_id": version_obj.id, "target_stage": target, "passed": None,
         "revision_id": revision.id if revision else None, "blocking": 0,
-        "blocking_failed": 0, "blocking_missing": 0, "pack": pack.name[:200],
+        "blocking_failed": 0, "blocking_missing": 0, "failing_rules": 0,
+        "missing_evidence": "", "pack": pack.name[:200],
         "pack_sha256": pack.sha256, "computed_at": now, "valid_until": None,
         "proven_until": proven_until(version_obj, now),
     }
@@ -62,12 +74,18 @@ def _values(version_obj: ApiVersion, now: datetime) -> dict[str, Any]:
         return values
     decision = evaluate_gate(version_obj, target, actor=_SYSTEM, now=now, record=False).decision
     missing = sum(1 for f in decision.blocking if str(f.status) == Status.MISSING_EVIDENCE)
+    failing_rules = {f.rule_id for f in decision.blocking
+                     if str(f.status) != Status.MISSING_EVIDENCE}
+    missing_kinds = {evidence_kind(f.rule_id) for f in decision.blocking
+                     if str(f.status) == Status.MISSING_EVIDENCE}
     expiries = [w.expires_at for w in waivers.active(version_obj, now)]
     evidence_until = evidence_valid_until(version_obj, pack, target, now)
     if evidence_until is not None:
         expiries.append(evidence_until)
     values.update(passed=bool(decision.passed), blocking=len(decision.blocking),
                   blocking_missing=missing, blocking_failed=len(decision.blocking) - missing,
+                  failing_rules=len(failing_rules),
+                  missing_evidence=" ".join(sorted(missing_kinds))[:200],
                   valid_until=min(expiries, default=None))
     return values
 

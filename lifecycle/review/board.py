@@ -52,7 +52,10 @@ class CardRow:
     ``badge``: ``pass``, ``blocked``, ``none`` (no spec), ``production``, ``final``
     (retired) or ``pending`` (no summary yet); ``attention``: ``blocked``, ``approval``,
     ``expiring`` or ``None``; ``proven``: the gateway is *enforced and proven* (the summary's
-    ``proven_until`` is after the board's ``now``; never for a retired version).
+    ``proven_until`` is after the board's ``now``; never for a retired version);
+    ``awaiting_approval``: a promotion request is pending (also when the card is blocked,
+    which sorts first); ``failing_rules``: distinct rules that fail; ``missing_evidence``: the
+    evidence kinds whose absence blocks (sorted).
     """
 
     api: str
@@ -68,6 +71,9 @@ class CardRow:
     valid_until: datetime | None
     attention: str | None
     proven: bool = False
+    awaiting_approval: bool = False
+    failing_rules: int = 0
+    missing_evidence: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +185,9 @@ def _board_page(query: str | None, stage: str | None, limit: int, offset: int,
                       VersionSummary.version_id, VersionSummary.passed,
                       VersionSummary.revision_id, VersionSummary.blocking,
                       VersionSummary.blocking_failed, VersionSummary.blocking_missing,
-                      VersionSummary.valid_until, attention, VersionSummary.proven_until)
+                      VersionSummary.valid_until, attention, VersionSummary.proven_until,
+                      pending.label("awaiting"), VersionSummary.failing_rules,
+                      VersionSummary.missing_evidence)
             .join(Api, Api.id == ApiVersion.api_id)
             .outerjoin(Team, Team.id == Api.team_id)
             .outerjoin(VersionSummary, VersionSummary.version_id == ApiVersion.id)
@@ -198,7 +206,8 @@ def _board_page(query: str | None, stage: str | None, limit: int, offset: int,
 
 def _card(row: sa.Row, now: datetime) -> CardRow:  # type: ignore[type-arg]
     (name, title, team, version, stage, summarised, passed, revision_id, blocking, failed,
-     missing, valid_until, attention, proven_until) = row
+     missing, valid_until, attention, proven_until, awaiting, failing_rules,
+     missing_kinds) = row
     target = stages.next_stage(stage)
     if target is None:
         badge = "final"
@@ -215,4 +224,6 @@ def _card(row: sa.Row, now: datetime) -> CardRow:  # type: ignore[type-arg]
                    blocking_failed=int(failed or 0), blocking_missing=int(missing or 0),
                    valid_until=valid_until, attention=ATTENTION_LABELS[int(attention)],
                    proven=proven_until is not None and target is not None
-                   and proven_until > now)
+                   and proven_until > now,
+                   awaiting_approval=bool(awaiting), failing_rules=int(failing_rules or 0),
+                   missing_evidence=tuple((missing_kinds or "").split()))

@@ -47,7 +47,7 @@ from lifecycle.web.forms import (
     RevokeWaiverForm,
     WaiveForm,
 )
-from lifecycle.web.version_page import Page, render_version
+from lifecycle.web.version_page import Page, gate_refusal, render_version
 from lifecycle.web.views import _done
 from specs.wording import plural
 
@@ -58,10 +58,12 @@ VERSION = "/apis/<name>/versions/<version>"
 # ------------------------------------------------------------------------------ panel
 # ------------------------------------------------------------------------------ answers
 def _refused(name: str, version: str, exc: DomainError) -> Page:
-    """The version page (or fragment) with why the action was refused."""
-    flash(exc.message, "error")
+    """The version page (or fragment) with why the action was refused (a refused gate: one
+    sentence and a link to the findings, not the rule ids)."""
     if isinstance(exc, GateFailed):
+        flash(gate_refusal(services.get_version(name, version), exc.decision), "error")
         return render_version(name, version, 409, decision=exc.decision)
+    flash(exc.message, "error")
     if isinstance(exc, errors.SelfApproval):
         return render_version(name, version, 403)
     if isinstance(exc, (ValidationFailed, InvalidTransition, errors.NoApprovalNeeded,

@@ -17,7 +17,7 @@ from typing import Any
 from lifecycle.catalog import stages
 from policies.findings import Finding
 from policies.rules import for_document
-from specs.document import excerpt_lines
+from specs.document import ExcerptLine, excerpt_window
 
 #: stage id -> label shown to people
 STAGE_LABELS: dict[str, str] = {s: s.capitalize() for s in stages.STAGES}
@@ -27,6 +27,8 @@ QUIET_STATUSES = frozenset({"pass", "not-applicable", "waived"})
 
 #: lines of context shown above and below an offending line
 EXCERPT_CONTEXT = 3
+#: characters of a long line shown (a window around the finding's column: ±120)
+EXCERPT_WIDTH = 240
 
 _SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
@@ -35,7 +37,9 @@ _SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 class FindingView:
     """One finding with its rule's words and the document lines around it.
 
-    ``excerpt`` is ``[(line_number, text), …]`` (empty when the finding has no line).
+    ``excerpt`` is the document lines around ``line`` (:class:`specs.document.ExcerptLine`:
+    a long line is cut to a window around ``column``, the character at the column split out
+    for a marker; empty when the finding has no line).
     """
 
     rule_id: str
@@ -48,7 +52,7 @@ class FindingView:
     column: int | None
     remediation: str
     sources: Sequence[Any]
-    excerpt: list[tuple[int, str]] = field(default_factory=list)
+    excerpt: list[ExcerptLine] = field(default_factory=list)
     #: the file of a configuration bundle (gateway findings) that ``line`` refers to, else
     #: ``None`` (``line`` is in the spec document)
     file: str | None = None
@@ -67,6 +71,38 @@ EVIDENCE_NAMES: dict[str, str] = {
     "jwks": "JWKS",
     "gateway": "gateway configuration",
 }
+
+
+def _and(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``"1 failing rule"``, ``"3 failing rules"``."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"
+
+
+def what_blocks(failing_rules: int, missing: Iterable[str], findings: int = 0) -> str:
+    """What blocks a gate in a few words: ``"missing token and JWKS evidence, 3 failing
+    rules"`` — each missing kind of evidence named once (however many rules wait for it),
+    failing rules counted once each (however many places they fail at).
+
+    :param missing: evidence kinds (``spec``, ``token``, ``jwks``, ``gateway``).
+    :param findings: the blocking findings in all, said only when neither of the others is
+        known (``"4 findings"``).
+    """
+    order = list(EVIDENCE_NAMES)
+    kinds = sorted(set(missing), key=lambda k: (order.index(k) if k in order else len(order), k))
+    names = [EVIDENCE_NAMES.get(k, k) for k in kinds]
+    parts = []
+    if names:
+        parts.append(f"missing {_and(names)} evidence")
+    if failing_rules:
+        parts.append(plural(failing_rules, "failing rule"))
+    if not parts and findings:
+        parts.append(plural(findings, "finding"))
+    return ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -109,6 +145,12 @@ class GatePanel:
     def failing(self) -> list[FindingView]:
         """Blocking findings other than missing evidence, listed one by one."""
         return [f for f in self.blocking if f.status != "missing-evidence"]
+
+    @property
+    def what_blocks(self) -> str:
+        """``"missing token and JWKS evidence, 3 failing rules"`` (see :func:`what_blocks`)."""
+        return what_blocks(len({f.rule_id for f in self.failing}),
+                           [m.kind for m in self.missing], len(self.blocking))
 
     @property
     def summary(self) -> str:
@@ -157,8 +199,10 @@ def _finding_key(f: Any) -> tuple[Any, ...]:
     return (f.rule_id, _value(f.status), f.pointer, f.line, f.column, f.message)
 
 
-def finding_view(f: Any, get_rule: Callable[[str], Any], text: str | None) -> FindingView:
-    """A :class:`FindingView` for finding ``f``; ``text`` is the decoded document or ``None``.
+def finding_view(f: Any, get_rule: Callable[[str], Any],
+                 text: str | list[str] | None) -> FindingView:
+    """A :class:`FindingView` for finding ``f``; ``text`` is the decoded document (or its
+    lines, split once by a caller showing many findings), or ``None``.
 
     :param get_rule: ``policies.rules.get_rule`` (may raise ``KeyError`` for an unknown id,
         which shows the id alone rather than failing the page).
@@ -168,7 +212,8 @@ def finding_view(f: Any, get_rule: Callable[[str], Any], text: str | None) -> Fi
     except (KeyError, LookupError):
         rule = None
     where = getattr(f, "file", None)  # a gateway bundle's file: not a line of the spec text
-    excerpt = excerpt_lines(text, f.line, context=EXCERPT_CONTEXT) \
+    excerpt = excerpt_window(text, f.line, getattr(f, "column", None), context=EXCERPT_CONTEXT,
+                             width=EXCERPT_WIDTH) \
         if text and f.line and where is None else []
     return FindingView(
         rule_id=f.rule_id,
@@ -259,7 +304,8 @@ def gate_panel(version: Any, decision: Any, get_rule: Callable[[str], Any]) -> G
     revision = version.current_revision
     if decision is None or revision is None:
         return GatePanel(target=target, no_spec=True)
-    text = document_text(revision)
+    document = document_text(revision)
+    text = document.splitlines() if document else None  # split once for every finding
     get_rule = _cited_for(get_rule, revision.openapi_version)
     blocking_keys = {_finding_key(f) for f in decision.blocking}
     blocking, warnings, passing, seen = [], [], [], set()
@@ -288,6 +334,110 @@ def gate_panel(version: Any, decision: Any, get_rule: Callable[[str], Any]) -> G
         missing=group_missing(blocking),
         warnings=_order(warnings),
         passing=sorted(passing, key=lambda v: v.rule_id),
+    )
+
+
+#: findings of one rule shown before the rest of the group is folded (``<details>``)
+FOLD_AFTER = 3
+#: severities a finding filter may choose, most severe first
+SEVERITIES = ("critical", "high", "medium", "low")
+
+
+@dataclass(frozen=True)
+class FindingGroup:
+    """The findings of one rule (in page order): shown once with the rule's words and a
+    count, the first :data:`FOLD_AFTER` open and the rest folded."""
+
+    rule_id: str
+    title: str
+    severity: str
+    findings: list[FindingView]
+
+    @property
+    def count(self) -> int:
+        return len(self.findings)
+
+    @property
+    def shown(self) -> list[FindingView]:
+        return self.findings if self.count <= FOLD_AFTER + 1 else self.findings[:FOLD_AFTER]
+
+    @property
+    def folded(self) -> list[FindingView]:
+        return [] if self.count <= FOLD_AFTER + 1 else self.findings[FOLD_AFTER:]
+
+    @property
+    def first(self) -> FindingView:
+        return self.findings[0]
+
+
+@dataclass(frozen=True)
+class FindingList:
+    """The gate panel's findings grouped by rule and filtered by the page's ``severity`` /
+    ``rule`` query parameters (values not offered are ignored, never an error).
+
+    ``blocking`` / ``warnings``: groups of failing findings (missing evidence is grouped by
+    kind in :attr:`GatePanel.missing`); ``missing``: those groups the filter keeps;
+    ``rules``: ``(rule_id, title, count)`` of every failing rule, for the filter's choices;
+    ``hidden``: findings the filter leaves out.
+    """
+
+    blocking: list[FindingGroup]
+    warnings: list[FindingGroup]
+    missing: list[MissingEvidence]
+    rules: list[tuple[str, str, int]]
+    severity: str | None = None
+    rule: str | None = None
+    hidden: int = 0
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.severity or self.rule)
+
+    @property
+    def offer_filter(self) -> bool:
+        """Whether the page offers the filter (more than a handful of findings, or a filter
+        is on)."""
+        total = sum(g.count for g in (*self.blocking, *self.warnings)) + self.hidden
+        return self.filtered or total > FOLD_AFTER * 2 or len(self.rules) > FOLD_AFTER
+
+
+def group_by_rule(views: Iterable[FindingView]) -> list[FindingGroup]:
+    """Findings grouped by rule, groups in the order of their first finding (``views`` come
+    severity first, then by line)."""
+    groups: dict[str, list[FindingView]] = {}
+    for v in views:
+        groups.setdefault(v.rule_id, []).append(v)
+    return [FindingGroup(rule_id=rule, title=members[0].title, severity=members[0].severity,
+                         findings=members) for rule, members in groups.items()]
+
+
+def finding_list(gate: GatePanel, severity: str | None = None,
+                 rule: str | None = None) -> FindingList:
+    """Group ``gate``'s failing findings and warnings by rule and keep those matching
+    ``severity`` (one of :data:`SEVERITIES`) and ``rule`` (a rule id among them); unknown
+    values are ignored."""
+    everything = [*gate.failing, *gate.warnings]
+    counts: dict[str, int] = {}
+    titles: dict[str, str] = {}
+    for v in everything:
+        counts[v.rule_id] = counts.get(v.rule_id, 0) + 1
+        titles.setdefault(v.rule_id, v.title)
+    severity = severity if severity in SEVERITIES else None
+    rule = rule if rule in counts else None
+
+    def keep(v: FindingView) -> bool:
+        return (severity is None or v.severity == severity) and (rule is None
+                                                                 or v.rule_id == rule)
+
+    blocking = [v for v in gate.failing if keep(v)]
+    warnings = [v for v in gate.warnings if keep(v)]
+    missing = [m for m in gate.missing
+               if (severity is None or m.severity == severity) and rule is None]
+    return FindingList(
+        blocking=group_by_rule(blocking), warnings=group_by_rule(warnings), missing=missing,
+        rules=sorted((r, titles[r], n) for r, n in counts.items()),
+        severity=severity, rule=rule,
+        hidden=len(everything) - len(blocking) - len(warnings),
     )
 
 
@@ -592,8 +742,8 @@ def config_finding_views(findings: Iterable[Any], files: dict[str, bytes],
     for view in failing:
         text = files.get(view.file or "")
         if text is not None and view.line:
-            lines = excerpt_lines(text.decode("utf-8", errors="replace"), view.line,
-                                  context=EXCERPT_CONTEXT)
+            lines = excerpt_window(text.decode("utf-8", errors="replace"), view.line,
+                                   view.column, context=EXCERPT_CONTEXT, width=EXCERPT_WIDTH)
             view = replace(view, excerpt=lines)
         shown.append(view)
     return shown, quiet

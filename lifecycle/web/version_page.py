@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import g, render_template, request, session, url_for
 from flask_login import current_user
+from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
 from lifecycle.accounts import authz
@@ -327,6 +328,15 @@ def _waivable(finding_view: Any) -> bool:
     return waivable(finding)
 
 
+# ------------------------------------------------------------------------------ refusals
+def gate_refusal(version_obj: ApiVersion, decision: Any) -> Markup:
+    """The flash message of a move or request the gate refused: one sentence saying what
+    blocks (missing evidence named, failing rules counted) and a link to the findings on the
+    page (``#gate``) — never the list of rule ids."""
+    summary = presenters.gate_panel(version_obj, decision, get_rule).summary
+    return Markup('{} <a href="#gate">See what blocks it</a>.').format(summary)
+
+
 # ------------------------------------------------------------------------------ page
 def render_version(
     name: str,
@@ -367,6 +377,8 @@ def render_version(
         "timeline": presenters.timeline(obj.stage),
         "transitions": list(obj.transitions),
         "gate": gate,
+        "findings": presenters.finding_list(gate, request.args.get("severity"),
+                                            request.args.get("rule")),
         "revisions": list(reversed(obj.revisions)),
         "next_stage": next_stage,
         "promote_form": PromoteForm(formdata=None, to=next_stage),

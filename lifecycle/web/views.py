@@ -56,10 +56,10 @@ from lifecycle.web.forms import (
     UploadSpecForm,
 )
 from lifecycle.web.jobs import job_view
-from lifecycle.web.version_page import Page, render_version
-from policies.rules import all_rules, get_rule
+from lifecycle.web.version_page import Page, gate_refusal, render_version
+from policies.rules import all_rules
 from specs import SpecLoadError
-from specs.document import excerpt_lines
+from specs.document import excerpt_window
 from specs.wording import file_size, plural, readable_pointer
 
 #: headings of the rule catalog, by the evidence kind the rules read
@@ -307,7 +307,8 @@ def create_api_version(name: str) -> Page:
 # ------------------------------------------------------------------------------ version page
 def _load_error_view(exc: SpecLoadError, raw: bytes) -> dict[str, Any]:
     text = raw.decode("utf-8", errors="replace")
-    excerpt = excerpt_lines(text, exc.line, context=presenters.EXCERPT_CONTEXT) if exc.line else []
+    excerpt = excerpt_window(text, exc.line, exc.column, context=presenters.EXCERPT_CONTEXT,
+                             width=presenters.EXCERPT_WIDTH) if exc.line else []
     return {"message": exc.message, "code": exc.code, "line": exc.line, "column": exc.column,
             "excerpt": excerpt}
 
@@ -376,8 +377,7 @@ def _move(name: str, version: str, to: str, reason: str | None, **forms: Any) ->
     try:
         record = moves.transition(name, version, to, reason=reason, actor=current_actor())
     except GateFailed as exc:
-        obj = services.get_version(name, version)
-        flash(presenters.gate_panel(obj, exc.decision, get_rule).summary, "error")
+        flash(gate_refusal(services.get_version(name, version), exc.decision), "error")
         return render_version(name, version, 409, decision=exc.decision, **forms)
     except InvalidTransition as exc:
         flash(exc.message, "error")

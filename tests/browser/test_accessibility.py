@@ -54,6 +54,8 @@ PAGES = [
     ("rules", "/rules", "viewer"),
     ("account", "/account", "viewer"),
     ("audit", "/audit", "approver"),
+    ("inbox", "/inbox", "approver"),
+    ("inbox-as-viewer", "/inbox", "viewer"),
 ]
 
 #: long enough to make the excerpt of the finding scroll sideways on a phone
@@ -191,6 +193,7 @@ PHONE_PAGES = [
     ("version", "{version}", "developer"),
     ("board", "/", "developer"),
     ("rules", "/rules", "viewer"),
+    ("inbox", "/inbox", "approver"),
     ("sign-in", "/login", "anonymous"),
 ]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pyotp
 from accountkit import PASSWORD, make_user
@@ -15,6 +16,8 @@ from playwright.sync_api import Browser, expect
 
 APPROVER = "four.eyes@stagegate.test"
 DEVELOPER = "ledger.dev@stagegate.test"
+#: axe-core from the npm registry (see test_accessibility.py for how it is injected)
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 
 
 def test_an_approver_signs_in_with_totp_and_approves_a_promotion(
@@ -48,6 +51,23 @@ def test_an_approver_signs_in_with_totp_and_approves_a_promotion(
         page.get_by_role("button", name="Verify").click()
         expect(page).to_have_url(re.compile(r"/apis/ledger/versions/1\.0\.0$"))
 
+        # the inbox (issue 9 point 13): the nav counts what waits, the page links to it
+        inbox = page.get_by_role("navigation", name="Main").get_by_role(
+            "link", name=re.compile("Inbox"))
+        expect(inbox).to_contain_text("1 awaiting your approval")
+        inbox.click()
+        waiting = page.locator("#awaiting")
+        expect(waiting).to_contain_text("Ledger")
+        expect(waiting).to_contain_text(requester)
+        expect(waiting).to_contain_text("Gate passes")
+        page.evaluate(AXE.read_text(encoding="utf-8"))  # the inbox with a row: axe clean
+        serious = page.evaluate("""async () => (await axe.run(document, {resultTypes:
+            ["violations"]})).violations.filter(v => ["serious", "critical"]
+            .includes(v.impact)).map(v => v.id + ": " + v.help)""")
+        assert serious == []
+        waiting.get_by_role("link", name=re.compile("Review and decide")).click()
+        expect(page).to_have_url(re.compile(r"/apis/ledger/versions/1\.0\.0#approvals$"))
+
         approvals = page.locator("#approvals")
         expect(approvals).to_contain_text(f"by {requester}")
         expect(approvals).to_contain_text("0 of 1 approval")
@@ -55,6 +75,9 @@ def test_an_approver_signs_in_with_totp_and_approves_a_promotion(
         approvals.get_by_role("button", name="Approve").click()  # an htmx post with CSRF header
         expect(page.locator(".stage-pill")).to_have_text("Deployment")
         expect(page.locator(".history")).to_contain_text("promotion")
+        page.goto("/inbox")
+        expect(page.locator("#awaiting-h")).to_contain_text("0")
+        expect(page.get_by_text("Nothing waits for you.")).to_be_visible()
     finally:
         context.close()
     assert problems == []

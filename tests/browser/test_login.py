@@ -59,8 +59,16 @@ def test_login_with_totp_under_the_csp(browser: Browser, base_url: str, live_app
         page.get_by_role("textbox", name="Version").fill("1.0.0")
         page.get_by_role("button", name="Create version").click()
         expect(page).to_have_url(re.compile(r"/apis/web-shop/versions/1\.0\.0$"))
+        # no document yet: Promote is disabled with the reason beside it (not a refused 409)
+        expect(page.get_by_role("button", name=re.compile("Promote to Development"))) \
+            .to_be_disabled()
+        expect(page.locator("#promote-why")).to_contain_text("Upload the OpenAPI document first")
+        page.get_by_label("…or paste it here").fill(
+            "openapi: 3.1.0\ninfo: {title: Web Shop, version: '1.0.0'}\npaths: {}\n")
+        page.get_by_role("button", name="Upload and check").click()  # htmx, CSRF header
+        expect(page.get_by_text("Revision 1 stored and checked.")).to_be_visible()
         page.get_by_role("button", name=re.compile("Promote to Development")).click()
-        expect(page.locator(".flash--error")).to_contain_text("gate blocks")  # htmx 409 swap
+        expect(page.get_by_text("Promoted to Development.")).to_be_visible()
         page.goto("/")
         page.get_by_role("searchbox").fill("web-shop")
         expect(page.locator("#board")).to_contain_text("Web Shop API")

@@ -93,7 +93,7 @@ def test_upload_a_failing_document_fix_it_and_promote(page: Page) -> None:
 
     # -- the gate into testing blocks on it: rule, line, the offending line in context
     expect(gate).to_contain_text("Gate into Testing")
-    expect(gate).to_contain_text("Blocked by 1 finding")
+    expect(gate).to_contain_text("Blocked in revision 1: 1 failing rule")
     finding = gate.locator(".finding", has_text="SPEC-OPERATIONS-SECURED")
     expect(finding).to_contain_text(f"line {BAD_LINE}")
     expect(finding.locator(".excerpt__line--hit")).to_contain_text("security: []")
@@ -101,11 +101,10 @@ def test_upload_a_failing_document_fix_it_and_promote(page: Page) -> None:
     expect(finding).to_contain_text("How to fix")
     _screenshot(page)
 
-    # -- promoting now is refused: the 409 is swapped (htmx-config) and says why
-    page.get_by_role("button", name="Promote to Testing").click()
-    expect(page.locator(".flash--error")).to_contain_text("gate blocks")
+    # -- promoting now would be refused: the button is disabled and says why beside it
+    expect(page.get_by_role("button", name="Promote to Testing")).to_be_disabled()
+    expect(page.locator("#promote-why")).to_contain_text("The gate blocks it: 1 failing rule")
     expect(page.locator(".stage-pill")).to_have_text("Development")
-    assert _marker_survived(page)
 
     # -- paste the fixed document, upload, promote
     page.get_by_label("…or paste it here").fill(GOOD)
@@ -119,7 +118,9 @@ def test_upload_a_failing_document_fix_it_and_promote(page: Page) -> None:
     expect(page.locator(".history")).to_contain_text("promotion")
     # Deployment needs four eyes: no promote button, a request in the Approval panel instead.
     expect(page.get_by_role("button", name="Promote to Deployment")).to_have_count(0)
-    expect(page.get_by_role("button", name="Request promotion")).to_be_visible()
+    # ...which the gate would refuse now (no token, key or gateway evidence): it says so
+    expect(page.get_by_role("button", name="Request promotion")).to_have_count(0)
+    expect(page.locator("#request-why")).to_contain_text("once the gate passes")
     assert _marker_survived(page)
 
     # -- the board shows it in its new column, and the search box filters via htmx

@@ -12,6 +12,7 @@ view, which may still answer 404/409/422 for its own reasons.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +98,7 @@ CASES: tuple[Case, ...] = (
     # ---- web UI
     Case("web.board", "GET", "/", "user"),
     Case("web.rules", "GET", "/rules", "user"),
+    Case("web.inbox", "GET", "/inbox", "user"),
     Case("web.audit_page", "GET", "/audit", "audit"),
     Case("web.audit_export", "GET", "/audit/export.csv", "audit"),
     Case("web.audit_export", "GET", "/audit/export.json", "audit"),
@@ -361,7 +363,13 @@ def test_the_ui_hides_what_a_user_may_not_do(app, world):
     # Entering deployment is never a one-click promotion: it is requested, then approved.
     assert "Promote to Deployment" not in page(approver, testing)
     assert "Promote to Deployment" not in page(developer, testing)
-    assert "request it in the Approval panel" in page(approver, testing)
+    # the hint fits the role: those who may request are sent to the Approval panel (which
+    # takes a request once the gate passes), a viewer is told who requests
+    for who in (approver, developer):
+        hint = page(who, testing).split('id="actions-h"')[1].split("</p>")[0]
+        assert re.search(r'<a href="#approvals">(request it in )?the Approval panel</a>', hint)
+    hint = page(viewer, testing).split('id="actions-h"')[1].split("</p>")[0]
+    assert "Approval panel" not in hint and "or an approver requests it" in hint
     assert "Users" not in page(developer, "/").split("<main")[0]
     admin = app.test_client(user=world["emails"]["admin"])
     assert "/admin/users" in page(admin, "/").split("<main")[0]

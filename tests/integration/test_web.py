@@ -150,7 +150,7 @@ def test_board_badge_says_ready_or_blocked(client, version):
     _promote(client, version, "development")
     body = _page(client.get("/"))
     column = body.split('id="col-development"')[1].split("</section>")[0]
-    assert re.search(r"Blocked · 1 finding\b", column)
+    assert re.search(r"Blocked · 1 failing rule\b", column)
 
 
 def test_create_api_and_version_through_the_forms(auth):
@@ -254,14 +254,14 @@ def test_gate_panel_explains_each_blocking_finding(client, version):
     _upload(client, version, BAD)
     _promote(client, version, "development")
     body = _page(client.get(version, headers=HX))
-    assert "Gate into Testing" in body and "Blocked by 1 finding" in body
+    assert "Gate into Testing" in body and "Blocked in revision 1: 1 failing rule." in body
     assert "SPEC-OPERATIONS-SECURED" in body
     finding = body.split("SPEC-OPERATIONS-SECURED", 1)[1].split("</li>", 1)[0]
     assert f"line {BAD_LINE}" in finding
     # the offending line is shown, highlighted, with its neighbours
     assert re.search(
         rf'excerpt__line--hit"><span class="excerpt__no" aria-hidden="true">{BAD_LINE}</span>'
-        r"\s+security: \[\]", finding)
+        r'\s+(<mark class="excerpt__at"[^>]*>s</mark>)?(s)?ecurity: \[\]', finding)
     assert "How to fix" in finding
     assert "https://" in finding  # a source link
 

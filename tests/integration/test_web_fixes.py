@@ -189,7 +189,7 @@ def test_small_markup_fixes(app, client, orders):
     assert 'class="revisions__when"' in page
 
 
-def test_a_blocked_promotion_button_is_secondary_and_described_by_the_verdict(app, client):
+def test_a_blocked_promotion_button_is_disabled_and_says_why_beside_it(app, client):
     with app.app_context():
         services.create_api("orders", "Orders", team="Owners", actor=TESTER)
         services.create_version("orders", "1.0.0", actor=TESTER)
@@ -199,9 +199,11 @@ def test_a_blocked_promotion_button_is_secondary_and_described_by_the_verdict(ap
     _set_stage(app, "development")
     body = _body(client.get(PAGE))
     assert "gate__status--blocked" in body
-    button = re.search(r'<button class="([^"]*)"[^>]*aria-describedby="gate-verdict"[^>]*>'
-                       r'Promote to Testing', body)
+    button = re.search(r'<button class="([^"]*)" type="submit" disabled '
+                       r'aria-describedby="promote-why">Promote to Testing', body)
     assert button and "btn--secondary" in button.group(1) and "btn--promote" not in button.group(1)
+    why = body.split('id="promote-why">')[1].split("</p>")[0]
+    assert re.search(r"The gate blocks it: \d+ failing rules?\.", why) and 'href="#gate"' in why
     assert re.search(r'class="gate__status gate__status--blocked" id="gate-verdict"', body)
 
 
