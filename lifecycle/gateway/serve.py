@@ -12,8 +12,8 @@ Listening: ``unix:/run/stagegate/validator.sock`` (:data:`DEFAULT_BIND`; the soc
 address is refused unless ``allow_remote`` (the validator answers who may pass: only the
 gateway may ask it).  The unix socket is the default: only its owner and group can ask the
 validator (any local process can reach a loopback port), and in the same-run benchmark
-(docs/benchmark.md) it was never slower than loopback TCP (0.03–0.09 ms lower p50 per
-subrequest, within the machine's noise).
+(docs/benchmark.md) it was never measurably slower than loopback TCP (0.0–0.1 ms lower p50
+per first-seen token, within the machine's noise).
 No access log (the subrequest carries the token in a header; the decision events are the
 log); gunicorn's own control socket is disabled.  Header limits fit nginx's
 ``large_client_header_buffers 4 16k`` of the generated configuration.
