@@ -47,7 +47,13 @@ from lifecycle.core.extensions import db
 from lifecycle.demo.accounts import create_demo_users
 from lifecycle.evidence.keys import export_for_gateway
 from lifecycle.gateway.cli import gateway as offline_gateway_group
-from lifecycle.gateway.serve import BindError, check_bind, serve_validator
+from lifecycle.gateway.serve import (
+    DEFAULT_BIND,
+    BindError,
+    check_bind,
+    check_socket_directory,
+    serve_validator,
+)
 from lifecycle.gateway.service import ValidatorService, build_validator
 from lifecycle.offline import EXIT_BLOCKED, EXIT_PASS, EXIT_UNCHECKABLE, check_command, spec_part
 from lifecycle.offline_evidence import evidence_fail, jwks_group, read_small, token_group
@@ -310,8 +316,8 @@ def gateway_export_key_command(ctx: click.Context, api_name: str, api_version: s
 
 
 @main.command("validator", with_appcontext=False)
-@click.option("--bind", default="127.0.0.1:9100", show_default=True,
-              help="unix:/run/stagegate/validator.sock or a loopback HOST:PORT.")
+@click.option("--bind", default=DEFAULT_BIND, show_default=True,
+              help="unix:/path/to.sock (mode 0660) or a loopback HOST:PORT (127.0.0.1:9100).")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Worker processes (default: the number of CPUs, at most 8).")
 @click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True,
@@ -335,6 +341,7 @@ def validator_command(bind: str, workers: int | None, threads: int, replay_uri: 
 
     try:
         checked = check_bind(bind, allow_remote=allow_remote)
+        check_socket_directory(checked)
     except BindError as exc:
         click.echo(f"stagegate validator: {exc}", err=True)
         sys.exit(EXIT_UNCHECKABLE)

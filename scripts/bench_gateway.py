@@ -8,6 +8,9 @@ One run, everything on loopback:
 * ``stagegate validator`` (gunicorn, ``--workers`` x ``--threads``: ``gthread`` workers that
   keep nginx's connections open, as by default; ``--threads 1``: sync workers) over that
   database, reached through the rendered ``upstream`` block with ``keepalive``;
+  ``--validator-bind both`` (the default) starts two of them, one on loopback TCP and one on
+  a unix socket, each behind its own gateway nginx, and alternates between them in the same
+  run (``tcp`` or ``unix``: only that one);
 * Debian's nginx with the configuration ``stagegate`` renders for the version (TLS, the
   ``auth_request`` location), plus one location **without** auth in the same server —
   the A/B baseline; both proxy to a second nginx that answers ``200`` (the upstream);
@@ -19,6 +22,8 @@ machine hits all alike:
 ``no-auth``       the same request (same ``Authorization`` bytes) to the location without auth
 ``repeat``        one good token, again and again (the validator's verification cache)
 ``new``           a token never seen before on every request (full decrypt + verify + policy)
+                  (with ``--validator-bind both``: ``repeat tcp``, ``new tcp``, ``repeat unix``,
+                  ``new unix``)
 ``bare-crypto``   in the client process: the cryptographic operations of the profile on a new
                   token — RSA-OAEP-256 unwrap of the CEK (RSA-3072), AES-256-GCM decrypt of
                   the payload, ECDSA P-256 / SHA-256 verify of the inner JWS (``cryptography``
@@ -33,6 +38,7 @@ per decision).
 Usage::
 
     .venv/bin/python scripts/bench_gateway.py [--rounds 30] [--batch 20] [--workers 2] [--threads 4]
+        [--validator-bind both|tcp|unix]
         [--database postgresql+psycopg://postgres@127.0.0.1:5432/bench]
 """
 
@@ -40,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import http.client
 import json
 import os
@@ -194,14 +201,18 @@ class BareCrypto:
         self.ec.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
 
 
-def start_validator(url: str, kek: str, workers: int, threads: int,
-                    log: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
+def start_validator(url: str, kek: str, workers: int, threads: int, log: Path,
+                    socket_path: Path | None = None) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``stagegate validator`` on a loopback port, or on ``socket_path`` (a unix
+    socket; made connectable for nginx's workers, which run as another user here).
+    :returns: the process and the port (0 for the socket)."""
+    port = 0 if socket_path else free_port()
+    bind = f"unix:{socket_path}" if socket_path else f"127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k != "VALIDATOR_REPLAY_URI"}
     env.update({"DATABASE_URL": url, "STAGEGATE_KEY_ENCRYPTION_KEY": kek,
                 "STAGEGATE_SECRET_KEY": "bench"})
     stagegate = str(Path(sys.executable).with_name("stagegate"))
-    proc = subprocess.Popen([stagegate, "validator", "--bind", f"127.0.0.1:{port}",
+    proc = subprocess.Popen([stagegate, "validator", "--bind", bind,
                              "--workers", str(workers), "--threads", str(threads),
                              "--log-level", "warning"],
                             stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
@@ -210,14 +221,60 @@ def start_validator(url: str, kek: str, workers: int, threads: int,
         if proc.poll() is not None:
             raise SystemExit(f"validator exited: {log.read_text()[-2000:]}")
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn = (_UnixConnection(str(socket_path)) if socket_path
+                    else http.client.HTTPConnection("127.0.0.1", port, timeout=5))
             conn.request("GET", "/healthz")
             if conn.getresponse().status == 200:
+                if socket_path:
+                    socket_path.chmod(0o666)  # bench only: nginx's workers run as nobody
                 return proc, port
         except OSError:
             time.sleep(0.2)
     proc.terminate()
     raise SystemExit("validator did not start")
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP over a unix socket (the validator's health check)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=5)
+        self.path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(5)
+        sock.connect(self.path)
+        self.sock = sock
+
+
+def start_gateway(tmp: Path, name: str, validator: str, vport: int,
+                  upstream_port: int) -> Any:
+    """The rendered gateway (plus the no-auth location) for ``validator`` (``host:port`` or
+    a socket path), prepared to run on loopback.  :returns: the prepared bundle."""
+    settings = GatewaySettings(
+        server_name=HOST, upstream="http://127.0.0.1:9000",
+        certificate="/etc/ssl/stagegate/api.pem",
+        certificate_key="/etc/ssl/stagegate/api.key",
+        validator=validator, api_version=LABEL, base_paths=("/v1/",))
+    profile = TokenProfile(alg="RSA-OAEP-256", enc="A256GCM", signing_alg="ES256",
+                           issuer=ISSUER, audience=(AUDIENCE,))
+    conf = render_nginx(settings, profile, now=datetime.now(UTC)).replace(
+        "\n        # Outside the API's base paths: nothing is served.", _NOAUTH, 1)
+    placeholder = vport or free_port()
+    bundle = prepare_bundle({"nginx.conf": conf.encode()}, entry="nginx.conf",
+                            prefix=tmp / name, stub_port=upstream_port,
+                            validator_port=placeholder)
+    if validator.startswith("/"):
+        # the proof's rewriting points every validator upstream at a loopback port: put
+        # the rendered unix socket back
+        text = bundle.conf.read_text(encoding="utf-8")
+        old = f"server 127.0.0.1:{placeholder};"
+        if old not in text:
+            raise SystemExit("the validator upstream was not found in the rewritten config")
+        bundle.conf.write_text(text.replace(old, f"server unix:{validator};"),
+                               encoding="utf-8")
+    return bundle
 
 
 # ---------------------------------------------------------------------- measuring
@@ -276,6 +333,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4,
                         help="threads per validator worker (1: sync workers)")
+    parser.add_argument("--validator-bind", choices=("both", "tcp", "unix"), default="both",
+                        help="how nginx reaches the validator (both: alternating, one each)")
     parser.add_argument("--database", default=None, help="a PostgreSQL URL (default: SQLite)")
     args = parser.parse_args()
 
@@ -288,7 +347,7 @@ def main() -> None:
         minter = Minter(public, issuer)
         n_new = args.rounds * args.batch
         repeated, _ = minter.token()
-        fresh = [minter.token() for _ in range(n_new + 5)]
+        fresh = [minter.token() for _ in range(2 * n_new + 10)]
         bare_tokens = [minter.token() for _ in range(n_new + 5)]
         # the private key, for the bare-crypto measurement only (in memory)
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "KEY_ENCRYPTION_KEY": kek,
@@ -303,38 +362,53 @@ def main() -> None:
         local = build_validator(app, decisions="batch")
         local_new = [minter.token()[0] for _ in range(n_new + 5)]
 
-        validator, vport = start_validator(url, kek, args.workers, args.threads,
-                                           tmp / "validator.log")
+        binds = ("tcp", "unix") if args.validator_bind == "both" else (args.validator_bind,)
         up_bundle = prepare_bundle({"nginx.conf": _UPSTREAM}, entry="nginx.conf",
                                    prefix=tmp / "upstream", stub_port=1, validator_port=1)
         upstream_port = up_bundle.listeners[0].port
-        settings = GatewaySettings(
-            server_name=HOST, upstream="http://127.0.0.1:9000",
-            certificate="/etc/ssl/stagegate/api.pem",
-            certificate_key="/etc/ssl/stagegate/api.key",
-            validator=f"127.0.0.1:{vport}", api_version=LABEL, base_paths=("/v1/",))
-        profile = TokenProfile(alg="RSA-OAEP-256", enc="A256GCM", signing_alg="ES256",
-                               issuer=ISSUER, audience=(AUDIENCE,))
-        conf = render_nginx(settings, profile, now=datetime.now(UTC)).replace(
-            "\n        # Outside the API's base paths: nothing is served.", _NOAUTH, 1)
-        bundle = prepare_bundle({"nginx.conf": conf.encode()}, entry="nginx.conf",
-                                prefix=tmp / "gateway", stub_port=upstream_port,
-                                validator_port=vport)
-        tls = next(lst.port for lst in bundle.listeners if lst.ssl)
+        validators: list[subprocess.Popen[bytes]] = []
+        bundles: dict[str, Any] = {}
+        sock_dir = tmp / "run"
+        sock_dir.mkdir()
+        tmp.chmod(0o755)
+        sock_dir.chmod(0o755)
         try:
-            with NginxProcess(up_bundle, nginx=NGINX), NginxProcess(bundle, nginx=NGINX):
-                clients = {m: Client(tls) for m in ("no-auth", "repeat", "new")}
+            for bind in binds:
+                sock = sock_dir / "validator.sock" if bind == "unix" else None
+                proc, vport = start_validator(url, kek, args.workers, args.threads,
+                                              tmp / f"validator-{bind}.log", sock)
+                validators.append(proc)
+                bundles[bind] = start_gateway(tmp, f"gateway-{bind}",
+                                              str(sock) if sock else f"127.0.0.1:{vport}",
+                                              vport, upstream_port)
+            with contextlib.ExitStack() as stack:
+                stack.enter_context(NginxProcess(up_bundle, nginx=NGINX))
+                tls: dict[str, int] = {}
+                for bind, bundle in bundles.items():
+                    stack.enter_context(NginxProcess(bundle, nginx=NGINX))
+                    tls[bind] = next(lst.port for lst in bundle.listeners if lst.ssl)
+                suffix = {b: (f" {b}" if len(binds) > 1 else "") for b in binds}
+                clients = {"no-auth": Client(tls[binds[0]])}
+                for bind in binds:
+                    clients["repeat" + suffix[bind]] = Client(tls[bind])
+                    clients["new" + suffix[bind]] = Client(tls[bind])
                 new_iter = iter(fresh)
                 bare_iter = iter(bare_parts)
                 modes: dict[str, Callable[[], float]] = {
-                    "no-auth": lambda: clients["no-auth"].get("/noauth/x", repeated),
-                    "repeat": lambda: clients["repeat"].get("/v1/x", repeated),
-                    "new": lambda: clients["new"].get("/v1/x", next(new_iter)[0]),
+                    "no-auth": lambda: clients["no-auth"].get("/noauth/x", repeated)}
+                for bind in binds:
+                    rep_client = clients["repeat" + suffix[bind]]
+                    new_client = clients["new" + suffix[bind]]
+                    modes["repeat" + suffix[bind]] = (
+                        lambda c=rep_client: c.get("/v1/x", repeated))
+                    modes["new" + suffix[bind]] = (
+                        lambda c=new_client: c.get("/v1/x", next(new_iter)[0]))
+                modes.update({
                     "bare-crypto": lambda: _timed_ms(lambda: bare.run(next(bare_iter))),
                     "in-process repeat": lambda: _timed_ms(lambda: _wsgi(local.app, repeated)),
                     "in-process new": lambda: _timed_ms(lambda: _wsgi(local.app,
                                                                       next(local_iter))),
-                }
+                })
                 local_iter = iter(local_new)
                 for run in modes.values():      # warm-up: connections, caches, keys opened
                     for _ in range(3):
@@ -347,8 +421,10 @@ def main() -> None:
                 wall = time.perf_counter() - started
                 errors = {m: c.errors for m, c in clients.items()}
         finally:
-            validator.send_signal(signal.SIGTERM)
-            validator.wait(timeout=30)
+            for proc in validators:
+                proc.send_signal(signal.SIGTERM)
+            for proc in validators:
+                proc.wait(timeout=30)
         local.close()
         with sa.create_engine(url).connect() as conn:
             decisions = conn.execute(sa.text("SELECT count(*) FROM gateway_decision")).scalar()
@@ -358,6 +434,7 @@ def main() -> None:
     print(f"\nGateway benchmark: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
           f"load average before {load_before[0]:.2f} / after {load_after[0]:.2f}, "
           f"validator workers {args.workers} x threads {args.threads}, "
+          f"validator bind {'/'.join(binds)}, "
           f"database {'SQLite' if not args.database else 'PostgreSQL'}")
     print(f"{args.rounds} alternating rounds x {args.batch} requests per mode, one request at a "
           f"time per kept-alive TLS connection; {wall:.1f} s; errors {errors}; "
@@ -368,17 +445,20 @@ def main() -> None:
         p50[mode] = statistics.median(values)
         rate = 1000.0 / statistics.fmean(values)
         print(f"| {mode} | {rate:.0f} | {p50[mode]:.3f} | {percentile(values, 0.99):.3f} |")
-    added_repeat = p50["repeat"] - p50["no-auth"]
-    added_new = p50["new"] - p50["no-auth"]
-    print(f"\nrepeat adds {added_repeat:.3f} ms p50 over no-auth (target <= 1 ms): "
-          f"{'met' if added_repeat <= 1.0 else 'NOT met'}")
-    print(f"new adds {added_new:.3f} ms p50 over no-auth = {added_new / p50['bare-crypto']:.2f} x "
-          f"bare crypto {p50['bare-crypto']:.3f} ms (target <= 2x): "
-          f"{'met' if added_new <= 2 * p50['bare-crypto'] else 'NOT met'}")
-    surcharge = p50["new"] - p50["repeat"]
-    print(f"new adds {surcharge:.3f} ms p50 over repeat = {surcharge / p50['bare-crypto']:.2f} x "
-          "bare crypto (the first-seen surcharge; the rest is the per-subrequest cost)")
-    print(f"in-process new = {p50['in-process new'] / p50['bare-crypto']:.2f} x bare crypto")
+    bare_p50 = p50["bare-crypto"]
+    for bind in binds:
+        added_repeat = p50["repeat" + suffix[bind]] - p50["no-auth"]
+        added_new = p50["new" + suffix[bind]] - p50["no-auth"]
+        surcharge = p50["new" + suffix[bind]] - p50["repeat" + suffix[bind]]
+        print(f"\n{bind}: repeat adds {added_repeat:.3f} ms p50 over no-auth (target <= 1 ms): "
+              f"{'met' if added_repeat <= 1.0 else 'NOT met'}")
+        print(f"{bind}: new adds {added_new:.3f} ms p50 over no-auth = "
+              f"{added_new / bare_p50:.2f} x bare crypto {bare_p50:.3f} ms (target <= 2x): "
+              f"{'met' if added_new <= 2 * bare_p50 else 'NOT met'}")
+        print(f"{bind}: new adds {surcharge:.3f} ms p50 over repeat = "
+              f"{surcharge / bare_p50:.2f} x bare crypto (the first-seen surcharge; the rest "
+              "is the per-subrequest cost)")
+    print(f"\nin-process new = {p50['in-process new'] / bare_p50:.2f} x bare crypto")
     print(f"recording a decision: batched {sinks['batch']:.1f} µs p50 ({sinks['batch-p99']:.1f} "
           f"p99), one INSERT each {sinks['each']:.1f} µs p50 ({sinks['each-p99']:.1f} p99)")
 

@@ -46,6 +46,7 @@ from lifecycle.gateway.render import (
     render_nginx,
     render_nginx_plus,
 )
+from lifecycle.gateway.serve import DEFAULT_BIND
 from policies.findings import Status
 from policies.gate import GateDecision, decide
 from policies.gateway import GATEWAY_RULE_IDS, GatewayCheck, check_nginx
@@ -190,7 +191,7 @@ def _moment(command: str, option: str, value: str | None) -> datetime | None:
 @click.option("--upstream", required=True, help="Backend origin http(s)://host[:port].")
 @click.option("--certificate", required=True, help="Absolute path of the PEM chain.")
 @click.option("--certificate-key", required=True, help="Absolute path of its key.")
-@click.option("--validator", default="unix:/run/stagegate/validator.sock", show_default=True,
+@click.option("--validator", default=DEFAULT_BIND, show_default=True,
               help="The token validator: unix:/path.sock or host:port (nginx target only).")
 @click.option("--target", type=click.Choice(["nginx", "nginx-plus"]), default="nginx",
               show_default=True, help="Open-source nginx + validator, or NGINX Plus.")

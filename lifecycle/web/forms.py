@@ -317,8 +317,10 @@ class GatewaySettingsForm(_Prefixed):
                                   description="Absolute path of its private key on the "
                                               "gateway host.")
     validator = StringField("Validator address", validators=[DataRequired(), Length(max=300)],
-                            description="Unix socket path or host:port of `stagegate "
-                                        "validator` (nginx auth_request goes there).")
+                            description="Unix socket path (recommended: "
+                                        "/run/stagegate/validator.sock, where `stagegate "
+                                        "validator` listens by default) or host:port "
+                                        "(nginx auth_request goes there).")
     target = SelectField("Target", choices=GATEWAY_TARGETS, validators=[DataRequired()])
     deprecated_at = StringField("Deprecated at", validators=[Optional(), Length(max=40)],
                                 description="ISO 8601 with a time zone, e.g. "

@@ -11,7 +11,13 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from lifecycle.cli import main
-from lifecycle.gateway.serve import BindError, check_bind, gunicorn_options
+from lifecycle.gateway.serve import (
+    DEFAULT_BIND,
+    BindError,
+    check_bind,
+    check_socket_directory,
+    gunicorn_options,
+)
 from lifecycle.gateway.stores import DbDecisionSink, SinkOverflow
 from lifecycle.gateway.validator import GatewayDecision
 
@@ -68,3 +74,23 @@ def test_a_sink_whose_database_is_away_refuses_beyond_its_queue(tmp_path: Path) 
     assert sink.written == 0
     with pytest.raises(sa.exc.OperationalError):
         DbDecisionSink(engine, batch=False).record(DECISION)
+
+
+def test_the_default_bind_is_the_unix_socket_render_points_nginx_at() -> None:
+    assert DEFAULT_BIND == "unix:/run/stagegate/validator.sock"
+    assert check_bind(DEFAULT_BIND) == DEFAULT_BIND
+
+
+def test_a_unix_socket_needs_its_directory(tmp_path: Path) -> None:
+    check_socket_directory(f"unix:{tmp_path}/validator.sock")
+    check_socket_directory("127.0.0.1:9100")
+    with pytest.raises(BindError, match="does not exist"):
+        check_socket_directory(f"unix:{tmp_path}/missing/validator.sock")
+
+
+def test_the_command_refuses_a_socket_in_a_missing_directory_before_starting(
+        tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["validator", "--bind",
+                                       f"unix:{tmp_path}/missing/validator.sock"])
+    assert result.exit_code != 0
+    assert "does not exist" in result.output
