@@ -20,12 +20,14 @@ Lives in ``review`` (not ``gates``) because it reads promotion requests.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from lifecycle.accounts.models import Team
+from lifecycle.catalog import services as catalog
 from lifecycle.catalog import stages
 from lifecycle.catalog.models import Api, ApiVersion
 from lifecycle.core.errors import ValidationFailed
@@ -227,3 +229,23 @@ def _card(row: sa.Row, now: datetime) -> CardRow:  # type: ignore[type-arg]
                    and proven_until > now,
                    awaiting_approval=bool(awaiting), failing_rules=int(failing_rules or 0),
                    missing_evidence=tuple((missing_kinds or "").split()))
+
+
+@dataclass(frozen=True, slots=True)
+class ApiChoice:
+    """An API the board's New-version form offers (``team_id``: what the team check reads)."""
+
+    name: str
+    title: str
+    team_id: int | None
+
+
+def api_choices(team_ids: Iterable[int] | None, limit: int, now: datetime) -> list[ApiChoice]:
+    """The New-version form's APIs by name (of ``team_ids``; ``None``: every API), at most
+    ``limit`` — read through the board's cache like the cards (an API created, renamed or
+    moved to another team changes the generation)."""
+    teams = None if team_ids is None else tuple(sorted(team_ids))
+    return board_cache.cached(
+        ("api-choices", teams, limit), now,
+        lambda: [ApiChoice(row.name, row.title, row.team_id)
+                 for row in catalog.api_choices(teams, limit=limit)])

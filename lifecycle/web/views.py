@@ -133,10 +133,10 @@ def _version_form() -> CreateVersionForm:
     :data:`MAX_API_PICKER` of them — a text field for the API's name (the page stays small;
     the authorization check and the service judge the typed name)."""
     form = CreateVersionForm()
-    rows = []
+    rows: list[board.ApiChoice] = []
     if can_here("api.change"):  # a developer (of some team) or an admin
         team_ids = None if can_here("admin") else list(current_user.team_ids)
-        rows = services.api_choices(team_ids, limit=MAX_API_PICKER + 1)
+        rows = board.api_choices(team_ids, MAX_API_PICKER + 1, clock())
     choices = [(a.name, f"{a.title} ({a.name})") for a in rows
                if can_here("api.change", api=a)]
     if len(choices) > MAX_API_PICKER:

@@ -121,3 +121,11 @@ def test_without_the_generation_row_the_board_reads_directly_until_a_change_rest
     _new_api(app, "billing")
     assert _generation(app) is not None
     assert "Billing" in _board(client)
+
+
+def test_the_new_version_form_lists_an_api_created_after_the_last_view(app, client, clock):
+    _new_api(app, "orders")
+    assert 'value="orders"' in client.get("/").get_data(as_text=True)
+    _new_api(app, "billing")
+    page = client.get("/").get_data(as_text=True)
+    assert 'value="billing"' in page and 'value="orders"' in page
