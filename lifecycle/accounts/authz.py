@@ -133,10 +133,15 @@ def requires(permission: str, *, stage: Source = None, team: Source = None,
 
 # ------------------------------------------------------------------ request readers
 def from_json(key: str) -> Callable[[], str | None]:
-    """A source reading ``key`` of the JSON body (``None`` when absent or not a string)."""
+    """A source reading ``key`` of the JSON body (``None`` when absent or not a string).
+
+    The body is read strictly, as the view will read it: an unreadable one (duplicate
+    members, ``NaN``, too deep, not JSON) answers 400 ``bad_request`` before any permission
+    is judged, never a misleading 403 about the missing ``key``.
+    """
 
     def read() -> str | None:
-        body = request.get_json(silent=True) if request.is_json else None
+        body = request.get_json() if request.is_json else None
         value = body.get(key) if isinstance(body, dict) else None
         return value.strip() if isinstance(value, str) else None
 

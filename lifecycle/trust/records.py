@@ -50,6 +50,7 @@ from lifecycle.core.extensions import db
 from lifecycle.trust.models import GateRecord, SigningKey
 from policies.gate import GateDecision
 from specs import strictjson
+from specs.wording import plural
 
 ALG = "ES256"
 TYP = "stagegate-gate-record+jws"
@@ -398,8 +399,8 @@ def verify_record(data: bytes | str, jwks: bytes | str | Mapping[str, Any]) -> V
         raise RecordInvalid("the record is not a compact JWS (non-ASCII bytes).") from None
     parts = text.split(".")
     if len(parts) != 3:
-        raise RecordInvalid(f"the record is not a compact JWS (it has {len(parts)} parts, "
-                            "not 3).")
+        raise RecordInvalid(f"the record is not a compact JWS (it has "
+                            f"{plural(len(parts), 'part')}, not 3).")
     header_b64, payload_b64, signature_b64 = parts
     header = _strict_json(b64url_strict(header_b64, "header"), "header")
     if not isinstance(header, dict):

@@ -161,6 +161,18 @@ class TestApis:
         r = client.post("/api/v1/apis", data="name=x", content_type="text/plain")
         _error(r, 415, "unsupported_media_type")
 
+    @pytest.mark.parametrize("body", [
+        b'{"name": "a", "name": "b", "title": "x", "team": "shop"}',
+        b'{"name": "a", "title": "x", "team": "shop", "n": NaN}',
+        b"not json",
+    ], ids=["duplicate-member", "nan", "not-json"])
+    def test_a_developer_sending_an_unreadable_body_gets_400_not_a_team_403(self, client,
+                                                                           body):
+        # the team check reads the body strictly too (found by a new user: a 403 naming
+        # "no owning team" for a body that named one twice)
+        r = client.post("/api/v1/apis", data=body, content_type="application/json")
+        _error(r, 400, "bad_request")
+
     def test_unknown_things_are_404(self, orders):
         _error(orders.get("/api/v1/apis/nope"), 404, "not_found")
         _error(orders.get("/api/v1/apis/orders/versions/9.9.9"), 404, "not_found")
