@@ -180,18 +180,23 @@ def _stagegate_clients(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Flask, "test_client_class", StagegateClient)
 
 
-@pytest.fixture
-def app(database_url: str, _schema: None) -> Iterator[Flask]:
-    """A fresh app on the session database; its tables are emptied after the test.  The
-    default developer is created when a default client first signs in."""
-    app = create_app(_config(database_url))
-    yield app
+def _empty_tables(app: Flask) -> None:
+    """Delete every row (children first) and close ``app``'s connections."""
     with app.app_context():
         db.session.rollback()
         with db.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(database_url: str, _schema: None) -> Iterator[Flask]:
+    """A fresh app on the session database; its tables are emptied after the test.  The
+    default developer is created when a default client first signs in."""
+    app = create_app(_config(database_url))
+    yield app
+    _empty_tables(app)
 
 
 @pytest.fixture(scope="module")
@@ -203,12 +208,7 @@ def module_app(database_url: str, _schema: None) -> Iterator[Flask]:
     app = create_app(_config(database_url))
     app.test_client_class = StagegateClient
     yield app
-    with app.app_context():
-        db.session.rollback()
-        with db.engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
-        db.engine.dispose()
+    _empty_tables(app)
 
 
 @pytest.fixture
