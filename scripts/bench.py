@@ -133,7 +133,7 @@ def reupload_ms(raw: bytes, repeat: int) -> float:
             team = db.session.execute(db.select(Team).where(Team.name == "Bench")).scalar_one()
             db.session.add(Membership(user=user, team=team))
             db.session.commit()
-            pat, _ = apitokens.create_pat(user, "bench", 1)
+            pat, _ = apitokens.create_pat(user, "bench", 1, actor="bench")
         client = app.test_client()
         exchanged = client.post("/api/v1/token", data={"grant_type": "client_credentials",
                                                         "client_secret": pat})

@@ -84,7 +84,7 @@ def seed(config: dict[str, object]) -> str:
         for team in db.session.execute(db.select(Team)).scalars():
             services.add_member(team.id, user.id, actor=user)
         db.session.commit()
-        pat, _ = apitokens.create_pat(user, "fuzz", 1)
+        pat, _ = apitokens.create_pat(user, "fuzz", 1, actor="fuzz")
         db.session.remove()
         db.engine.dispose()
     return pat
