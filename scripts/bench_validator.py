@@ -95,7 +95,7 @@ def bench_profile(name: str, ext: dict[str, Any], n_tokens: int, batch: int) -> 
         "audience": "https://api.example/bench", "max-lifetime": 900})
     keys = ProofKeys.generate(profile)
     now = int(time.time())
-    trust: VersionTrust = keys.trust(VERSION, profile, False)
+    trust: VersionTrust = keys.trust(VERSION, profile)
     forge = TokenForge(profile, keys, now)
     tokens = [forge.good() for _ in range(n_tokens)]
     fresh_app = iter(tokens)      # tokens the app has never seen
