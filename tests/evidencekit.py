@@ -14,9 +14,13 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
+from actorkit import TESTER
 from documents import ISSUER, ORDERS, ORDERS_AUDIENCE
+from flask_migrate import upgrade
 from jwcrypto import jwk, jwt
 
+from lifecycle.app import create_app
+from lifecycle.catalog import services as catalog
 from lifecycle.catalog.services import get_version
 from lifecycle.core import crypto_store
 from lifecycle.core.clock import clock
@@ -147,3 +151,21 @@ def gateway_proven(client: Any, url: str) -> None:
                             replace(_PROOFS[sha], started_at=now, finished_at=now),
                             "test-kit (session proof reused)")
         db.session.commit()
+
+
+def csrf_app(tmp_path: Any) -> Any:
+    """An app of its own with CSRF protection on (the suite's apps turn it off), on a fresh
+    SQLite file under ``tmp_path``, holding ``orders 1.0.0`` with :data:`SPEC` uploaded."""
+    app = create_app({
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": True,
+        "SECRET_KEY": "test",
+        "KEY_ENCRYPTION_KEY": crypto_store.encode_kek(secrets.token_bytes(32)),
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'csrf.sqlite'}",
+    })
+    with app.app_context():
+        upgrade()
+        catalog.create_api("orders", "Orders", team="shop", actor=TESTER)
+        catalog.create_version("orders", "1.0.0", actor=TESTER)
+        catalog.upload_spec("orders", "1.0.0", SPEC, uploader=TESTER)
+    return app

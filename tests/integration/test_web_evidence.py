@@ -11,17 +11,13 @@ from __future__ import annotations
 import io
 import json
 import re
-import secrets
 import time
 
 import pytest
 from actorkit import TESTER
-from evidencekit import ECDH_SPEC, SPEC, Issuer
-from flask_migrate import upgrade
+from evidencekit import ECDH_SPEC, SPEC, Issuer, csrf_app
 
-from lifecycle.app import create_app
 from lifecycle.catalog import services
-from lifecycle.core.crypto_store import encode_kek
 from lifecycle.evidence import keys
 from lifecycle.evidence import services as evidence
 from lifecycle.gates import moves
@@ -387,18 +383,7 @@ def test_missing_evidence_in_the_gate_links_to_the_forms(app, client, version):
 # ------------------------------------------------------------------ CSRF
 @pytest.mark.parametrize("path", ["/keys", "/keys/rotate", "/evidence/jwks", "/evidence/tokens"])
 def test_evidence_posts_without_a_csrf_token_are_refused(tmp_path, path):
-    app = create_app({
-        "TESTING": True,
-        "WTF_CSRF_ENABLED": True,
-        "SECRET_KEY": "test",
-        "KEY_ENCRYPTION_KEY": encode_kek(secrets.token_bytes(32)),
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'csrf.sqlite'}",
-    })
-    with app.app_context():
-        upgrade()
-        services.create_api("orders", "Orders", team="shop", actor=TESTER)
-        services.create_version("orders", "1.0.0", actor=TESTER)
-        services.upload_spec("orders", "1.0.0", SPEC, uploader=TESTER)
+    app = csrf_app(tmp_path)
     client = app.test_client()
     refused = client.post(PAGE + path, data={"rotate-grace": "1", "rotate-unit": "days"})
     assert refused.status_code == 400

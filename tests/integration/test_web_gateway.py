@@ -13,19 +13,15 @@ from __future__ import annotations
 
 import io
 import re
-import secrets
 import threading
 from datetime import timedelta
 
 import pytest
 from actorkit import TESTER
-from evidencekit import GATEWAY_SETTINGS, SPEC, prove_gateway, store_gateway
-from flask_migrate import upgrade
+from evidencekit import GATEWAY_SETTINGS, SPEC, csrf_app, prove_gateway, store_gateway
 
 from lifecycle import jobs
-from lifecycle.app import create_app
 from lifecycle.catalog import services
-from lifecycle.core.crypto_store import encode_kek
 from lifecycle.gateway import services as gateway
 from lifecycle.jobs.backends import ThreadBackend
 
@@ -316,18 +312,7 @@ def test_the_board_badge_follows_proofs_configuration_changes_and_age(app, versi
 @pytest.mark.parametrize("path", ["/gateway/settings", "/gateway/generate", "/gateway/upload",
                                   "/gateway/proofs"])
 def test_gateway_posts_without_a_csrf_token_are_refused(tmp_path, path):
-    app = create_app({
-        "TESTING": True,
-        "WTF_CSRF_ENABLED": True,
-        "SECRET_KEY": "test",
-        "KEY_ENCRYPTION_KEY": encode_kek(secrets.token_bytes(32)),
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'csrf.sqlite'}",
-    })
-    with app.app_context():
-        upgrade()
-        services.create_api("orders", "Orders", team="shop", actor=TESTER)
-        services.create_version("orders", "1.0.0", actor=TESTER)
-        services.upload_spec("orders", "1.0.0", SPEC, uploader=TESTER)
+    app = csrf_app(tmp_path)
     client = app.test_client()
     refused = client.post(PAGE + path, data=SETTINGS_FORM)
     assert refused.status_code == 400
