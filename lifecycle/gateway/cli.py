@@ -27,7 +27,6 @@ import functools
 import json
 import os
 import re
-import shutil
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
@@ -36,6 +35,7 @@ from typing import Any, NoReturn
 
 import click
 
+from lifecycle.gateway.nginx import default_nginx
 from lifecycle.gateway.proof import ProofResult, format_table, run_proof
 from lifecycle.gateway.render import (
     CapabilityError,
@@ -302,12 +302,6 @@ def check_command(files: tuple[str, ...], entry: str | None, fmt: str) -> None:
 
 
 # ---------------------------------------------------------------------------- prove
-def default_nginx() -> str:
-    """``nginx`` on ``PATH``, else Debian's ``/usr/sbin/nginx``."""
-    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin") \
-        or "/usr/sbin/nginx"
-
-
 def nginx_error_line(error: str) -> str:
     """One line saying what nginx refused: the ``[emerg]`` (or ``alert``/``crit``/``error``)
     line of its output, without timestamp and pid, with the proof's temporary prefix

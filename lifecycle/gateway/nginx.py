@@ -27,8 +27,10 @@ import datetime as dt
 import ipaddress
 import os
 import re
+import shutil
 import signal
 import socket
+import socketserver
 import subprocess
 import threading
 import time
@@ -36,7 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Self
 
 import crossplane  # type: ignore[import-untyped]
 from cryptography import x509
@@ -50,6 +52,7 @@ __all__ = [
     "NginxProcess",
     "PreparedBundle",
     "RecordedRequest",
+    "LoopbackServer",
     "StubUpstream",
     "make_self_signed",
     "nginx_version",
@@ -582,31 +585,22 @@ class _StubServer(ThreadingHTTPServer):
             self.requests.append(request)
 
 
-class StubUpstream:
-    """A threaded HTTP/1.1 server on ``127.0.0.1:<ephemeral>`` recording what reaches it.
+class LoopbackServer:
+    """A ``socketserver`` server on ``127.0.0.1:<ephemeral>`` served by a daemon thread, as a
+    context manager (started on enter; shut down, closed and joined on exit)."""
 
-    A context manager; :attr:`port` is known after construction, :attr:`requests` is a
-    snapshot list of :class:`RecordedRequest`.
-    """
-
-    def __init__(self) -> None:
-        self._server = _StubServer()
-        self._thread = threading.Thread(target=self._server.serve_forever,
+    def __init__(self, server: socketserver.BaseServer) -> None:
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever,
                                         kwargs={"poll_interval": 0.1}, daemon=True)
 
     @property
     def port(self) -> int:
-        """The listening port."""
-        port: int = self._server.server_address[1]
-        return port
+        """The listening port (known after construction)."""
+        host_port: tuple[str, int] = self._server.server_address  # type: ignore[assignment]
+        return host_port[1]
 
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Requests received so far (a copy)."""
-        with self._server.lock:
-            return list(self._server.requests)
-
-    def __enter__(self) -> StubUpstream:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -614,3 +608,27 @@ class StubUpstream:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+class StubUpstream(LoopbackServer):
+    """A threaded HTTP/1.1 server on ``127.0.0.1:<ephemeral>`` recording what reaches it.
+
+    A context manager; :attr:`port` is known after construction, :attr:`requests` is a
+    snapshot list of :class:`RecordedRequest`.
+    """
+
+    def __init__(self) -> None:
+        self._stub = _StubServer()
+        super().__init__(self._stub)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Requests received so far (a copy)."""
+        with self._stub.lock:
+            return list(self._stub.requests)
+
+
+def default_nginx() -> str:
+    """``nginx`` on ``PATH``, else Debian's ``/usr/sbin/nginx``."""
+    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin") \
+        or "/usr/sbin/nginx"

@@ -33,7 +33,6 @@ import socket
 import socketserver
 import ssl
 import tempfile
-import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -46,6 +45,7 @@ from wsgiref.types import WSGIApplication
 from lifecycle.gateway.attacks import AttackCase, ProofKeys, build_attack_matrix
 from lifecycle.gateway.nginx import (
     ApiLocation,
+    LoopbackServer,
     NginxError,
     NginxProcess,
     PreparedBundle,
@@ -205,28 +205,12 @@ class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
-class _Validator:
+class _Validator(LoopbackServer):
     """The validator WSGI app on a loopback thread (a context manager)."""
 
     def __init__(self, app: WSGIApplication) -> None:
-        self._server = make_server("127.0.0.1", 0, app, server_class=_ThreadingWSGIServer,
-                                   handler_class=_QuietHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1}, daemon=True)
-
-    @property
-    def port(self) -> int:
-        port: int = self._server.server_address[1]
-        return port
-
-    def __enter__(self) -> _Validator:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(make_server("127.0.0.1", 0, app, server_class=_ThreadingWSGIServer,
+                                     handler_class=_QuietHandler))
 
 
 # ---------------------------------------------------------------------------- client

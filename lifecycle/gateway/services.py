@@ -37,8 +37,8 @@ from lifecycle.core.actor import Actor
 from lifecycle.core.clock import aware
 from lifecycle.core.errors import Conflict, NotFound, ValidationFailed
 from lifecycle.core.extensions import db
-from lifecycle.gateway.cli import default_nginx
 from lifecycle.gateway.models import TARGETS, GatewayConfig, GatewayProof, GatewaySettingsRow
+from lifecycle.gateway.nginx import default_nginx
 from lifecycle.gateway.proof import ProofResult, run_proof
 from lifecycle.gateway.render import (
     CapabilityError,
@@ -361,17 +361,24 @@ def config_dict(config: GatewayConfig) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ proofs
+def _config_to_prove(obj: ApiVersion) -> GatewayConfig:
+    """The version's current configuration; :raises Conflict: there is none yet (409, what
+    to do)."""
+    config = current_config(obj)
+    if config is None:
+        raise Conflict("This version has no gateway configuration to prove. Generate it "
+                       f"(PUT {gateway_path(obj)}/config {{\"generate\": \"nginx\"}}) or "
+                       "upload one first.")
+    return config
+
+
 def submit_proof(name: str, version: str, actor: Actor, now: datetime) -> jobs.Job:
     """Queue a ``gateway.prove`` job for the version's current configuration (committed).
 
     :raises Conflict: the version has no gateway configuration yet (409, what to do).
     """
     obj = get_version(name, version)
-    config = current_config(obj)
-    if config is None:
-        raise Conflict("This version has no gateway configuration to prove. Generate it "
-                       f"(PUT {gateway_path(obj)}/config {{\"generate\": \"nginx\"}}) or "
-                       "upload one first.")
+    config = _config_to_prove(obj)
     proof_profile(obj)  # refuse now what the job could only fail on
     job = jobs.submit(PROVE_TASK, subject=audit.subject_of(obj), actor=actor.label,
                       now=aware(now), payload={"version_id": obj.id, "config_id": config.id})
@@ -615,7 +622,6 @@ def gateway_findings(version_obj: ApiVersion, now: datetime) -> list[Finding]:
     return config_findings(config) + [proof_finding(version_obj, config, now)]
 
 
-
 def prove_now(name: str, version: str, actor: Actor, clock: Any) -> GatewayProof:
     """Run a proof of the current configuration in the caller's process (``Prefer: wait``,
     the CLI and the test kit) and store it (committed).
@@ -623,11 +629,7 @@ def prove_now(name: str, version: str, actor: Actor, clock: Any) -> GatewayProof
     :raises Conflict: no configuration yet (as :func:`submit_proof`).
     """
     obj = get_version(name, version)
-    config = current_config(obj)
-    if config is None:
-        raise Conflict("This version has no gateway configuration to prove. Generate it "
-                       f"(PUT {gateway_path(obj)}/config {{\"generate\": \"nginx\"}}) or "
-                       "upload one first.")
+    config = _config_to_prove(obj)
     result = prove(obj, config, clock)
     proof = store_proof(obj, config, result, actor.label)
     db.session.commit()
