@@ -102,43 +102,53 @@ def baseline_all(data: dict, version: str) -> None:
         pass
 
 
-def reupload_ms(raw: bytes, repeat: int) -> float:
-    """Median milliseconds for PUTting identical bytes again through the REST API."""
+# ------------------------------------------------------------------------------ the app
+def make_app(tmp: str):  # type: ignore[no-untyped-def]
+    """A fresh app on SQLite with a developer of team Bench: ``(app, client, access
+    token)``, the client sending the developer's access token (shared by bench_check.py)."""
+    from flask_migrate import upgrade
+
+    from lifecycle.accounts import apitokens
+    from lifecycle.accounts.models import Membership, Team
+    from lifecycle.accounts.services import create_user
     from lifecycle.app import create_app
+    from lifecycle.catalog import services
+    from lifecycle.core.actor import Actor, ActorKind
     from lifecycle.core.crypto_store import encode_kek
     from lifecycle.core.extensions import db
 
+    app = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite",
+        "SECRET_KEY": secrets.token_hex(16),
+        "KEY_ENCRYPTION_KEY": encode_kek(secrets.token_bytes(32)),
+        "RATELIMIT_ENABLED": False,
+    })
+    with app.app_context():
+        upgrade()
+        user = create_user("bench@stagegate.test", secrets.token_urlsafe(24),
+                           ["developer"], actor="bench")
+        services.create_api("bench", "Bench", team="Bench",
+                            actor=Actor(ActorKind.SYSTEM, "bench"))
+        team = db.session.execute(db.select(Team).where(Team.name == "Bench")).scalar_one()
+        db.session.add(Membership(user=user, team=team))
+        db.session.commit()
+        pat, _ = apitokens.create_pat(user, "bench", 1, actor="bench")
+    client = app.test_client()
+    exchanged = client.post("/api/v1/token", data={"grant_type": "client_credentials",
+                                                    "client_secret": pat})
+    assert exchanged.status_code == 200, exchanged.get_json()
+    access = exchanged.get_json()["access_token"]
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {access}"
+    return app, client, access
+
+
+def reupload_ms(raw: bytes, repeat: int) -> float:
+    """Median milliseconds for PUTting identical bytes again through the REST API."""
+    from lifecycle.core.extensions import db
+
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite",
-            "SECRET_KEY": secrets.token_hex(16),
-            "KEY_ENCRYPTION_KEY": encode_kek(secrets.token_bytes(32)),
-        })
-        with app.app_context():
-            from flask_migrate import upgrade
-
-            from lifecycle.accounts import apitokens
-            from lifecycle.accounts.models import Membership, Team
-            from lifecycle.accounts.services import create_user
-            from lifecycle.catalog import services
-            from lifecycle.core.actor import Actor, ActorKind
-
-            upgrade()
-            # a developer of the team that owns the API, with a personal access token
-            user = create_user("bench@stagegate.invalid", secrets.token_urlsafe(24),
-                               ["developer"], actor="bench")
-            services.create_api("bench", "Bench", team="Bench",
-                                actor=Actor(ActorKind.SYSTEM, "bench"))
-            team = db.session.execute(db.select(Team).where(Team.name == "Bench")).scalar_one()
-            db.session.add(Membership(user=user, team=team))
-            db.session.commit()
-            pat, _ = apitokens.create_pat(user, "bench", 1, actor="bench")
-        client = app.test_client()
-        exchanged = client.post("/api/v1/token", data={"grant_type": "client_credentials",
-                                                        "client_secret": pat})
-        assert exchanged.status_code == 200, exchanged.get_json()
-        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {exchanged.get_json()['access_token']}"
+        app, client, _ = make_app(tmp)
         created = client.post("/api/v1/apis/bench/versions", json={"version": "1.0.0"})
         assert created.status_code == 201, created.get_json()
         url = "/api/v1/apis/bench/versions/1.0.0/spec"

@@ -38,7 +38,6 @@ import compileall
 import json
 import os
 import resource
-import secrets
 import statistics
 import subprocess
 import sys
@@ -56,7 +55,7 @@ if CODE != ROOT:
 sys.path.insert(0, str(ROOT / "tests"))  # documents.py, evidencekit.py: the test fixtures
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench import _pem_private, bare_crypto  # noqa: E402
+from bench import _pem_private, bare_crypto, make_app  # noqa: E402
 
 CORPUS = ROOT / "tests" / "corpus" / "public"
 LARGE = ("openai-api.yaml", "osv-bench-kubernetes.yaml", "kubernetes-swagger.json",
@@ -143,47 +142,6 @@ def cli_bench(files: list[Path], repeat: int, baseline: Path | None = None) -> N
               f" {mw['stagegate'] / mw['redocly']:5.2f}/{mc['stagegate'] / mc['redocly']:4.2f}"
               f" {mw['stagegate'] / mw['validator']:4.2f}/{mc['stagegate'] / mc['validator']:4.2f}"
               f"{base}", flush=True)
-
-
-# ------------------------------------------------------------------------------ the app
-def make_app(tmp: str):  # type: ignore[no-untyped-def]
-    """A fresh app on SQLite with a developer of team Bench; ``(app, client)`` where the
-    client carries the developer's access token."""
-    from flask_migrate import upgrade
-
-    from lifecycle.accounts import apitokens
-    from lifecycle.accounts.models import Membership, Team
-    from lifecycle.accounts.services import create_user
-    from lifecycle.app import create_app
-    from lifecycle.catalog import services
-    from lifecycle.core.actor import Actor, ActorKind
-    from lifecycle.core.crypto_store import encode_kek
-    from lifecycle.core.extensions import db
-
-    app = create_app({
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite",
-        "SECRET_KEY": secrets.token_hex(16),
-        "KEY_ENCRYPTION_KEY": encode_kek(secrets.token_bytes(32)),
-        "RATELIMIT_ENABLED": False,
-    })
-    with app.app_context():
-        upgrade()
-        user = create_user("bench@stagegate.test", secrets.token_urlsafe(24),
-                           ["developer"], actor="bench")
-        services.create_api("bench", "Bench", team="Bench",
-                            actor=Actor(ActorKind.SYSTEM, "bench"))
-        team = db.session.execute(db.select(Team).where(Team.name == "Bench")).scalar_one()
-        db.session.add(Membership(user=user, team=team))
-        db.session.commit()
-        pat, _ = apitokens.create_pat(user, "bench", 1, actor="bench")
-    client = app.test_client()
-    exchanged = client.post("/api/v1/token", data={"grant_type": "client_credentials",
-                                                    "client_secret": pat})
-    assert exchanged.status_code == 200, exchanged.get_json()
-    access = exchanged.get_json()["access_token"]
-    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {access}"
-    return app, client, access
 
 
 def one_operation_changed(raw: bytes, marker: str) -> bytes:

@@ -65,8 +65,6 @@ from pathlib import Path
 import psycopg
 from flask_migrate import upgrade
 
-from lifecycle.accounts.models import Membership, Team, User
-from lifecycle.accounts.services import create_user
 from lifecycle.accounts.sessions import session_data
 from lifecycle.app import create_app
 from lifecycle.catalog import services
@@ -77,11 +75,9 @@ from lifecycle.core.extensions import db
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
-from board_data import build  # noqa: E402
+from board_data import TEAM, build, developer  # noqa: E402
 
 HOST = "127.0.0.1"
-USER_EMAIL = "load-board@stagegate.test"
-TEAM = "Load"
 
 
 # ------------------------------------------------------------------------------ database
@@ -136,14 +132,7 @@ def seed(apis: int, per_api: int, bulk: bool = False) -> str:
                                          uploader=Actor.system("load"))
             print(f"built {apis * per_api} versions in {time.monotonic() - started:.0f} s",
                   flush=True)
-        user = db.session.execute(
-            db.select(User).where(User.email == USER_EMAIL)).scalar_one_or_none()
-        if user is None:
-            user = create_user(USER_EMAIL, secrets.token_urlsafe(24), ["developer"],
-                               actor=Actor.system("load").label)
-            team = db.session.execute(db.select(Team).where(Team.name == TEAM)).scalar_one()
-            db.session.add(Membership(user=user, team=team))
-            db.session.commit()
+        user = developer()
         serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
         cookie = serializer.dumps(dict(session_data(user)))
         name = app.config["SESSION_COOKIE_NAME"]
