@@ -40,7 +40,9 @@ import struct
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from openapi_spec_validator import (
     OpenAPIV2SpecValidator,
@@ -55,6 +57,12 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 sys.path.insert(0, os.environ.get("STAGEGATE_BENCH_CODE", str(Path(__file__).resolve().parents[1])))
 
 from policies.check import check_spec
+
+if TYPE_CHECKING:  # annotations only: the app and the token section import these lazily
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+    from flask import Flask
+    from flask.testing import FlaskClient
+    from jwcrypto import jwk
 
 #: the library's own classes, unmodified, for the "all errors" baseline
 LIBRARY_CLASSES = {
@@ -76,7 +84,7 @@ LARGE = [
 ]
 
 
-def median_time(fn, repeat: int) -> float:
+def median_time(fn: Callable[[], object], repeat: int) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -85,7 +93,7 @@ def median_time(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
-def baseline(data: dict) -> None:
+def baseline(data: dict[str, Any]) -> None:
     try:
         validate(data)
     except OpenAPIValidationError:
@@ -94,7 +102,7 @@ def baseline(data: dict) -> None:
         pass
 
 
-def baseline_all(data: dict, version: str) -> None:
+def baseline_all(data: dict[str, Any], version: str) -> None:
     try:
         for _ in LIBRARY_CLASSES[version](data).iter_errors():
             pass
@@ -103,7 +111,7 @@ def baseline_all(data: dict, version: str) -> None:
 
 
 # ------------------------------------------------------------------------------ the app
-def make_app(tmp: str):  # type: ignore[no-untyped-def]
+def make_app(tmp: str) -> tuple[Flask, FlaskClient, str]:
     """A fresh app on SQLite with a developer of team Bench: ``(app, client, access
     token)``, the client sending the developer's access token (shared by bench_check.py)."""
     from flask_migrate import upgrade
@@ -181,13 +189,14 @@ def _b64(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
-def _pem_private(key):
+def _pem_private(key: jwk.JWK) -> PrivateKeyTypes:
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     return load_pem_private_key(key.export_to_pem(private_key=True, password=None), None)
 
 
-def make_tokens(alg: str, enc_key, sig_alg: str, sig_key, count: int, now: int) -> list[str]:
+def make_tokens(alg: str, enc_key: jwk.JWK, sig_alg: str, sig_key: jwk.JWK, count: int,
+                now: int) -> list[str]:
     """``count`` good nested tokens (unique ``jti``) signed with ``sig_key`` and encrypted
     to ``enc_key``."""
     from jwcrypto import jwt
@@ -207,13 +216,18 @@ def make_tokens(alg: str, enc_key, sig_alg: str, sig_key, count: int, now: int) 
     return tokens
 
 
-def bare_crypto(alg: str, enc_private, sig_public, sig_alg: str):
+def bare_crypto(alg: str, enc_private: PrivateKeyTypes, sig_public: PublicKeyTypes,
+                sig_alg: str) -> Callable[[str], bytes]:
     """A function doing, with ``cryptography`` primitives only, the cryptography a nested
     token needs: unwrap/decrypt the CEK (ECDH P-256 + Concat KDF + AES-KW, or RSA-OAEP-256),
-    AES-256-GCM decrypt, then verify the inner signature (ECDSA P-256 or RSA-PSS).  No
-    screening, no claims: the floor the checker's own work is compared with."""
+    AES-256-GCM decrypt, then verify the inner signature (ECDSA P-256 or RSA-PSS), each chosen
+    once by the key's type.  No screening, no claims: the floor the checker's own work is
+    compared with.
+
+    :raises TypeError: a key neither EC nor RSA.
+    """
     from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec, padding
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
     from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
     from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
@@ -222,36 +236,53 @@ def bare_crypto(alg: str, enc_private, sig_public, sig_alg: str):
     def length_prefixed(data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + data
 
-    def decrypt(token: str) -> bytes:
-        protected, encrypted_key, iv, ciphertext, tag = token.split(".")
-        header = json.loads(_b64(protected))
-        if alg == "RSA-OAEP-256":
-            cek = enc_private.decrypt(_b64(encrypted_key), padding.OAEP(
+    if isinstance(enc_private, rsa.RSAPrivateKey):  # RSA-OAEP-256
+        rsa_private = enc_private
+
+        def unwrap(header: dict[str, Any], encrypted_key: bytes) -> bytes:
+            return rsa_private.decrypt(encrypted_key, padding.OAEP(
                 mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None))
-        else:
+    elif isinstance(enc_private, ec.EllipticCurvePrivateKey):  # ECDH-ES+A256KW
+        ec_private = enc_private
+
+        def unwrap(header: dict[str, Any], encrypted_key: bytes) -> bytes:
             epk = header["epk"]
             peer = ec.EllipticCurvePublicNumbers(
                 int.from_bytes(_b64(epk["x"]), "big"), int.from_bytes(_b64(epk["y"]), "big"),
                 ec.SECP256R1()).public_key()
-            shared = enc_private.exchange(ec.ECDH(), peer)
+            shared = ec_private.exchange(ec.ECDH(), peer)
             other = (length_prefixed(alg.encode()) + length_prefixed(_b64(header.get("apu", "")))
                      + length_prefixed(_b64(header.get("apv", ""))) + struct.pack(">I", 256))
             kek = ConcatKDFHash(hashes.SHA256(), 32, other).derive(shared)
-            cek = aes_key_unwrap(kek, _b64(encrypted_key))
+            return aes_key_unwrap(kek, encrypted_key)
+    else:
+        raise TypeError(f"{alg}: not an RSA or EC private key")
+
+    if isinstance(sig_public, ec.EllipticCurvePublicKey):  # ES256
+        ec_public = sig_public
+
+        def check(raw: bytes, signed: bytes) -> None:
+            der = encode_dss_signature(int.from_bytes(raw[:32], "big"),
+                                       int.from_bytes(raw[32:], "big"))
+            ec_public.verify(der, signed, ec.ECDSA(hashes.SHA256()))
+    elif isinstance(sig_public, rsa.RSAPublicKey):  # PS256
+        rsa_public = sig_public
+
+        def check(raw: bytes, signed: bytes) -> None:
+            rsa_public.verify(raw, signed, padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
+                                                       salt_length=32), hashes.SHA256())
+    else:
+        raise TypeError(f"{sig_alg}: not an EC or RSA public key")
+
+    def decrypt(token: str) -> bytes:
+        protected, encrypted_key, iv, ciphertext, tag = token.split(".")
+        cek = unwrap(json.loads(_b64(protected)), _b64(encrypted_key))
         return AESGCM(cek).decrypt(_b64(iv), _b64(ciphertext) + _b64(tag),
                                    protected.encode("ascii"))
 
     def verify(jws: bytes) -> None:
         head, payload, signature = jws.decode("ascii").split(".")
-        signed = f"{head}.{payload}".encode("ascii")
-        raw = _b64(signature)
-        if sig_alg == "ES256":
-            der = encode_dss_signature(int.from_bytes(raw[:32], "big"),
-                                       int.from_bytes(raw[32:], "big"))
-            sig_public.verify(der, signed, ec.ECDSA(hashes.SHA256()))
-        else:
-            sig_public.verify(raw, signed, padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
-                                                       salt_length=32), hashes.SHA256())
+        check(_b64(signature), f"{head}.{payload}".encode("ascii"))
 
     def run(token: str) -> bytes:
         plaintext = decrypt(token)
@@ -275,7 +306,8 @@ def token_bench(repeat: int, count: int) -> None:
               f"   ({t_checker * 1000:.2f} ms vs {t_bare * 1000:.2f} ms per token)")
 
 
-def token_case(label: str, alg: str, enc_params: dict, sig_alg: str, sig_params: dict, *,
+def token_case(label: str, alg: str, enc_params: dict[str, Any], sig_alg: str,
+               sig_params: dict[str, Any], *,
                repeat: int, count: int) -> tuple[float, float]:
     """Median seconds per token ``(checker, bare cryptography)`` for one profile."""
     from jwcrypto import jwk

@@ -44,6 +44,7 @@ import psycopg
 import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import upgrade
+from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -149,9 +150,10 @@ def measure(url: str, apis: int, per_api: int, requests: int) -> list[dict[str, 
 def pg_database(pg_url: str, name: str, create: bool) -> None:
     with psycopg.connect(pg_url, autocommit=True) as conn:
         if create:
-            conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         else:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
 
 
 def run_backend(backend: str, pg_url: str, sizes: list[tuple[int, int]],

@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import functools
 import http.client
 import json
 import os
@@ -60,7 +61,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -298,6 +299,10 @@ class Client:
             self.errors += 1
         return elapsed * 1000.0
 
+    def get_next(self, path: str, tokens: Iterator[tuple[str, str]]) -> float:
+        """:meth:`get` with the next token of ``tokens`` (``(token, inner JWS)`` pairs)."""
+        return self.get(path, next(tokens)[0])
+
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
@@ -399,10 +404,10 @@ def main() -> None:
                 for bind in binds:
                     rep_client = clients["repeat" + suffix[bind]]
                     new_client = clients["new" + suffix[bind]]
-                    modes["repeat" + suffix[bind]] = (
-                        lambda c=rep_client: c.get("/v1/x", repeated))
-                    modes["new" + suffix[bind]] = (
-                        lambda c=new_client: c.get("/v1/x", next(new_iter)[0]))
+                    modes["repeat" + suffix[bind]] = functools.partial(
+                        rep_client.get, "/v1/x", repeated)
+                    modes["new" + suffix[bind]] = functools.partial(
+                        new_client.get_next, "/v1/x", new_iter)
                 modes.update({
                     "bare-crypto": lambda: _timed_ms(lambda: bare.run(next(bare_iter))),
                     "in-process repeat": lambda: _timed_ms(lambda: _wsgi(local.app, repeated)),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ _STAGE_CYCLE = [s for s, w in STAGE_WEIGHTS.items() for _ in range(w)]
 CHUNK = 1000
 
 
-def _chunks(rows: list[dict[str, Any]]) -> Any:
+def _chunks(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     for i in range(0, len(rows), CHUNK):
         yield rows[i:i + CHUNK]
 
@@ -62,14 +63,14 @@ def build(apis: int, per_api: int, *, prefix: str = "load") -> float:
         team = Team(name=TEAM)
         db.session.add(team)
         db.session.flush()
-    docs = []
+    docs: list[dict[str, Any]] = []
     for path in sorted((ROOT / "lifecycle/demo/specs").iterdir()):
         raw = path.read_bytes()
         check = check_spec(raw)
-        doc = check.document
+        spec = check.document
         docs.append({
-            "raw": raw, "size": len(raw), "sha256": doc.sha256, "format": doc.format,
-            "declared_version": doc.declared_version, "openapi_version": doc.openapi_version,
+            "raw": raw, "size": len(raw), "sha256": spec.sha256, "format": spec.format,
+            "declared_version": spec.declared_version, "openapi_version": spec.openapi_version,
             "valid": not check.issues,
             "findings": [f.to_dict() for f in check.findings],
             "token_profile": check.profile,
@@ -133,8 +134,7 @@ def build(apis: int, per_api: int, *, prefix: str = "load") -> float:
     summary_rows = []
     for version_id, key in kinds.items():
         if key not in templates:
-            obj = db.session.get(ApiVersion, version_id)
-            templates[key] = summary.refresh(obj, now)
+            templates[key] = summary.refresh(db.session.get_one(ApiVersion, version_id), now)
         values = dict(templates[key], version_id=version_id)
         if version_id % 40 == 3 and values["target_stage"] is not None:
             values["valid_until"] = now + timedelta(days=1 + version_id % 5)

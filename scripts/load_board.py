@@ -61,9 +61,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TypedDict
 
 import psycopg
+from flask.sessions import SecureCookieSessionInterface
 from flask_migrate import upgrade
+from psycopg import sql
 
 from lifecycle.accounts.sessions import session_data
 from lifecycle.app import create_app
@@ -86,10 +89,10 @@ def _with_db(pg_url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
-def _admin_exec(pg_url: str, sql: str) -> None:
+def _admin_exec(pg_url: str, statement: sql.Composed) -> None:
 
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(sql)  # type: ignore[arg-type]
+        conn.execute(statement)
 
 
 def create_database(pg_url: str, name: str) -> bool:
@@ -98,12 +101,13 @@ def create_database(pg_url: str, name: str) -> bool:
     with psycopg.connect(pg_url, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             return False
-        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return True
 
 
 def drop_database(pg_url: str, name: str) -> None:
-    _admin_exec(pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin_exec(pg_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+        sql.Identifier(name)))
 
 
 def seed(apis: int, per_api: int, bulk: bool = False) -> str:
@@ -133,7 +137,10 @@ def seed(apis: int, per_api: int, bulk: bool = False) -> str:
             print(f"built {apis * per_api} versions in {time.monotonic() - started:.0f} s",
                   flush=True)
         user = developer()
-        serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+        interface = app.session_interface
+        assert isinstance(interface, SecureCookieSessionInterface), interface
+        serializer = interface.get_signing_serializer(app)
+        assert serializer is not None, "the app has no SECRET_KEY"
         cookie = serializer.dumps(dict(session_data(user)))
         name = app.config["SESSION_COOKIE_NAME"]
         db.engine.dispose()
@@ -257,7 +264,18 @@ EXITED = re.compile(r"Worker \(pid:(\d+)\) exited with code (\d+)")
 BOOTED = re.compile(r"Booting worker with pid: (\d+)")
 
 
-def parse_log(text: str) -> dict[str, object]:
+class ServerLog(TypedDict):
+    """What :func:`parse_log` finds in the server's log: counts, and at most 3 tracebacks."""
+
+    signals: dict[str, int]
+    fatal: int
+    tracebacks: list[str]
+    worker_timeouts: int
+    nonzero_exits: int
+    booted: int
+
+
+def parse_log(text: str) -> ServerLog:
     signals: dict[str, int] = {}
     for _, sig in SENT.findall(text):
         signals[sig] = signals.get(sig, 0) + 1
@@ -373,14 +391,14 @@ def main() -> int:
         if path.exists():
             text += path.read_text(errors="replace")
     log = parse_log(text)
-    signals: dict[str, int] = log["signals"]  # type: ignore[assignment]
+    signals = log["signals"]
     # a crash is a worker killed by a fault signal at any time, or killed (SIGKILL, e.g.
     # out of memory or after a timeout) before this script began the shutdown
     faults = {"SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT"}
     crashed_by_signal = sum(n for sig, n in signals.items() if sig in faults or
                             sig.startswith("signal "))
-    crashed_by_signal += parse_log(before_stop)["signals"].get("SIGKILL", 0)  # type: ignore[attr-defined]
-    respawned = max(0, int(log["booted"]) - args.workers)  # type: ignore[call-overload]
+    crashed_by_signal += parse_log(before_stop)["signals"].get("SIGKILL", 0)
+    respawned = max(0, log["booted"] - args.workers)
     if args.server == "werkzeug" and master_rc < 0 and master_rc != -signal.SIGINT:
         # the one server process itself died of a signal (-11: SIGSEGV); counted below as
         # the master's death
@@ -396,13 +414,12 @@ def main() -> int:
           f"WORKER TIMEOUT {log['worker_timeouts']}; non-zero exits {log['nonzero_exits']}; "
           f"respawned {respawned}; master {'alive' if master_alive else 'DEAD'} "
           f"(exit {master_rc})")
-    for tb in log["tracebacks"]:  # type: ignore[attr-defined]
+    for tb in log["tracebacks"]:
         print("----\n" + tb)
     print(f"logs: {log_dir}")
     # a fault signal normally shows twice (faulthandler's block and the master's line); a
     # worker replaced for any reason (no --max-requests here) is a death too
-    crashes = max(max(crashed_by_signal, int(log["fatal"]))  # type: ignore[call-overload]
-                  + int(log["worker_timeouts"]), respawned)  # type: ignore[call-overload]
+    crashes = max(max(crashed_by_signal, log["fatal"]) + log["worker_timeouts"], respawned)
     crashes += 0 if master_alive else 1
     if crashes:
         print(f"FAIL: {crashes} worker/master crash(es)")

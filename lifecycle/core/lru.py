@@ -1,5 +1,6 @@
 """A small bounded, thread-safe least-recently-used cache: the one used by Stagegate's
-per-process caches (verified access tokens, unsealed managed keys, board pages).
+per-process caches (verified access tokens, unsealed managed keys, board pages, the gateway
+validator service's version resolutions).
 
 Each cache decides what makes an entry usable (a token's validity window, a key's lifetime
 and KEK, a board generation) with the ``valid`` predicate of :meth:`LruCache.get`; an entry
@@ -48,6 +49,11 @@ class LruCache(Generic[K, V]):
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
+
+    def discard(self, key: K) -> None:
+        """Drop the entry of ``key``, if there is one."""
+        with self._lock:
+            self._entries.pop(key, None)
 
     def discard_where(self, predicate: Callable[[K], bool]) -> int:
         """Drop every entry whose key matches; returns how many were dropped."""

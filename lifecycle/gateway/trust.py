@@ -16,17 +16,20 @@ validator service (:mod:`lifecycle.gateway.service`): for ``"<api>/<version>"`` 
 
 Two caches keep requests off the database and away from the key-encryption key:
 
-* **resolutions** (``ttl`` seconds, default 2, per version, bounded): a request costs no
-  database round trip while its version's entry is fresh.  An entry never outlives the
-  earliest ``grace_until`` of its keys, so a grace period ends on time.  Unknown versions
-  are cached too (``None``).  A change (rotation, new JWKS, new spec) is seen at the next
-  refresh: at most ``ttl`` seconds late.
+* **resolutions** (``ttl`` seconds, default 2, per version, bounded:
+  :class:`lifecycle.core.lru.LruCache`): a request costs no database round trip while its
+  version's entry is fresh.  An entry never outlives the earliest ``grace_until`` of its
+  keys, so a grace period ends on time.  Unknown versions are cached too (``None``).  A
+  change (rotation, new JWKS, new spec) is seen at the next refresh: at most ``ttl``
+  seconds late.
 * **opened private keys** (per managed key row: id + ``kid``; bounded, ``key_ttl`` seconds,
   default 600): opening an RSA-3072 key costs 150–250 ms (the key is validated), so each
   is opened once per process and lifetime.  At every refresh the keys of that version that
   are no longer usable (rotated without grace, grace over, retired) are dropped from memory.
 
-Thread-safe (gunicorn ``gthread`` workers): readers take no lock; one refresh at a time.
+Thread-safe (gunicorn ``gthread`` workers): a reader of a fresh resolution takes only the
+cache's short lock, never the refresh lock; one refresh (or invalidation) at a time, under
+the resolver's lock, which also guards the opened keys.
 Errors (database or KEK unavailable) propagate; the validator then denies
 (``GW-VALIDATOR-ERROR``), it never serves a stale entry.
 """
@@ -52,6 +55,7 @@ from lifecycle.catalog.models import (
     SpecRevision,
     SpecUpload,
 )
+from lifecycle.core.lru import LruCache
 from lifecycle.evidence.keys import open_private_key
 from lifecycle.evidence.models import JwksEvidence, ManagedKey
 from lifecycle.gateway.validator import VersionTrust
@@ -123,11 +127,12 @@ class DbTrustResolver:
         self._clock = clock
         self._ttl = max(0.0, float(ttl))
         self._key_ttl = max(0.0, float(key_ttl))
-        self._max_versions = max(1, max_versions)
         self._max_keys = max(1, max_keys)
         self._monotonic = monotonic
         self._opener = opener
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._entries: LruCache[str, _Entry] = LruCache(max(1, max_versions))
+        # not an LruCache: every refresh prunes it by value (version, age), it is guarded by
+        # the refresh lock with the rest of a refresh, and a lookup is not a use
         self._keys: OrderedDict[int, _OpenKey] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -146,10 +151,7 @@ class DbTrustResolver:
             if entry is not None and self._monotonic() < entry.fresh_until:
                 return entry.trust
             entry = self._refresh(label, entry)
-            self._entries[label] = entry
-            self._entries.move_to_end(label)
-            while len(self._entries) > self._max_versions:
-                self._entries.popitem(last=False)
+            self._entries.put(label, entry)
             return entry.trust
 
     def invalidate(self, label: str | None = None) -> None:
@@ -159,7 +161,7 @@ class DbTrustResolver:
             if label is None:
                 self._entries.clear()
             else:
-                self._entries.pop(label, None)
+                self._entries.discard(label)
 
     def opened_kids(self) -> frozenset[str]:
         """The ``kid`` of every private key held in memory now (for tests and metrics)."""

@@ -292,7 +292,10 @@ class _StoreAsCache:
 
 
 class _LRU:
-    """A bounded, thread-safe LRU of verified tokens keyed by (version, SHA-256 hex)."""
+    """A bounded, thread-safe LRU of verified tokens keyed by (version, SHA-256 hex); size
+    0 keeps nothing.  Not :class:`lifecycle.core.lru.LruCache`: the offline ``stagegate
+    gateway`` commands import this module, and they import nothing of ``lifecycle`` outside
+    ``lifecycle.gateway`` (``tests/gateway/test_gateway_cli.py``)."""
 
     def __init__(self, size: int) -> None:
         self._size = max(0, size)

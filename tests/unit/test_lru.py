@@ -27,6 +27,16 @@ def test_an_entry_that_is_no_longer_valid_is_dropped():
     assert cache.get("a") is None
 
 
+def test_discard_drops_one_entry():
+    cache: LruCache[str, int] = LruCache(4)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    cache.discard("a")
+    cache.discard("missing")  # nothing to drop: no error
+    assert (cache.get("a"), cache.get("b")) == (None, 2)
+    assert len(cache) == 1
+
+
 def test_discard_where_and_clear():
     cache: LruCache[tuple[int, str], str] = LruCache(8)
     for version in (1, 2):
