@@ -32,8 +32,10 @@ place already depends on how deep the caller's stack is (a chain of 600 schemas 
 frames fewer than the library's, so it can move that place as well.  Below the limit (the
 loader's nesting limit included) the issues are the same.
 
-:func:`install` replaces the method only when jsonschema-path is 0.5.x and the attributes
-used here have the expected shape (:func:`supported`); ``specs.validate`` installs it at
+:func:`install` replaces the method only for the jsonschema-path release it was written
+against (:data:`VERIFIED`) and when ``referencing.Resolver`` has the fields read here
+(:func:`supported`): another release keeps the library's path until this is checked again
+(``test_fast_backend.py`` then fails on ``installed()``); ``specs.validate`` installs it at
 import; :func:`uninstall` restores the original.  ``tests/unit/specs/test_fast_backend.py``
 compares the issues of every corpus document with and without it.
 """
@@ -49,6 +51,8 @@ from jsonschema_path.nodes import SchemaNode
 from jsonschema_path.utils import is_ref
 from referencing._core import Resolved, Resolver
 
+#: jsonschema-path releases whose ``get_resolved`` this replaces (read and compared)
+VERIFIED = frozenset({"0.5.0"})
 _original: Any = SchemaAccessor.__dict__.get("get_resolved")
 _STATE = "_stagegate_walk"
 
@@ -87,35 +91,43 @@ def _resolve(node: Any, resolver: Any, walk: _Walk) -> Any:
 def _get_resolved(self: Any, parts: Any) -> Any:
     walk = self.__dict__.get(_STATE)
     if walk is None:
-        registry = self._path_resolver.resolver._registry
-        plain = type(self._node) is dict and type(parts) is tuple
-        walk = _Walk(registry) if plain else False
+        plain = type(self._node) is dict
+        walk = _Walk(self._path_resolver.resolver._registry) if plain else False
         self.__dict__[_STATE] = walk
     if walk is False or type(parts) is not tuple:
         return _original(self, parts)
     paths = walk.paths
     try:
         resolved = paths.get(parts)
-        if resolved is not None:
-            return resolved
-        start = len(parts) - 1
-        while start >= 0 and parts[:start] not in paths:
-            start -= 1
-        if start < 0:
-            resolved = _resolve(self._node, self._path_resolver.resolver, walk)
-            paths[()] = resolved
-            start = 0
-        else:
-            resolved = paths[parts[:start]]
-        get_subnode = SchemaNode._get_subnode
-        for index in range(start, len(parts)):
-            child = get_subnode(resolved.contents, parts[index])
-            resolved = _resolve(child, resolved.resolver, walk)
-            paths[parts[:index + 1]] = resolved
+    except TypeError:  # an unhashable part: only the library knows what to do
+        return _original(self, parts)
+    if resolved is not None:
         return resolved
-    except (_RegistryChanged, TypeError):  # TypeError: an unhashable part
+    try:
+        return _walk(self, walk, parts)
+    except _RegistryChanged:
         self.__dict__[_STATE] = False
         return _original(self, parts)
+
+
+def _walk(self: Any, walk: _Walk, parts: tuple[Any, ...]) -> Any:
+    """``_resolve_with_prefix_cache``: from the longest known prefix, one part at a time."""
+    paths = walk.paths
+    start = len(parts) - 1
+    while start >= 0 and parts[:start] not in paths:
+        start -= 1
+    if start < 0:
+        resolved = _resolve(self._node, self._path_resolver.resolver, walk)
+        paths[()] = resolved
+        start = 0
+    else:
+        resolved = paths[parts[:start]]
+    get_subnode = SchemaNode._get_subnode
+    for index in range(start, len(parts)):
+        child = get_subnode(resolved.contents, parts[index])
+        resolved = _resolve(child, resolved.resolver, walk)
+        paths[parts[:index + 1]] = resolved
+    return resolved
 
 
 def supported() -> bool:
@@ -124,7 +136,7 @@ def supported() -> bool:
         fields = {f.name for f in attrs.fields(Resolver)}  # type: ignore[arg-type]
     except (TypeError, attrs.exceptions.NotAnAttrsClassError):
         return False
-    return (jsonschema_path.__version__.startswith("0.5.")
+    return (jsonschema_path.__version__ in VERIFIED
             and callable(_original)
             and {"_base_uri", "_registry", "_previous"} <= fields
             and callable(getattr(SchemaNode, "_resolve_node", None))

@@ -9,11 +9,14 @@ the corpus (public and our own) the issue lists must be identical with and witho
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
+from typing import Any
 
 import jsonschema_path
 import pytest
+from jsonschema_path import SchemaPath
 
 from specs import LoadLimits, _fastpaths, _fastrefs, load_document
 from specs import validate as sv
@@ -129,3 +132,63 @@ def test_the_path_resolution_shortcut_needs_the_library_it_was_written_for(monke
         monkeypatch.undo()
         _fastrefs.install()
     assert _fastrefs.installed()
+
+
+def _resolutions(data: dict[str, object], limit: int = 3000) -> list[object]:
+    """What ``SchemaAccessor.get_resolved`` answers for every path reachable in ``data``
+    (through ``$ref`` s, breadth first, a missing member after each object): the object
+    itself (by identity), the resolver's base URI and dynamic scope, or the exception."""
+    accessor = SchemaPath.from_dict(data, resolved_cache_maxsize=128).accessor
+    answers: list[object] = []
+    queue: list[tuple[object, ...]] = [()]
+    while queue and len(answers) < limit:
+        parts = queue.pop(0)
+        try:
+            resolved = accessor.get_resolved(parts)  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001 - the exception is the answer
+            answers.append((parts, type(exc).__name__, str(exc)))
+            continue
+        contents, resolver = resolved.contents, resolved.resolver
+        answers.append((parts, id(contents), resolver._base_uri, list(resolver._previous)))
+        if isinstance(contents, dict):
+            queue += [(*parts, key) for key in contents] + [(*parts, "missing")]
+        elif isinstance(contents, list):
+            queue += [(*parts, i) for i in range(len(contents) + 1)]
+    return answers
+
+
+def test_path_resolution_answers_as_the_library():
+    """Objects, resolvers and errors of the path resolution itself, with and without the
+    shortcut: references to references, into lists, to a string, dangling, cyclic, and
+    a ``$ref`` resolved against a schema's ``$id`` (where the shortcut gives way)."""
+    data: dict[str, Any] = {
+        "openapi": "3.1.0", "info": {"title": "t", "version": "1"},
+        "paths": {"/a": {"get": {"parameters": [{"$ref": "#/components/parameters/P"}],
+                                 "responses": {"200": {"$ref": "#/components/responses/R"}}}}},
+        "components": {
+            "parameters": {"P": {"$ref": "#/components/parameters/Q"},
+                           "Q": {"name": "q", "in": "query", "schema": {"type": "string"}}},
+            "responses": {"R": {"description": "ok", "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/List/items/0"}}}}},
+            "schemas": {
+                "List": {"items": [{"$ref": "#/components/schemas/Pet"}]},
+                "Pet": {"$id": "https://example.com/pet", "x-o": {"type": "integer"},
+                        "properties": {"o": {"$ref": "#/x-o"}, "t": {"$ref": "#/info/title"},
+                                       "s": {"$ref": "#/info/title/x"}}},
+                "Dangling": {"$ref": "#/components/schemas/Nowhere"},
+                "A": {"$ref": "#/components/schemas/B"}, "B": {"$ref": "#/components/schemas/A"},
+            },
+        },
+        "x-o": {"type": "string"},
+    }
+    without_id = copy.deepcopy(data)
+    del without_id["components"]["schemas"]["Pet"]["$id"]
+    for document in (without_id, data):
+        fast = _resolutions(document)
+        _fastrefs.uninstall()
+        try:
+            slow = _resolutions(document)
+        finally:
+            _fastrefs.install()
+        assert fast == slow
+        assert len(fast) > 100
