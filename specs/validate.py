@@ -53,7 +53,7 @@ from openapi_spec_validator.validation.exceptions import (
 from openapi_spec_validator.validation.keywords import SchemaValidator, ValueValidator
 from openapi_spec_validator.validation.validators import SpecValidator
 
-from specs import _fastpaths
+from specs import _fastpaths, _fastrefs
 from specs import pointer as jp
 from specs.document import SpecDocument
 from specs.memo import KeyedSet, SectionMemo, SectionRecord, Tracker, replay, section_keys
@@ -62,6 +62,7 @@ from specs.refs import RefIndex, decode_ref, scan_refs
 MAX_MESSAGE = 400
 
 _fastpaths.install()
+_fastrefs.install()
 
 
 @dataclass(slots=True)
