@@ -34,7 +34,7 @@ from typing import Any, cast
 
 import jsonschema_rs
 from jsonschema import FormatChecker
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import SchemaError, ValidationError, best_match
 from jsonschema.validators import validator_for
 from jsonschema_path.paths import SchemaPath
 from openapi_schema_validator._specifications import REGISTRY as _OPENAPI_REGISTRY
@@ -48,6 +48,7 @@ from openapi_spec_validator import (
 from openapi_spec_validator.schemas import schema_v2, schema_v30, schema_v31, schema_v32
 from openapi_spec_validator.validation.exceptions import (
     DuplicateOperationIDError,
+    OpenAPIValidationError,
     UnresolvableParameterError,
 )
 from openapi_spec_validator.validation.keywords import SchemaValidator, ValueValidator
@@ -153,55 +154,127 @@ def _locating(cls: type) -> type:
         tracker: Tracker | None = getattr(self, "_stagegate_tracker", None)
         if tracker is not None and where is not None:  # a schema: name it by its pointer
             tracker.enter(where.parts)
-        for err in cls.__call__(self, *args, **kwargs):
-            if where is not None and not hasattr(err, "_stagegate_parts"):
-                parts = (*where.parts, *suffix)
-                if isinstance(err, DuplicateOperationIDError):
-                    parts = (*parts, "operationId")
-                setattr(err, "_stagegate_parts", parts)  # noqa: B010 - not a declared attribute
-                setattr(err, "_stagegate_where", where.parts)  # noqa: B010
-                setattr(err, "_stagegate_suffix", parts[len(where.parts):])  # noqa: B010
-            yield err
+        for first in cls.__call__(self, *args, **kwargs):
+            # a schema's other meta-schema errors (_every_meta_error): each its own error
+            for err in (first, *first.__dict__.pop("_stagegate_more", ())):
+                if where is not None and not hasattr(err, "_stagegate_parts"):
+                    parts = (*where.parts, *suffix)
+                    if isinstance(err, DuplicateOperationIDError):
+                        parts = (*parts, "operationId")
+                    setattr(err, "_stagegate_parts", parts)  # noqa: B010 - not declared
+                    setattr(err, "_stagegate_where", where.parts)  # noqa: B010
+                    setattr(err, "_stagegate_suffix", parts[len(where.parts):])  # noqa: B010
+                yield err
 
     namespace: dict[str, Any] = {"__call__": __call__}
     if issubclass(cls, SchemaValidator):
         namespace["__init__"] = _with_id_sets(cls)
         namespace["_collect_properties"] = _collect_properties
-        namespace["_get_schema_checker"] = _fast_schema_checker(cls)
+        namespace["_validate_schema_meta"] = _every_meta_error(cls)
     return type(cls.__name__, (cls,), namespace)
 
 
-def _fast_schema_checker(cls: Any) -> Any:
-    """Wrap the library's per-schema meta-schema check with a jsonschema-rs pre-check.
+def _every_meta_error(cls: Any) -> Any:
+    """Replace the library's per-schema meta-schema check: every error, in document order.
 
-    openapi-spec-validator checks every Schema Object against its dialect's meta-schema with
-    the pure-Python ``jsonschema`` (``check_openapi_schema``): 80 % of OpenAI's check.  The
-    same meta-schema, the same local registry and the same format checks (the Python
-    format checker's functions, called by jsonschema-rs) are compiled once with
-    jsonschema-rs; a schema it accepts is accepted, and only a schema it rejects (or cannot
-    take) is checked again by the library's own checker, which produces the error exactly
-    as before.  So verdicts and messages are the library's; ``tests/unit/specs/
-    test_fast_backend.py`` compares both over the whole corpus.
+    openapi-spec-validator checks each Schema Object against its dialect's meta-schema and
+    reports the *first* error ``jsonschema`` yields, then stops looking at that schema.  That
+    hides the others (two properties with a 3.0-style ``exclusiveMinimum: true`` in a 3.1
+    schema: only one reported), and which one is first depends on ``jsonschema``'s set
+    iteration, i.e. on ``PYTHONHASHSEED`` — the same bytes gave different findings from one
+    process to the next (OpenAI's document).  Here every error of the library's own
+    meta-schema validator is kept, sorted by where it is in the schema (document order,
+    then keyword and message); the first is returned as the library would return it and the
+    rest ride along (``_stagegate_more``, yielded separately by :func:`_locating`).
+
+    Speed (issue 10): the same meta-schema, local registry and format checks compiled once
+    with jsonschema-rs pre-check each schema; only a schema it rejects (or cannot take) is
+    checked by the library's validator, which produces the errors and messages.  Verdicts
+    are the library's; ``tests/unit/specs/test_fast_backend.py`` compares both over the
+    whole corpus.  A checker that is not the library's ``check_openapi_schema`` runs as it
+    is (its one error, if any).
     """
-    base: Callable[[Any, Any, Any], Callable[[Any], None]] = cls._get_schema_checker
+    get_checker: Callable[[Any, Any, Any], Callable[[Any], None]] = cls._get_schema_checker
 
-    def _get_schema_checker(self: Any, schema: Any, schema_value: Any) -> Callable[[Any], None]:
-        checker = base(self, schema, schema_value)
-        fast = _rs_meta_validator(checker) if FAST_SCHEMA_CHECKS else None
-        if fast is None:
-            return checker
+    def _validate_schema_meta(self: Any, schema: Any, schema_value: Any
+                              ) -> OpenAPIValidationError | None:
+        try:
+            checker = get_checker(self, schema, schema_value)
+        except ValueError as exc:
+            return OpenAPIValidationError(str(exc))
+        errors = [OpenAPIValidationError.create_from(e)
+                  for e in _meta_errors(checker, schema_value)]
+        if not errors:
+            return None
+        if len(errors) > 1:
+            setattr(errors[0], "_stagegate_more", errors[1:])  # noqa: B010
+        return errors[0]
 
-        def check(value: Any) -> None:
-            try:
-                accepted = fast.is_valid(value)
-            except Exception:  # noqa: BLE001 - a value jsonschema-rs cannot take: the library decides
-                accepted = False
-            if not accepted:
-                checker(value)
+    return _validate_schema_meta
 
-        return check
 
-    return _get_schema_checker
+def _meta_errors(checker: Callable[[Any], None], value: Any
+                 ) -> list[ValidationError | SchemaError]:
+    """Every meta-schema error of the Schema Object ``value`` (see :func:`_every_meta_error`)."""
+    parts = _meta_parts(checker)
+    if parts is None:
+        try:
+            checker(value)
+        except (SchemaError, ValidationError) as err:
+            return [err]
+        return []
+    if FAST_SCHEMA_CHECKS:
+        try:
+            if _compiled_meta(*parts).is_valid(value):
+                return []
+        except Exception:  # noqa: BLE001 - no fast verdict: the library's validator decides
+            pass
+    return sorted(_library_meta(*parts).iter_errors(value),
+                  key=functools.partial(_document_order, value))
+
+
+def _document_order(instance: Any, error: ValidationError) -> tuple[list[int], str, str]:
+    """Sort key of ``error``: the positions of its path's members in ``instance`` (a
+    member's index in its mapping, an item's index), then its keyword and message."""
+    where: list[int] = []
+    node = instance
+    for part in error.absolute_path:
+        if isinstance(node, dict) and part in node:
+            where.append(list(node).index(part))
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            where.append(part)
+        else:
+            break
+        node = node[part]
+    return where, str(error.validator), error.message
+
+
+def _meta_parts(checker: Callable[[Any], None]) -> tuple[Any, FormatChecker | None] | None:
+    """``(validator class, format checker)`` of the library's checker ``checker`` (a bound
+    ``check_openapi_schema``, maybe a ``partial`` with a ``format_checker``), or ``None``
+    when ``checker`` is anything else."""
+    keywords: Mapping[str, Any] = {}
+    func: Any = checker
+    if isinstance(checker, functools.partial):
+        func, keywords = checker.func, checker.keywords
+        if checker.args:
+            return None
+    owner = getattr(func, "__self__", None)
+    if owner is None or getattr(func, "__func__", None) is not check_openapi_schema:
+        return None
+    format_checker = keywords.get("format_checker", _UNSET)
+    if format_checker is _UNSET:
+        format_checker = owner.FORMAT_CHECKER
+    return owner, format_checker
+
+
+@functools.cache
+def _library_meta(owner: Any, format_checker: FormatChecker | None) -> Any:
+    """The meta-schema validator ``check_openapi_schema`` builds for ``owner`` (the same
+    class, meta-schema, format checker and registry), built once."""
+    validator_class = validator_for(owner.META_SCHEMA, default=owner)
+    return validator_class(owner.META_SCHEMA, format_checker=format_checker,
+                           registry=_OPENAPI_REGISTRY)
 
 
 #: switch for the jsonschema-rs pre-check (tests compare the verdicts with and without it)
@@ -219,28 +292,6 @@ def _rs_registry() -> Any:
     vocabularies) for jsonschema-rs; nothing is ever retrieved."""
     resources = [(uri, _OPENAPI_REGISTRY[uri].contents) for uri in _OPENAPI_REGISTRY]
     return jsonschema_rs.Registry(resources, retriever=_refuse_retrieval)
-
-
-def _rs_meta_validator(checker: Callable[[Any], None]) -> Any:
-    """The jsonschema-rs twin of the library's checker ``checker`` (a bound
-    ``check_openapi_schema``, maybe a ``partial`` with a ``format_checker``), or ``None``
-    when ``checker`` is anything else."""
-    keywords: Mapping[str, Any] = {}
-    func: Any = checker
-    if isinstance(checker, functools.partial):
-        func, keywords = checker.func, checker.keywords
-        if checker.args:
-            return None
-    owner = getattr(func, "__self__", None)
-    if owner is None or getattr(func, "__func__", None) is not check_openapi_schema:
-        return None
-    format_checker = keywords.get("format_checker", _UNSET)
-    if format_checker is _UNSET:
-        format_checker = owner.FORMAT_CHECKER
-    try:
-        return _compiled_meta(owner, format_checker)
-    except Exception:  # noqa: BLE001 - no fast path; the library's checker still runs
-        return None
 
 
 @functools.cache
