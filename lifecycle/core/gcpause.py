@@ -15,7 +15,8 @@ collection after the pause.
 
 The pause is process-wide (``gc.disable``), so it is counted: with several uploads in
 threads, the collector is re-enabled when the last one ends, and only if it was enabled when
-the first one began.
+the first one began.  So under uploads that overlap without a gap, other requests' cyclic
+garbage waits for the first moment without one (memory, never correctness).
 """
 
 from __future__ import annotations
