@@ -683,21 +683,25 @@ def _jwt_strings(
     index: SpecIndex, node: Any, pointer: str, seen: set[str]
 ) -> Iterator[tuple[str, str]]:
     """``(pointer, value)`` of every JWT-shaped string in ``node``, following local refs."""
-    stack = [(node, pointer)]
+    # (value, parent pointer, key): a value's pointer is built only when it is needed (a
+    # container's children, a JWT-shaped string) — most values are plain strings
+    stack: list[tuple[Any, str, str | int | None]] = [(node, pointer, None)]
     while stack:
-        value, where = stack.pop()
+        value, parent, key = stack.pop()
         if isinstance(value, str):
-            if JWT_SHAPE.search(value):
-                yield where, value
+            if "eyJ" in value and JWT_SHAPE.search(value):  # the pattern's literal first
+                yield (parent if key is None else jp.child(parent, key)), value
         elif isinstance(value, dict):
+            where = parent if key is None else jp.child(parent, key)
             if "$ref" in value:
                 target, target_pointer = index.deref(value)
                 if target_pointer is not None and target_pointer not in seen:
                     seen.add(target_pointer)
-                    stack.append((target, target_pointer))
-            stack.extend((v, jp.child(where, k)) for k, v in value.items() if k != "$ref")
+                    stack.append((target, target_pointer, None))
+            stack.extend((v, where, k) for k, v in value.items() if k != "$ref")
         elif isinstance(value, list):
-            stack.extend((v, jp.child(where, i)) for i, v in enumerate(value))
+            where = parent if key is None else jp.child(parent, key)
+            stack.extend((v, where, i) for i, v in enumerate(value))
 
 
 def _clip_token(value: str) -> str:

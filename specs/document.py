@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import json
 from collections.abc import Iterable, Iterator
@@ -47,7 +46,8 @@ class SpecDocument:
     openapi_version: str | None
     # YAML: id(container) -> packed positions (line << 24 | column) in key/item order.
     _yaml_marks: dict[int, list[int]] | None = field(default=None, repr=False)
-    _newlines: list[int] | None = field(default=None, repr=False)
+    # (offset, newlines before it) of the last position computed (see _position_at)
+    _cursor: tuple[int, int] = field(default=(0, 0), repr=False)
     _lines: list[str] | None = field(default=None, repr=False)
 
     # ----------------------------------------------------------------- locating
@@ -113,11 +113,17 @@ class SpecDocument:
         return Position(packed >> 24, packed & 0xFFFFFF)
 
     def _position_at(self, offset: int) -> Position:
-        if self._newlines is None:
-            text = self.text
-            self._newlines = list(_iter_newlines(text))
-        line = bisect.bisect_right(self._newlines, offset - 1)
-        start = self._newlines[line - 1] + 1 if line else 0
+        # Newlines before ``offset`` counted from the last offset asked when it is not past
+        # this one (the JSON locator asks in text order): a few C-speed counts over the
+        # whole text in all, not a list of every newline's offset.
+        text = self.text
+        last_offset, last_line = self._cursor
+        if offset >= last_offset:
+            line = last_line + text.count("\n", last_offset, offset)
+        else:
+            line = text.count("\n", 0, offset)
+        self._cursor = (offset, line)
+        start = text.rfind("\n", 0, offset) + 1
         return Position(line + 1, offset - start + 1)
 
     # ----------------------------------------------------------------- excerpts
@@ -148,14 +154,6 @@ def _ancestors(pointer: str) -> list[str]:
     return [jp.join(*tokens[:n]) for n in range(len(tokens) - 1, -1, -1)]
 
 
-def _iter_newlines(text: str) -> Iterable[int]:
-    find = text.find
-    i = find("\n")
-    while i != -1:
-        yield i
-        i = find("\n", i + 1)
-
-
 def _index_of_key(mapping: dict[str, Any], key: str) -> int:
     for i, k in enumerate(mapping):
         if k == key:
@@ -172,9 +170,10 @@ def _discard(pairs: object) -> None:
 
 #: skips a JSON value (its end index) about twice as fast as building it (issue 10)
 _SKIPPER = json.JSONDecoder(object_pairs_hook=_discard)
+_scanstring: Any = json.decoder.scanstring  # type: ignore[attr-defined]
 
 
-def _locate_json(text: str, wanted: set[str], position_at: Any) -> dict[str, Position | None]:  # noqa: C901 - one branch per JSON construct
+def _locate_json(text: str, wanted: set[str], position_at: Any) -> dict[str, Position | None]:
     """Walk the JSON text only along the wanted pointers; skip other values at C speed."""
     result: dict[str, Position | None] = dict.fromkeys(wanted)
     targets: dict[tuple[str, ...], str] = {}
@@ -187,19 +186,43 @@ def _locate_json(text: str, wanted: set[str], position_at: Any) -> dict[str, Pos
         targets[tokens] = p
         for i in range(len(tokens)):
             prefixes.add(tokens[:i])
-    decoder = _SKIPPER
-    scanstring = json.decoder.scanstring  # type: ignore[attr-defined]
-    n = len(text)
+    if () in targets:
+        result[targets[()]] = Position(1, 1)
+    walker = _JsonWalk(text, targets, prefixes, position_at, result)
+    # the text parsed once already; a failure here only loses locations
+    with contextlib.suppress(ValueError, IndexError, RecursionError):
+        walker.walk(walker.skip_ws(0), ())
+    return result
 
-    def skip_ws(i: int) -> int:
+
+class _JsonWalk:
+    """The walk of :func:`_locate_json` (a class, not a recursive closure: a closure holding
+    itself is a reference cycle that would keep the document — ``position_at`` is its bound
+    method — alive until the cyclic collector runs)."""
+
+    def __init__(self, text: str, targets: dict[tuple[str, ...], str],
+                 prefixes: set[tuple[str, ...]], position_at: Any,
+                 result: dict[str, Position | None]) -> None:
+        self.text = text
+        self.n = len(text)
+        self.targets = targets
+        self.prefixes = prefixes
+        self.position_at = position_at
+        self.result = result
+
+    def skip_ws(self, i: int) -> int:
+        """The index of the first non-whitespace character at or after ``i``."""
+        text, n = self.text, self.n
         while i < n and text[i] in _WS:
             i += 1
         return i
 
-    def walk(i: int, path: tuple[str, ...]) -> int:
+    def walk(self, i: int, path: tuple[str, ...]) -> int:
         """Value starts at ``i``; return the index just after it."""
-        if path not in prefixes:
-            _, end = decoder.raw_decode(text, i)
+        text, targets, result = self.text, self.targets, self.result
+        skip_ws = self.skip_ws
+        if path not in self.prefixes:
+            _, end = _SKIPPER.raw_decode(text, i)
             return end
         ch = text[i]
         if ch == "{":
@@ -208,13 +231,13 @@ def _locate_json(text: str, wanted: set[str], position_at: Any) -> dict[str, Pos
                 return i + 1
             while True:
                 key_start = i
-                key, i = scanstring(text, i + 1)
+                key, i = _scanstring(text, i + 1)
                 member = path + (key,)
                 if member in targets:
-                    result[targets[member]] = position_at(key_start)
+                    result[targets[member]] = self.position_at(key_start)
                 i = skip_ws(i)
                 i = skip_ws(i + 1)  # the ':'
-                i = skip_ws(walk(i, member))
+                i = skip_ws(self.walk(i, member))
                 if text[i] == "}":
                     return i + 1
                 i = skip_ws(i + 1)  # the ','
@@ -226,21 +249,14 @@ def _locate_json(text: str, wanted: set[str], position_at: Any) -> dict[str, Pos
             while True:
                 item = path + (str(index),)
                 if item in targets:
-                    result[targets[item]] = position_at(i)
-                i = skip_ws(walk(i, item))
+                    result[targets[item]] = self.position_at(i)
+                i = skip_ws(self.walk(i, item))
                 if text[i] == "]":
                     return i + 1
                 i = skip_ws(i + 1)
                 index += 1
-        _, end = decoder.raw_decode(text, i)
+        _, end = _SKIPPER.raw_decode(text, i)
         return end
-
-    if () in targets:
-        result[targets[()]] = Position(1, 1)
-    # the text parsed once already; a failure here only loses locations
-    with contextlib.suppress(ValueError, IndexError, RecursionError):
-        walk(skip_ws(0), ())
-    return result
 
 
 def excerpt_lines(

@@ -52,6 +52,9 @@ _REF = re.compile(r'"\$ref": ("(?:[^"\\]|\\.)*")')
 _REF_START = '"$ref": "'
 _BOOLS = {id(True): "true", id(False): "false"}
 _GONE = object()
+#: ``isinstance(x, _CONTAINERS)``: a ``dict | list`` written in a hot loop builds a new union
+#: object on every call (three times the cost of the check)
+_CONTAINERS = (dict, list)
 
 
 @dataclass(slots=True)
@@ -134,14 +137,22 @@ def section_keys(data: dict[str, Any], sections: Sequence[str], settings: str) -
 def _ref_literals(text: str) -> list[str]:
     """The JSON string literal of every ``"$ref": "…"`` member in the serialised ``text``
     (``str.find`` to each, the pattern anchored there: a scan of the whole text by the
-    pattern is five times slower)."""
+    pattern is five times slower).  A literal without a backslash ends at the next quote:
+    found with ``str.find`` too (the pattern's result, three times faster)."""
     found = []
-    start = text.find(_REF_START)
+    find = text.find
+    opening = len(_REF_START) - 1
+    start = find(_REF_START)
     while start != -1:
-        match = _REF.match(text, start)
-        if match is not None:
-            found.append(match.group(1))
-        start = text.find(_REF_START, start + 1)
+        quote = start + opening
+        end = find('"', quote + 1)
+        if end != -1 and "\\" not in text[quote + 1:end]:
+            found.append(text[quote:end + 1])
+        else:
+            match = _REF.match(text, start)
+            if match is not None:
+                found.append(match.group(1))
+        start = find(_REF_START, start + 1)
     return found
 
 
@@ -169,7 +180,7 @@ class Tracker:
             self.unsound = True
             return
         node, where = placed
-        if isinstance(node, dict | list):
+        if isinstance(node, _CONTAINERS):
             self.key_of[id(node)] = where
 
     def key(self, item: Any) -> Any:

@@ -222,7 +222,7 @@ def _self_and_ancestors(pointer: str) -> Iterator[str]:
 
 def decode_ref(ref: str) -> str:
     """The JSON pointer named by a same-document reference (``#/a%20b`` → ``/a b``)."""
-    return unquote(ref[1:])
+    return unquote(ref[1:]) if "%" in ref else ref[1:]  # unquote's own answer without "%"
 
 
 # ----------------------------------------------------------------------------- the walk
@@ -231,6 +231,9 @@ def decode_ref(ref: str) -> str:
 # ``list:K`` an array of K; ``None`` is untyped (walked, references have no expected kind);
 # ``_SKIP`` is data (examples, defaults, extensions), not walked.
 _SKIP = "-"
+#: ``isinstance(x, _CONTAINERS)``: a ``dict | list`` written in a hot loop builds a new union
+#: object on every call (three times the cost of the check)
+_CONTAINERS = (dict, list)
 _DATA_KEYS = ("example", "examples", "default", "enum", "const")
 
 _MEDIA: dict[str, str | None] = {
@@ -385,7 +388,7 @@ def scan_refs(data: dict[str, Any], version: str | None, shared: bool = True) ->
             item_kind = _list_item_kind(kind)
             if item_kind != _SKIP:
                 for i, value in enumerate(node):
-                    if isinstance(value, dict | list):
+                    if isinstance(value, _CONTAINERS):
                         stack.append((value, item_kind, (pos, i)))
             continue
         ref = node.get("$ref")
@@ -403,7 +406,7 @@ def scan_refs(data: dict[str, Any], version: str | None, shared: bool = True) ->
                     index.anchors.add(anchor)
         table, default, skip_x = tables[kind]
         for name, value in node.items():
-            if isinstance(value, dict | list):
+            if isinstance(value, _CONTAINERS):
                 if skip_x and name.startswith("x-"):
                     continue
                 child_kind = table.get(name, default)

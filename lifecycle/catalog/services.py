@@ -43,6 +43,7 @@ from lifecycle.core.actor import Actor
 from lifecycle.core.db import commit_or_conflict, utcnow
 from lifecycle.core.errors import Conflict, NotFound, ValidationFailed
 from lifecycle.core.extensions import db
+from lifecycle.core.gcpause import collection_paused
 from policies.check import check_spec
 from specs import LoadLimits
 from specs.memo import MemoStore
@@ -291,6 +292,15 @@ def upload_spec(
     :raises SpecLoadError: the bytes are not a readable document; nothing is stored and
         earlier revisions stay as they are.
     """
+    # The check's containers are freed by reference counting when _upload returns, still
+    # inside the pause: no collection runs over them (lifecycle.core.gcpause).
+    with collection_paused():
+        return _upload(name, version, raw, uploader, progress)
+
+
+def _upload(name: str, version: str, raw: bytes, uploader: Actor,
+            progress: UploadProgress | None) -> tuple[SpecRevision, bool]:
+    """:func:`upload_spec` without the collector's pause."""
     obj = get_version(name, version)
     raw = bytes(raw)
     sha = hashlib.sha256(raw).hexdigest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 from specs import load_document
@@ -252,3 +253,19 @@ def test_path_items_operations_and_parameters_defined_elsewhere_are_unresolved()
     ]
     assert [u.path for u in index.unresolved_api_operations] == ["/a", "/b", "/c"]
     assert [(op.path, op.method) for op in index.operations] == [("/b", "post"), ("/d", "get")]
+
+
+def test_parameters_sharing_one_reference_each_name_their_own_place() -> None:
+    # a reference is followed once per index; every use keeps its own used_at
+    doc = load_document(json.dumps({
+        "swagger": "2.0", "info": {"title": "t", "version": "1"},
+        "parameters": {"p": {"name": "limit", "in": "query", "type": "integer"}},
+        "paths": {"/a": {"get": {"parameters": [{"$ref": "#/parameters/p"}],
+                                 "responses": {"200": {"description": "ok"}}}},
+                  "/b~c": {"get": {"parameters": [{"$ref": "#/parameters/p"}],
+                                   "responses": {"200": {"description": "ok"}}}}},
+    }).encode())
+    index = SpecIndex(doc)
+    used = [(p.pointer, p.used_at, p.name) for op in index.operations for p in op.parameters]
+    assert used == [("/parameters/p", "/paths/~1a/get/parameters/0", "limit"),
+                    ("/parameters/p", "/paths/~1b~0c/get/parameters/0", "limit")]

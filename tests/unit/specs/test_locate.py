@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 
 import pytest
 
@@ -160,3 +162,29 @@ class TestExcerpt:
     def test_lines_have_no_line_ends(self):
         doc = load_document(b"a: 1\r\nb: 2\r\n")
         assert doc.lines == ["a: 1", "b: 2"]
+
+
+def test_positions_are_the_same_whatever_order_they_are_asked_in():
+    # the line count continues from the last position asked when it is not past the next
+    doc = load_document(PRETTY_JSON)
+    pointers = [c[0] for c in CASES]
+    forward = {p: load_document(PRETTY_JSON).locate(p) for p in pointers}
+    for p in reversed(pointers):
+        assert doc.locate(p) == forward[p]
+    assert doc.locate_many(pointers) == forward
+
+
+def test_a_located_document_is_freed_by_reference_counting():
+    # no reference cycle holds the document after locating (the cyclic collector is paused
+    # while uploads are checked: lifecycle.core.gcpause)
+    doc = load_document(PRETTY_JSON)
+    assert doc.locate_many(["/tags/1", "/paths/a~0b/name"])
+    gone = weakref.ref(doc)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        del doc
+        assert gone() is None
+    finally:
+        if enabled:
+            gc.enable()

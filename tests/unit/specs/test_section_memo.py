@@ -18,7 +18,7 @@ import pytest
 
 from specs import LoadLimits, load_document
 from specs import validate as sv
-from specs.memo import SectionMemo
+from specs.memo import _REF, _REF_START, SectionMemo, _ref_literals
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 DOCUMENTS = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".json", ".yaml", ".yml"))
@@ -175,3 +175,23 @@ def test_odd_operation_ids_give_the_cold_issues() -> None:
     assert issues(raw, memo) == issues(raw)
     assert issues(raw, memo) == issues(raw)
     assert memo.validated == 0
+
+
+@pytest.mark.parametrize("text", [
+    '{"$ref": "#/definitions/A"}',
+    '{"$ref": "#/definitions/a\\"b", "x": {"$ref": "#/p/~1c"}}',  # an escaped quote
+    '{"$ref": "#/a\\\\", "$ref": "#/b"}',  # an escaped backslash ends the literal
+    '{"$ref": "unterminated',
+    '{"$ref": "#/line\nbreak"} "$ref": "$ref": "#/x"',
+    '{"x-$ref": "no", "$ref": ""}',
+])
+def test_ref_literals_are_the_pattern_s_matches(text: str) -> None:
+    # str.find to the closing quote when the literal has no backslash, else the pattern
+    expected = []
+    start = text.find(_REF_START)
+    while start != -1:
+        match = _REF.match(text, start)
+        if match is not None:
+            expected.append(match.group(1))
+        start = text.find(_REF_START, start + 1)
+    assert _ref_literals(text) == expected
