@@ -13,6 +13,9 @@ FUZZ_VENV ?= .venv-fuzz
 .PHONY: run test test-postgres setup assets browser bench bench-check fuzz clean
 
 ## make run: set up, migrate, load the demo, serve http://127.0.0.1:5000 (SQLite; PORT=… HOST=…)
+## Tokens' issuer and the served contract's server URL follow HOST and PORT unless
+## STAGEGATE_TOKEN_ISSUER is set.
+run: export STAGEGATE_TOKEN_ISSUER ?= http://$(HOST):$(PORT)
 run: setup
 	$(STAGEGATE) db upgrade
 	$(STAGEGATE) demo

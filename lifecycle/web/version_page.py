@@ -215,7 +215,7 @@ def gateway_panel(obj: ApiVersion, state: GatewayState, now: datetime) -> presen
     profile = profile_of(obj)
     needs_generate = []
     if row is None:
-        needs_generate.append("Save the gateway settings (below) first.")
+        needs_generate.append("Save the gateway settings first.")
     if obj.current_revision is None or not profile.alg:
         needs_generate.append("Upload a spec whose bearer scheme declares "
                               "`x-token-encryption` (the token profile the gateway enforces).")

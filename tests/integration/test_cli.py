@@ -109,6 +109,22 @@ class TestCheck:
             "spec_unreadable", "syntax", 3)
         assert body["message"] in result.stderr
 
+    def test_an_unreadable_document_in_sarif_format_is_a_sarif_log_saying_why(self, tmp_path):
+        path = tmp_path / "doc.yaml"
+        path.write_bytes(b"openapi: 3.1.0\ninfo: [x\n")
+        result = check(str(path), "--format", "sarif")
+        assert result.exit_code == 2
+        (run,) = json.loads(result.stdout)["runs"]
+        assert run["results"] == []
+        (invocation,) = run["invocations"]
+        assert (invocation["executionSuccessful"], invocation["exitCode"]) == (False, 2)
+        (note,) = invocation["toolExecutionNotifications"]
+        assert (note["level"], note["descriptor"]["id"]) == ("error", "syntax")
+        assert note["message"]["text"] in result.stderr
+        where = note["locations"][0]["physicalLocation"]
+        assert where["region"]["startLine"] == 3
+        assert where["artifactLocation"]["uri"].endswith("doc.yaml")
+
     def test_too_large_missing_file_and_unknown_pack_exit_2(self, tmp_path):
         result = check(str(SPECS / "payments.yaml"), "--max-bytes", "100")
         assert (result.exit_code, "limit is 100 bytes" in result.stderr) == (2, True)

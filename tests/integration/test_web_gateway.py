@@ -84,7 +84,7 @@ def test_the_developer_sees_the_forms_and_what_to_add_first(version):
     panel = _gateway(_body(version.get(PAGE)))
     assert 'id="gateway-settings-form"' in panel
     assert "No gateway settings saved yet." in panel
-    assert "Save the gateway settings (below) first." in panel  # instead of Generate
+    assert "Save the gateway settings first." in panel  # instead of Generate
     assert "Generate or upload a gateway configuration first." in panel
     assert 'id="gateway-generate-form"' not in panel and 'id="gateway-proof-form"' not in panel
     refused = version.post(PAGE + "/gateway/proofs", headers=HX)  # the service's refusal
