@@ -27,7 +27,7 @@ from lifecycle.catalog import stages
 from policies.check import check_spec
 from policies.gate import decide
 from policies.packs import PackError, PolicyPack, load_pack
-from policies.report import render_json, render_sarif, render_sarif_unreadable, render_text
+from policies.report import render_json, render_sarif, render_sarif_refusal, render_text
 from policies.rules import Evidence, get_rule, has_rule
 from specs import LoadLimits, SpecLoadError, too_large
 
@@ -122,8 +122,9 @@ def check_command(path: str, stage: str, policy: str, fmt: str, max_bytes: int |
             click.echo(json.dumps(exc.error_body(), indent=2, ensure_ascii=False))
         elif fmt == "sarif":  # a valid log saying why (a CI upload of an empty file fails)
             uri, base = sarif_uri(path)
-            click.echo(json.dumps(render_sarif_unreadable(exc, uri, base, EXIT_UNCHECKABLE),
-                                  indent=2, ensure_ascii=False))
+            log = render_sarif_refusal(exc.message, exc.code, uri, line=exc.line,
+                                       column=exc.column, base_uri=base)
+            click.echo(json.dumps(log, indent=2, ensure_ascii=False))
         where = f"line {exc.line}" + (f", column {exc.column}" if exc.column else "") \
             if exc.line else ""
         _fail(f"{path}: {where + ': ' if where else ''}{exc.message}")

@@ -16,7 +16,6 @@ from policies.check import SpecCheck
 from policies.findings import Finding
 from policies.gate import GateDecision
 from policies.rules import Rule, Severity, all_rules, for_document, get_rule, has_rule
-from specs.errors import SpecLoadError
 from specs.wording import plural, readable_pointer
 
 if TYPE_CHECKING:  # annotations only: `stagegate check` never imports crossplane (issue 10)
@@ -235,43 +234,43 @@ def render_sarif(
             "runs": [_based(run, base_uri)]}
 
 
-def render_sarif_unreadable(error: SpecLoadError, path: str = DEFAULT_PATH,
-                           base_uri: str | None = None, exit_code: int = 2
-                           ) -> dict[str, Any]:
-    """A SARIF 2.1.0 log for bytes that are not a readable document (nothing was checked).
+def render_sarif_refusal(message: str, code: str, path: str = DEFAULT_PATH, *,
+                         line: int | None = None, column: int | None = None,
+                         base_uri: str | None = None, base_id: str = SRCROOT,
+                         exit_code: int = 2) -> dict[str, Any]:
+    """A SARIF 2.1.0 log for input that could not be checked at all (exit code 2).
 
     No results; the run's one invocation has ``executionSuccessful: false``, ``exitCode``
-    and a ``toolExecutionNotifications`` error (SARIF 2.1.0 §3.20.21) with the refusal's
-    message, its code (``descriptor.id``: ``syntax``, ``too_large`` … as
-    :class:`specs.SpecLoadError`) and, when known, its line and column in ``path``.  So a CI
-    job that uploads the SARIF output gets a valid log saying why, not an empty file.
+    and a ``toolExecutionNotifications`` error (SARIF 2.1.0 §3.20.21) with ``message``,
+    ``code`` as ``descriptor.id`` (e.g. :class:`specs.SpecLoadError`'s ``syntax``,
+    ``too_large``) and, when ``line`` is known, a location in ``path``.  So a CI job that
+    uploads the SARIF output gets a valid log saying why, not an empty file.
 
-    :param path: and ``base_uri``: as :func:`render_sarif`.
+    :param path: the input's URI, relative to ``base_id`` when ``base_uri`` is given (as
+        :func:`render_sarif`).
+    :param base_id: the ``uriBaseId`` relative URIs carry (:data:`SRCROOT`, or the gateway
+        bundle's :data:`BUNDLE_BASE_ID`).
     """
-    notification: dict[str, Any] = {
-        "level": "error",
-        "message": {"text": error.message},
-        "descriptor": {"id": error.code},
-    }
-    if error.line is not None:
-        region: dict[str, int] = {"startLine": error.line}
-        if error.column is not None:
-            region["startColumn"] = error.column
+    artifact: dict[str, Any] = {"uri": path}
+    if base_uri is not None and ":" not in path.split("/", 1)[0]:  # relative (no scheme)
+        artifact["uriBaseId"] = base_id
+    notification: dict[str, Any] = {"level": "error", "message": {"text": message},
+                                    "descriptor": {"id": code}}
+    if line is not None:
+        region = {"startLine": line} if column is None else {"startLine": line,
+                                                             "startColumn": column}
         notification["locations"] = [{"physicalLocation": {
-            "artifactLocation": {"uri": path}, "region": region}}]
+            "artifactLocation": dict(artifact), "region": region}}]
     run: dict[str, Any] = {
         "tool": {"driver": _sarif_driver([])},
-        "artifacts": [{"location": {"uri": path}}],
+        "artifacts": [{"location": artifact}],
         "invocations": [{"executionSuccessful": False, "exitCode": exit_code,
                          "toolExecutionNotifications": [notification]}],
         "results": [],
     }
-    based = _based(run, base_uri)
-    if base_uri is not None and "locations" in notification:
-        location = notification["locations"][0]["physicalLocation"]["artifactLocation"]
-        if ":" not in location["uri"].split("/", 1)[0]:
-            location["uriBaseId"] = SRCROOT
-    return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [based]}
+    if base_uri is not None:
+        run["originalUriBaseIds"] = {base_id: {"uri": base_uri}}
+    return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
 
 
 def _based(run: dict[str, Any], base_uri: str | None) -> dict[str, Any]:

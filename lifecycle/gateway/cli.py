@@ -51,7 +51,13 @@ from policies.findings import Status
 from policies.gate import GateDecision, decide
 from policies.gateway import GATEWAY_RULE_IDS, GatewayCheck, check_nginx
 from policies.packs import PolicyPack, parse_pack
-from policies.report import render_gateway_json, render_gateway_sarif, render_gateway_text
+from policies.report import (
+    BUNDLE_BASE_ID,
+    render_gateway_json,
+    render_gateway_sarif,
+    render_gateway_text,
+    render_sarif_refusal,
+)
 from policies.spec_rules import declared_profile
 from policies.tokens import TokenProfile
 from specs import LoadLimits, SpecLoadError, load_document
@@ -290,6 +296,10 @@ def check_command(files: tuple[str, ...], entry: str | None, fmt: str) -> None:
     result = check_nginx(bundle, entry=entry_name)
     reason = unreadable(result)
     if reason is not None:
+        if fmt == "sarif":  # a valid log saying why (a CI upload of an empty file fails)
+            log = render_sarif_refusal(reason, "unparsable", entry_name,
+                                       base_uri=base.as_uri() + "/", base_id=BUNDLE_BASE_ID)
+            click.echo(json.dumps(log, indent=2, ensure_ascii=False))
         _fail("check", reason)
     decision = judge(result)
     if fmt == "text":

@@ -266,6 +266,23 @@ def test_check_unreadable_or_unparsable_input_exits_2(tmp_path):
     assert result.exit_code == 2 and "--entry 'other.conf'" in one_line(result)
 
 
+
+def test_check_unparsable_input_in_sarif_format_is_a_sarif_log_saying_why(tmp_path):
+    broken = tmp_path / "nginx.conf"
+    broken.write_text("http {\n    server {\n")
+    result = CliRunner().invoke(gateway, ["check", str(broken), "--format", "sarif"])
+    assert result.exit_code == 2
+    (run_,) = json.loads(result.stdout)["runs"]
+    assert run_["results"] == []
+    (invocation,) = run_["invocations"]
+    assert (invocation["executionSuccessful"], invocation["exitCode"]) == (False, 2)
+    (note,) = invocation["toolExecutionNotifications"]
+    assert note["descriptor"]["id"] == "unparsable"
+    assert "nginx.conf does not parse" in note["message"]["text"]
+    assert run_["artifacts"][0]["location"] == {"uri": "nginx.conf",
+                                                "uriBaseId": "BUNDLEROOT"}
+    assert run_["originalUriBaseIds"]["BUNDLEROOT"]["uri"] == tmp_path.as_uri() + "/"
+
 # ---------------------------------------------------------------------------- nginx
 @pytest.mark.nginx
 def test_rendered_configuration_passes_nginx_t(tmp_path, spec):
