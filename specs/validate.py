@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -402,8 +403,37 @@ def validate_document(doc: SpecDocument, memo: SectionMemo | None = None
         (:class:`specs.memo.SectionMemo`); sections whose result provably cannot differ are
         looked up instead of validated, and the memo then holds this document's sections.
         The issues are the same with or without it.
+    The validation runs on a thread of its own, so it starts at the same stack depth
+    whoever asks (the CLI, a web request, a job): where Python's recursion limit stops a
+    very deep ``$ref`` chain — and so which issues are found — depends on the document alone.
+
     :returns: issues in the order found; empty when the document is valid.
     """
+    return _on_own_stack(_validate, doc, memo)
+
+
+def _on_own_stack(fn: Callable[[SpecDocument, SectionMemo | None], list[ValidationIssue]],
+                  doc: SpecDocument, memo: SectionMemo | None) -> list[ValidationIssue]:
+    """``fn(doc, memo)`` on a new thread (see :func:`validate_document`); what it raises is
+    raised here."""
+    outcome: list[Any] = []
+
+    def target() -> None:
+        try:
+            outcome.append(fn(doc, memo))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=target, name="stagegate-validate", daemon=True)
+    worker.start()
+    worker.join()
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return cast(list[ValidationIssue], outcome[0])
+
+
+def _validate(doc: SpecDocument, memo: SectionMemo | None) -> list[ValidationIssue]:
+    """:func:`validate_document`'s work, on the caller's thread."""
     issues = list(_version_issues(doc))
     external = external_refs(doc)
     issues += [

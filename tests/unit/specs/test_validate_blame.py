@@ -196,6 +196,44 @@ components:
         assert answers.pop().count("exclusiveMinimum") == 2
 
 
+
+class TestTheSameIssuesWhoeverAsks:
+    """Where Python's recursion limit stops a very deep ``$ref`` chain depended on how deep
+    the caller's stack already was (a web request is deeper than the CLI): 110 issues
+    called directly, 160 from 100 frames down.  Validation runs on a thread of its own."""
+
+    @staticmethod
+    def chain(length: int) -> bytes:
+        schemas = "\n".join(
+            f"    S{i}:\n      type: object\n      properties:\n"
+            f"        v: {{type: integer, default: x}}\n"
+            + (f"      allOf:\n        - $ref: '#/components/schemas/S{i + 1}'"
+               if i < length - 1 else "")
+            for i in range(length))
+        return (b"openapi: 3.0.3\ninfo: {title: x, version: '1'}\npaths: {}\n"
+                b"components:\n  schemas:\n" + schemas.encode() + b"\n")
+
+    def test_a_chain_deeper_than_the_recursion_limit_gives_the_same_issues_at_any_depth(self):
+        doc = load_document(self.chain(600))
+
+        def validated_from(depth: int) -> list[tuple[str, str | None]]:
+            if depth:
+                return validated_from(depth - 1)
+            return [(i.kind, i.pointer) for i in validate_document(doc)]
+
+        answers = [validated_from(depth) for depth in (0, 10, 100, 300)]
+        assert all(answer == answers[0] for answer in answers)
+        kinds = {kind for kind, _ in answers[0]}
+        assert kinds == {"semantic", "validator-error"}  # the limit was reached, and said so
+
+    def test_what_the_validation_raises_reaches_the_caller(self, monkeypatch):
+        def broken(doc, memo):
+            raise MemoryError("out of memory")
+
+        monkeypatch.setattr("specs.validate._validate", broken)
+        with pytest.raises(MemoryError, match="out of memory"):
+            validate_document(load_document(self.chain(1)))
+
 class TestBlameTheDefectivePlace:
     def test_an_error_in_a_referenced_schema_is_reported_at_the_schema(self):
         (issue,) = issues_of(own("blame-referenced.yaml"))
