@@ -6,16 +6,22 @@ protocol's members on each call: 16 % of Cloudflare's check (155k calls).  A ``d
 ``list`` always satisfies that protocol (``__contains__``, ``__getitem__``, ``__len__``), so
 for them the check is skipped; the lookup and its errors are unchanged (``KeyError(part)``
 from ``KeyError``, ``IndexError`` or ``TypeError``).  Any other node takes the library's own
-path.  :func:`install` replaces the classmethod once (idempotent); ``specs.validate``
-installs it at import; :func:`uninstall` restores the original.
+path.  :func:`install` replaces the classmethod once (idempotent) and only for the pathable
+release it was written against (:data:`VERIFIED`): another release keeps the library's
+lookup until this is checked again (``tests/unit/specs/test_fast_backend.py`` then fails on
+``installed()``); ``specs.validate`` installs it at import; :func:`uninstall` restores the
+original.
 """
 
 from __future__ import annotations
 
+from importlib import metadata
 from typing import Any
 
 from pathable.accessors import SubscriptableAccessor
 
+#: pathable releases whose ``_get_subnode`` this replaces (read and compared)
+VERIFIED = frozenset({"0.6.0"})
 _PLAIN = (dict, list)
 _original: Any = SubscriptableAccessor.__dict__["_get_subnode"].__func__
 
@@ -39,8 +45,17 @@ def uninstall() -> None:
     SubscriptableAccessor._get_subnode = classmethod(_original)  # type: ignore[assignment,method-assign]
 
 
+def supported() -> bool:
+    """Whether the installed pathable is a release this shortcut was checked against."""
+    try:
+        return metadata.version("pathable") in VERIFIED
+    except metadata.PackageNotFoundError:
+        return False
+
+
 def install() -> None:
-    """Use the plain-container shortcut in every accessor that inherits pathable's lookup."""
+    """Use the plain-container shortcut in every accessor that inherits pathable's lookup
+    (once; not when :func:`supported` says no)."""
     current = SubscriptableAccessor.__dict__["_get_subnode"].__func__
-    if current is not _get_subnode:
+    if supported() and current is not _get_subnode:
         SubscriptableAccessor._get_subnode = classmethod(_get_subnode)  # type: ignore[assignment,method-assign]

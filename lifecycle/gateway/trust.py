@@ -110,7 +110,7 @@ class DbTrustResolver:
     :param ttl: seconds a resolution is reused (0: every call asks the database).
     :param key_ttl: seconds an opened private key is kept.
     :param max_versions: resolutions kept (LRU).
-    :param max_keys: opened private keys kept (LRU).
+    :param max_keys: opened private keys kept (the longest open dropped first).
     :param monotonic: the clock of both lifetimes, seconds (tests advance it).
     :param opener: opens a sealed key row (:func:`lifecycle.evidence.keys.open_private_key`;
         tests count its calls).

@@ -134,6 +134,18 @@ def test_the_path_resolution_shortcut_needs_the_library_it_was_written_for(monke
     assert _fastrefs.installed()
 
 
+
+def test_the_lookup_shortcut_needs_the_library_it_was_written_for(monkeypatch):
+    _fastpaths.uninstall()
+    try:
+        monkeypatch.setattr(_fastpaths, "VERIFIED", frozenset({"0.0.1"}))
+        _fastpaths.install()
+        assert not _fastpaths.installed()
+    finally:
+        monkeypatch.undo()
+        _fastpaths.install()
+    assert _fastpaths.installed()
+
 def _resolutions(data: dict[str, object], limit: int = 3000) -> list[object]:
     """What ``SchemaAccessor.get_resolved`` answers for every path reachable in ``data``
     (through ``$ref`` s, breadth first, a missing member after each object): the object
