@@ -252,7 +252,7 @@ def render_sarif_refusal(message: str, code: str, path: str = DEFAULT_PATH, *,
         bundle's :data:`BUNDLE_BASE_ID`).
     """
     artifact: dict[str, Any] = {"uri": path}
-    if base_uri is not None and ":" not in path.split("/", 1)[0]:  # relative (no scheme)
+    if base_uri is not None and _relative(path):
         artifact["uriBaseId"] = base_id
     notification: dict[str, Any] = {"level": "error", "message": {"text": message},
                                     "descriptor": {"id": code}}
@@ -273,6 +273,11 @@ def render_sarif_refusal(message: str, code: str, path: str = DEFAULT_PATH, *,
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
 
 
+def _relative(uri: str) -> bool:
+    """Whether ``uri`` is a relative reference (no scheme before its first ``/``)."""
+    return ":" not in uri.split("/", 1)[0]
+
+
 def _based(run: dict[str, Any], base_uri: str | None) -> dict[str, Any]:
     """``run`` with ``uriBaseId`` :data:`SRCROOT` on every relative artifact location and
     ``originalUriBaseIds`` naming ``base_uri``; unchanged when ``base_uri`` is ``None``."""
@@ -282,7 +287,7 @@ def _based(run: dict[str, Any], base_uri: str | None) -> dict[str, Any]:
     locations += [loc["physicalLocation"]["artifactLocation"]
                   for result in run["results"] for loc in result["locations"]]
     for location in locations:
-        if ":" not in location["uri"].split("/", 1)[0]:  # relative (no scheme)
+        if _relative(location["uri"]):
             location["uriBaseId"] = SRCROOT
     run["originalUriBaseIds"] = {SRCROOT: {"uri": base_uri}}
     return run

@@ -20,14 +20,15 @@ from typing import Any
 
 from pathable.accessors import SubscriptableAccessor
 
+from specs.pointer import CONTAINERS
+
 #: pathable releases whose ``_get_subnode`` this replaces (read and compared)
 VERIFIED = frozenset({"0.6.0"})
-_PLAIN = (dict, list)
 _original: Any = SubscriptableAccessor.__dict__["_get_subnode"].__func__
 
 
 def _get_subnode(cls: type, node: Any, part: Any) -> Any:
-    if type(node) in _PLAIN:
+    if type(node) in CONTAINERS:
         try:
             return node[part]
         except (KeyError, IndexError, TypeError) as exc:

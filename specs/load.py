@@ -28,11 +28,8 @@ from yaml.scanner import Scanner as _Scanner
 from specs import strictjson
 from specs.document import Format, SpecDocument
 from specs.errors import SpecLoadError
+from specs.pointer import CONTAINERS
 from specs.wording import file_size
-
-#: ``isinstance(x, _CONTAINERS)``: a ``dict | list`` written in a hot loop builds a new union
-#: object on every call (three times the cost of the check)
-_CONTAINERS = (dict, list)
 
 _CParser: Any
 try:  # libyaml is the fast path; the pure-Python parser gives the same results, slower.
@@ -220,7 +217,7 @@ def _check_depth(data: Any, max_depth: int) -> None:
             )
         children = node.values() if isinstance(node, dict) else node
         for child in children:
-            if isinstance(child, _CONTAINERS):
+            if isinstance(child, CONTAINERS):
                 stack.append((child, depth + 1))
 
 

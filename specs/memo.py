@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from specs import pointer as jp
-from specs.refs import decode_ref
+from specs.pointer import CONTAINERS, decode_ref
 
 #: ``("q", registry, key, answer)`` — a membership question and its answer;
 #: ``("a", registry, key)`` — an entry added.  Registries: ``visited``, ``meta``, ``op``.
@@ -52,9 +52,6 @@ _REF = re.compile(r'"\$ref": ("(?:[^"\\]|\\.)*")')
 _REF_START = '"$ref": "'
 _BOOLS = {id(True): "true", id(False): "false"}
 _GONE = object()
-#: ``isinstance(x, _CONTAINERS)``: a ``dict | list`` written in a hot loop builds a new union
-#: object on every call (three times the cost of the check)
-_CONTAINERS = (dict, list)
 
 
 @dataclass(slots=True)
@@ -180,7 +177,7 @@ class Tracker:
             self.unsound = True
             return
         node, where = placed
-        if isinstance(node, _CONTAINERS):
+        if isinstance(node, CONTAINERS):
             self.key_of[id(node)] = where
 
     def key(self, item: Any) -> Any:

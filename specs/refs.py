@@ -24,9 +24,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
 
 from specs import pointer as jp
+from specs.pointer import CONTAINERS, decode_ref
 
 #: schema keywords whose value is one schema
 _SCHEMA_ONE = ("not", "if", "then", "else", "additionalProperties", "unevaluatedProperties",
@@ -220,20 +220,12 @@ def _self_and_ancestors(pointer: str) -> Iterator[str]:
         yield pointer
 
 
-def decode_ref(ref: str) -> str:
-    """The JSON pointer named by a same-document reference (``#/a%20b`` → ``/a b``)."""
-    return unquote(ref[1:]) if "%" in ref else ref[1:]  # unquote's own answer without "%"
-
-
 # ----------------------------------------------------------------------------- the walk
 # A position's kind decides the kind of each member: ``TRANSITIONS[kind][key]``, else
 # ``DEFAULT[kind]`` for any other key.  ``map:K`` is an object whose every member is a K,
 # ``list:K`` an array of K; ``None`` is untyped (walked, references have no expected kind);
 # ``_SKIP`` is data (examples, defaults, extensions), not walked.
 _SKIP = "-"
-#: ``isinstance(x, _CONTAINERS)``: a ``dict | list`` written in a hot loop builds a new union
-#: object on every call (three times the cost of the check)
-_CONTAINERS = (dict, list)
 _DATA_KEYS = ("example", "examples", "default", "enum", "const")
 
 _MEDIA: dict[str, str | None] = {
@@ -388,7 +380,7 @@ def scan_refs(data: dict[str, Any], version: str | None, shared: bool = True) ->
             item_kind = _list_item_kind(kind)
             if item_kind != _SKIP:
                 for i, value in enumerate(node):
-                    if isinstance(value, _CONTAINERS):
+                    if isinstance(value, CONTAINERS):
                         stack.append((value, item_kind, (pos, i)))
             continue
         ref = node.get("$ref")
@@ -406,7 +398,7 @@ def scan_refs(data: dict[str, Any], version: str | None, shared: bool = True) ->
                     index.anchors.add(anchor)
         table, default, skip_x = tables[kind]
         for name, value in node.items():
-            if isinstance(value, _CONTAINERS):
+            if isinstance(value, CONTAINERS):
                 if skip_x and name.startswith("x-"):
                     continue
                 child_kind = table.get(name, default)

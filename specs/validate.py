@@ -59,7 +59,8 @@ from specs import _fastpaths, _fastrefs
 from specs import pointer as jp
 from specs.document import SpecDocument
 from specs.memo import KeyedSet, SectionMemo, SectionRecord, Tracker, replay, section_keys
-from specs.refs import RefIndex, decode_ref, scan_refs
+from specs.pointer import CONTAINERS, decode_ref
+from specs.refs import RefIndex, scan_refs
 
 MAX_MESSAGE = 400
 
@@ -556,11 +557,11 @@ def external_refs(doc: SpecDocument) -> list[tuple[str, str]]:
             if isinstance(ref, str) and not ref.startswith("#"):
                 found.append((jp.child(where, "$ref"), ref))
             for key, value in node.items():
-                if isinstance(value, dict | list):
+                if isinstance(value, CONTAINERS):
                     stack.append((value, jp.child(where, key)))
         else:
             for index, value in enumerate(node):
-                if isinstance(value, dict | list):
+                if isinstance(value, CONTAINERS):
                     stack.append((value, jp.child(where, index)))
     found.sort()
     return found
@@ -804,7 +805,7 @@ def _find_ref(doc: SpecDocument, target: str) -> str | None:
         for key, value in items:
             if key == "$ref" and isinstance(value, str) and value.split("#", 1)[-1] == target[1:]:
                 return jp.child(where, "$ref")
-            if isinstance(value, dict | list):
+            if isinstance(value, CONTAINERS):
                 stack.append((value, jp.child(where, key)))
     return None
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from accountkit import access_token_for, make_user
+from evidencekit import Issuer, gateway_proven, new_version
 
+from lifecycle.accounts.services import user_by_email
 from lifecycle.core.extensions import db
 
 #: the second approver's email (created on first use)
@@ -18,8 +20,6 @@ SECOND_APPROVER = "second-approver@stagegate.test"
 def bearer_for(app: Any, email: str, roles: tuple[str, ...] = ("approver",)) -> dict[str, str]:
     """An ``Authorization`` header for the user ``email`` (created with ``roles`` when
     missing)."""
-    from lifecycle.accounts.services import user_by_email
-
     with app.app_context():
         if user_by_email(email) is None:
             make_user(email, roles)
@@ -56,16 +56,7 @@ def deployment_ready(client: Any, now_unix: int, name: str = "orders",
     gate needs (good spec, managed key, issuer JWKS, a sample token analysed at
     ``now_unix``, a generated gateway configuration with a passing proof); returns the
     version's REST URL."""
-    from evidencekit import SPEC, Issuer, gateway_proven
-
-    url = f"/api/v1/apis/{name}/versions/1.0.0"
-    assert client.post("/api/v1/apis", json={"name": name, "title": name.title(),
-                                             "team": team}).status_code == 201
-    assert client.post(f"/api/v1/apis/{name}/versions",
-                       json={"version": "1.0.0"}).status_code == 201
-    assert client.put(url + "/spec", data=SPEC).status_code == 201
-    for stage in ("development", "testing"):
-        assert client.post(url + "/transitions", json={"to": stage}).status_code == 201
+    url = new_version(client, name=name, team=team, stages=("development", "testing"))
     assert client.post(url + "/keys").status_code == 201
     issuer = Issuer()
     assert client.put(url + "/evidence/jwks", json=issuer.jwks()).status_code in (200, 201)

@@ -108,6 +108,21 @@ GATEWAY_SETTINGS = {"server_name": "api.example.com", "upstream": "http://127.0.
                     "certificate_key": "/etc/ssl/private/api.key",
                     "validator": "127.0.0.1:8081"}
 
+def new_version(client: Any, spec: bytes = SPEC, *, name: str = "orders",
+                team: str = "shop", stages: tuple[str, ...] = ()) -> str:
+    """Create ``{name}@1.0.0`` owned by ``team`` through REST, upload ``spec`` and move it
+    through ``stages`` (each step must succeed); the version's REST URL."""
+    url = f"/api/v1/apis/{name}/versions/1.0.0"
+    assert client.post("/api/v1/apis", json={"name": name, "title": name.title(),
+                                             "team": team}).status_code == 201
+    assert client.post(f"/api/v1/apis/{name}/versions",
+                       json={"version": "1.0.0"}).status_code == 201
+    assert client.put(url + "/spec", data=spec).status_code == 201
+    for stage in stages:
+        assert client.post(url + "/transitions", json={"to": stage}).status_code == 201
+    return url
+
+
 #: real proof results of this session by configuration SHA-256 (see :func:`gateway_proven`)
 _PROOFS: dict[str, Any] = {}
 

@@ -12,7 +12,7 @@ import re
 import time
 
 import pytest
-from evidencekit import SPEC
+from evidencekit import SPEC, new_version
 from markupsafe import escape
 
 from specs import load_document
@@ -49,12 +49,7 @@ def document() -> bytes:
 
 @pytest.fixture
 def big(client, document):
-    assert client.post("/api/v1/apis", json={"name": "orders", "title": "Orders",
-                                             "team": "shop"}).status_code == 201
-    assert client.post("/api/v1/apis/orders/versions", json={"version": "1.0.0"}).status_code \
-        == 201
-    assert client.put(REST + "/spec", data=document).status_code == 201
-    assert client.post(REST + "/transitions", json={"to": "development"}).status_code == 201
+    new_version(client, document, stages=("development",))
     return client
 
 

@@ -11,7 +11,14 @@ from datetime import timedelta
 
 import pytest
 from accountkit import make_user
-from evidencekit import ECDH_SPEC, GATEWAY_SETTINGS, SPEC, prove_gateway, store_gateway
+from evidencekit import (
+    ECDH_SPEC,
+    GATEWAY_SETTINGS,
+    SPEC,
+    new_version,
+    prove_gateway,
+    store_gateway,
+)
 
 from lifecycle import jobs
 from lifecycle.audit.models import AuditEntry
@@ -35,11 +42,7 @@ http {
 
 @pytest.fixture
 def version(client):
-    assert client.post("/api/v1/apis", json={"name": "orders", "title": "Orders",
-                                             "team": "Checkout"}).status_code == 201
-    assert client.post("/api/v1/apis/orders/versions", json={"version": "1.0.0"}).status_code \
-        == 201
-    assert client.put(V + "/spec", data=SPEC).status_code == 201
+    new_version(client, SPEC, team="Checkout")
     return client
 
 

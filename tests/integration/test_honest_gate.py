@@ -9,7 +9,7 @@ import re
 
 import pytest
 from approvalkit import deployment_ready, request_promotion
-from evidencekit import SPEC
+from evidencekit import SPEC, new_version
 
 REST = "/api/v1/apis/orders/versions/1.0.0"
 PAGE = "/apis/orders/versions/1.0.0"
@@ -30,13 +30,7 @@ def flash_error(page: str) -> str:
 def in_testing(client):
     """``orders 1.0.0`` in testing with a good spec and no token, key or gateway evidence:
     the deployment gate waits for evidence."""
-    assert client.post("/api/v1/apis", json={"name": "orders", "title": "Orders",
-                                             "team": "shop"}).status_code == 201
-    assert client.post("/api/v1/apis/orders/versions", json={"version": "1.0.0"}).status_code \
-        == 201
-    assert client.put(REST + "/spec", data=SPEC).status_code == 201
-    for stage in ("development", "testing"):
-        assert client.post(REST + "/transitions", json={"to": stage}).status_code == 201
+    new_version(client, SPEC, stages=("development", "testing"))
     return client
 
 
@@ -76,12 +70,7 @@ def test_a_refused_request_is_one_sentence_linking_to_the_findings(in_testing):
 
 
 def test_a_refused_promotion_says_what_blocks_in_one_sentence(client):
-    assert client.post("/api/v1/apis", json={"name": "orders", "title": "Orders",
-                                             "team": "shop"}).status_code == 201
-    assert client.post("/api/v1/apis/orders/versions", json={"version": "1.0.0"}).status_code \
-        == 201
-    assert client.put(REST + "/spec", data=PUBLIC_OPERATION).status_code == 201
-    assert client.post(REST + "/transitions", json={"to": "development"}).status_code == 201
+    new_version(client, PUBLIC_OPERATION, stages=("development",))
     page = body(client.get(PAGE))
     assert re.search(r'type="submit" disabled aria-describedby="promote-why">Promote to Testing',
                      page)
