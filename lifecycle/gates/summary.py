@@ -37,7 +37,7 @@ from lifecycle.gates.evaluate import evaluate_gate
 from lifecycle.gates.models import VersionSummary
 from lifecycle.gates.providers import evidence_valid_until, policy_pack, proven_until
 from policies.findings import Status
-from policies.rules import get_rule
+from policies.rules import get_rule, has_rule
 
 #: session.info key: version ids whose summary must be refreshed before the commit
 _DIRTY = "stagegate.summary.dirty"
@@ -50,11 +50,7 @@ _SYSTEM = Actor.system("summary")
 def evidence_kind(rule_id: str) -> str:
     """The evidence kind rule ``rule_id`` reads (``spec``, ``token``, ``jwks``, ``gateway``;
     ``other`` for a rule the catalogue does not know)."""
-    try:
-        rule = get_rule(rule_id)
-    except (KeyError, LookupError):
-        return "other"
-    return str(getattr(rule.evidence, "value", rule.evidence) or "other")
+    return get_rule(rule_id).evidence.value if has_rule(rule_id) else "other"
 
 
 def _values(version_obj: ApiVersion, now: datetime) -> dict[str, Any]:

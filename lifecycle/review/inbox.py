@@ -51,8 +51,9 @@ class InboxRow:
     missing_evidence: tuple[str, ...]
 
 
-def _not_by(column: sa.ColumnElement[str] | Any, person: str) -> sa.ColumnElement[bool]:
-    return sa.func.lower(sa.func.trim(column)) != person.strip().lower()
+def _is(column: sa.ColumnElement[str] | Any, person: str) -> sa.ColumnElement[bool]:
+    """``column`` names ``person`` (emails compared trimmed and case-insensitively)."""
+    return sa.func.lower(sa.func.trim(column)) == person.strip().lower()
 
 
 def _awaiting_criteria(approver: str) -> list[sa.ColumnElement[bool]]:
@@ -60,11 +61,10 @@ def _awaiting_criteria(approver: str) -> list[sa.ColumnElement[bool]]:
     decided by them already (an approval or a rejection)."""
     decided = (sa.select(Approval.id)
                .where(Approval.request_id == PromotionRequest.id,
-                      sa.func.lower(sa.func.trim(Approval.approver))
-                      == approver.strip().lower())
+                      _is(Approval.approver, approver))
                .exists())
     return [PromotionRequest.state == "pending",
-            _not_by(PromotionRequest.requested_by, approver), ~decided]
+            ~_is(PromotionRequest.requested_by, approver), ~decided]
 
 
 def awaiting_count(approver: str) -> int:
@@ -107,5 +107,4 @@ def awaiting(approver: str, limit: int = MAX_LISTED) -> list[InboxRow]:
 
 def requested_by(person: str, limit: int = MAX_LISTED) -> list[InboxRow]:
     """The requests ``person`` made (every state), newest first (at most ``limit``)."""
-    mine = sa.func.lower(sa.func.trim(PromotionRequest.requested_by)) == person.strip().lower()
-    return _rows([mine], limit)
+    return _rows([_is(PromotionRequest.requested_by, person)], limit)

@@ -55,8 +55,7 @@ def inbox_page() -> Page:
         waiting=waiting,
         waiting_total=awaiting_count(),
         mine=inbox.requested_by(me),
-        may_request=authz.can(current_user, "approve")
-        or "developer" in getattr(current_user, "roles", ())
+        may_request=approver or "developer" in getattr(current_user, "roles", ())
         or authz.can(current_user, "admin"),
         max_listed=inbox.MAX_LISTED,
     )
