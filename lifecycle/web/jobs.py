@@ -61,15 +61,15 @@ def job_view(job: jobs.Job) -> JobView:
     """The :class:`JobView` of a ``spec.check`` job."""
     name, version = str(job.payload.get("api", "")), str(job.payload.get("version", ""))
     result = job.result or {}
-    error = (job.error or {}).get("message") if job.error else None
-    details = (job.error or {}).get("details")
+    failure = job.error or {}
+    details = failure.get("details")
     where = details if isinstance(details, dict) else {}
     page = url_for("web.version_page", name=name, version=version, job=job.id)
     return JobView(
         id=job.id, state=job.state, progress=job.progress, message=job.message,
         done=job.job_state.done,
-        revision=result.get("revision") if isinstance(result.get("revision"), int) else None,
-        created=bool(result.get("created")), error=error, page_url=page,
+        revision=_int_or_none(result.get("revision")),
+        created=bool(result.get("created")), error=failure.get("message"), page_url=page,
         status_url=url_for("web.job_status", job_id=job.id), version_fragment_url=page,
         error_code=_text_or_none(where.get("code")), error_line=_int_or_none(where.get("line")),
         error_column=_int_or_none(where.get("column")))

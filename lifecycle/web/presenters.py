@@ -18,6 +18,7 @@ from lifecycle.catalog import stages
 from policies.findings import Finding
 from policies.rules import for_document
 from specs.document import ExcerptLine, excerpt_window
+from specs.wording import plural
 
 #: stage id -> label shown to people
 STAGE_LABELS: dict[str, str] = {s: s.capitalize() for s in stages.STAGES}
@@ -76,11 +77,6 @@ EVIDENCE_NAMES: dict[str, str] = {
 def _and(items: Sequence[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def plural(count: int, word: str, words: str | None = None) -> str:
-    """``"1 failing rule"``, ``"3 failing rules"``."""
-    return f"{count} {word if count == 1 else (words or word + 's')}"
 
 
 def what_blocks(failing_rules: int, missing: Iterable[str], findings: int = 0) -> str:
@@ -159,15 +155,13 @@ class GatePanel:
         parts = []
         failing_rules = len({f.rule_id for f in self.failing})
         if failing_rules:
-            parts.append(f"{failing_rules} failing rule{'' if failing_rules == 1 else 's'}")
+            parts.append(plural(failing_rules, "failing rule"))
         for group in self.missing:
-            n = len(group.rule_ids)
-            parts.append(f"missing {group.name} evidence ({n} rule{'' if n == 1 else 's'})")
+            parts.append(f"missing {group.name} evidence ({plural(len(group.rule_ids), 'rule')})")
         gate = f"The {STAGE_LABELS.get(self.target or '', '')} gate blocks this version"
         if not parts:
             return gate + "."
-        text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-        return f"{gate}: {text}."
+        return f"{gate}: {_and(parts)}."
 
 
 @dataclass(frozen=True)
