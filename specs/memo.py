@@ -37,9 +37,10 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from specs import pointer as jp
 from specs.pointer import CONTAINERS, decode_ref
@@ -52,6 +53,7 @@ _REF = re.compile(r'"\$ref": ("(?:[^"\\]|\\.)*")')
 _REF_START = '"$ref": "'
 _BOOLS = {id(True): "true", id(False): "false"}
 _GONE = object()
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -67,20 +69,79 @@ class SectionRecord:
     outcome: tuple[Any, ...]
 
 
+class Reuse:
+    """Results computed from parts of a document, kept for the next revision of it.
+
+    A revision read as a difference from the previous document (:func:`specs.load.load_document`
+    with ``previous=``) shares every subtree that did not change **by identity** with the
+    previous document's data, and no document's data is ever changed after loading.  So a
+    result that is a function of a subtree (and of a ``context`` the caller names: anything
+    else it reads, such as the OpenAPI version or the subtree's pointer) can be looked up by
+    the subtree's ``id()`` instead of computed again.
+
+    Each entry holds its subtree, so an ``id()`` is never reused while its entry lives.
+    :meth:`settle` (at the end of each check) keeps only the entries this check used: the
+    memo holds one document's results, never more.  Not thread-safe: one check at a time
+    uses a memo (:meth:`MemoStore.borrow`).
+    """
+
+    __slots__ = ("_kept", "_now", "hits", "misses")
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+        self._now: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, kind: str, node: Any, context: Any, compute: Callable[[], T]) -> T:
+        """The result of ``compute()`` for ``node`` in ``context``: the one kept from the
+        previous document when ``node`` is the same object there, else computed now.
+
+        :param kind: the pass asking (keeps passes apart, e.g. ``"index.path-item"``).
+        :param node: the subtree (a ``dict`` or ``list`` of the document's data).
+        :param context: hashable; everything besides ``node`` that ``compute`` reads.
+        """
+        key = (kind, id(node), context)
+        entry = self._now.get(key) or self._kept.get(key)
+        if entry is not None and entry[0] is node:
+            self.hits += 1
+            self._now[key] = entry
+            return cast(T, entry[1])
+        self.misses += 1
+        value = compute()
+        self._now[key] = (node, value)
+        return value
+
+    def settle(self) -> None:
+        """End of a check: keep only the entries used since the last :meth:`settle`."""
+        self._kept, self._now = self._now, {}
+        self.hits = self.misses = 0
+
+
 @dataclass
 class SectionMemo:
-    """Section records of the last document validated with this memo (one per API version).
+    """What the last check of an API version's document leaves for its next revision.
 
     :ivar records: section key (:func:`section_keys`) → :class:`SectionRecord`; replaced
         as a whole by each validation (only the latest document's sections are kept, so the
         memo never grows beyond one document).
     :ivar reused: sections looked up in the last validation (for tests and benchmarks).
     :ivar validated: sections validated for real in the last validation.
+    :ivar document: the last document checked (a JSON document keeps where its members sit
+        in the text), from which the next upload is read as a difference; ``None`` at first.
+    :ivar parts: results of the other passes by subtree (:class:`Reuse`).
     """
 
     records: dict[str, SectionRecord] = field(default_factory=dict)
     reused: int = 0
     validated: int = 0
+    document: Any = None
+    parts: Reuse = field(default_factory=Reuse)
+
+    @property
+    def size(self) -> int:
+        """Bytes of the document held (what :class:`MemoStore` bounds)."""
+        return len(self.document.raw) if self.document is not None else 0
 
 
 def section_keys(data: dict[str, Any], sections: Sequence[str], settings: str) -> list[str]:
@@ -279,15 +340,18 @@ def replay(events: Sequence[Event], registries: dict[str, set[Any]]) -> bool:
 
 
 class MemoStore:
-    """A bounded, thread-safe map of :class:`SectionMemo` by owner (an API version's id):
-    the least recently used owner is dropped beyond ``size``.
+    """A bounded, thread-safe map of :class:`SectionMemo` by owner (an API version's id).
 
+    Beyond ``size`` owners, or ``max_bytes`` bytes of documents held (:attr:`SectionMemo.size`;
+    their parsed data takes several times that), the least recently used owners are dropped.
     Per process: another worker process starts with an empty memo, which costs time only.
     """
 
-    def __init__(self, size: int = 32) -> None:
+    def __init__(self, size: int = 32, max_bytes: int = 64 * 1024 * 1024) -> None:
         self._size = size
+        self._max_bytes = max_bytes
         self._memos: OrderedDict[Any, SectionMemo] = OrderedDict()
+        self._busy: set[Any] = set()
         self._lock = threading.Lock()
 
     def get(self, owner: Any) -> SectionMemo:
@@ -295,11 +359,42 @@ class MemoStore:
         with self._lock:
             memo = self._memos.pop(owner, None) or SectionMemo()
             self._memos[owner] = memo
-            while len(self._memos) > self._size:
-                self._memos.popitem(last=False)
+            self._trim()
             return memo
 
-    def clear(self) -> None:
-        """Forget every memo."""
+    @contextmanager
+    def borrow(self, owner: Any) -> Iterator[SectionMemo | None]:
+        """``owner``'s memo for one check, or ``None`` while another check is using it (two
+        uploads to one version at once: the second checks without a memo, which costs time
+        only)."""
         with self._lock:
-            self._memos.clear()
+            if owner in self._busy:
+                memo = None
+            else:
+                self._busy.add(owner)
+                memo = self._memos.pop(owner, None) or SectionMemo()
+                self._memos[owner] = memo
+        try:
+            yield memo
+        finally:
+            if memo is not None:
+                with self._lock:
+                    self._busy.discard(owner)
+                    self._trim()
+
+    def _trim(self) -> None:
+        """Drop the least recently used memos beyond the bounds (never one in use)."""
+        total = sum(m.size for m in self._memos.values())
+        for owner in list(self._memos):
+            if len(self._memos) <= self._size and total <= self._max_bytes:
+                break
+            if owner in self._busy:
+                continue
+            total -= self._memos.pop(owner).size
+
+    def clear(self) -> None:
+        """Forget every memo not in use."""
+        with self._lock:
+            for owner in list(self._memos):
+                if owner not in self._busy:
+                    del self._memos[owner]

@@ -1,0 +1,34 @@
+"""Revisions that share unchanged subtrees with the previous document, as the loader's
+difference read does (issue 10): for tests of the passes that reuse results by identity.
+
+:func:`shared_like` gives ``new`` the previous document's objects wherever the two are
+equal, at any depth — what :func:`specs.load.load_document` with ``previous=`` guarantees
+for every subtree outside the one member it re-reads (it may share less, never more).
+:func:`revised` loads a revision both ways and returns the shared one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from specs import LoadLimits, SpecDocument, load_document
+
+
+def shared_like(previous: Any, new: Any) -> Any:
+    """``new`` with every subtree equal (and of the same type) to ``previous``'s subtree at
+    the same place replaced by that very object; containers that differ are new objects."""
+    if type(previous) is type(new) and previous == new:
+        return previous
+    if isinstance(new, dict) and isinstance(previous, dict):
+        return {k: shared_like(previous[k], v) if k in previous else v for k, v in new.items()}
+    if isinstance(new, list) and isinstance(previous, list):
+        return [shared_like(previous[i], v) if i < len(previous) else v
+                for i, v in enumerate(new)]
+    return new
+
+
+def revised(previous: SpecDocument, raw: bytes) -> SpecDocument:
+    """``raw`` loaded, its data sharing every unchanged subtree with ``previous.data``."""
+    doc = load_document(raw, LoadLimits())
+    doc.data = shared_like(previous.data, doc.data)
+    return doc
