@@ -43,20 +43,24 @@ def check_spec(raw: bytes, limits: LoadLimits | None = None, *,
     :param limits: load limits (size, depth, alias expansion); defaults apply when ``None``.
     :param progress: called with ``"load"``, ``"validate"``, ``"rules"`` as each step starts
         (a background job reports them; the result is the same without it).
-    :param memo: the section memo of the document's API version
-        (:class:`specs.memo.SectionMemo`): validation looks up the sections that cannot have
-        changed since the previous document; the result is the same without it.
+    :param memo: what the previous check of the document's API version left
+        (:class:`specs.memo.SectionMemo`): a JSON revision is read as a difference from the
+        previous document, and each pass looks up what it computed for the parts that did not
+        change; the memo then holds this check.  The result is the same without it.
     :raises SpecLoadError: only when the bytes are not a readable document at all.
     """
     step = progress or _no_progress
     step("load")
-    doc = load_document(raw, limits)
+    doc = load_document(raw, limits, previous=memo.document if memo is not None else None)
     step("validate")
     issues = validate_document(doc, memo)
     step("rules")
     built = build_index(doc)
     findings = locate_findings(doc, evaluate_spec_rules(doc, issues, built))
     profile = declared_profile(built) if isinstance(built, SpecIndex) else None
+    if memo is not None:
+        memo.document = doc
+        memo.parts.settle()
     return SpecCheck(doc, tuple(issues), tuple(sort_findings(findings)), profile)
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from specs import pointer as jp
+from specs.members import Members
 
 Format = Literal["json", "yaml"]
 
@@ -35,6 +36,8 @@ class SpecDocument:
     :ivar declared_version: the ``openapi``/``swagger`` value as written, or ``None``.
     :ivar openapi_version: ``"2.0"``, ``"3.0"``, ``"3.1"``, ``"3.2"``, or ``None`` when the
         document does not declare a version Stagegate can validate.
+    :ivar members: JSON: where the top-level members, their members and ``components``'
+        members sit in :attr:`text` (:class:`specs.members.Members`); ``None`` for YAML.
     """
 
     raw: bytes
@@ -44,6 +47,7 @@ class SpecDocument:
     data: dict[str, Any]
     declared_version: str | None
     openapi_version: str | None
+    members: Members | None = field(default=None, repr=False)
     # YAML: id(container) -> packed positions (line << 24 | column) in key/item order.
     _yaml_marks: dict[int, list[int]] | None = field(default=None, repr=False)
     # (offset, newlines before it) of the last position computed (see _position_at)

@@ -17,7 +17,7 @@ import codecs
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
@@ -28,6 +28,7 @@ from yaml.scanner import Scanner as _Scanner
 from specs import strictjson
 from specs.document import Format, SpecDocument
 from specs.errors import SpecLoadError
+from specs.members import Irregular, Members, read, reread
 from specs.pointer import CONTAINERS
 from specs.wording import file_size
 
@@ -77,11 +78,17 @@ def _bytes(size: int) -> str:
     return f"{size:,} bytes" + (f" ({file_size(size)})" if size >= 1024 else "")
 
 
-def load_document(raw: bytes, limits: LoadLimits | None = None) -> SpecDocument:
+def load_document(raw: bytes, limits: LoadLimits | None = None, *,
+                  previous: SpecDocument | None = None) -> SpecDocument:
     """Parse ``raw`` into a :class:`~specs.document.SpecDocument`.
 
     :param raw: the uploaded bytes, unchanged.
     :param limits: size/depth/alias limits; defaults to :class:`LoadLimits()`.
+    :param previous: the previous revision of the same document, if known: a JSON revision
+        that differs from it inside one member (a path item, a schema …) is read as that
+        difference (:func:`specs.members.reread`): only that member is parsed and every other
+        subtree of the data is ``previous.data``'s own object.  The result equals a full
+        read's.
     :returns: the document with format, SHA-256, data and detected OpenAPI version.
     :raises SpecLoadError: empty, too large, not UTF-8, a syntax error (with line and column),
         too deep, an alias bomb, duplicate keys, a non-string key, an unsupported tag, or a top
@@ -99,9 +106,16 @@ def load_document(raw: bytes, limits: LoadLimits | None = None) -> SpecDocument:
     sha256 = hashlib.sha256(raw).hexdigest()
     fmt: Format = "json" if text.lstrip()[:1] in ("{", "[") else "yaml"
     marks: dict[int, list[int]] | None = None
+    members: Members | None = None
+    if fmt == "json" and previous is not None and previous.members is not None:
+        revised = reread(previous.text, previous.data, previous.members, text, limits.max_depth)
+        if revised is not None:
+            data, members, _ = revised
+            return replace(previous, raw=raw, text=text, sha256=sha256, data=data,
+                           members=members, _cursor=(0, 0), _lines=None)
     if fmt == "json":
         try:
-            data = _load_json(text, limits)
+            data, members = _load_json(text, limits)
         except SpecLoadError as json_error:
             if json_error.code != "syntax" or _looks_like_json(text):
                 raise
@@ -131,6 +145,7 @@ def load_document(raw: bytes, limits: LoadLimits | None = None) -> SpecDocument:
         data=data,
         declared_version=declared,
         openapi_version=version,
+        members=members,
         _yaml_marks=marks,
     )
 
@@ -181,9 +196,20 @@ def _detect_version(data: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 # ------------------------------------------------------------------------------------ JSON
-def _load_json(text: str, limits: LoadLimits) -> Any:
+def _load_json(text: str, limits: LoadLimits) -> tuple[Any, Members | None]:
+    """The data of a JSON text, and where the members of an object sit (``None`` for other
+    values); raises :class:`SpecLoadError` as the strict parser words it."""
     try:
-        data = strictjson.loads(text)
+        data, members = read(text)
+    except Irregular:
+        data, members = _load_strict_json(text, limits), None
+    _check_depth(data, limits.max_depth)
+    return data, members
+
+
+def _load_strict_json(text: str, limits: LoadLimits) -> Any:
+    try:
+        return strictjson.loads(text)
     except strictjson.DuplicateMember as exc:
         raise SpecLoadError(
             "duplicate_key",
@@ -200,8 +226,6 @@ def _load_json(text: str, limits: LoadLimits) -> Any:
         ) from None
     except ValueError as exc:  # e.g. an integer literal longer than 4300 digits
         raise SpecLoadError("syntax", f"Invalid JSON value: {exc}.") from None
-    _check_depth(data, limits.max_depth)
-    return data
 
 
 def _check_depth(data: Any, max_depth: int) -> None:

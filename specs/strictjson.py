@@ -35,7 +35,8 @@ class DuplicateMember(ValueError):
         self.name = name
 
 
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object from its members in order; raises :class:`DuplicateMember` on a repeated name."""
     obj = dict(pairs)
     if len(obj) != len(pairs):  # rare: find the culprit only then
         seen: set[str] = set()
@@ -50,8 +51,9 @@ def _constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value (RFC 8259 §6); quote it or use null")
 
 
-#: the strict decoder (stateless between calls; shared like json's own default decoder)
-_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant)
+#: the strict decoder (stateless between calls; shared like json's own default decoder);
+#: its ``scan_once(text, index)`` reads one value: ``(value, end)``
+DECODER = json.JSONDecoder(object_pairs_hook=pairs, parse_constant=_constant)
 
 
 def nesting_depth(text: str | bytes, stop_above: int | None = None) -> int:
@@ -97,4 +99,4 @@ def loads(text: str | bytes, max_depth: int | None = None) -> Any:
         text = text.decode(json.detect_encoding(text), "surrogatepass")
     elif text.startswith("\ufeff"):
         raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-    return _DECODER.decode(text)
+    return DECODER.decode(text)

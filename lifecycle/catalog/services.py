@@ -256,9 +256,9 @@ def load_limits() -> LoadLimits:
     )
 
 
-#: per process, the section memo of the last document checked for each API version (by id):
-#: a revision re-validates only the path items and schemas that can have changed
-#: (:mod:`specs.memo`; findings identical to a cold check)
+#: per process, what the last check of each API version's document left (by version id): a
+#: revision is read as a difference from that document and re-checks only the parts that can
+#: have changed (:mod:`specs.memo`, :mod:`specs.members`; findings identical to a cold check)
 SECTION_MEMOS = MemoStore(size=32)
 
 #: ``progress(percent, message)`` of a long upload (see :func:`upload_spec`)
@@ -322,7 +322,8 @@ def _upload(name: str, version: str, raw: bytes, uploader: Actor,
     def step(key: str) -> None:
         report(*UPLOAD_STEPS[key])
 
-    check = check_spec(raw, load_limits(), progress=step, memo=SECTION_MEMOS.get(obj.id))
+    with SECTION_MEMOS.borrow(obj.id) as memo:
+        check = check_spec(raw, load_limits(), progress=step, memo=memo)
     doc = check.document
     step("store")
     # Uploads to one version take turns from here to their commit: the version's row is

@@ -1,0 +1,271 @@
+"""Where the members of a JSON document sit in its text, and reading a revision as a
+difference from the previous document (issue 10: a one-operation revision).
+
+:func:`read` parses a JSON document like :func:`specs.strictjson.loads` and also records,
+for the top-level object, each top-level object member and each member of ``components``,
+the character offsets of every member's key and value (:class:`Members`).
+
+:func:`reread` reads the next revision of that document: when the texts differ only inside
+one recorded member's value that has no recorded members of its own (a path item, a schema
+under ``definitions`` or ``components/schemas``, ``info``'s ``description`` …), only that
+value is parsed, and the new data is the previous data with that member replaced — every
+other subtree is **the same object** as in the previous data, so the checks after loading
+can reuse what they computed for it (:class:`specs.memo.Reuse`).  The result is exactly what
+parsing the whole new text gives: the texts are equal outside the member's value, which parses
+on its own to exactly its span.  Anything else (a change that crosses members, adds or removes
+one, touches ``openapi``/``swagger``, or a value that does not parse to its span) returns
+``None``, and the caller parses the whole text.
+"""
+
+from __future__ import annotations
+
+import json
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import Any
+
+from specs import strictjson
+
+_WS = " \t\n\r"
+_scanstring: Any = json.decoder.scanstring  # type: ignore[attr-defined]
+#: reads one value at an index: ``(value, end)``, with the strict decoder's hooks
+_SCAN: Any = strictjson.DECODER.scan_once  # type: ignore[attr-defined]
+#: the members whose change could alter how the whole document is read
+_WHOLE_DOCUMENT = frozenset({"openapi", "swagger", "jsonSchemaDialect"})
+#: the comparison step of :func:`_common_prefix` (characters)
+_CHUNK = 1 << 15
+
+
+class Irregular(ValueError):
+    """The text is not the plain JSON object :func:`read` walks (any syntax error, a
+    duplicate member …): the caller parses it with :func:`specs.strictjson.loads`, which
+    says precisely what is wrong."""
+
+
+@dataclass(slots=True)
+class Members:
+    """The members of one JSON object, in text order.
+
+    :ivar keys: member names.
+    :ivar keyed: offset (characters) of each member's key (its opening quote).
+    :ivar starts: offset of each member's value.
+    :ivar ends: offset just after each member's value.
+    :ivar inner: the recorded members of members whose values are objects, by name.
+    """
+
+    keys: list[str] = field(default_factory=list)
+    keyed: list[int] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    inner: dict[str, Members] = field(default_factory=dict)
+
+    def shifted(self, at: int, after: int, delta: int) -> Members:
+        """These offsets for a text where ``delta`` characters were added at the change
+        ``[at, after)`` (offsets of the old text): key and value offsets past ``at`` and ends
+        at or past ``after`` move; members wholly before the change are shared."""
+        if not self.ends or self.ends[-1] < after:
+            return self
+        return Members(
+            self.keys,
+            [k + delta if k > at else k for k in self.keyed],
+            [s + delta if s > at else s for s in self.starts],
+            [e + delta if e >= after else e for e in self.ends],
+            {name: members.shifted(at, after, delta) for name, members in self.inner.items()},
+        )
+
+
+def _records_inner(path: tuple[str, ...]) -> bool:
+    """Whether the members of the object at ``path`` are recorded: the top level, each
+    top-level member, and each member of ``components``."""
+    return len(path) < 2 or (len(path) == 2 and path[0] == "components")
+
+
+def read(text: str) -> tuple[dict[str, Any], Members]:
+    """Parse ``text`` (a JSON object) with :mod:`specs.strictjson`'s meaning and record where
+    its members sit.
+
+    :returns: ``(data, members)`` of the top-level object.
+    :raises Irregular: the text is not a JSON object this walk reads (any syntax error,
+        duplicate member, constant such as ``NaN``, nesting past the interpreter's recursion
+        limit …); :func:`specs.strictjson.loads` then gives the precise error.
+    """
+    walk = _Walk(text)
+    try:
+        start = walk.skip(0)
+        value, end, members = walk.value(start, ())
+        if walk.skip(end) != len(text) or not isinstance(value, dict) or members is None:
+            raise Irregular("not one JSON object")
+    except (ValueError, IndexError, StopIteration, RecursionError) as exc:
+        raise Irregular(str(exc)) from None
+    return value, members
+
+
+class _Walk:
+    """:func:`read`'s walk: recorded objects member by member, other values at C speed."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.scan = _SCAN
+
+    def skip(self, i: int) -> int:
+        text = self.text
+        while i < len(text) and text[i] in _WS:
+            i += 1
+        return i
+
+    def value(self, i: int, path: tuple[str, ...]) -> tuple[Any, int, Members | None]:
+        """The value starting at ``i``: ``(value, end, members or None)``."""
+        if self.text[i] != "{" or not _records_inner(path):
+            value, end = self.scan(self.text, i)
+            return value, end, None
+        text, skip = self.text, self.skip
+        members = Members()
+        pairs: list[tuple[str, Any]] = []
+        i = skip(i + 1)
+        if text[i] == "}":
+            return strictjson.pairs(pairs), i + 1, members
+        while True:
+            if text[i] != '"':
+                raise Irregular("a member name must be a string")
+            key, i = _scanstring(text, i + 1)
+            members.keyed.append(self.keyed_at(i, key))
+            i = skip(i)
+            if text[i] != ":":
+                raise Irregular("':' expected")
+            i = skip(i + 1)
+            value, end, inner = self.value(i, (*path, key))
+            members.keys.append(key)
+            members.starts.append(i)
+            members.ends.append(end)
+            if inner is not None:
+                members.inner[key] = inner
+            pairs.append((key, value))
+            i = skip(end)
+            if text[i] == "}":
+                return strictjson.pairs(pairs), i + 1, members
+            if text[i] != ",":
+                raise Irregular("',' or '}' expected")
+            i = skip(i + 1)
+
+    def keyed_at(self, after: int, key: str) -> int:
+        """The offset of the opening quote of the key that ends just before ``after``."""
+        # scanstring returns the index after the closing quote; walk back over the key's
+        # text to its opening quote (escapes make the text longer than ``key``).
+        i = after - 2
+        text = self.text
+        while True:
+            i = text.rindex('"', 0, i + 1)
+            backslashes = 0
+            while text[i - 1 - backslashes] == "\\":
+                backslashes += 1
+            if backslashes % 2 == 0:
+                return i
+            i -= 1
+
+
+def reread(old_text: str, old_data: dict[str, Any], old_members: Members, text: str,
+           max_depth: int) -> tuple[dict[str, Any], Members, tuple[str, ...]] | None:
+    """``text`` (the next revision of ``old_text``) read as a difference from it.
+
+    :param old_data: what ``old_text`` parsed to (never changed by this function).
+    :param old_members: :func:`read`'s members of ``old_text``.
+    :param max_depth: the deepest nesting accepted (the document's top level is depth 1).
+    :returns: ``(data, members, path)``: the new data sharing every subtree outside the
+        re-read member with ``old_data``, the new text's members, and the path of the member
+        that was re-read; ``None`` when the difference is not inside one recorded member's
+        value (parse the whole text then).
+    """
+    prefix = _common_prefix(old_text, text)
+    if prefix == len(old_text) == len(text):
+        return None
+    suffix = _common_suffix(old_text, text, len(old_text) - prefix, len(text) - prefix)
+    at, after = prefix, len(old_text) - suffix  # the changed span of the old text
+    delta = len(text) - len(old_text)
+    members, index = old_members, -1
+    path: tuple[str, ...] = ()
+    while True:
+        index = bisect_right(members.starts, at) - 1
+        if index < 0 or after > members.ends[index]:
+            return None
+        key = members.keys[index]
+        path = (*path, key)
+        if path[0] in _WHOLE_DOCUMENT:
+            return None
+        if key not in members.inner:
+            break
+        members = members.inner[key]
+    start, end = members.starts[index], members.ends[index] + delta
+    try:
+        value, stop = _SCAN(text, start)
+    except (ValueError, StopIteration, RecursionError):
+        return None
+    if stop != end or _too_deep(value, max_depth, len(path) + 1):
+        return None
+    return _replaced(old_data, path, value), old_members.shifted(at, after, delta), path
+
+
+def _replaced(data: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """``data`` with the member at ``path`` set to ``value``: new dicts along the path
+    (member order kept), everything else shared."""
+    copy = dict(data)
+    node = copy
+    for key in path[:-1]:
+        node[key] = dict(node[key])
+        node = node[key]
+    node[path[-1]] = value
+    return copy
+
+
+def _too_deep(value: Any, max_depth: int, depth: int) -> bool:
+    """Whether ``value``, at nesting ``depth`` (1 for the top level), nests past ``max_depth``."""
+    stack = [(value, depth)]
+    while stack:
+        node, level = stack.pop()
+        if not isinstance(node, dict | list):
+            continue
+        if level > max_depth:
+            return True
+        stack.extend((child, level + 1)
+                     for child in (node.values() if isinstance(node, dict) else node))
+    return False
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """The length of the longest common prefix of ``a`` and ``b`` (chunks compared in C,
+    then the differing chunk halved)."""
+    limit = min(len(a), len(b))
+    i = 0
+    while i < limit and a[i:i + _CHUNK] == b[i:i + _CHUNK]:
+        i += _CHUNK
+    if i >= limit:
+        return limit
+    low, high = i, min(i + _CHUNK, limit)  # a[:low] == b[:low]; they differ before high
+    while high - low > 1:
+        middle = (low + high) // 2
+        if a[low:middle] == b[low:middle]:
+            low = middle
+        else:
+            high = middle
+    return low if a[low] != b[low] else high
+
+
+def _common_suffix(a: str, b: str, a_room: int, b_room: int) -> int:
+    """The length of the longest common suffix of ``a`` and ``b``, at most ``min(a_room,
+    b_room)`` characters (so it never overlaps the common prefix)."""
+    limit = min(a_room, b_room)
+    n = 0
+    while n < limit:
+        step = min(_CHUNK, limit - n)
+        if a[len(a) - n - step:len(a) - n] != b[len(b) - n - step:len(b) - n]:
+            break
+        n += step
+    else:
+        return limit
+    low, high = n, n + min(_CHUNK, limit - n)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if a[len(a) - middle:len(a) - low] == b[len(b) - middle:len(b) - low]:
+            low = middle
+        else:
+            high = middle
+    return low if a[len(a) - low - 1] != b[len(b) - low - 1] else high
