@@ -12,6 +12,13 @@ from specs import pointer as jp
 
 Format = Literal["json", "yaml"]
 
+#: ``(token,)`` or ``(token, token)`` (unescaped reference tokens; an array index as its
+#: decimal text) → ``(offset, newlines)``: the character offset in the text of the member's
+#: key (its opening quote) or of the item's first character, and the number of ``"\n"``
+#: before that offset.  Every top-level member and every member/item of a top-level object
+#: or array has an entry; :func:`json_members` builds it from the text.
+Members = dict[tuple[str, ...], tuple[int, int]]
+
 
 @dataclass(frozen=True, slots=True)
 class Position:
@@ -49,6 +56,10 @@ class SpecDocument:
     # (offset, newlines before it) of the last position computed (see _position_at)
     _cursor: tuple[int, int] = field(default=(0, 0), repr=False)
     _lines: list[str] | None = field(default=None, repr=False)
+    # JSON, set by the loader when it has them (a revision read as a difference): where each
+    # top-level member, and each member or item of a top-level object or array, starts
+    # (:data:`Members`); locating then walks only the members it needs (_locate_members)
+    _members: Members | None = field(default=None, repr=False)
 
     # ----------------------------------------------------------------- locating
     def locate(self, pointer: str) -> Position | None:
@@ -66,6 +77,8 @@ class SpecDocument:
             return {}
         if self.format == "yaml":
             return {p: self._locate_yaml(p) for p in wanted}
+        if self._members is not None:
+            return _locate_members(self.text, wanted, self._members)
         return _locate_json(self.text, wanted, self._position_at)
 
     def locate_nearest(self, pointers: Iterable[str]) -> dict[str, Position | None]:
@@ -173,19 +186,27 @@ _SKIPPER = json.JSONDecoder(object_pairs_hook=_discard)
 _scanstring: Any = json.decoder.scanstring  # type: ignore[attr-defined]
 
 
+def _targets(wanted: set[str]) -> dict[tuple[str, ...], str]:
+    """The wanted pointers by their tokens (a malformed pointer is left out)."""
+    targets: dict[tuple[str, ...], str] = {}
+    for p in wanted:
+        try:
+            targets[tuple(jp.split(p))] = p
+        except ValueError:
+            continue
+    return targets
+
+
+def _prefixes(targets: Iterable[tuple[str, ...]]) -> set[tuple[str, ...]]:
+    """Every proper prefix of every target: the paths a walk must enter."""
+    return {tokens[:i] for tokens in targets for i in range(len(tokens))}
+
+
 def _locate_json(text: str, wanted: set[str], position_at: Any) -> dict[str, Position | None]:
     """Walk the JSON text only along the wanted pointers; skip other values at C speed."""
     result: dict[str, Position | None] = dict.fromkeys(wanted)
-    targets: dict[tuple[str, ...], str] = {}
-    prefixes: set[tuple[str, ...]] = set()
-    for p in wanted:
-        try:
-            tokens = tuple(jp.split(p))
-        except ValueError:
-            continue
-        targets[tokens] = p
-        for i in range(len(tokens)):
-            prefixes.add(tokens[:i])
+    targets = _targets(wanted)
+    prefixes = _prefixes(targets)
     if () in targets:
         result[targets[()]] = Position(1, 1)
     walker = _JsonWalk(text, targets, prefixes, position_at, result)
@@ -193,6 +214,131 @@ def _locate_json(text: str, wanted: set[str], position_at: Any) -> dict[str, Pos
     with contextlib.suppress(ValueError, IndexError, RecursionError):
         walker.walk(walker.skip_ws(0), ())
     return result
+
+
+def _locate_members(text: str, wanted: set[str], members: Members
+                    ) -> dict[str, Position | None]:
+    """:func:`_locate_json` from the member table of the text (:data:`Members`): each
+    pointer is found by walking only the top-level or second-level member it lies in,
+    counting lines from that member's start; the same positions (the table must be right)."""
+    result: dict[str, Position | None] = dict.fromkeys(wanted)
+    groups: dict[tuple[str, ...], dict[tuple[str, ...], str]] = {}
+    for tokens, p in _targets(wanted).items():
+        if not tokens:
+            result[p] = Position(1, 1)
+        else:
+            groups.setdefault(tokens[:2], {})[tokens] = p
+    for head, targets in groups.items():
+        start = members.get(head)
+        if start is None:
+            continue  # the member does not exist: neither does anything under it
+        cursor = _Cursor(text, *start)
+        walker = _JsonWalk(text, targets, _prefixes(targets), cursor.position_at, result)
+        offset = start[0]
+        if head in targets:
+            result[targets[head]] = cursor.position_at(offset)
+        # the text parsed once already; a failure here only loses locations
+        with contextlib.suppress(ValueError, IndexError, RecursionError):
+            parent = members[head[:1]][0]
+            # a member (not an array item) of the top-level object or of an object in it
+            if len(head) == 1 or text[_after_key(text, parent)] == "{":
+                offset = _after_key(text, offset)
+            walker.walk(offset, head)
+    return result
+
+
+def _after_key(text: str, offset: int) -> int:
+    """The start of the value of the member whose key starts at ``offset``."""
+    i: int
+    _, i = _scanstring(text, offset + 1)
+    while text[i] in _WS:
+        i += 1
+    i += 1  # the ':'
+    while text[i] in _WS:
+        i += 1
+    return i
+
+
+class _Cursor:
+    """Positions of offsets at or after ``offset`` (which has ``newlines`` ``"\n"`` before
+    it), asked in text order: each counts the newlines from the last one asked."""
+
+    def __init__(self, text: str, offset: int, newlines: int) -> None:
+        self.text = text
+        self.offset = offset
+        self.newlines = newlines
+
+    def position_at(self, offset: int) -> Position:
+        """The line and column of ``offset``."""
+        text = self.text
+        if offset >= self.offset:
+            line = self.newlines + text.count("\n", self.offset, offset)
+        else:
+            line = text.count("\n", 0, offset)
+        self.offset, self.newlines = offset, line
+        start = text.rfind("\n", 0, offset) + 1
+        return Position(line + 1, offset - start + 1)
+
+
+def json_members(text: str) -> Members:
+    """The :data:`Members` table of a JSON text (every top-level member's start, and every
+    second-level member's or item's), read with the C decoder skipping the values; ``{}``
+    when the text is not a JSON object."""
+    members: Members = {}
+    walk = _JsonWalk(text, {}, set(), None, {})
+    skip_ws = walk.skip_ws
+    i = skip_ws(0)
+    newlines = 0
+    last = 0
+    with contextlib.suppress(ValueError, IndexError, RecursionError):
+        if text[i] != "{":
+            return {}
+        i = skip_ws(i + 1)
+        if text[i] == "}":
+            return members
+        while True:
+            key_start = i
+            key, i = _scanstring(text, i + 1)
+            newlines += text.count("\n", last, key_start)
+            last = key_start
+            members[(key,)] = (key_start, newlines)
+            i = skip_ws(skip_ws(i) + 1)
+            for token, start in _children(text, i, skip_ws):
+                newlines += text.count("\n", last, start)
+                last = start
+                members[(key, token)] = (start, newlines)
+            _, i = _SKIPPER.raw_decode(text, i)
+            i = skip_ws(i)
+            if text[i] == "}":
+                break
+            i = skip_ws(i + 1)
+    return members
+
+
+def _children(text: str, i: int, skip_ws: Any) -> list[tuple[str, int]]:
+    """``(token, start)`` of each member (key start) or item of the value at ``i``."""
+    found: list[tuple[str, int]] = []
+    ch = text[i]
+    if ch not in "{[":
+        return found
+    close = "}" if ch == "{" else "]"
+    i = skip_ws(i + 1)
+    if text[i] == close:
+        return found
+    index = 0
+    while True:
+        if ch == "{":
+            key, after = _scanstring(text, i + 1)
+            found.append((key, i))
+            i = skip_ws(skip_ws(after) + 1)
+        else:
+            found.append((str(index), i))
+            index += 1
+        _, i = _SKIPPER.raw_decode(text, i)
+        i = skip_ws(i)
+        if text[i] == close:
+            return found
+        i = skip_ws(i + 1)
 
 
 class _JsonWalk:
