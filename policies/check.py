@@ -55,7 +55,7 @@ def check_spec(raw: bytes, limits: LoadLimits | None = None, *,
     step("validate")
     issues = validate_document(doc, memo)
     step("rules")
-    built = build_index(doc)
+    built = build_index(doc, reuse=memo.parts if memo is not None else None)
     findings = locate_findings(doc, evaluate_spec_rules(doc, issues, built))
     profile = declared_profile(built) if isinstance(built, SpecIndex) else None
     if memo is not None:

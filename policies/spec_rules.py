@@ -25,7 +25,8 @@ from policies.rules import Evidence, Severity, get_rule
 from specs import LoadLimits, SpecLoadError, load_document
 from specs import pointer as jp
 from specs.document import SpecDocument
-from specs.index import Operation, SecurityScheme, SpecIndex
+from specs.index import Operation, Parameter, SecurityScheme, SpecIndex
+from specs.memo import Reuse
 from specs.validate import ValidationIssue, external_refs
 from specs.wording import plural
 
@@ -60,11 +61,15 @@ def spec_rule(rule_id: str) -> Callable[[SpecRuleFn], SpecRuleFn]:
     return register
 
 
-def build_index(doc: SpecDocument) -> SpecIndex | str:
+def build_index(doc: SpecDocument, *, reuse: Reuse | None = None) -> SpecIndex | str:
     """The document's :class:`SpecIndex`, or the reason it could not be built (never
-    raises: a broken document must not stop the rules from reporting)."""
+    raises: a broken document must not stop the rules from reporting).
+
+    :param reuse: the previous revision's results (:class:`specs.memo.Reuse`): unchanged
+        path items are indexed from there; the index is the same without it.
+    """
     try:
-        return SpecIndex(doc)
+        return SpecIndex(doc, reuse)
     except Exception as exc:  # noqa: BLE001 - fail closed, reported per rule
         return _describe(exc)
 
@@ -704,6 +709,38 @@ def _jwt_strings(
             stack.extend((v, where, i) for i, v in enumerate(value))
 
 
+def _classified(index: SpecIndex, param: Parameter,
+                schemes: Mapping[tuple[str, str], tuple[str, str]],
+                schemes_key: tuple[Any, ...]) -> credentials.Classification | None:
+    """:func:`policies.credentials.classify_parameter`, through ``index.reuse`` (a function
+    of the parameter object, its pointer and the schemes, ``schemes_key`` their items)."""
+    if index.reuse is None:
+        return credentials.classify_parameter(param, schemes)
+    return index.reuse.get("rules.credential", param.data, (param.pointer, schemes_key),
+                           lambda: credentials.classify_parameter(param, schemes))
+
+
+def _param_jwt_strings(index: SpecIndex, param: Parameter, seen: set[str]
+                       ) -> list[tuple[str, str]]:
+    """:func:`_jwt_strings` of a parameter; through ``index.reuse`` when the parameter
+    holds no ``$ref`` it follows (then the result is a function of the parameter object and
+    its pointer alone)."""
+    if index.reuse is not None:
+        kept = index.reuse.get("rules.param-jwt", param.data, param.pointer,
+                               lambda: _plain_jwt_strings(index, param.data, param.pointer))
+        if kept is not None:
+            return kept
+    return list(_jwt_strings(index, param.data, param.pointer, seen))
+
+
+def _plain_jwt_strings(index: SpecIndex, node: Any, pointer: str
+                       ) -> list[tuple[str, str]] | None:
+    """:func:`_jwt_strings` of ``node`` when it follows no ``$ref``, else ``None``."""
+    followed: set[str] = set()
+    found = list(_jwt_strings(index, node, pointer, followed))
+    return None if followed else found
+
+
 def _clip_token(value: str) -> str:
     match = JWT_SHAPE.search(value)
     token = match.group(0) if match else value
@@ -723,12 +760,13 @@ def no_token_in_url(
     findings: list[Finding] = []
     seen: set[str] = set()
     schemes = credentials.scheme_parameters(index)
+    schemes_key = tuple(schemes.items())
     for op in index.operations:
         for param in op.parameters:
             if param.location not in credentials.CREDENTIAL_LOCATIONS or param.pointer in seen:
                 continue
             seen.add(param.pointer)
-            found = credentials.classify_parameter(param, schemes)
+            found = _classified(index, param, schemes, schemes_key)
             if found is not None:
                 why = _SIGNALS[found.signal].format(evidence=found.evidence)
                 if param.location == "cookie":
@@ -747,7 +785,7 @@ def no_token_in_url(
                     where))
             if param.location not in _URL_LOCATIONS:
                 continue
-            for where, value in _jwt_strings(index, param.data, param.pointer, seen):
+            for where, value in _param_jwt_strings(index, param, seen):
                 findings.append(_fail(
                     rule, f"The {param.location} parameter `{param.name}` ({_op_label(op)}) "
                           f"has a JWT-shaped value ({_clip_token(value)}) in its examples; "

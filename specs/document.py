@@ -13,7 +13,6 @@ from specs.members import Members
 
 Format = Literal["json", "yaml"]
 
-
 @dataclass(frozen=True, slots=True)
 class Position:
     """A place in the uploaded text: 1-based ``line`` and ``column`` (in characters)."""
@@ -70,6 +69,8 @@ class SpecDocument:
             return {}
         if self.format == "yaml":
             return {p: self._locate_yaml(p) for p in wanted}
+        if self.members is not None:
+            return _locate_members(self.text, wanted, self.members)
         return _locate_json(self.text, wanted, self._position_at)
 
     def locate_nearest(self, pointers: Iterable[str]) -> dict[str, Position | None]:
@@ -177,19 +178,27 @@ _SKIPPER = json.JSONDecoder(object_pairs_hook=_discard)
 _scanstring: Any = json.decoder.scanstring  # type: ignore[attr-defined]
 
 
+def _targets(wanted: set[str]) -> dict[tuple[str, ...], str]:
+    """The wanted pointers by their tokens (a malformed pointer is left out)."""
+    targets: dict[tuple[str, ...], str] = {}
+    for p in wanted:
+        try:
+            targets[tuple(jp.split(p))] = p
+        except ValueError:
+            continue
+    return targets
+
+
+def _prefixes(targets: Iterable[tuple[str, ...]]) -> set[tuple[str, ...]]:
+    """Every proper prefix of every target: the paths a walk must enter."""
+    return {tokens[:i] for tokens in targets for i in range(len(tokens))}
+
+
 def _locate_json(text: str, wanted: set[str], position_at: Any) -> dict[str, Position | None]:
     """Walk the JSON text only along the wanted pointers; skip other values at C speed."""
     result: dict[str, Position | None] = dict.fromkeys(wanted)
-    targets: dict[tuple[str, ...], str] = {}
-    prefixes: set[tuple[str, ...]] = set()
-    for p in wanted:
-        try:
-            tokens = tuple(jp.split(p))
-        except ValueError:
-            continue
-        targets[tokens] = p
-        for i in range(len(tokens)):
-            prefixes.add(tokens[:i])
+    targets = _targets(wanted)
+    prefixes = _prefixes(targets)
     if () in targets:
         result[targets[()]] = Position(1, 1)
     walker = _JsonWalk(text, targets, prefixes, position_at, result)
@@ -197,6 +206,70 @@ def _locate_json(text: str, wanted: set[str], position_at: Any) -> dict[str, Pos
     with contextlib.suppress(ValueError, IndexError, RecursionError):
         walker.walk(walker.skip_ws(0), ())
     return result
+
+
+def _locate_members(text: str, wanted: set[str], members: Members
+                    ) -> dict[str, Position | None]:
+    """:func:`_locate_json` with the loader's member offsets (:class:`specs.members.Members`):
+    each pointer is found by walking only the deepest recorded member it lies in, counting
+    lines from that member's key; a recorded object lacking the next token means the pointer
+    names nothing.  The same positions as the walk from the start."""
+    result: dict[str, Position | None] = dict.fromkeys(wanted)
+    groups: dict[tuple[str, ...], tuple[Members, int, dict[tuple[str, ...], str]]] = {}
+    for tokens, p in _targets(wanted).items():
+        if not tokens:
+            result[p] = Position(1, 1)
+            continue
+        found = _deepest_member(members, tokens)
+        if found is not None:
+            owner, index, depth = found
+            groups.setdefault(tokens[:depth], (owner, index, {}))[2][tokens] = p
+    for head, (owner, index, targets) in groups.items():
+        cursor = _Cursor(text, owner.keyed[index], owner.lines[index])
+        if head in targets:
+            result[targets[head]] = cursor.position_at(owner.keyed[index])
+        walker = _JsonWalk(text, targets, _prefixes(targets), cursor.position_at, result)
+        # the text parsed once already; a failure here only loses locations
+        with contextlib.suppress(ValueError, IndexError, RecursionError):
+            walker.walk(owner.starts[index], head)
+    return result
+
+
+def _deepest_member(members: Members, tokens: tuple[str, ...]
+                    ) -> tuple[Members, int, int] | None:
+    """``(members, index, depth)`` of the deepest recorded member on the way to ``tokens``
+    (``tokens[:depth]`` names it); ``None`` when a recorded object lacks a token on the way."""
+    owner, depth = members, 0
+    while True:
+        index = owner.index(tokens[depth])
+        if index is None:
+            return None
+        depth += 1
+        inner = owner.inner.get(tokens[depth - 1])
+        if inner is None or depth == len(tokens):
+            return owner, index, depth
+        owner = inner
+
+
+class _Cursor:
+    """Positions of offsets at or after ``offset`` (which has ``newlines`` ``"\n"`` before
+    it), asked in text order: each counts the newlines from the last one asked."""
+
+    def __init__(self, text: str, offset: int, newlines: int) -> None:
+        self.text = text
+        self.offset = offset
+        self.newlines = newlines
+
+    def position_at(self, offset: int) -> Position:
+        """The line and column of ``offset``."""
+        text = self.text
+        if offset >= self.offset:
+            line = self.newlines + text.count("\n", self.offset, offset)
+        else:
+            line = text.count("\n", 0, offset)
+        self.offset, self.newlines = offset, line
+        start = text.rfind("\n", 0, offset) + 1
+        return Position(line + 1, offset - start + 1)
 
 
 class _JsonWalk:

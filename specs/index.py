@@ -24,12 +24,15 @@ for any document content: malformed parts are skipped, the validator reports the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from specs import pointer as jp
 from specs.document import SpecDocument
+
+if TYPE_CHECKING:
+    from specs.memo import Reuse
 
 #: operation keys of a 3.0/3.1 path item (OpenAPI 3.1.0 §4.8.9 "Path Item Object")
 HTTP_METHODS_3: tuple[str, ...] = (
@@ -191,14 +194,19 @@ class SpecIndex:
         could not follow (external, dangling or cyclic), in document order.
     """
 
-    def __init__(self, doc: SpecDocument) -> None:
+    def __init__(self, doc: SpecDocument, reuse: Reuse | None = None) -> None:
         self.document = doc
+        self.reuse = reuse
         self.version: str | None = doc.openapi_version
         data = doc.data if isinstance(doc.data, dict) else {}
         self._data = data
         # a reference's target depends on its text only (the data is read-only): followed
         # once per distinct ``$ref`` (Kubernetes: 8,685 parameters, 300 distinct references)
         self._derefs: dict[str, tuple[Any, str | None]] = {}
+        # with ``reuse``: a token per ``$ref`` text, the same object as in the previous
+        # revision when it leads to the same object at the same pointer (_reused_path_item)
+        self._ref_tokens: dict[str, object] = {}
+        self._item_context: tuple[Any, ...] | None = None
         self.global_security: Any = data.get("security")
         self.global_security_pointer: str | None = "/security" if "security" in data else None
         self.security_schemes: dict[str, SecurityScheme] = {}
@@ -316,6 +324,16 @@ class SpecIndex:
             else HTTP_METHODS_32 if self.version == "3.2"
             else HTTP_METHODS_3
         )
+        if self.reuse is not None and self._item_context is None:
+            host = self._data.get("host")
+            base = self._data.get("basePath")
+            # what an operation reads beyond its path item: the global security (the same
+            # object: a token kept with it), the 2.0 host and basePath
+            self._item_context = (
+                self.version,
+                self.reuse.get("index.global-security", self.global_security,
+                                self.global_security_pointer, object),
+                host if isinstance(host, str) else "", base if isinstance(base, str) else "")
         for path, item in paths.items():
             item_pointer = jp.child("/" + container, path)
             target, target_pointer = self.deref(item)
@@ -323,31 +341,81 @@ class SpecIndex:
                 self._unresolved("path-item", path, None, item_pointer, item, webhook)
                 continue
             item_pointer = target_pointer or item_pointer
-            item_params = self._parameters(target.get("parameters"), item_pointer,
-                                           path, None, webhook)
-            if not self.is_swagger2:
-                self._add_servers3(target.get("servers"), jp.child(item_pointer, "servers"),
-                                   "path")
-            entries: list[tuple[str, Any, str]] = [
-                (m, target[m], jp.child(item_pointer, m)) for m in methods if m in target
+            if self.reuse is not None:
+                self._reused_path_item(path, target, item_pointer, methods, webhook)
+            else:
+                self._path_item(path, target, item_pointer, methods, webhook)
+
+    def _path_item(self, path: str, target: dict[str, Any], item_pointer: str,
+                   methods: tuple[str, ...], webhook: bool) -> None:
+        """Index the entries of one path item (or webhook) ``target`` written at
+        ``item_pointer``: its servers, operations and unresolved references."""
+        item_params = self._parameters(target.get("parameters"), item_pointer,
+                                       path, None, webhook)
+        if not self.is_swagger2:
+            self._add_servers3(target.get("servers"), jp.child(item_pointer, "servers"),
+                               "path")
+        entries: list[tuple[str, Any, str]] = [
+            (m, target[m], jp.child(item_pointer, m)) for m in methods if m in target
+        ]
+        extra = target.get("additionalOperations") if self.version == "3.2" else None
+        if isinstance(extra, dict):
+            entries += [
+                (name, op, jp.child(item_pointer, "additionalOperations", name))
+                for name, op in extra.items()
             ]
-            extra = target.get("additionalOperations") if self.version == "3.2" else None
-            if isinstance(extra, dict):
-                entries += [
-                    (name, op, jp.child(item_pointer, "additionalOperations", name))
-                    for name, op in extra.items()
-                ]
-            for method, op, op_pointer in entries:
-                if isinstance(op, dict) and "$ref" in op:
-                    # not allowed by the specification, but written: an operation elsewhere
-                    resolved, resolved_pointer = self.deref(op)
-                    if not isinstance(resolved, dict):
-                        self._unresolved("operation", path, method, op_pointer, op, webhook)
-                        continue
-                    op, op_pointer = resolved, resolved_pointer or op_pointer
-                if not isinstance(op, dict):
+        for method, op, op_pointer in entries:
+            if isinstance(op, dict) and "$ref" in op:
+                # not allowed by the specification, but written: an operation elsewhere
+                resolved, resolved_pointer = self.deref(op)
+                if not isinstance(resolved, dict):
+                    self._unresolved("operation", path, method, op_pointer, op, webhook)
                     continue
-                self._add_operation(path, method, op, op_pointer, item_params, webhook)
+                op, op_pointer = resolved, resolved_pointer or op_pointer
+            if not isinstance(op, dict):
+                continue
+            self._add_operation(path, method, op, op_pointer, item_params, webhook)
+
+    def _reused_path_item(self, path: str, target: dict[str, Any], item_pointer: str,
+                          methods: tuple[str, ...], webhook: bool) -> None:
+        """:meth:`_path_item` through :attr:`_reuse`: the entries of the previous revision
+        when ``target`` is the same object, every local reference it follows leads to the
+        same object and pointer, and nothing else it reads changed."""
+        assert self.reuse is not None
+        reuse = self.reuse
+        refs = reuse.get("index.path-item-refs", target, (methods, self.version),
+                         lambda: _item_refs(target, methods, self.version))
+        if refs is None:  # an operation written as a $ref: its target is read too
+            self._path_item(path, target, item_pointer, methods, webhook)
+            return
+        tokens = self._ref_tokens
+        try:
+            parts = tuple(map(tokens.__getitem__, refs))
+        except KeyError:
+            for ref in refs:
+                if ref not in tokens:
+                    found, pointer = self.deref({"$ref": ref})
+                    tokens[ref] = reuse.get("index.ref", found, (ref, pointer), object)
+            parts = tuple(map(tokens.__getitem__, refs))
+        context = (path, item_pointer, webhook, self._item_context, parts)
+        operations, servers, unresolved = reuse.get(
+            "index.path-item", target, context,
+            lambda: self._collected(
+                lambda: self._path_item(path, target, item_pointer, methods, webhook)))
+        self.operations += operations
+        self.servers += servers
+        self.unresolved += unresolved
+
+    def _collected(self, index: Callable[[], None]
+                   ) -> tuple[tuple[Operation, ...], tuple[Server, ...], tuple[UnresolvedRef, ...]]:
+        """What ``index()`` adds to the operations, servers and unresolved references."""
+        kept = self.operations, self.servers, self.unresolved
+        self.operations, self.servers, self.unresolved = [], [], []
+        try:
+            index()
+            return tuple(self.operations), tuple(self.servers), tuple(self.unresolved)
+        finally:
+            self.operations, self.servers, self.unresolved = kept
 
     def _unresolved(
         self,
@@ -422,3 +490,32 @@ class SpecIndex:
                 used_at,
             ))
         return found
+
+
+def _item_refs(item: dict[str, Any], methods: tuple[str, ...], version: str | None
+               ) -> tuple[str, ...] | None:
+    """Every ``$ref`` string :meth:`SpecIndex._path_item` follows from the path item
+    ``item``: its and its operations' parameter and server entries; ``None`` when an
+    operation is itself a ``$ref`` (its target's entries are read too)."""
+    refs: list[str] = []
+
+    def entries(value: Any) -> None:
+        if isinstance(value, list):
+            for entry in value:
+                if isinstance(entry, dict) and isinstance(entry.get("$ref"), str):
+                    refs.append(entry["$ref"])
+
+    entries(item.get("parameters"))
+    entries(item.get("servers"))
+    ops = [item[m] for m in methods if m in item]
+    extra = item.get("additionalOperations") if version == "3.2" else None
+    if isinstance(extra, dict):
+        ops += extra.values()
+    for op in ops:
+        if not isinstance(op, dict):
+            continue
+        if "$ref" in op:
+            return None
+        entries(op.get("parameters"))
+        entries(op.get("servers"))
+    return tuple(dict.fromkeys(refs))

@@ -48,6 +48,7 @@ class Members:
 
     :ivar keys: member names.
     :ivar keyed: offset (characters) of each member's key (its opening quote).
+    :ivar lines: the number of ``"\n"`` before each member's key (its line, 0-based).
     :ivar starts: offset of each member's value.
     :ivar ends: offset just after each member's value.
     :ivar inner: the recorded members of members whose values are objects, by name.
@@ -55,22 +56,35 @@ class Members:
 
     keys: list[str] = field(default_factory=list)
     keyed: list[int] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
     starts: list[int] = field(default_factory=list)
     ends: list[int] = field(default_factory=list)
     inner: dict[str, Members] = field(default_factory=dict)
 
-    def shifted(self, at: int, after: int, delta: int) -> Members:
-        """These offsets for a text where ``delta`` characters were added at the change
-        ``[at, after)`` (offsets of the old text): key and value offsets past ``at`` and ends
-        at or past ``after`` move; members wholly before the change are shared."""
+    _index: dict[str, int] | None = field(default=None, repr=False, compare=False)
+
+    def index(self, key: str) -> int | None:
+        """The position of member ``key`` in :attr:`keys`, or ``None``."""
+        if self._index is None:
+            self._index = {k: i for i, k in enumerate(self.keys)}
+        return self._index.get(key)
+
+    def shifted(self, at: int, after: int, delta: int, newlines: int) -> Members:
+        """These offsets for a text where ``delta`` characters and ``newlines`` line breaks
+        were added at the change ``[at, after)`` (offsets of the old text): key and value
+        offsets past ``at`` and ends at or past ``after`` move; members wholly before the
+        change are shared."""
         if not self.ends or self.ends[-1] < after:
             return self
         return Members(
             self.keys,
             [k + delta if k > at else k for k in self.keyed],
+            [n + newlines if k > at else n for k, n in zip(self.keyed, self.lines, strict=True)],
             [s + delta if s > at else s for s in self.starts],
             [e + delta if e >= after else e for e in self.ends],
-            {name: members.shifted(at, after, delta) for name, members in self.inner.items()},
+            {name: inner.shifted(at, after, delta, newlines)
+             for name, inner in self.inner.items()},
+            self._index,
         )
 
 
@@ -106,6 +120,7 @@ class _Walk:
     def __init__(self, text: str) -> None:
         self.text = text
         self.scan = _SCAN
+        self.counted = (0, 0)  # (offset, "\n" before it): keys are met in text order
 
     def skip(self, i: int) -> int:
         text = self.text
@@ -127,8 +142,9 @@ class _Walk:
         while True:
             if text[i] != '"':
                 raise Irregular("a member name must be a string")
+            members.keyed.append(i)
+            members.lines.append(self.newlines_before(i))
             key, i = _scanstring(text, i + 1)
-            members.keyed.append(self.keyed_at(i, key))
             i = skip(i)
             if text[i] != ":":
                 raise Irregular("':' expected")
@@ -147,20 +163,12 @@ class _Walk:
                 raise Irregular("',' or '}' expected")
             i = skip(i + 1)
 
-    def keyed_at(self, after: int, key: str) -> int:
-        """The offset of the opening quote of the key that ends just before ``after``."""
-        # scanstring returns the index after the closing quote; walk back over the key's
-        # text to its opening quote (escapes make the text longer than ``key``).
-        i = after - 2
-        text = self.text
-        while True:
-            i = text.rindex('"', 0, i + 1)
-            backslashes = 0
-            while text[i - 1 - backslashes] == "\\":
-                backslashes += 1
-            if backslashes % 2 == 0:
-                return i
-            i -= 1
+    def newlines_before(self, offset: int) -> int:
+        """The number of ``"\n"`` before ``offset`` (not before the last offset asked)."""
+        last, count = self.counted
+        count += self.text.count("\n", last, offset)
+        self.counted = (offset, count)
+        return count
 
 
 def reread(old_text: str, old_data: dict[str, Any], old_members: Members, text: str,
@@ -201,7 +209,9 @@ def reread(old_text: str, old_data: dict[str, Any], old_members: Members, text: 
         return None
     if stop != end or _too_deep(value, max_depth, len(path) + 1):
         return None
-    return _replaced(old_data, path, value), old_members.shifted(at, after, delta), path
+    newlines = text.count("\n", at, after + delta) - old_text.count("\n", at, after)
+    return (_replaced(old_data, path, value), old_members.shifted(at, after, delta, newlines),
+            path)
 
 
 def _replaced(data: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
