@@ -164,16 +164,18 @@ class KeyState:
     :ivar digests: pointer → ``(digest of pointer and subtree, its direct same-document
         reference targets)`` of every subtree hashed.
     :ivar keys: section pointer → ``(key, the target pointers reachable from it)``.
+    :ivar scan: the reference scan of the document they belong to (``unchanged.root``):
+        kept digests are used only with answers about that very document.
     """
 
     head: bytes
     digests: dict[str, tuple[bytes, tuple[str, ...]]]
     keys: dict[str, tuple[str, frozenset[str]]]
+    scan: Any = None
 
 
 def section_keys(data: dict[str, Any], sections: Sequence[str], settings: str,
-                 parts: Reuse | None = None, unchanged: Callable[[str], bool] | None = None
-                 ) -> list[str]:
+                 parts: Reuse | None = None, unchanged: Any = None) -> list[str]:
     """The key of each section pointer in ``sections``: a SHA-256 of the settings, the
     pointer, the section's subtree and every ``$ref`` target subtree reachable from it.
 
@@ -182,14 +184,16 @@ def section_keys(data: dict[str, Any], sections: Sequence[str], settings: str,
     reachable targets in pointer order.
 
     :param parts: where the digests and keys of the previous revision are kept
-        (``"memo.keys"``); with ``unchanged`` (true for a pointer whose value is provably
-        the previous document's: :class:`specs.refs.Unchanged`), only the subtrees not
+        (``"memo.keys"``); with ``unchanged`` (:class:`specs.refs.Unchanged`: true for a
+        pointer whose value is provably that of the document whose scan is its ``since``,
+        which must be the one the kept digests belong to), only the subtrees not
         known unchanged are hashed again, and a section whose own digest and reachable
         targets' digests are all the same keeps its key.
     """
     head = hashlib.sha256(settings.encode()).digest()
     previous: KeyState | None = parts.last("memo.keys") if parts is not None else None
-    if previous is None or previous.head != head or unchanged is None:
+    if (previous is None or previous.head != head or unchanged is None
+            or unchanged.since is None or previous.scan is not unchanged.since):
         previous = None
     digests: dict[str, tuple[bytes, tuple[str, ...]]] = {}
     decoded: dict[str, str | None] = {}
@@ -243,7 +247,8 @@ def section_keys(data: dict[str, Any], sections: Sequence[str], settings: str,
     if parts is not None:
         needed = set(kept).union(*(reach for _, reach in kept.values()))
         parts.keep("memo.keys", KeyState(
-            head, {where: digests[where] for where in needed}, kept))
+            head, {where: digests[where] for where in needed}, kept,
+            unchanged.root if unchanged is not None else None))
     return keys
 
 

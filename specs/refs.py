@@ -479,9 +479,13 @@ class Unchanged:
     after loading, so everything inside it is the same); False when that is not known.
     """
 
-    def __init__(self, root: RefPart, fresh: set[int]) -> None:
+    def __init__(self, root: RefPart, fresh: set[int], since: RefPart | None = None) -> None:
         self._root = root
         self._fresh = fresh
+        #: the scan of the previous document that the answers compare with (``None``: none)
+        self.since = since
+        #: this document's scan
+        self.root = root
         #: how many parts were walked (the others were the previous document's)
         self.walked = len(fresh)
 
@@ -540,7 +544,7 @@ def scan_parts(data: dict[str, Any], version: str | None, previous: RefParts | N
     kept = RefParts(version, root)
     if previous is not None and old is not None:
         kept.lookups, kept.stamp = previous.lookups, previous.stamp
-    return index, kept, Unchanged(root, fresh)
+    return index, kept, Unchanged(root, fresh, old)
 
 
 def _scan_part(node: Any, kind: str | None, pos: Any, depth: int, old: RefPart | None,  # noqa: C901, PLR0912 - the walk's branches, once per part
