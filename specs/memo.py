@@ -112,6 +112,18 @@ class Reuse:
         self._now[key] = (node, value)
         return value
 
+    def last(self, kind: str) -> Any:
+        """The value :meth:`keep` stored under ``kind`` in the previous check (or earlier in
+        this one), ``None`` when there is none: for a pass that keeps its own results by
+        place and checks the identity of each subtree itself."""
+        entry = self._now.get((kind,)) or self._kept.get((kind,))
+        return None if entry is None else entry[1]
+
+    def keep(self, kind: str, value: Any) -> None:
+        """Keep ``value`` under ``kind`` for the next check (:meth:`last`); like every entry,
+        dropped at the :meth:`settle` after a check that did not keep it again."""
+        self._now[(kind,)] = (None, value)
+
     def settle(self) -> None:
         """End of a check: keep only the entries used since the last :meth:`settle`."""
         self._kept, self._now = self._now, {}
@@ -144,23 +156,52 @@ class SectionMemo:
         return len(self.document.raw) if self.document is not None else 0
 
 
-def section_keys(data: dict[str, Any], sections: Sequence[str], settings: str) -> list[str]:
+@dataclass(slots=True)
+class KeyState:
+    """What :func:`section_keys` keeps for the next revision (:meth:`Reuse.keep`).
+
+    :ivar head: the digest of the settings.
+    :ivar digests: pointer → ``(digest of pointer and subtree, its direct same-document
+        reference targets)`` of every subtree hashed.
+    :ivar keys: section pointer → ``(key, the target pointers reachable from it)``.
+    :ivar scan: the reference scan of the document they belong to (``unchanged.root``):
+        kept digests are used only with answers about that very document.
+    """
+
+    head: bytes
+    digests: dict[str, tuple[bytes, tuple[str, ...]]]
+    keys: dict[str, tuple[str, frozenset[str]]]
+    scan: Any = None
+
+
+def section_keys(data: dict[str, Any], sections: Sequence[str], settings: str,
+                 parts: Reuse | None = None, unchanged: Any = None) -> list[str]:
     """The key of each section pointer in ``sections``: a SHA-256 of the settings, the
     pointer, the section's subtree and every ``$ref`` target subtree reachable from it.
 
     Each subtree is serialised (JSON, member order kept: it is the validator's order) and
     hashed once; a section's key combines the digests of its own subtree and of its
     reachable targets in pointer order.
+
+    :param parts: where the digests and keys of the previous revision are kept
+        (``"memo.keys"``); with ``unchanged`` (:class:`specs.refs.Unchanged`: true for a
+        pointer whose value is provably that of the document whose scan is its ``since``,
+        which must be the one the kept digests belong to), only the subtrees not
+        known unchanged are hashed again, and a section whose own digest and reachable
+        targets' digests are all the same keeps its key.
     """
-    digests: dict[str, bytes] = {}
-    direct: dict[str, list[str]] = {}
+    head = hashlib.sha256(settings.encode()).digest()
+    previous: KeyState | None = parts.last("memo.keys") if parts is not None else None
+    if (previous is None or previous.head != head or unchanged is None
+            or unchanged.since is None or previous.scan is not unchanged.since):
+        previous = None
+    digests: dict[str, tuple[bytes, tuple[str, ...]]] = {}
     decoded: dict[str, str | None] = {}
 
-    def visit(where: str) -> None:
+    def visit(where: str) -> tuple[bytes, tuple[str, ...]]:
         value = jp.resolve(data, where, default=_GONE)
         text = "\x00gone" if value is _GONE else json.dumps(value, check_circular=False)
-        digests[where] = hashlib.sha256(
-            (where + "\x00" + text).encode("utf-8", "surrogatepass")).digest()
+        digest = hashlib.sha256((where + "\x00" + text).encode("utf-8", "surrogatepass"))
         targets: list[str] = []
         for literal in _ref_literals(text):
             target: Any = decoded.get(literal, _GONE)
@@ -170,25 +211,44 @@ def section_keys(data: dict[str, Any], sections: Sequence[str], settings: str) -
                 decoded[literal] = target
             if target is not None:
                 targets.append(target)
-        direct[where] = targets
+        entry = digests[where] = (digest.digest(), tuple(targets))
+        return entry
 
-    head = hashlib.sha256(settings.encode()).digest()
+    changed: set[str] = set()
+    old_keys: dict[str, tuple[str, frozenset[str]]] = {}
+    if previous is not None and unchanged is not None:
+        old_keys = previous.keys
+        for where, entry in previous.digests.items():
+            if unchanged(where):
+                digests[where] = entry
+            elif visit(where) != entry:
+                changed.add(where)
     keys = []
+    kept: dict[str, tuple[str, frozenset[str]]] = {}
     for where in sections:
-        if where not in digests:
-            visit(where)
+        old = old_keys.get(where)
+        if old is not None and where not in changed and old[1].isdisjoint(changed):
+            keys.append(old[0])
+            kept[where] = old
+            continue
+        own = digests.get(where) or visit(where)
         reach: set[str] = set()
-        stack = list(direct[where])
+        stack = list(own[1])
         while stack:
             target = stack.pop()
             if target in reach:
                 continue
             reach.add(target)
-            if target not in digests:
-                visit(target)
-            stack.extend(direct[target])
-        parts = [head, digests[where], *(digests[t] for t in sorted(reach))]
-        keys.append(hashlib.sha256(b"".join(parts)).hexdigest())
+            stack.extend((digests.get(target) or visit(target))[1])
+        ordered = [head, own[0], *(digests[t][0] for t in sorted(reach))]
+        key = hashlib.sha256(b"".join(ordered)).hexdigest()
+        keys.append(key)
+        kept[where] = (key, frozenset(reach))
+    if parts is not None:
+        needed = set(kept).union(*(reach for _, reach in kept.values()))
+        parts.keep("memo.keys", KeyState(
+            head, {where: digests[where] for where in needed}, kept,
+            unchanged.root if unchanged is not None else None))
     return keys
 
 

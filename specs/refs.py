@@ -350,7 +350,7 @@ _TABLES_2 = _Tables(swagger=True)
 _TABLES_3 = _Tables(swagger=False)
 
 
-def scan_refs(data: dict[str, Any], version: str | None, shared: bool = True) -> RefIndex:  # noqa: C901, PLR0912 - one branch per OpenAPI construct
+def scan_refs(data: dict[str, Any], version: str | None, shared: bool = True) -> RefIndex:
     """Walk ``data`` once and collect every reference with the kind its position requires.
 
     :param data: the parsed document (not modified).
@@ -363,12 +363,19 @@ def scan_refs(data: dict[str, Any], version: str | None, shared: bool = True) ->
     swagger = version == "2.0"
     index = RefIndex(swagger=swagger, known=version is not None)
     root_kind: str | None = ("document2" if swagger else "document3") if version else None
-    # (node, kind, position) with position = (parent position, key): a pointer is built only
-    # for the few places that hold a reference
-    stack: list[tuple[Any, str | None, Any]] = [(data, root_kind, None)]
+    _walk([(data, root_kind, None)], index.local, index.external, index.anchors,
+          _TABLES_2 if swagger else _TABLES_3, shared)
+    index.external.sort()
+    return index
+
+
+def _walk(stack: list[tuple[Any, str | None, Any]], local: list[LocalRef],  # noqa: C901, PLR0912 - one branch per OpenAPI construct
+          external: list[tuple[str, str]], anchors: set[str], tables: _Tables,
+          shared: bool) -> None:
+    """The walk of :func:`scan_refs` from the ``(node, kind, position)`` items of ``stack``
+    (position = ``(parent position, key)``: a pointer is built only for the few places that
+    hold a reference), adding to ``local``, ``external`` and ``anchors``."""
     seen: set[tuple[int, str | None]] = set()
-    local, external = index.local, index.external
-    tables = _TABLES_2 if swagger else _TABLES_3
     while stack:
         node, kind, pos = stack.pop()
         if shared:
@@ -395,7 +402,7 @@ def scan_refs(data: dict[str, Any], version: str | None, shared: bool = True) ->
             for anchor_key in ("$anchor", "$dynamicAnchor"):
                 anchor = node.get(anchor_key)
                 if isinstance(anchor, str):
-                    index.anchors.add(anchor)
+                    anchors.add(anchor)
         table, default, skip_x = tables[kind]
         for name, value in node.items():
             if isinstance(value, CONTAINERS):
@@ -407,8 +414,248 @@ def scan_refs(data: dict[str, Any], version: str | None, shared: bool = True) ->
                 if child_kind == "schema" and name == "items" and isinstance(value, list):
                     child_kind = "list:schema"
                 stack.append((value, child_kind, (pos, name)))
-    external.sort()
-    return index
+
+
+# ------------------------------------------------------------- reuse across revisions
+#: depth of the subtrees whose references are kept apart (root 0, ``/paths`` 1, a path
+#: item 2, an operation 3): a revision walks again only the changed subtrees of that depth
+#: and the containers above them
+PART_DEPTH = 3
+
+
+class RefPart:
+    """The references of one subtree of a document (at most :data:`PART_DEPTH` deep), kept
+    so that the next revision reuses it when the subtree is the same object.
+
+    :ivar node: the subtree (a ``dict`` or ``list``).
+    :ivar kind: its kind in the walk.
+    :ivar local: every same-document reference inside it.
+    :ivar own: how many of :attr:`local` (the first) are not inside a child part.
+    :ivar external: every other reference inside it, ``(pointer, ref)``.
+    :ivar anchors: schema anchors inside it.
+    :ivar targets: the target pointers of :attr:`local`.
+    :ivar children: the parts of its container members by key (``int`` for an array item),
+        ``None`` at :data:`PART_DEPTH`.
+    :ivar problems: ``(stamp, problems of local)``: computed against the target lookups
+        stamped ``stamp`` (:class:`RefParts`); ``None`` before.
+    """
+
+    __slots__ = ("anchors", "children", "external", "kind", "local", "node", "own",
+                 "problems", "targets")
+
+    def __init__(self, node: Any, kind: str | None) -> None:
+        self.node = node
+        self.kind = kind
+        self.local: list[LocalRef] = []
+        self.own = 0
+        self.external: list[tuple[str, str]] = []
+        self.anchors: set[str] = set()
+        self.targets: frozenset[str] = frozenset()
+        self.children: dict[Any, RefPart] | None = None
+        self.problems: tuple[object, list[RefProblem]] | None = None
+
+
+@dataclass(slots=True)
+class RefParts:
+    """What :func:`scan_parts` keeps for the next revision of a document.
+
+    :ivar version: the version the parts were scanned for.
+    :ivar root: the part of the whole document.
+    :ivar lookups: target pointer → ``(dangling, kind)`` for every target of ``root``.
+    :ivar stamp: the token of ``lookups`` (see :attr:`RefPart.problems`).
+    """
+
+    version: str | None
+    root: RefPart
+    lookups: dict[str, tuple[bool, str | None]] = field(default_factory=dict)
+    stamp: object = field(default_factory=object)
+
+
+class Unchanged:
+    """Answers whether the value at a pointer is provably the one of the previous document.
+
+    True when the pointer leads, through containers that were walked again, into a part of
+    the previous document's scan that is the very same object (documents are never changed
+    after loading, so everything inside it is the same); False when that is not known.
+    """
+
+    def __init__(self, root: RefPart, fresh: set[int], since: RefPart | None = None) -> None:
+        self._root = root
+        self._fresh = fresh
+        #: the scan of the previous document that the answers compare with (``None``: none)
+        self.since = since
+        #: this document's scan
+        self.root = root
+        #: how many parts were walked (the others were the previous document's)
+        self.walked = len(fresh)
+
+    def __call__(self, pointer: str) -> bool:
+        part = self._root
+        fresh = self._fresh
+        if id(part) not in fresh:
+            return True
+        end = pointer.find("/", 1)
+        if end > 0 and part.children is not None and not isinstance(part.node, list):
+            first = part.children.get(pointer[1:end])  # most targets: under an unchanged member
+            if first is not None and id(first) not in fresh and "~" not in pointer[:end]:
+                return True
+        try:
+            tokens = jp.split(pointer)
+        except ValueError:
+            return False
+        for token in tokens:
+            children = part.children
+            if children is None:
+                return False
+            if isinstance(part.node, list):
+                if not token.isdigit():
+                    return False
+                child = children.get(int(token))
+            else:
+                child = children.get(token)
+            if child is None:
+                return False
+            if id(child) not in fresh:
+                return True
+            part = child
+        return False
+
+
+def scan_parts(data: dict[str, Any], version: str | None, previous: RefParts | None
+               ) -> tuple[RefIndex, RefParts, Unchanged]:
+    """:func:`scan_refs` of a document whose objects are never shared (JSON), reusing the
+    references of every subtree (to :data:`PART_DEPTH`) that is the same object as in
+    ``previous`` (the result of the previous revision, or ``None``).
+
+    :returns: the index (as :func:`scan_refs` gives it; references in another order), the
+        parts to keep for the next revision (their lookups are filled by
+        :func:`problems_of`) and which pointers are unchanged since ``previous``.
+    """
+    swagger = version == "2.0"
+    index = RefIndex(swagger=swagger, known=version is not None)
+    root_kind: str | None = ("document2" if swagger else "document3") if version else None
+    old = previous.root if previous is not None and previous.version == version else None
+    tables = _TABLES_2 if swagger else _TABLES_3
+    fresh: set[int] = set()
+    root = _scan_part(data, root_kind, None, 0, old, tables, fresh)
+    index.local = root.local
+    index.external = sorted(root.external)
+    index.anchors = set(root.anchors)
+    kept = RefParts(version, root)
+    if previous is not None and old is not None:
+        kept.lookups, kept.stamp = previous.lookups, previous.stamp
+    return index, kept, Unchanged(root, fresh, old)
+
+
+def _scan_part(node: Any, kind: str | None, pos: Any, depth: int, old: RefPart | None,  # noqa: C901, PLR0912 - the walk's branches, once per part
+               tables: _Tables, fresh: set[int]) -> RefPart:
+    """The :class:`RefPart` of ``node`` (of ``kind``, at position ``pos``), its container
+    members' parts reused from ``old`` (the part at the same place in the previous
+    revision) when they are the same objects."""
+    part = RefPart(node, kind)
+    fresh.add(id(part))
+    local, external, anchors = part.local, part.external, part.anchors
+    if depth >= PART_DEPTH:
+        _walk([(node, kind, pos)], local, external, anchors, tables, False)
+        part.own = len(local)
+        part.targets = frozenset(ref.target for ref in local)
+        return part
+    children: dict[Any, RefPart] = {}
+    part.children = children
+    olds = old.children if old is not None and old.children is not None else {}
+    members: list[tuple[Any, Any, str | None]] = []
+    if isinstance(node, list):
+        item_kind = _list_item_kind(kind)
+        if item_kind != _SKIP:
+            members = [(i, value, item_kind) for i, value in enumerate(node)
+                       if isinstance(value, CONTAINERS)]
+    else:
+        ref = node.get("$ref")
+        stop = False
+        if isinstance(ref, str) and kind in _REFERABLE:
+            if ref.startswith("#"):
+                local.append(LocalRef((pos, "$ref"), ref, decode_ref(ref), _public(kind)))
+            else:
+                external.append((_pointer((pos, "$ref")), ref))
+            stop = kind not in {"schema", "pathItem"}
+        if not stop:
+            if kind == "schema":
+                for anchor_key in ("$anchor", "$dynamicAnchor"):
+                    anchor = node.get(anchor_key)
+                    if isinstance(anchor, str):
+                        anchors.add(anchor)
+            table, default, skip_x = tables[kind]
+            for name, value in node.items():
+                if isinstance(value, CONTAINERS):
+                    if skip_x and name.startswith("x-"):
+                        continue
+                    child_kind = table.get(name, default)
+                    if child_kind == _SKIP:
+                        continue
+                    if child_kind == "schema" and name == "items" and isinstance(value, list):
+                        child_kind = "list:schema"
+                    members.append((name, value, child_kind))
+    part.own = len(local)
+    targets: set[str] = {ref.target for ref in local}
+    for key, value, child_kind in members:
+        child = olds.get(key)
+        if child is None or child.node is not value or child.kind != child_kind:
+            child = _scan_part(value, child_kind, (pos, key), depth + 1, child, tables, fresh)
+        children[key] = child
+        local += child.local
+        external += child.external
+        if child.anchors:
+            anchors |= child.anchors
+        targets |= child.targets
+    part.targets = frozenset(targets)
+    return part
+
+
+def problems_of(index: RefIndex, data: Any, parts: RefParts, unchanged: Unchanged
+                ) -> list[RefProblem]:
+    """``index.problems(data)`` for the index :func:`scan_parts` gave with ``parts``: only
+    the targets whose value may have changed since the previous revision are looked up
+    again, and only the parts that reference a target whose answer changed are checked
+    again.  Fills ``parts.lookups`` for the next revision."""
+    before, stamp = parts.lookups, parts.stamp
+    lookups: dict[str, tuple[bool, str | None]] = {}
+    changed: set[str] = set()
+    for target in parts.root.targets:
+        known = before.get(target)
+        # a plain-name target names an anchor, which may be anywhere: always looked up
+        if known is None or not target.startswith("/") or not unchanged(target):
+            value, kind = index._lookup(data, target)
+            answer = (value is _MISSING, kind)
+            if answer != known:
+                changed.add(target)
+            known = answer
+        lookups[target] = known
+    parts.lookups, parts.stamp = lookups, object()
+    found = _part_problems(parts.root, lookups, changed, stamp, parts.stamp)
+    found.sort(key=lambda problem: problem.ref.pointer)
+    return found
+
+
+def _part_problems(part: RefPart, lookups: dict[str, tuple[bool, str | None]],
+                   changed: set[str], before: object, now: object) -> list[RefProblem]:
+    """The problems of ``part``'s references: kept from the previous revision when they
+    were found against the lookups ``before`` and none of the part's targets changed."""
+    kept = part.problems
+    if kept is not None and kept[0] is before and part.targets.isdisjoint(changed):
+        part.problems = (now, kept[1])
+        return list(kept[1])
+    found: list[RefProblem] = []
+    for ref in part.local if part.children is None else part.local[:part.own]:
+        dangling, got = lookups[ref.target]
+        if dangling:
+            found.append(RefProblem(ref, "dangling"))
+        elif ref.expected is not None and got is not None and got != ref.expected:
+            found.append(RefProblem(ref, "wrong-kind", got))
+    if part.children is not None:
+        for child in part.children.values():
+            found += _part_problems(child, lookups, changed, before, now)
+    part.problems = (now, found)
+    return list(found)
 
 
 def _pointer(pos: Any) -> str:

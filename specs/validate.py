@@ -58,9 +58,17 @@ from openapi_spec_validator.validation.validators import SpecValidator
 from specs import _fastpaths, _fastrefs
 from specs import pointer as jp
 from specs.document import SpecDocument
-from specs.memo import KeyedSet, SectionMemo, SectionRecord, Tracker, replay, section_keys
+from specs.memo import (
+    KeyedSet,
+    Reuse,
+    SectionMemo,
+    SectionRecord,
+    Tracker,
+    replay,
+    section_keys,
+)
 from specs.pointer import CONTAINERS, decode_ref
-from specs.refs import RefIndex, scan_refs
+from specs.refs import RefIndex, Unchanged, problems_of, scan_parts, scan_refs
 
 MAX_MESSAGE = 400
 
@@ -436,7 +444,8 @@ def _on_own_stack(fn: Callable[[SpecDocument, SectionMemo | None], list[Validati
 def _validate(doc: SpecDocument, memo: SectionMemo | None) -> list[ValidationIssue]:
     """:func:`validate_document`'s work, on the caller's thread."""
     issues = list(_version_issues(doc))
-    external = external_refs(doc)
+    parts = memo.parts if memo is not None and not _may_share(doc) else None
+    external = external_refs(doc, parts)
     issues += [
         ValidationIssue(
             f"External reference {ref!r} was not fetched: Stagegate never reads files or URLs "
@@ -447,11 +456,18 @@ def _validate(doc: SpecDocument, memo: SectionMemo | None) -> list[ValidationIss
         for pointer, ref in external
     ]
     if doc.openapi_version is not None:
+        unchanged: Unchanged | None = None
         try:
-            refs = scan_refs(doc.data, doc.openapi_version, shared=_may_share(doc))
-            problems = refs.problems(doc.data)
+            if parts is not None:
+                refs, kept, unchanged = scan_parts(
+                    doc.data, doc.openapi_version, parts.last("refs.scan"))
+                problems = problems_of(refs, doc.data, kept, unchanged)
+                parts.keep("refs.scan", kept)
+            else:
+                refs = scan_refs(doc.data, doc.openapi_version, shared=_may_share(doc))
+                problems = refs.problems(doc.data)
         except Exception as exc:  # noqa: BLE001 - defensive: never a 500
-            refs, problems = RefIndex(), []
+            refs, problems, unchanged = RefIndex(), [], None
             issues.append(_stopped(f"the reference check failed ({type(exc).__name__})",
                                    "validator-error"))
         issues += [ValidationIssue(p.message(), p.ref.pointer, "reference") for p in problems]
@@ -461,7 +477,7 @@ def _validate(doc: SpecDocument, memo: SectionMemo | None) -> list[ValidationIss
         if memo is not None and not eligible:
             memo.records, memo.reused, memo.validated = {}, 0, 0
         issues += _run_validator(doc, refs, dangling, neutral,
-                                 memo if eligible else None)
+                                 memo if eligible else None, unchanged)
     issues = _merge(issues)
     _locate(doc, issues)
     return issues
@@ -537,16 +553,47 @@ def _version_issues(doc: SpecDocument) -> Iterator[ValidationIssue]:
         )
 
 
-def external_refs(doc: SpecDocument) -> list[tuple[str, str]]:
-    """Every ``$ref`` that leaves the document, as ``(pointer to the $ref member, ref)``.
+def external_refs(doc: SpecDocument, parts: Reuse | None = None) -> list[tuple[str, str]]:
+    """Every ``$ref`` that leaves the document, as ``(pointer to the $ref member, ref)``,
+    sorted.
 
-    A cheap text scan decides whether the full walk is needed at all.
+    A cheap text scan decides whether the full walk is needed at all.  With ``parts`` (the
+    memo's :class:`specs.memo.Reuse`; only for documents whose objects are never shared),
+    the references of each subtree to :data:`_EXTERNAL_DEPTH` are kept, and a revision
+    walks again only the subtrees that are not the previous document's objects.
     """
-    if not _EXTERNAL_REF_HINT.search(doc.text) and not _ESCAPED_DOLLAR.search(doc.text):
-        return []
-    found: list[tuple[str, str]] = []
+    if parts is None:
+        if not _external_hint(doc.text):
+            return []
+        found: list[tuple[str, str]] = []
+        _external_walk(doc.data, "", found)
+        found.sort()
+        return found
+    previous: _ExternalPart | None = parts.last("validate.external")
+    if previous is None:
+        if _external_hint(doc.text):
+            root = _external_part(doc.data, "", 0, None)
+        else:  # nothing anywhere: every subtree's list is empty
+            root = _ExternalPart(doc.data, [])
+    elif previous.node is doc.data:
+        root = previous
+    else:
+        root = _external_part(doc.data, "", 0, previous)
+    parts.keep("validate.external", root)
+    if root.found and not _external_hint(doc.text):
+        return []  # what the walk of the whole document answers then
+    return sorted(root.found)
+
+
+def _external_hint(text: str) -> bool:
+    """Whether ``text`` may hold an external reference (false: it holds none)."""
+    return bool(_EXTERNAL_REF_HINT.search(text) or _ESCAPED_DOLLAR.search(text))
+
+
+def _external_walk(node: Any, where: str, found: list[tuple[str, str]]) -> None:
+    """Add every external ``$ref`` inside ``node`` (at pointer ``where``) to ``found``."""
     seen: set[int] = set()
-    stack: list[tuple[Any, str]] = [(doc.data, "")]
+    stack: list[tuple[Any, str]] = [(node, where)]
     while stack:
         node, where = stack.pop()
         if id(node) in seen:
@@ -563,16 +610,71 @@ def external_refs(doc: SpecDocument) -> list[tuple[str, str]]:
             for index, value in enumerate(node):
                 if isinstance(value, CONTAINERS):
                     stack.append((value, jp.child(where, index)))
-    found.sort()
-    return found
+
+
+#: depth of the subtrees whose external references :func:`external_refs` keeps apart
+_EXTERNAL_DEPTH = 3
+
+
+class _ExternalPart:
+    """The external references inside one subtree (``node``), and its container members'
+    parts by key (``int`` for an array item) when there are any and it is shallower than
+    :data:`_EXTERNAL_DEPTH`; ``children`` is ``None`` otherwise (a part with no reference
+    stands for every part inside it: all empty)."""
+
+    __slots__ = ("children", "found", "node")
+
+    def __init__(self, node: Any, found: list[tuple[str, str]],
+                 children: dict[Any, _ExternalPart] | None = None) -> None:
+        self.node = node
+        self.found = found
+        self.children = children
+
+    def at(self, key: Any, in_list: bool) -> _ExternalPart | None:
+        """The part of member ``key`` (an array item's when ``in_list``), ``None`` when
+        there is none."""
+        if self.children is not None:
+            return self.children.get(key)
+        node = self.node
+        if self.found or isinstance(node, list) != in_list:
+            return None
+        value = (node[key] if key < len(node) else None) if in_list else node.get(key)
+        return _ExternalPart(value, []) if isinstance(value, CONTAINERS) else None
+
+
+def _external_part(node: Any, where: str, depth: int, old: _ExternalPart | None
+                   ) -> _ExternalPart:
+    """The :class:`_ExternalPart` of ``node`` at ``where``, reusing the parts of ``old``
+    (the part at the same place in the previous document) whose subtree is the same."""
+    found: list[tuple[str, str]] = []
+    if depth >= _EXTERNAL_DEPTH:
+        _external_walk(node, where, found)
+        return _ExternalPart(node, found)
+    children: dict[Any, _ExternalPart] = {}
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and not ref.startswith("#"):
+            found.append((jp.child(where, "$ref"), ref))
+        members: Iterable[tuple[Any, Any]] = node.items()
+    else:
+        members = enumerate(node)
+    in_list = isinstance(node, list)
+    for key, value in members:
+        if isinstance(value, CONTAINERS):
+            part = old.at(key, in_list) if old is not None else None
+            if part is None or part.node is not value:
+                part = _external_part(value, jp.child(where, key), depth + 1, part)
+            children[key] = part
+            found += part.found
+    return _ExternalPart(node, found, children if found else None)
 
 
 Section = tuple[str, Callable[[], Iterable[ValidationError]]]
 
 
 def _run_validator(doc: SpecDocument, refs: RefIndex, dangling: set[str],
-                   neutral: Sequence[str] = (), memo: SectionMemo | None = None
-                   ) -> list[ValidationIssue]:
+                   neutral: Sequence[str] = (), memo: SectionMemo | None = None,
+                   unchanged: Unchanged | None = None) -> list[ValidationIssue]:
     """Structural check, then the keyword checks one section at a time.
 
     :param refs: the document's references (for "reached from" and relocation).
@@ -583,6 +685,8 @@ def _run_validator(doc: SpecDocument, refs: RefIndex, dangling: set[str],
         so they neither stop nor validate the wrong object.
     :param memo: section records to reuse and to refill (:mod:`specs.memo`); only for
         documents whose pointers name objects one to one (never with ``neutral``).
+    :param unchanged: which pointers name the previous document's values
+        (:func:`specs.refs.scan_parts`): their section keys are not computed again.
     """
     cls = VALIDATORS[doc.openapi_version or ""]
     issues: list[ValidationIssue] = []
@@ -600,7 +704,8 @@ def _run_validator(doc: SpecDocument, refs: RefIndex, dangling: set[str],
     except Exception as exc:  # noqa: BLE001
         issues.append(_unexpected(doc, exc, None))
     sections = list(_sections(validator))
-    outcomes = _memo_outcomes(validator, sections, memo) if memo is not None else None
+    outcomes = (_memo_outcomes(validator, sections, memo, unchanged) if memo is not None
+                else None)
     if memo is not None and outcomes is None:
         # the memo could not name every object the validator reached: validate plainly
         return _run_validator(doc, refs, dangling, neutral)
@@ -661,7 +766,8 @@ def _outcome_issues(doc: SpecDocument, locator: _Relocator, where: str, outcome:
 
 
 def _memo_outcomes(validator: SpecValidator, sections: Sequence[Section],
-                   memo: SectionMemo) -> list[Outcome] | None:
+                   memo: SectionMemo, unchanged: Unchanged | None = None
+                   ) -> list[Outcome] | None:
     """Each section's outcome, looked up in ``memo`` where :mod:`specs.memo` proves it the
     same, validated otherwise; ``memo`` then holds this document's sections.
 
@@ -679,7 +785,8 @@ def _memo_outcomes(validator: SpecValidator, sections: Sequence[Section],
     data = validator.schema
     settings = (f"{type(validator).__name__}|{data.get('jsonSchemaDialect')!r}|"
                 f"{FAST_SCHEMA_CHECKS}")
-    keys = section_keys(data, [where for where, _ in sections], settings)
+    keys = section_keys(data, [where for where, _ in sections], settings, memo.parts,
+                        unchanged)
     outcomes: list[Outcome] = []
     records: dict[str, SectionRecord] = {}
     reused = 0

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from revisionkit import revised
 
 from specs import LoadLimits, load_document
 from specs import validate as sv
-from specs.memo import _REF, _REF_START, SectionMemo, _ref_literals
+from specs.memo import _REF, _REF_START, SectionMemo, _ref_literals, section_keys
+from specs.refs import problems_of, scan_parts, scan_refs
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 DOCUMENTS = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".json", ".yaml", ".yml"))
@@ -195,3 +197,120 @@ def test_ref_literals_are_the_pattern_s_matches(text: str) -> None:
             expected.append(match.group(1))
         start = text.find(_REF_START, start + 1)
     assert _ref_literals(text) == expected
+
+
+# ------------------------------------------------ revisions sharing unchanged subtrees
+def _shared_issues(previous: Any, raw: bytes, memo: SectionMemo) -> tuple[Any, list[Any]]:
+    """``raw`` read as a revision of ``previous`` (unchanged subtrees shared), validated
+    through ``memo``; the memo settled as at the end of a check."""
+    doc = revised(previous, raw)
+    found = [i.to_dict() for i in sv.validate_document(doc, memo)]
+    memo.parts.settle()
+    return doc, found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: str(p.relative_to(CORPUS)))
+def test_shared_revisions_through_the_memo_give_the_cold_issues(path: Path) -> None:
+    raw = _loadable(path)
+    data = load_document(raw, LoadLimits()).data
+    base = json.dumps(data, indent=2).encode()
+    for change in (one_operation, shared_schema, first_path_removed):
+        changed = change(data)
+        if changed is None:
+            continue
+        revised_raw = json.dumps(changed, indent=2).encode()
+        memo = SectionMemo()
+        doc = load_document(base, LoadLimits())
+        assert [i.to_dict() for i in sv.validate_document(doc, memo)] == issues(base)
+        memo.parts.settle()
+        doc, found = _shared_issues(doc, revised_raw, memo)
+        assert found == issues(revised_raw), change.__name__
+        _, back = _shared_issues(doc, base, memo)
+        assert back == issues(base), f"back from {change.__name__}"
+
+
+def _spec(**schemas: Any) -> dict[str, Any]:
+    return {"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+            "paths": {f"/{name}": {"get": {"description": name, "responses": {
+                "200": {"description": "ok", "content": {"application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{name}"}}}}}}}
+                for name in ("A", "B")},
+            "components": {"schemas": schemas}}
+
+
+def _revisions(*docs: dict[str, Any]) -> list[tuple[list[Any], list[Any], SectionMemo]]:
+    """Each of ``docs`` validated cold and as a shared revision of the one before."""
+    memo = SectionMemo()
+    previous = None
+    seen = []
+    for data in docs:
+        raw = json.dumps(data).encode()
+        if previous is None:
+            previous = load_document(raw, LoadLimits())
+            found = [i.to_dict() for i in sv.validate_document(previous, memo)]
+            memo.parts.settle()
+        else:
+            previous, found = _shared_issues(previous, raw, memo)
+        seen.append((found, issues(raw), memo))
+    return seen
+
+
+def test_a_target_that_changes_elsewhere_is_checked_again() -> None:
+    """/A's path item is the previous document's object, but the schema it names is gone,
+    then an array (the wrong kind), then back: its reference's problem follows the target."""
+    good = {"type": "object"}
+    steps = [_spec(A=good, B=good), _spec(B=good), _spec(A=[1], B=good), _spec(A=good, B=good)]
+    results = _revisions(*steps)
+    for found, cold, _ in results:
+        assert found == cold
+    assert any(i["kind"] == "reference" for i in results[1][0])
+    assert not any(i["kind"] == "reference" for i in results[3][0])
+
+
+def test_external_references_follow_the_revision() -> None:
+    with_external = _spec(A={"$ref": "other.yaml#/A"}, B={"type": "object"})
+    plain = _spec(A={"type": "object"}, B={"type": "object"})
+    for found, cold, _ in _revisions(plain, with_external, plain, with_external):
+        assert found == cold
+
+
+def test_a_one_operation_shared_revision_walks_only_the_changed_parts() -> None:
+    raw = (CORPUS / "public" / "kubernetes-swagger.json").read_bytes()
+    data = json.loads(raw)
+    changed = one_operation(data)
+    assert changed is not None
+    memo = SectionMemo()
+    base = load_document(raw, LoadLimits())
+    sv.validate_document(base, memo)
+    memo.parts.settle()
+    cold_parts = memo.parts.last("refs.scan")
+    revision = revised(base, json.dumps(changed).encode())
+    index, kept, unchanged = scan_parts(revision.data, revision.openapi_version, cold_parts)
+    assert unchanged.walked <= 8  # the root, /paths, one path item, one operation …
+    assert sorted(r.pointer for r in index.local) == sorted(
+        r.pointer for r in scan_refs(revision.data, revision.openapi_version, False).local)
+    assert problems_of(index, revision.data, kept, unchanged) == []
+    found = [i.to_dict() for i in sv.validate_document(revision, memo)]
+    assert found == issues(json.dumps(changed).encode())
+    assert memo.validated == 1
+
+
+def test_section_keys_of_a_shared_revision_are_the_cold_keys() -> None:
+    """Keys kept from the previous revision are those computed from scratch, including for
+    sections whose reachable target changed."""
+    steps = [_spec(A={"type": "object"}, B={"type": "string"}),
+             _spec(A={"type": "object"}, B={"type": "integer"})]
+    memo = SectionMemo()
+    previous = load_document(json.dumps(steps[0]).encode(), LoadLimits())
+    sections = ["/paths/~1A", "/paths/~1B"]
+    _, kept, unchanged = scan_parts(previous.data, "3.0", None)
+    first = section_keys(previous.data, sections, "s", memo.parts, unchanged)
+    assert first == section_keys(previous.data, sections, "s")
+    memo.parts.settle()
+    doc = revised(previous, json.dumps(steps[1]).encode())
+    _, _, unchanged = scan_parts(doc.data, "3.0", kept)
+    again = section_keys(doc.data, sections, "s", memo.parts, unchanged)
+    assert again == section_keys(doc.data, sections, "s")
+    assert again[0] == first[0] and again[1] != first[1]
+    assert unchanged("/paths/~1A") and not unchanged("/components/schemas/B")
