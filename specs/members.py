@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, AnyStr
 
 from specs import strictjson
 
@@ -183,10 +183,10 @@ def reread(old_text: str, old_data: dict[str, Any], old_members: Members, text: 
         that was re-read; ``None`` when the difference is not inside one recorded member's
         value (parse the whole text then).
     """
-    prefix = _common_prefix(old_text, text)
+    prefix = common_prefix(old_text, text)
     if prefix == len(old_text) == len(text):
         return None
-    suffix = _common_suffix(old_text, text, len(old_text) - prefix, len(text) - prefix)
+    suffix = common_suffix(old_text, text, len(old_text) - prefix, len(text) - prefix)
     at, after = prefix, len(old_text) - suffix  # the changed span of the old text
     delta = len(text) - len(old_text)
     members, index = old_members, -1
@@ -240,7 +240,7 @@ def _too_deep(value: Any, max_depth: int, depth: int) -> bool:
     return False
 
 
-def _common_prefix(a: str, b: str) -> int:
+def common_prefix(a: AnyStr, b: AnyStr) -> int:
     """The length of the longest common prefix of ``a`` and ``b`` (chunks compared in C,
     then the differing chunk halved)."""
     limit = min(len(a), len(b))
@@ -259,7 +259,7 @@ def _common_prefix(a: str, b: str) -> int:
     return low if a[low] != b[low] else high
 
 
-def _common_suffix(a: str, b: str, a_room: int, b_room: int) -> int:
+def common_suffix(a: AnyStr, b: AnyStr, a_room: int, b_room: int) -> int:
     """The length of the longest common suffix of ``a`` and ``b``, at most ``min(a_room,
     b_room)`` characters (so it never overlaps the common prefix)."""
     limit = min(a_room, b_room)

@@ -8,6 +8,7 @@ Every time is timezone-aware UTC (:class:`~lifecycle.core.db.UTCDateTime`).  ``S
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import datetime
 from typing import Any
@@ -102,6 +103,12 @@ class SpecRevision(AppendOnly, db.Model):  # type: ignore[name-defined,misc]
 
     ``findings`` is a list of :meth:`policies.findings.Finding.to_dict` dicts.  Identical
     bytes never make a second revision of one version (unique ``sha256`` per version).
+
+    The bytes are :attr:`raw`.  A revision is stored whole, or as a **difference** from an
+    earlier revision of its version (:attr:`delta_of`): the bytes it shares with that one at
+    the start (``delta_prefix``) and at the end (``delta_suffix``) are not stored again, only
+    the middle (``stored``).  At most :data:`MAX_DELTA_DEPTH` differences lie between a
+    revision and one stored whole, and :attr:`raw` checks the SHA-256 of what it rebuilds.
     """
 
     __tablename__ = "spec_revision"
@@ -110,12 +117,21 @@ class SpecRevision(AppendOnly, db.Model):  # type: ignore[name-defined,misc]
         sa.UniqueConstraint("version_id", "sha256", name="uq_spec_revision_version_id_sha256"),
         sa.CheckConstraint("number >= 1", name="number_positive"),
         sa.CheckConstraint(_in("format", ("json", "yaml")), name="format"),
+        sa.CheckConstraint(
+            "(delta_of_id IS NULL AND delta_prefix IS NULL AND delta_suffix IS NULL"
+            " AND delta_depth = 0) OR (delta_of_id IS NOT NULL AND delta_prefix >= 0"
+            " AND delta_suffix >= 0 AND delta_depth >= 1)", name="delta_whole"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(sa.ForeignKey("api_version.id"), index=True)
     number: Mapped[int] = mapped_column()
-    raw: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
+    #: the bytes (stored whole), or the middle that differs from :attr:`delta_of`'s bytes
+    stored: Mapped[bytes] = mapped_column("raw", sa.LargeBinary, deferred=True)
+    delta_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("spec_revision.id"))
+    delta_prefix: Mapped[int | None] = mapped_column()
+    delta_suffix: Mapped[int | None] = mapped_column()
+    delta_depth: Mapped[int] = mapped_column(default=0, server_default="0")
     size: Mapped[int] = mapped_column()
     sha256: Mapped[str] = mapped_column(sa.String(64))
     format: Mapped[str] = mapped_column(sa.String(8))
@@ -129,9 +145,37 @@ class SpecRevision(AppendOnly, db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     api_version: Mapped[ApiVersion] = relationship(back_populates="revisions")
+    delta_of: Mapped[SpecRevision | None] = relationship(remote_side="SpecRevision.id")
+
+    @property
+    def raw(self) -> bytes:
+        """The exact uploaded bytes (rebuilt from :attr:`delta_of` for a difference).
+
+        :raises StoredBytesCorrupt: what was rebuilt does not have the recorded SHA-256.
+        """
+        base = self.delta_of
+        if base is None:
+            return bytes(self.stored)
+        whole = base.raw
+        prefix, suffix = self.delta_prefix or 0, self.delta_suffix or 0
+        raw = whole[:prefix] + bytes(self.stored) + whole[len(whole) - suffix:]
+        if hashlib.sha256(raw).hexdigest() != self.sha256:
+            raise StoredBytesCorrupt(
+                f"Revision {self.number} of version id {self.version_id} does not rebuild "
+                "to its recorded SHA-256; restore the database from a backup.")
+        return raw
 
     def __repr__(self) -> str:
         return f"<SpecRevision {self.version_id}#{self.number} {self.sha256[:12]}>"
+
+
+#: the most differences between a revision and one stored whole (reading a revision reads
+#: at most this many rows more); the next one is stored whole
+MAX_DELTA_DEPTH = 16
+
+
+class StoredBytesCorrupt(RuntimeError):
+    """A revision's bytes, rebuilt from the database, do not match its SHA-256."""
 
 
 class SpecUpload(AppendOnly, db.Model):  # type: ignore[name-defined,misc]

@@ -32,6 +32,7 @@ from lifecycle.accounts.models import Team
 from lifecycle.catalog import stages
 from lifecycle.catalog.models import (
     API_NAME_RE,
+    MAX_DELTA_DEPTH,
     VERSION_RE,
     Api,
     ApiVersion,
@@ -45,7 +46,8 @@ from lifecycle.core.errors import Conflict, NotFound, ValidationFailed
 from lifecycle.core.extensions import db
 from lifecycle.core.gcpause import collection_paused
 from policies.check import check_spec
-from specs import LoadLimits
+from specs import LoadLimits, SpecDocument
+from specs.members import common_prefix, common_suffix
 from specs.memo import MemoStore
 
 __all__ = [
@@ -323,6 +325,7 @@ def _upload(name: str, version: str, raw: bytes, uploader: Actor,
         report(*UPLOAD_STEPS[key])
 
     with SECTION_MEMOS.borrow(obj.id) as memo:
+        previous = memo.document if memo is not None else None
         check = check_spec(raw, load_limits(), progress=step, memo=memo)
     doc = check.document
     step("store")
@@ -344,7 +347,7 @@ def _upload(name: str, version: str, raw: bytes, uploader: Actor,
     revision = SpecRevision(
         api_version=obj,
         number=number,
-        raw=raw,
+        **_stored_form(raw, obj.current_revision, previous),
         size=len(raw),
         sha256=sha,
         format=doc.format,
@@ -373,6 +376,26 @@ def _upload(name: str, version: str, raw: bytes, uploader: Actor,
             return existing, False
         raise Conflict("Another upload to this version happened at the same time; retry.") from exc
     return revision, True
+
+
+def _stored_form(raw: bytes, base: SpecRevision | None, previous: SpecDocument | None
+                 ) -> dict[str, Any]:
+    """How a new revision's bytes ``raw`` are stored: as a difference from ``base`` (the
+    version's current revision) when this process still holds ``base``'s bytes
+    (``previous``, the document its memo last checked) and less than half of ``raw``
+    differs, else whole (:class:`~lifecycle.catalog.models.SpecRevision`)."""
+    whole = {"stored": raw}
+    if base is None or previous is None or previous.sha256 != base.sha256 \
+            or base.delta_depth >= MAX_DELTA_DEPTH:
+        return whole
+    old = previous.raw
+    prefix = common_prefix(old, raw)
+    suffix = common_suffix(old, raw, len(old) - prefix, len(raw) - prefix)
+    middle = raw[prefix:len(raw) - suffix]
+    if len(middle) * 2 >= len(raw):
+        return whole
+    return {"stored": middle, "delta_of": base, "delta_prefix": prefix,
+            "delta_suffix": suffix, "delta_depth": base.delta_depth + 1}
 
 
 def _no_progress(percent: int, message: str) -> None:

@@ -196,9 +196,9 @@ def test_common_prefix_and_suffix_are_exact(seed: int, monkeypatch: pytest.Monke
     prefix = 0
     while prefix < min(len(a), len(b_text)) and a[prefix] == b_text[prefix]:
         prefix += 1
-    assert sm._common_prefix(a, b_text) == prefix
+    assert sm.common_prefix(a, b_text) == prefix
     room_a, room_b = len(a) - prefix, len(b_text) - prefix
     suffix = 0
     while suffix < min(room_a, room_b) and a[-1 - suffix] == b_text[-1 - suffix]:
         suffix += 1
-    assert sm._common_suffix(a, b_text, room_a, room_b) == suffix
+    assert sm.common_suffix(a, b_text, room_a, room_b) == suffix
