@@ -407,7 +407,7 @@ class MemoStore:
     Per process: another worker process starts with an empty memo, which costs time only.
     """
 
-    def __init__(self, size: int = 32, max_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, size: int = 32, max_bytes: int = 32 * 1024 * 1024) -> None:
         self._size = size
         self._max_bytes = max_bytes
         self._memos: OrderedDict[Any, SectionMemo] = OrderedDict()
