@@ -16,7 +16,7 @@ import ipaddress
 import itertools
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
 from policies import algorithms, credentials
@@ -25,7 +25,14 @@ from policies.rules import Evidence, Severity, get_rule
 from specs import LoadLimits, SpecLoadError, load_document
 from specs import pointer as jp
 from specs.document import SpecDocument
-from specs.index import Operation, Parameter, SecurityScheme, SpecIndex
+from specs.index import (
+    Operation,
+    Parameter,
+    PathItemPiece,
+    SecurityScheme,
+    Server,
+    SpecIndex,
+)
 from specs.memo import Reuse
 from specs.validate import ValidationIssue, external_refs
 from specs.wording import plural
@@ -284,8 +291,47 @@ def is_token_endpoint(op: Operation, index: SpecIndex, paths: frozenset[str]) ->
     (RFC 6749 §2.3, §3.2), not with the bearer token they come to obtain."""
     if op.method != "post" or op.webhook or not paths:
         return False
-    bases = {urlsplit(server.url).path.rstrip("/") for server in index.servers} or {""}
+    return _at_token_endpoint(op, _server_bases(index), paths)
+
+
+def _server_bases(index: SpecIndex) -> frozenset[str]:
+    """The URL paths of every server of ``index`` without a trailing ``/`` (``{""}`` when
+    there is none): where :func:`is_token_endpoint` looks for a token endpoint."""
+    return frozenset({urlsplit(server.url).path.rstrip("/") for server in index.servers}
+                     or {""})
+
+
+def _at_token_endpoint(op: Operation, bases: frozenset[str], paths: frozenset[str]) -> bool:
     return any(f"{base}{op.path}".rstrip("/") in paths for base in bases)
+
+
+class _TokenEndpoints:
+    """:func:`is_token_endpoint` for every operation of one index, the server bases worked
+    out once, when first needed (so a failure is raised where the plain call raises it).
+
+    :ivar context: what the answers depend on besides the operation, for
+        :meth:`SpecIndex.context`: the token endpoint paths and, when there are any, the
+        server bases (an object equal to nothing when they cannot be worked out).
+    """
+
+    def __init__(self, index: SpecIndex) -> None:
+        self._index = index
+        self.paths = token_endpoint_paths(index)
+        self._bases: frozenset[str] | None = None
+        context: Any = None
+        if self.paths:
+            try:
+                context = _server_bases(index)
+            except Exception:  # noqa: BLE001 - raised again by the check that needs them
+                context = object()
+        self.context = (self.paths, context)
+
+    def __call__(self, op: Operation) -> bool:
+        if op.method != "post" or op.webhook or not self.paths:
+            return False
+        if self._bases is None:
+            self._bases = _server_bases(self._index)
+        return _at_token_endpoint(op, self._bases, self.paths)
 
 
 # ------------------------------------------------------------------------- SPEC-VALID
@@ -321,7 +367,10 @@ def no_external_ref(
     doc: SpecDocument, index: SpecIndex, issues: Sequence[ValidationIssue]
 ) -> list[Finding]:
     """One ``fail`` per ``$ref`` that leaves the document (pointer of the ``$ref`` member)."""
-    refs: dict[str | None, str | None] = dict(external_refs(doc))
+    # a JSON document never shares objects: the memo's results by subtree apply (and the
+    # validation of this very document has usually kept them already)
+    parts = index.reuse if doc.format == "json" else None
+    refs: dict[str | None, str | None] = dict(external_refs(doc, parts))
     messages: dict[str | None, str] = {}
     for issue in issues:
         if issue.kind == "external-ref" and issue.pointer not in refs:
@@ -433,10 +482,32 @@ def https_only(
                                     "default `/`, which cannot prove HTTPS. Declare https "
                                     "servers at the root."))
     seen: set[str] = set()
-    for server in index.servers:
+    root = _https_part(index, index.root_servers)
+    # a path item's servers are checked once per piece (the 2.0 host it reads is part of
+    # the piece's own context): nothing else is read
+    parts = [root, *(index.piece_result(piece, rule, None,
+                                        lambda p: _https_part(index, p.servers))
+                     for piece in index.pieces)]
+    for pointers, failed in parts:
+        for pointer, finding in failed:
+            if pointer not in seen:
+                findings.append(finding)
+        seen.update(pointers)
+    if findings:
+        return findings
+    return [_pass(rule, f"{_all(len(seen), 'declared server', 'use')} https.")]
+
+
+def _https_part(index: SpecIndex, servers: Sequence[Server]
+                ) -> tuple[tuple[str, ...], tuple[tuple[str, Finding], ...]]:
+    """TRN-HTTPS-ONLY for ``servers``: their distinct pointers, in order, and the
+    ``(pointer, finding)`` of each that fails (the first server of each pointer counts)."""
+    seen: dict[str, None] = {}
+    failed = []
+    for server in servers:
         if server.pointer in seen:
             continue
-        seen.add(server.pointer)
+        seen[server.pointer] = None
         if server.swagger:
             problem = _swagger_scheme_problem(index, server.scheme, server.url)
         elif not isinstance(server.url, str):
@@ -444,10 +515,8 @@ def https_only(
         else:
             problem = _server_problem(server.url, server.variables)
         if problem:
-            findings.append(_fail(rule, problem, server.url_pointer))
-    if findings:
-        return findings
-    return [_pass(rule, f"{_all(len(seen), 'declared server', 'use')} https.")]
+            failed.append((server.pointer, _fail("TRN-HTTPS-ONLY", problem, server.url_pointer)))
+    return tuple(seen), tuple(failed)
 
 
 def _server_problem(url: str, variables: Mapping[str, Any]) -> str | None:
@@ -511,26 +580,25 @@ def bearer_header(
     # one finding per distinct alternative without bearer, not one per operation
     missing: dict[frozenset[str], tuple[str, list[Operation]]] = {}
     secured = 0
-    token_paths = token_endpoint_paths(index)
-    for op in index.api_operations:
-        reqs = _requirements(op)
-        if reqs:
-            secured += 1
-        if is_token_endpoint(op, index, token_paths):
-            continue  # client authentication (RFC 6749 §2.3): no bearer token exists yet
-        for i, req in reqs:
-            for name in req:
-                scheme = index.security_schemes.get(name)
-                if (scheme is not None and scheme.type == "apiKey"
-                        and scheme.data.get("in") in ("query", "cookie")):
-                    users = url_keys.setdefault(name, [])
-                    if not users or users[-1] is not op:
-                        users.append(op)
-            defined = all(name in index.security_schemes for name in req)
-            # an undefined scheme is SPEC-OPERATIONS-SECURED's finding; don't report it twice
-            if bearer and defined and not bearer.intersection(req):
-                pointer = jp.child(op.security_pointer or op.pointer, i)
-                missing.setdefault(frozenset(req), (pointer, []))[1].append(op)
+    endpoints = _TokenEndpoints(index)
+    in_url = frozenset(
+        name for name, scheme in index.security_schemes.items()
+        if scheme.type == "apiKey" and scheme.data.get("in") in ("query", "cookie"))
+    context = index.context(rule, (frozenset(bearer), frozenset(index.security_schemes),
+                                   in_url, endpoints.context))
+    for piece in index.pieces:
+        if piece.webhook:
+            continue
+        count, events = index.piece_result(
+            piece, rule, context, lambda p: _bearer_part(p, index, bearer, in_url, endpoints))
+        secured += count
+        for names, pointer, op in events:
+            if pointer is None:  # an apiKey scheme in the URL: ``names`` is its name
+                users = url_keys.setdefault(names, [])
+                if not users or users[-1] is not op:
+                    users.append(op)
+            else:
+                missing.setdefault(names, (pointer, []))[1].append(op)
     for names, (pointer, ops) in missing.items():
         alternative = "{" + ", ".join(sorted(names)) + "}"
         findings.append(_fail(
@@ -551,6 +619,30 @@ def bearer_header(
         return findings
     return [_pass(rule, f"{_all(secured, 'secured operation', 'require')} a token-bearing scheme "
                         f"({', '.join(sorted(bearer))}).")]
+
+
+def _bearer_part(piece: PathItemPiece, index: SpecIndex, bearer: set[str],
+                 in_url: frozenset[str], endpoints: _TokenEndpoints
+                 ) -> tuple[int, tuple[tuple[Any, str | None, Operation], ...]]:
+    """TRN-BEARER-HEADER for the operations of ``piece``: how many are secured, and in
+    order ``(scheme name, None, op)`` for each use of an apiKey scheme ``in_url`` and
+    ``(names of an alternative without a bearer scheme, its pointer, op)``."""
+    secured = 0
+    events: list[tuple[Any, str | None, Operation]] = []
+    for op in piece.operations:
+        reqs = _requirements(op)
+        if reqs:
+            secured += 1
+        if endpoints(op):
+            continue  # client authentication (RFC 6749 §2.3): no bearer token exists yet
+        for i, req in reqs:
+            events += [(name, None, op) for name in req if name in in_url]
+            defined = all(name in index.security_schemes for name in req)
+            # an undefined scheme is SPEC-OPERATIONS-SECURED's finding; don't report it twice
+            if bearer and defined and not bearer.intersection(req):
+                pointer = jp.child(op.security_pointer or op.pointer, i)
+                events.append((frozenset(req), pointer, op))
+    return secured, tuple(events)
 
 
 def _schemes_place(index: SpecIndex) -> str:
@@ -636,18 +728,19 @@ def no_basic_auth(
     basic = {s.name for s in index.security_schemes.values()
              if is_basic_scheme(s, index.is_swagger2)}
     users: dict[str, list[Operation]] = {}
-    token_paths = token_endpoint_paths(index)
+    endpoints = _TokenEndpoints(index)
     at_token_endpoint = False
-    for op in index.api_operations:
-        if is_token_endpoint(op, index, token_paths):
-            at_token_endpoint = at_token_endpoint or any(
-                basic.intersection(req) for _, req in _requirements(op))
-            continue  # Basic is how OAuth 2.0 clients authenticate there (RFC 6749 §2.3.1)
-        for _, req in _requirements(op):
-            for name in basic.intersection(req):
-                ops = users.setdefault(name, [])
-                if not ops or ops[-1] is not op:
-                    ops.append(op)
+    context = index.context(rule, (frozenset(basic), endpoints.context))
+    for piece in index.pieces:
+        if piece.webhook:
+            continue
+        at_endpoint, events = index.piece_result(
+            piece, rule, context, lambda p: _basic_part(p, basic, endpoints))
+        at_token_endpoint = at_token_endpoint or at_endpoint
+        for name, op in events:
+            ops = users.setdefault(name, [])
+            if not ops or ops[-1] is not op:
+                ops.append(op)
     findings = [
         _fail(rule, f"The HTTP Basic security scheme `{name}` is a credential alternative of "
                     f"{_used_by(ops)}: every request then carries the user's reusable "
@@ -662,6 +755,22 @@ def no_basic_auth(
                             "2.0 token endpoint (RFC 6749 §2.3.1); no API operation accepts "
                             "it.")]
     return [_pass(rule, "No operation accepts HTTP Basic credentials.")]
+
+
+def _basic_part(piece: PathItemPiece, basic: set[str], endpoints: _TokenEndpoints
+                ) -> tuple[bool, tuple[tuple[str, Operation], ...]]:
+    """TRN-NO-BASIC-AUTH for the operations of ``piece``: whether one at a token endpoint
+    accepts Basic, and in order ``(Basic scheme name, op)`` for each use elsewhere."""
+    at_token_endpoint = False
+    events: list[tuple[str, Operation]] = []
+    for op in piece.operations:
+        if endpoints(op):
+            at_token_endpoint = at_token_endpoint or any(
+                basic.intersection(req) for _, req in _requirements(op))
+            continue  # Basic is how OAuth 2.0 clients authenticate there (RFC 6749 §2.3.1)
+        for _, req in _requirements(op):
+            events += [(name, op) for name in basic.intersection(req)]
+    return at_token_endpoint, tuple(events)
 
 
 # ------------------------------------------------------------------ TRN-NO-TOKEN-IN-URL
@@ -684,8 +793,16 @@ def is_credential_name(name: str, location: str = "query") -> bool:
     return credentials.classify_name(name, location) is True
 
 
+class _Seen(Protocol):
+    """The pointers TRN-NO-TOKEN-IN-URL has read (a ``set`` or a :class:`_LoggedSeen`)."""
+
+    def __contains__(self, pointer: object) -> bool: ...
+
+    def add(self, pointer: str) -> None: ...
+
+
 def _jwt_strings(
-    index: SpecIndex, node: Any, pointer: str, seen: set[str]
+    index: SpecIndex, node: Any, pointer: str, seen: _Seen
 ) -> Iterator[tuple[str, str]]:
     """``(pointer, value)`` of every JWT-shaped string in ``node``, following local refs."""
     # (value, parent pointer, key): a value's pointer is built only when it is needed (a
@@ -720,7 +837,7 @@ def _classified(index: SpecIndex, param: Parameter,
                            lambda: credentials.classify_parameter(param, schemes))
 
 
-def _param_jwt_strings(index: SpecIndex, param: Parameter, seen: set[str]
+def _param_jwt_strings(index: SpecIndex, param: Parameter, seen: _Seen
                        ) -> list[tuple[str, str]]:
     """:func:`_jwt_strings` of a parameter; through ``index.reuse`` when the parameter
     holds no ``$ref`` it follows (then the result is a function of the parameter object and
@@ -760,37 +877,14 @@ def no_token_in_url(
     findings: list[Finding] = []
     seen: set[str] = set()
     schemes = credentials.scheme_parameters(index)
-    schemes_key = tuple(schemes.items())
-    for op in index.operations:
-        for param in op.parameters:
-            if param.location not in credentials.CREDENTIAL_LOCATIONS or param.pointer in seen:
-                continue
-            seen.add(param.pointer)
-            found = _classified(index, param, schemes, schemes_key)
-            if found is not None:
-                why = _SIGNALS[found.signal].format(evidence=found.evidence)
-                if param.location == "cookie":
-                    risk = ("a credential in a cookie is sent automatically by browsers "
-                            "(cross-site request forgery) and is no bearer header")
-                else:
-                    risk = ("a credential in the URL is kept by logs, browser history and "
-                            "Referer headers")
-                # the scheme is reported on its own below; here blame the parameter
-                where = (jp.child(param.pointer, "name") if found.signal == "security-scheme"
-                         else found.pointer)
-                findings.append(_fail(
-                    rule, f"The {param.location} parameter `{param.name}` ({_op_label(op)}) "
-                          f"carries a credential ({found.signal}: {why}); {risk}. Send it in "
-                          "the Authorization header.",
-                    where))
-            if param.location not in _URL_LOCATIONS:
-                continue
-            for where, value in _param_jwt_strings(index, param, seen):
-                findings.append(_fail(
-                    rule, f"The {param.location} parameter `{param.name}` ({_op_label(op)}) "
-                          f"has a JWT-shaped value ({_clip_token(value)}) in its examples; "
-                          "a token in a URL leaks, and a real one must be revoked.",
-                    where))
+    schemes_key = index.context(rule, tuple(schemes.items()))
+    for piece in index.pieces:
+        # a piece's findings depend on the pointers read before it (``seen``): kept with the
+        # questions it asked about them, and taken when every answer is the same
+        findings += index.piece_result(
+            piece, rule, schemes_key,
+            lambda p: _url_token_part(index, p, schemes, schemes_key, seen),
+            lambda part: part.replay(seen)).findings
     for scheme in index.security_schemes.values():
         if scheme.type == "apiKey" and scheme.data.get("in") == "query":
             findings.append(_fail(
@@ -817,6 +911,102 @@ def no_token_in_url(
                         "is in URLs or query-parameter examples.")]
 
 
+class _LoggedSeen:
+    """The pointers already read (``seen``), noting what is asked and added."""
+
+    __slots__ = ("added", "absent", "present", "seen")
+
+    def __init__(self, seen: set[str]) -> None:
+        self.seen = seen
+        self.present: set[str] = set()  # asked, found, and not added here
+        self.absent: set[str] = set()  # asked, not found
+        self.added: set[str] = set()
+
+    def __contains__(self, pointer: object) -> bool:
+        key = cast(str, pointer)
+        if key in self.added:
+            return True
+        answer = key in self.seen
+        (self.present if answer else self.absent).add(key)
+        return answer
+
+    def add(self, pointer: str) -> None:
+        self.seen.add(pointer)
+        self.added.add(pointer)
+
+
+class _UrlTokenPart:
+    """TRN-NO-TOKEN-IN-URL's findings for one piece, and what they depend on besides the
+    piece and the schemes: which pointers had been read before it (:class:`_LoggedSeen`)."""
+
+    __slots__ = ("absent", "added", "findings", "present")
+
+    def __init__(self, logged: _LoggedSeen, findings: tuple[Finding, ...]) -> None:
+        self.present = frozenset(logged.present)
+        self.absent = frozenset(logged.absent)
+        self.added = frozenset(logged.added)
+        self.findings = findings
+
+    def replay(self, seen: set[str]) -> bool:
+        """Whether ``seen`` answers every question the piece asked as before (it would then
+        read the same and find the same); if so, what it read is added to ``seen``."""
+        if self.present <= seen and self.absent.isdisjoint(seen):
+            seen |= self.added
+            return True
+        return False
+
+
+def _url_token_part(index: SpecIndex, piece: PathItemPiece,
+                    schemes: Mapping[tuple[str, str], tuple[str, str]],
+                    schemes_key: tuple[Any, ...], seen: set[str]) -> _UrlTokenPart:
+    """TRN-NO-TOKEN-IN-URL for the query, path and cookie parameters of ``piece``'s
+    operations (each pointer read once: ``seen`` holds those read before, and gets these)."""
+    logged = _LoggedSeen(seen)
+    findings = []
+    for op in piece.operations:
+        for param in op.parameters:
+            if param.location in credentials.CREDENTIAL_LOCATIONS and param.pointer not in logged:
+                logged.add(param.pointer)
+                findings += _url_token_findings(index, op, param, schemes, schemes_key, logged)
+    return _UrlTokenPart(logged, tuple(findings))
+
+
+def _url_token_findings(index: SpecIndex, op: Operation, param: Parameter,
+                        schemes: Mapping[tuple[str, str], tuple[str, str]],
+                        schemes_key: tuple[Any, ...], seen: _Seen) -> list[Finding]:
+    """TRN-NO-TOKEN-IN-URL's findings for the query, path or cookie parameter ``param`` of
+    ``op``: a credential, and JWT-shaped strings in its examples (``$ref`` targets in
+    ``seen`` are not read again; those read are added)."""
+    rule = "TRN-NO-TOKEN-IN-URL"
+    findings = []
+    found = _classified(index, param, schemes, schemes_key)
+    if found is not None:
+        why = _SIGNALS[found.signal].format(evidence=found.evidence)
+        if param.location == "cookie":
+            risk = ("a credential in a cookie is sent automatically by browsers "
+                    "(cross-site request forgery) and is no bearer header")
+        else:
+            risk = ("a credential in the URL is kept by logs, browser history and "
+                    "Referer headers")
+        # the scheme is reported on its own below; here blame the parameter
+        where = (jp.child(param.pointer, "name") if found.signal == "security-scheme"
+                 else found.pointer)
+        findings.append(_fail(
+            rule, f"The {param.location} parameter `{param.name}` ({_op_label(op)}) "
+                  f"carries a credential ({found.signal}: {why}); {risk}. Send it in "
+                  "the Authorization header.",
+            where))
+    if param.location not in _URL_LOCATIONS:
+        return findings
+    for where, value in _param_jwt_strings(index, param, seen):
+        findings.append(_fail(
+            rule, f"The {param.location} parameter `{param.name}` ({_op_label(op)}) "
+                  f"has a JWT-shaped value ({_clip_token(value)}) in its examples; "
+                  "a token in a URL leaks, and a real one must be revoked.",
+            where))
+    return findings
+
+
 # --------------------------------------------------------------- SPEC-OPERATIONS-SECURED
 @spec_rule("SPEC-OPERATIONS-SECURED")
 def operations_secured(
@@ -829,17 +1019,14 @@ def operations_secured(
     findings: list[Finding] = []
     operations = index.api_operations
     public: list[str] = []
-    for op in operations:
-        reason = public_reason(op)
-        if reason is not None:
-            public.append(f"{_op_label(op)} ({reason})")
-            continue
-        problems, pointer = _security_problems(op, index)
-        if problems:
-            inherited = " (global `security`)" if op.security_source == "global" else ""
-            findings.append(_fail(
-                rule, f"{_op_label(op)}{inherited}: " + "; ".join(problems) + ".",
-                op.pointer if op.security_source == "global" else pointer))
+    # an operation's problems read the names of the security schemes, nothing else outside
+    names = index.context(rule, frozenset(index.security_schemes))
+    for piece in index.pieces:
+        if not piece.webhook:
+            failed, open_ = index.piece_result(piece, rule, names,
+                                               lambda p: _secured_part(p, index))
+            findings += failed
+            public += open_
     findings += _unresolved_findings(rule, index)
     if findings:
         return findings
@@ -856,6 +1043,27 @@ def operations_secured(
     return [_pass(rule, message if public else
                   f"{_all(len(operations), 'operation', 'require')} authentication with defined "
                   "security schemes.")]
+
+
+def _secured_part(piece: PathItemPiece, index: SpecIndex
+                  ) -> tuple[tuple[Finding, ...], tuple[str, ...]]:
+    """SPEC-OPERATIONS-SECURED for the operations of ``piece``: the failures, and the
+    intentionally public operations (label and reason)."""
+    rule = "SPEC-OPERATIONS-SECURED"
+    findings = []
+    public = []
+    for op in piece.operations:
+        reason = public_reason(op)
+        if reason is not None:
+            public.append(f"{_op_label(op)} ({reason})")
+            continue
+        problems, pointer = _security_problems(op, index)
+        if problems:
+            inherited = " (global `security`)" if op.security_source == "global" else ""
+            findings.append(_fail(
+                rule, f"{_op_label(op)}{inherited}: " + "; ".join(problems) + ".",
+                op.pointer if op.security_source == "global" else pointer))
+    return tuple(findings), tuple(public)
 
 
 def _security_problems(op: Operation, index: SpecIndex) -> tuple[list[str], str]:

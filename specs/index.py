@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from specs import pointer as jp
 from specs.document import SpecDocument
@@ -42,6 +42,8 @@ HTTP_METHODS_3: tuple[str, ...] = (
 HTTP_METHODS_32: tuple[str, ...] = (*HTTP_METHODS_3, "query")
 #: operation keys of a Swagger 2.0 path item (no ``trace``)
 HTTP_METHODS_2: tuple[str, ...] = ("get", "put", "post", "delete", "options", "head", "patch")
+
+T = TypeVar("T")
 
 ServerLevel = Literal["root", "path", "operation"]
 SecuritySource = Literal["operation", "global", "none"]
@@ -176,6 +178,58 @@ class Server:
     swagger: bool = False
 
 
+class PathItemPiece:
+    """What one path item (or webhook) adds to a :class:`SpecIndex`, kept for the next
+    revision of the document (:class:`specs.memo.Reuse`).
+
+    With ``reuse``, an index takes a path item's piece from the previous revision when the
+    path item is the same object at the same key, every local ``$ref`` it follows leads to
+    the same object and pointer, and nothing else it reads changed (version, global
+    ``security``, 2.0 ``host`` and ``basePath``); the piece is then the very same object.
+
+    :ivar item: the path item object (its ``$ref`` target when it is a reference).
+    :ivar refs: every ``$ref`` text its parameters and servers follow, or ``None`` when an
+        operation is itself a ``$ref`` (such a piece is never kept).
+    :ivar operations: its operations, in document order.
+    :ivar servers: its path-item and operation servers, in document order.
+    :ivar unresolved: its operations and parameters that are unresolved ``$ref`` s.
+    :ivar webhook: true for a piece of ``webhooks``.
+    :ivar results: what later passes computed from the piece alone: pass name →
+        ``(context, value)``; a pass takes ``value`` when its ``context`` (everything else
+        it read) is the same object as its context now (:meth:`SpecIndex.context`).  Never
+        read by the index itself.
+    """
+
+    __slots__ = ("item", "operations", "refs", "results", "servers", "unresolved", "webhook")
+
+    def __init__(self, item: Any, refs: tuple[str, ...] | None,
+                 operations: tuple[Operation, ...], servers: tuple[Server, ...],
+                 unresolved: tuple[UnresolvedRef, ...], webhook: bool) -> None:
+        self.item = item
+        self.refs = refs
+        self.operations = operations
+        self.servers = servers
+        self.unresolved = unresolved
+        self.webhook = webhook
+        self.results: dict[str, tuple[Any, Any]] = {}
+
+
+class _KeptPieces:
+    """What an index keeps for the next revision (``"index.pieces"``): the settings its
+    pieces were built with, the target of every ``$ref`` text they follow (in the latest
+    document: every check follows each again; a text no piece uses any more stays), and the
+    pieces by container and path (only path items that are objects and have no operation
+    ``$ref`` s)."""
+
+    __slots__ = ("global_security", "pieces", "refs", "settings")
+
+    def __init__(self, settings: tuple[Any, ...], global_security: Any) -> None:
+        self.settings = settings
+        self.global_security = global_security
+        self.refs: dict[str, tuple[Any, str | None]] = {}
+        self.pieces: dict[str, dict[str, PathItemPiece]] = {}
+
+
 class SpecIndex:
     """Version-aware view of a :class:`~specs.document.SpecDocument` for policy rules.
 
@@ -203,10 +257,6 @@ class SpecIndex:
         # a reference's target depends on its text only (the data is read-only): followed
         # once per distinct ``$ref`` (Kubernetes: 8,685 parameters, 300 distinct references)
         self._derefs: dict[str, tuple[Any, str | None]] = {}
-        # with ``reuse``: a token per ``$ref`` text, the same object as in the previous
-        # revision when it leads to the same object at the same pointer (_reused_path_item)
-        self._ref_tokens: dict[str, object] = {}
-        self._item_context: tuple[Any, ...] | None = None
         self.global_security: Any = data.get("security")
         self.global_security_pointer: str | None = "/security" if "security" in data else None
         self.security_schemes: dict[str, SecurityScheme] = {}
@@ -214,15 +264,29 @@ class SpecIndex:
         self.servers: list[Server] = []
         self.operations: list[Operation] = []
         self.unresolved: list[UnresolvedRef] = []
+        #: the root servers (3.x ``servers``; 2.0 ``schemes`` or ``host``), the first of
+        #: :attr:`servers`
+        self.root_servers: tuple[Server, ...] = ()
+        #: one piece per path item and webhook that is an object, in document order: their
+        #: operations, servers and unresolved references are those of the index, in order
+        self.pieces: list[PathItemPiece] = []
+        self._previous: _KeptPieces | None = None
+        self._kept: _KeptPieces | None = None
+        self._changed_refs: set[str] = set()
         if self.version is None:
             return
         if self.is_swagger2:
             self._index_swagger2_root()
         else:
             self._index_openapi3_root()
+        self.root_servers = tuple(self.servers)
+        if reuse is not None:
+            self._start_reuse(reuse)
         self._index_paths("paths", webhook=False)
         if not self.is_swagger2:
             self._index_paths("webhooks", webhook=True)
+        if reuse is not None and self._kept is not None:
+            reuse.keep("index.pieces", self._kept)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -250,6 +314,47 @@ class SpecIndex:
         if found is None:
             found = self._derefs[ref] = jp.deref(self._data, node)
         return found
+
+    def context(self, name: str, value: Any) -> Any:
+        """``value``, or the equal object the pass ``name`` used in the previous revision.
+
+        A pass that keeps results on pieces (:meth:`piece_result`) names everything else it
+        reads in one context value, built once per check; kept from one revision to the
+        next, an unchanged context is the same object, so each piece compares it by
+        identity.  Without ``reuse``, ``value`` itself.
+
+        :param value: compared with ``==`` (tuples, frozensets and strings of what was read).
+        """
+        if self.reuse is None:
+            return value
+        kind = "index.context." + name
+        kept = self.reuse.last(kind)
+        if kept is not None and type(kept) is type(value) and kept == value:
+            value = kept
+        self.reuse.keep(kind, value)
+        return value
+
+    def piece_result(self, piece: PathItemPiece, name: str, context: Any,
+                     compute: Callable[[PathItemPiece], T],
+                     valid: Callable[[T], bool] | None = None) -> T:
+        """``compute(piece)``, or what it gave for this very piece in ``context`` before
+        (``context`` from :meth:`context`: the same object when nothing else changed).
+
+        :param valid: when given, a kept value is taken only if ``valid(value)`` (which may
+            then apply the value's effects: a pass whose result also depends on what it met
+            before the piece checks that here).
+        Taken results are counted in ``reuse.hits``, computed ones in ``reuse.misses``.
+        """
+        kept = piece.results.get(name)
+        if kept is not None and kept[0] is context and (valid is None or valid(kept[1])):
+            if self.reuse is not None:
+                self.reuse.hits += 1
+            return cast(T, kept[1])
+        value = compute(piece)
+        piece.results[name] = (context, value)
+        if self.reuse is not None:
+            self.reuse.misses += 1
+        return value
 
     # ------------------------------------------------------------------ root level
     def _index_openapi3_root(self) -> None:
@@ -315,6 +420,28 @@ class SpecIndex:
             )
 
     # ------------------------------------------------------------------ operations
+    def _start_reuse(self, reuse: Reuse) -> None:
+        """Find what the previous revision kept (``"index.pieces"``) and whether its pieces
+        may be used: the same settings and global ``security`` object; a ``$ref`` text whose
+        target changed makes the pieces that follow it be built again."""
+        host = self._data.get("host")
+        base = self._data.get("basePath")
+        # what an operation reads beyond its path item: the global security (the same
+        # object), the 2.0 host and basePath
+        settings = (self.version, self.global_security_pointer,
+                    host if isinstance(host, str) else "", base if isinstance(base, str) else "")
+        kept = _KeptPieces(settings, self.global_security)
+        previous = reuse.last("index.pieces")
+        if (isinstance(previous, _KeptPieces) and previous.settings == settings
+                and previous.global_security is self.global_security):
+            self._previous = previous
+            for ref, (found, pointer) in previous.refs.items():
+                now = self.deref({"$ref": ref})
+                if now[0] is not found or now[1] != pointer:
+                    self._changed_refs.add(ref)
+                kept.refs[ref] = now
+        self._kept = kept
+
     def _index_paths(self, container: str, *, webhook: bool) -> None:
         paths = self._data.get(container)
         if not isinstance(paths, dict):
@@ -324,27 +451,61 @@ class SpecIndex:
             else HTTP_METHODS_32 if self.version == "3.2"
             else HTTP_METHODS_3
         )
-        if self.reuse is not None and self._item_context is None:
-            host = self._data.get("host")
-            base = self._data.get("basePath")
-            # what an operation reads beyond its path item: the global security (the same
-            # object: a token kept with it), the 2.0 host and basePath
-            self._item_context = (
-                self.version,
-                self.reuse.get("index.global-security", self.global_security,
-                                self.global_security_pointer, object),
-                host if isinstance(host, str) else "", base if isinstance(base, str) else "")
+        kept = self._kept
+        previous = self._previous.pieces.get(container) if self._previous is not None else None
+        changed = self._changed_refs
+        now: dict[str, PathItemPiece] = {}
+        if kept is not None:
+            kept.pieces[container] = now
+        reused = 0
+        pieces = self.pieces
         for path, item in paths.items():
+            if previous is not None:
+                piece = previous.get(path)
+                if (piece is not None and piece.item is item
+                        and (not changed or changed.isdisjoint(piece.refs or ()))):
+                    now[path] = piece
+                    pieces.append(piece)
+                    self.operations += piece.operations
+                    self.servers += piece.servers
+                    self.unresolved += piece.unresolved
+                    reused += 1
+                    continue
             item_pointer = jp.child("/" + container, path)
             target, target_pointer = self.deref(item)
             if not isinstance(target, dict):
                 self._unresolved("path-item", path, None, item_pointer, item, webhook)
                 continue
-            item_pointer = target_pointer or item_pointer
-            if self.reuse is not None:
-                self._reused_path_item(path, target, item_pointer, methods, webhook)
-            else:
-                self._path_item(path, target, item_pointer, methods, webhook)
+            refs = (_item_refs(target, methods, self.version)
+                    if kept is not None and target is item else None)
+            piece = self._piece(path, target, target_pointer or item_pointer, methods,
+                                webhook, refs)
+            pieces.append(piece)
+            if refs is not None and kept is not None:
+                now[path] = piece
+                for ref in refs:
+                    if ref not in kept.refs:
+                        kept.refs[ref] = self.deref({"$ref": ref})
+        if self.reuse is not None:
+            self.reuse.hits += reused
+            self.reuse.misses += len(paths) - reused
+
+    def _piece(self, path: str, target: dict[str, Any], item_pointer: str,
+               methods: tuple[str, ...], webhook: bool, refs: tuple[str, ...] | None
+               ) -> PathItemPiece:
+        """Index the path item ``target`` (:meth:`_path_item`) as a piece of its own."""
+        kept = self.operations, self.servers, self.unresolved
+        self.operations, self.servers, self.unresolved = [], [], []
+        try:
+            self._path_item(path, target, item_pointer, methods, webhook)
+            piece = PathItemPiece(target, refs, tuple(self.operations), tuple(self.servers),
+                                  tuple(self.unresolved), webhook)
+        finally:
+            self.operations, self.servers, self.unresolved = kept
+        self.operations += piece.operations
+        self.servers += piece.servers
+        self.unresolved += piece.unresolved
+        return piece
 
     def _path_item(self, path: str, target: dict[str, Any], item_pointer: str,
                    methods: tuple[str, ...], webhook: bool) -> None:
@@ -375,47 +536,6 @@ class SpecIndex:
             if not isinstance(op, dict):
                 continue
             self._add_operation(path, method, op, op_pointer, item_params, webhook)
-
-    def _reused_path_item(self, path: str, target: dict[str, Any], item_pointer: str,
-                          methods: tuple[str, ...], webhook: bool) -> None:
-        """:meth:`_path_item` through :attr:`_reuse`: the entries of the previous revision
-        when ``target`` is the same object, every local reference it follows leads to the
-        same object and pointer, and nothing else it reads changed."""
-        assert self.reuse is not None
-        reuse = self.reuse
-        refs = reuse.get("index.path-item-refs", target, (methods, self.version),
-                         lambda: _item_refs(target, methods, self.version))
-        if refs is None:  # an operation written as a $ref: its target is read too
-            self._path_item(path, target, item_pointer, methods, webhook)
-            return
-        tokens = self._ref_tokens
-        try:
-            parts = tuple(map(tokens.__getitem__, refs))
-        except KeyError:
-            for ref in refs:
-                if ref not in tokens:
-                    found, pointer = self.deref({"$ref": ref})
-                    tokens[ref] = reuse.get("index.ref", found, (ref, pointer), object)
-            parts = tuple(map(tokens.__getitem__, refs))
-        context = (path, item_pointer, webhook, self._item_context, parts)
-        operations, servers, unresolved = reuse.get(
-            "index.path-item", target, context,
-            lambda: self._collected(
-                lambda: self._path_item(path, target, item_pointer, methods, webhook)))
-        self.operations += operations
-        self.servers += servers
-        self.unresolved += unresolved
-
-    def _collected(self, index: Callable[[], None]
-                   ) -> tuple[tuple[Operation, ...], tuple[Server, ...], tuple[UnresolvedRef, ...]]:
-        """What ``index()`` adds to the operations, servers and unresolved references."""
-        kept = self.operations, self.servers, self.unresolved
-        self.operations, self.servers, self.unresolved = [], [], []
-        try:
-            index()
-            return tuple(self.operations), tuple(self.servers), tuple(self.unresolved)
-        finally:
-            self.operations, self.servers, self.unresolved = kept
 
     def _unresolved(
         self,
