@@ -14,8 +14,9 @@
   path item, each component schema), so a crash in one is reported there and the others
   still run; cyclic ``allOf``/``oneOf`` schemas are walked with an explicit stack, each schema
   object once by identity (openapi-spec-validator issue #400).
-- A revision read as a difference from a structurally valid document is not checked whole
-  against the OpenAPI JSON Schema: its changed members are (:func:`_structural_issues`).
+- A revision read as a difference from the previous document is not checked whole against
+  the OpenAPI JSON Schema when its changed members, away from the previous errors, are
+  proven without errors: it has the previous errors (:func:`_structural_issues`).
 - Every same-document ``$ref`` is checked by :mod:`specs.refs`, not by the validator: it
   resolves, and names an object of the kind its position requires.  The keyword checks see
   an empty schema in place of a schema ``$ref`` already reported, so they do not stop there.
@@ -689,7 +690,8 @@ _ROOT_KEY = "stagegate-root"
 
 class _MetaShape:
     """What the OpenAPI JSON Schema ``meta`` says about an object's members, for proving a
-    revision valid without validating all of it (:func:`_proven_valid`).
+    revision's errors those of the previous one without validating all of it
+    (:func:`_proven_same`).
 
     A schema place (JSON pointer into ``meta``) is *strict* when every keyword applied to
     the object there (its own and those of ``$ref`` / ``allOf`` schemas) is per member
@@ -879,41 +881,79 @@ def _shape(meta: dict[str, Any]) -> _MetaShape:
 _PROOF_BUDGET = 64
 
 
-def _proven_valid(shape: _MetaShape, where: str, old: Any, new: Any,
-                  budget: list[int] | None = None) -> bool:
-    """Whether ``new`` is provably valid against the schema at ``where``, knowing that
-    ``old`` (the previous revision's value at the same place) is: every member that is not
-    the very same object is proven so member by member, or checked alone (a strict place).
-    ``False`` means not proven (maybe valid), also once :data:`_PROOF_BUDGET` members were
-    looked at."""
+class _Proof:
+    """The state of one :func:`_proven_same`: the members it may still look at, whether
+    member order must stay the same, the instance path of every member that differs, and
+    of those proven member by member (the others were proven whole)."""
+
+    __slots__ = ("budget", "changed", "opened", "ordered")
+
+    def __init__(self, ordered: bool) -> None:
+        self.budget = _PROOF_BUDGET
+        self.ordered = ordered
+        self.changed: list[tuple[str, ...]] = []
+        self.opened: set[tuple[str, ...]] = set()
+
+
+def _proven_same(shape: _MetaShape, where: str, old: Any, new: Any, proof: _Proof,
+                 path: tuple[str, ...] = ()) -> bool:
+    """Whether ``new`` provably gets the errors ``old`` (the previous revision's value at
+    the same place, instance path ``path``) got against the schema at ``where``, given that
+    ``old`` had none at ``path``, around or inside a member in :attr:`_Proof.changed`
+    (the caller checks that against the errors it kept).
+
+    Every member that is not the very same object is proven to have no error, member by
+    member while one schema applies to it, or checked alone where the place is strict.
+    With :attr:`_Proof.ordered` (the errors' order matters), members must keep their
+    order.  ``False`` means not proven, also once :data:`_PROOF_BUDGET` members were
+    looked at.
+    """
     if old is new:
         return True
     if not (isinstance(old, dict) and isinstance(new, dict)):
         return False
     kind = shape.kind(where)
-    if kind == "opaque" or (kind == "keyed" and old.keys() != new.keys()):
+    if kind == "opaque" or ((kind == "keyed" or proof.ordered) and old.keys() != new.keys()):
         return False
-    budget = budget if budget is not None else [_PROOF_BUDGET]
+    if proof.ordered and list(old) != list(new):
+        return False
     for name, value in new.items():
         before = old.get(name, _GONE)
         if before is value:
             continue
-        budget[0] -= 1
-        if budget[0] < 0:
+        proof.budget -= 1
+        if proof.budget < 0:
             return False
+        member = (*path, name)
+        proof.changed.append(member)
         schemas = shape.applicable(where, name)
         if schemas is None:
             return False
         if not schemas:
             continue
         if (before is not _GONE and len(schemas) == 1
-                and _proven_valid(shape, schemas[0], before, value, budget)):
+                and _proven_same(shape, schemas[0], before, value, proof, member)):
+            proof.opened.add(member)
             continue
-        if budget[0] < 0:
+        if proof.budget < 0:
             return False
         if kind == "strict" and shape.singleton_valid(where, name, value):
             continue
         return False
+    return True
+
+
+def _apart(errors: Sequence[tuple[Any, ...]], proof: _Proof) -> bool:
+    """Whether no error's instance path in ``errors`` is around a changed member of
+    ``proof`` or at it (an error there may quote the changed value), nor inside one proven
+    whole (its old value had that error)."""
+    for error in errors:
+        for member in proof.changed:
+            if len(error) <= len(member):
+                if tuple(error) == member[:len(error)]:
+                    return False
+            elif member not in proof.opened and tuple(error[:len(member)]) == member:
+                return False
     return True
 
 
@@ -927,43 +967,57 @@ def _shares_a_member(old: Any, new: Any) -> bool:
 
 
 @dataclass(slots=True)
-class _Valid:
-    """The last document the structural check found valid (kept in :class:`Reuse`)."""
+class _Checked:
+    """The last document's structural check (kept in :class:`Reuse`): its data, and the
+    ``(message, pointer)`` of each issue with the instance path of its error, in order."""
 
     meta: Any
     data: Any
+    found: tuple[tuple[str, str | None], ...]
+    places: tuple[tuple[Any, ...], ...]
 
 
 def _structural_issues(doc: SpecDocument, validator: SpecValidator, refs: RefIndex,
                        parts: Reuse | None) -> list[ValidationIssue]:
     """The structural check: ``doc`` against the OpenAPI JSON Schema of its version.
 
-    With ``parts``, when the previous document checked was valid and this one differs
-    from it only in members :func:`_proven_valid` proves valid (a path item, a component
-    …), the answer — no issue — is given without validating the whole document.
+    With ``parts``, when this document differs from the previous one checked only in
+    members :func:`_proven_same` proves without errors before and after (a path item, a
+    component …), away from every error the previous check found, its issues are the
+    previous check's (the same errors, in the same order; ``reached_from`` is this
+    document's), without validating the whole document.
     """
     checker: Any = validator.schema_validator
     meta = checker.schema
     fast = isinstance(checker, JsonschemaRsValidatorWrapper) and isinstance(meta, dict)
-    before: _Valid | None = parts.last("validate.structural") if parts is not None else None
+    before: _Checked | None = parts.last("validate.structural") if parts is not None else None
     if (fast and before is not None and before.meta is meta
-            and _shares_a_member(before.data, doc.data)
-            and _proven_valid(_shape(meta), "", before.data, doc.data)):
-        assert parts is not None
-        parts.keep("validate.structural", _Valid(meta, doc.data))
-        return []
+            and _shares_a_member(before.data, doc.data)):
+        proof = _Proof(ordered=bool(before.found))
+        if (_proven_same(_shape(meta), "", before.data, doc.data, proof)
+                and _apart(before.places, proof)):
+            assert parts is not None
+            parts.keep("validate.structural", _Checked(meta, doc.data, before.found,
+                                                       before.places))
+            return [ValidationIssue(message, pointer, "structural",
+                                    reached_from=tuple(refs.refs_into(pointer))
+                                    if pointer is not None else ())
+                    for message, pointer in before.found]
     issues: list[ValidationIssue] = []
+    places: list[tuple[Any, ...]] = []
     try:
         for err in checker.iter_errors(doc.data):
             issue = _structural(err, doc.openapi_version, doc.data)
             if issue.pointer is not None:
                 issue.reached_from = tuple(refs.refs_into(issue.pointer))
             issues.append(issue)
+            places.append(tuple(err.absolute_path))
     except Exception as exc:  # noqa: BLE001
         issues.append(_unexpected(doc, exc, None))
         return issues
-    if parts is not None and fast and not issues:
-        parts.keep("validate.structural", _Valid(meta, doc.data))
+    if parts is not None and fast:
+        parts.keep("validate.structural", _Checked(
+            meta, doc.data, tuple((i.message, i.pointer) for i in issues), tuple(places)))
     return issues
 
 

@@ -553,3 +553,38 @@ def test_a_one_operation_revision_keeps_the_unchanged_digest_groups() -> None:
     cold = SectionMemo()
     sv.validate_document(load_document(json.dumps(changed).encode(), LoadLimits()), cold)
     assert after.keys == cold.parts.last("memo.keys").keys
+
+
+def test_a_revision_away_from_the_previous_errors_keeps_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Structural errors in one path item; revisions of another keep them (same issues,
+    same order, not checked whole); a revision of the erroneous item, or anything while
+    an error sits around everything (at the document), is checked whole."""
+    def spec(a: str, b: str, root_error: bool = False, extension: str = "x") -> bytes:
+        data: dict[str, Any] = {
+            "openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "x-note": extension,
+            "paths": {
+                "/a": {"get": {"description": a, "responses": {"200": {"description": "o"}}}},
+                "/b": {"get": {"description": b, "bogus": 1, "also": 2,
+                               "responses": {"200": {"description": "o"}}}},
+                "/c": {"get": {"responses": {"x": {"description": "o"}}}},
+            },
+        }
+        if root_error:
+            data["stagegate"] = True
+        return json.dumps(data, indent=2).encode()
+
+    revisions = [spec("a", "b"), spec("a2", "b"), spec("a3", "b"), spec("a3", "b2"),
+                 spec("a4", "b2"), spec("a4", "b2", True), spec("a5", "b2", True),
+                 spec("a5", "b2", True, "y")]
+    expected = [issues(raw) for raw in revisions]
+    calls = _counting_structural_checks(monkeypatch)
+    memo = SectionMemo()
+    doc = None
+    counts = []
+    for raw, cold in zip(revisions, expected, strict=True):
+        doc, found = _read_issues(doc, raw, memo)
+        assert found == cold
+        assert [i["kind"] for i in found].count("structural") >= 2
+        counts.append(len(calls))
+    assert counts == [1, 1, 1, 2, 2, 3, 4, 5]
