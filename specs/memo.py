@@ -22,6 +22,8 @@ of three things, and :class:`SectionMemo` keys and checks all three:
 
 A section that passes both checks would, run again, ask the same questions in the same order,
 get the same answers, read the same bytes and so produce the same errors: it is looked up.
+A revision's sections are those of the previous run, mostly with the same records: a replay
+that provably gives the previous run's answers is skipped (:class:`SectionReplay`).
 Anything else is validated for real.  Only documents where JSON pointers name objects one to
 one are eligible (no YAML anchors/aliases, no external, dangling or wrong-kind references:
 :func:`specs.validate.validate_document` decides); if the validator ever reaches an object
@@ -67,6 +69,27 @@ class SectionRecord:
 
     events: tuple[Event, ...]
     outcome: tuple[Any, ...]
+    _asked: frozenset[tuple[str, Any]] | None = field(default=None, compare=False,
+                                                      repr=False)
+    _added: dict[str, frozenset[Any]] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def asked(self) -> frozenset[tuple[str, Any]]:
+        """``(registry, key)`` of every question in :attr:`events` (computed once)."""
+        if self._asked is None:
+            self._asked = frozenset((e[1], e[2]) for e in self.events if e[0] == "q")
+        return self._asked
+
+    @property
+    def added(self) -> dict[str, frozenset[Any]]:
+        """Registry → the keys :attr:`events` add to it (computed once)."""
+        if self._added is None:
+            added: dict[str, set[Any]] = {}
+            for event in self.events:
+                if event[0] == "a":
+                    added.setdefault(event[1], set()).add(event[2])
+            self._added = {name: frozenset(keys) for name, keys in added.items()}
+        return self._added
 
 
 class Reuse:
@@ -142,6 +165,8 @@ class SectionMemo:
     :ivar document: the last document checked (a JSON document keeps where its members sit
         in the text), from which the next upload is read as a difference; ``None`` at first.
     :ivar parts: results of the other passes by subtree (:class:`Reuse`).
+    :ivar replayed: of the sections reused, those whose log had to be replayed (the others
+        provably got the previous validation's answers: :class:`SectionReplay`).
     """
 
     records: dict[str, SectionRecord] = field(default_factory=dict)
@@ -149,11 +174,19 @@ class SectionMemo:
     validated: int = 0
     document: Any = None
     parts: Reuse = field(default_factory=Reuse)
+    replayed: int = 0
 
     @property
     def size(self) -> int:
         """Bytes of the document held (what :class:`MemoStore` bounds)."""
         return len(self.document.raw) if self.document is not None else 0
+
+
+Digest = tuple[bytes, tuple[str, ...]]
+#: digests grouped by the first and second reference tokens of their pointers (escaped;
+#: ``None`` where the pointer has no such token): unchanged groups are shared between
+#: revisions, never changed
+DigestTree = dict[str | None, dict[str | None, dict[str, Digest]]]
 
 
 @dataclass(slots=True)
@@ -162,19 +195,30 @@ class KeyState:
 
     :ivar head: the digest of the settings.
     :ivar digests: pointer → ``(digest of pointer and subtree, its direct same-document
-        reference targets)`` of every subtree hashed.
+        reference targets)`` of every subtree hashed, as a :data:`DigestTree`.
     :ivar keys: section pointer → ``(key, the target pointers reachable from it)``.
     :ivar scan: the reference scan of the document they belong to (``unchanged.root``):
         kept digests are used only with answers about that very document.
     """
 
     head: bytes
-    digests: dict[str, tuple[bytes, tuple[str, ...]]]
+    digests: DigestTree
     keys: dict[str, tuple[str, frozenset[str]]]
     scan: Any = None
 
 
-def section_keys(data: dict[str, Any], sections: Sequence[str], settings: str,
+def _tokens(where: str) -> tuple[str | None, str | None]:
+    """The first two (escaped) reference tokens of the pointer ``where``."""
+    if not where:
+        return None, None
+    first = where.find("/", 1)
+    if first == -1:
+        return where[1:], None
+    second = where.find("/", first + 1)
+    return where[1:first], where[first + 1:] if second == -1 else where[first + 1:second]
+
+
+def section_keys(data: dict[str, Any], sections: Sequence[str], settings: str,  # noqa: C901, PLR0912, PLR0915 - one pass, its steps in order
                  parts: Reuse | None = None, unchanged: Any = None) -> list[str]:
     """The key of each section pointer in ``sections``: a SHA-256 of the settings, the
     pointer, the section's subtree and every ``$ref`` target subtree reachable from it.
@@ -187,18 +231,20 @@ def section_keys(data: dict[str, Any], sections: Sequence[str], settings: str,
         (``"memo.keys"``); with ``unchanged`` (:class:`specs.refs.Unchanged`: true for a
         pointer whose value is provably that of the document whose scan is its ``since``,
         which must be the one the kept digests belong to), only the subtrees not
-        known unchanged are hashed again, and a section whose own digest and reachable
-        targets' digests are all the same keeps its key.
+        known unchanged are hashed again (a group of digests under an unchanged member is
+        kept whole, without looking at each), and a section whose own digest and
+        reachable targets' digests are all the same keeps its key.
     """
     head = hashlib.sha256(settings.encode()).digest()
     previous: KeyState | None = parts.last("memo.keys") if parts is not None else None
     if (previous is None or previous.head != head or unchanged is None
             or unchanged.since is None or previous.scan is not unchanged.since):
         previous = None
-    digests: dict[str, tuple[bytes, tuple[str, ...]]] = {}
+    fresh: dict[str, Digest] = {}  # hashed now
+    tree: DigestTree = {}  # kept from the previous revision (shared groups)
     decoded: dict[str, str | None] = {}
 
-    def visit(where: str) -> tuple[bytes, tuple[str, ...]]:
+    def visit(where: str) -> Digest:
         value = jp.resolve(data, where, default=_GONE)
         text = "\x00gone" if value is _GONE else json.dumps(value, check_circular=False)
         digest = hashlib.sha256((where + "\x00" + text).encode("utf-8", "surrogatepass"))
@@ -211,27 +257,47 @@ def section_keys(data: dict[str, Any], sections: Sequence[str], settings: str,
                 decoded[literal] = target
             if target is not None:
                 targets.append(target)
-        entry = digests[where] = (digest.digest(), tuple(targets))
+        entry = fresh[where] = (digest.digest(), tuple(targets))
         return entry
+
+    def digest_of(where: str) -> Digest:
+        entry = fresh.get(where)
+        if entry is None:
+            first, second = _tokens(where)
+            entry = tree.get(first, {}).get(second, {}).get(where)
+        return entry if entry is not None else visit(where)
 
     changed: set[str] = set()
     old_keys: dict[str, tuple[str, frozenset[str]]] = {}
     if previous is not None and unchanged is not None:
         old_keys = previous.keys
-        for where, entry in previous.digests.items():
-            if unchanged(where):
-                digests[where] = entry
-            elif visit(where) != entry:
-                changed.add(where)
+        for first, level in previous.digests.items():
+            kept = unchanged.kept_members("/" + first) if first is not None else False
+            if kept is True:
+                tree[first] = level
+                continue
+            group = {second: level[second] for second in level.keys() & kept} \
+                if kept else {}
+            for second in (level.keys() - kept if kept else level.keys()):
+                entries: dict[str, Digest] = {}
+                for where, entry in level[second].items():
+                    if unchanged(where):
+                        entries[where] = entry
+                    elif visit(where) != entry:
+                        changed.add(where)
+                if entries:
+                    group[second] = entries
+            tree[first] = group
     keys = []
-    kept: dict[str, tuple[str, frozenset[str]]] = {}
+    kept_keys: dict[str, tuple[str, frozenset[str]]] = {}
+    reach_moved = previous is None or old_keys.keys() != set(sections)
     for where in sections:
         old = old_keys.get(where)
         if old is not None and where not in changed and old[1].isdisjoint(changed):
             keys.append(old[0])
-            kept[where] = old
+            kept_keys[where] = old
             continue
-        own = digests.get(where) or visit(where)
+        own = digest_of(where)
         reach: set[str] = set()
         stack = list(own[1])
         while stack:
@@ -239,16 +305,36 @@ def section_keys(data: dict[str, Any], sections: Sequence[str], settings: str,
             if target in reach:
                 continue
             reach.add(target)
-            stack.extend((digests.get(target) or visit(target))[1])
-        ordered = [head, own[0], *(digests[t][0] for t in sorted(reach))]
+            stack.extend(digest_of(target)[1])
+        ordered = [head, own[0], *(digest_of(t)[0] for t in sorted(reach))]
         key = hashlib.sha256(b"".join(ordered)).hexdigest()
         keys.append(key)
-        kept[where] = (key, frozenset(reach))
+        kept_keys[where] = (key, frozenset(reach))
+        reach_moved = reach_moved or old is None or old[1] != kept_keys[where][1]
     if parts is not None:
-        needed = set(kept).union(*(reach for _, reach in kept.values()))
+        if reach_moved:  # keep only what the sections need
+            needed = set(kept_keys).union(*(reach for _, reach in kept_keys.values()))
+            digests: DigestTree = {}
+            for where in needed:
+                first, second = _tokens(where)
+                digests.setdefault(first, {}).setdefault(second, {})[where] = \
+                    digest_of(where)
+        else:  # the same pointers: the kept groups, with what was hashed now
+            digests = tree
+            copied: set[int] = set()
+            for where, entry in fresh.items():
+                first, second = _tokens(where)
+                level = digests.get(first) or {}
+                if id(level) not in copied:
+                    level = digests[first] = dict(level)
+                    copied.add(id(level))
+                entries = level.get(second) or {}
+                if id(entries) not in copied:
+                    entries = level[second] = dict(entries)
+                    copied.add(id(entries))
+                entries[where] = entry
         parts.keep("memo.keys", KeyState(
-            head, {where: digests[where] for where in needed}, kept,
-            unchanged.root if unchanged is not None else None))
+            head, digests, kept_keys, unchanged.root if unchanged is not None else None))
     return keys
 
 
@@ -290,6 +376,9 @@ class Tracker:
         self.events: list[Event] = []
         self.unsound = False
         self.registries: dict[str, set[Any]] = {"visited": set(), "meta": set(), "op": set()}
+        #: while not ``None``: ``(registry, key)`` → whether the key was there when it was
+        #: first added since (:class:`SectionReplay`)
+        self.first_adds: dict[tuple[str, Any], bool] | None = None
 
     def enter(self, parts: tuple[Any, ...]) -> None:
         """Record the pointer of the object the traversal ``parts`` lead to."""
@@ -378,14 +467,18 @@ class KeyedSet(list[Any]):
 
     def append(self, item: Any) -> None:
         key = self._key(item)
+        first = self._tracker.first_adds
+        if first is not None and (self._name, key) not in first:
+            first[(self._name, key)] = key in self._keys
         self._keys.add(key)
         self._tracker.events.append(("a", self._name, key))
         super().append(item)
 
 
-def replay(events: Sequence[Event], registries: dict[str, set[Any]]) -> bool:
-    """Whether ``events`` give the same answers against ``registries`` now; if so, apply
-    their additions to ``registries`` (else leave them unchanged)."""
+def replay(events: Sequence[Event], registries: dict[str, set[Any]], *, apply: bool = True
+           ) -> bool:
+    """Whether ``events`` give the same answers against ``registries`` now; if so (and
+    ``apply``), apply their additions to ``registries`` (else leave them unchanged)."""
     added: dict[str, set[Any]] = {name: set() for name in registries}
     for event in events:
         if event[0] == "q":
@@ -394,9 +487,119 @@ def replay(events: Sequence[Event], registries: dict[str, set[Any]]) -> bool:
                 return False
         else:
             added[event[1]].add(event[2])
+    if not apply:
+        return True
     for name, keys in added.items():
         registries[name] |= keys
     return True
+
+
+class SectionReplay:
+    """Replays section records in section order against one run's registries, using the
+    previous run's sequence of sections to skip the replays that cannot fail.
+
+    While this run's sections are those of the previous run, position by position, the
+    registries of both runs differ only by the keys in :attr:`delta` (``(registry, key)``
+    pairs whose membership differs before the current section).  A section whose record is
+    the very record the previous run used at the same position, none of whose questions
+    asks about a key in :attr:`delta`, gets the same answers as in the previous run — where
+    they were its record's answers — so it replays without looking (its additions are
+    applied later, when the registries are next needed: :meth:`flush`).  Any other section
+    is replayed (:func:`replay`) or run, and :attr:`delta` is updated from what it added and
+    what the previous run's section at that position added.
+
+    :param tracker: the run's tracker; its :attr:`Tracker.registries` are updated.
+    :param previous: the previous run's sequence (:attr:`sequence`), ``None`` when unknown;
+        used only when it has ``count`` sections.
+    """
+
+    def __init__(self, tracker: Tracker, previous: Sequence[tuple[str, SectionRecord]] | None,
+                 count: int) -> None:
+        self._tracker = tracker
+        self._registries = tracker.registries
+        self._previous = previous if previous is not None and len(previous) == count else None
+        self._pending: list[SectionRecord] = []
+        self.delta: set[tuple[str, Any]] = set()
+        #: ``(key, record)`` of each section of this run, in order (a run section's record
+        #: even when it is not kept for reuse)
+        self.sequence: list[tuple[str, SectionRecord]] = []
+        #: sections reused without a replay (for tests and benchmarks)
+        self.skipped = 0
+
+    def flush(self) -> None:
+        """Apply the additions of the sections reused without a replay."""
+        registries = self._registries
+        for record in self._pending:
+            for name, keys in record.added.items():
+                registries[name] |= keys
+        self._pending = []
+
+    def reuse(self, key: str, record: SectionRecord) -> bool:
+        """Whether ``record`` (of section ``key``, the next section) gives the same answers
+        against the registries now; if so its additions are applied and it is the next
+        section of :attr:`sequence`."""
+        index = len(self.sequence)
+        previous = self._previous[index] if self._previous is not None else None
+        if (previous is not None and previous[1] is record
+                and (not self.delta or self.delta.isdisjoint(record.asked))):
+            self._pending.append(record)
+            self.sequence.append((key, record))
+            self.skipped += 1
+            return True
+        self.flush()
+        registries = self._registries
+        if not replay(record.events, registries, apply=False):
+            return False
+        self._moved(previous, record.added,
+                    lambda name, item: item in registries[name])
+        for name, keys in record.added.items():
+            registries[name] |= keys
+        self.sequence.append((key, record))
+        return True
+
+    def start(self) -> None:
+        """The next section is about to run (its events go to the tracker)."""
+        self.flush()
+        self._tracker.events = []
+        self._tracker.first_adds = {} if self._previous is not None else None
+
+    def ran(self, key: str, record: SectionRecord) -> None:
+        """The section started by :meth:`start` ran and logged ``record``."""
+        index = len(self.sequence)
+        first = self._tracker.first_adds
+        self._tracker.first_adds = None
+        if self._previous is not None and first is not None:
+            self._moved(self._previous[index], record.added,
+                        lambda name, item: first.get((name, item), False))
+        self.sequence.append((key, record))
+
+    def _moved(self, previous: tuple[str, SectionRecord] | None,
+               added: dict[str, frozenset[Any]], had: Callable[[str, Any], bool]) -> None:
+        """Update :attr:`delta` for a section that added ``added`` (``had(registry, key)``:
+        whether the key was there before it) where the previous run's section at the same
+        place (``previous``) added its record's additions."""
+        if previous is None:
+            return
+        before = previous[1].added
+        delta = self.delta
+        registries = self._registries
+        for name in added.keys() | before.keys():
+            now = added.get(name, frozenset())
+            then = before.get(name, frozenset())
+            for item in now ^ then:
+                pair = (name, item)
+                if item in now:
+                    has = had(name, item)
+                    had_then = has != (pair in delta)
+                    differs = not had_then
+                else:
+                    differs = item not in registries[name]
+                if differs:
+                    delta.add(pair)
+                else:
+                    delta.discard(pair)
+            for item in now & then:
+                delta.discard((name, item))
 
 
 class MemoStore:

@@ -488,37 +488,64 @@ class Unchanged:
         self.root = root
         #: how many parts were walked (the others were the previous document's)
         self.walked = len(fresh)
+        self._known: dict[str, RefPart | bool] = {}
 
     def __call__(self, pointer: str) -> bool:
         part = self._root
-        fresh = self._fresh
-        if id(part) not in fresh:
+        if id(part) not in self._fresh:
             return True
-        end = pointer.find("/", 1)
-        if end > 0 and part.children is not None and not isinstance(part.node, list):
-            first = part.children.get(pointer[1:end])  # most targets: under an unchanged member
-            if first is not None and id(first) not in fresh and "~" not in pointer[:end]:
-                return True
-        try:
-            tokens = jp.split(pointer)
-        except ValueError:
+        if not pointer.startswith("/"):
+            return False  # the whole document (walked again), or no pointer
+        # each prefix's answer (a verdict, or the walked part it leads to) is kept: the
+        # callers ask about thousands of pointers under a few prefixes
+        known = self._known
+        find = pointer.find
+        pos = 0
+        while True:
+            end = find("/", pos + 1)
+            prefix = pointer if end == -1 else pointer[:end]
+            state = known.get(prefix)
+            if state is None:
+                state = known[prefix] = self._step(
+                    part, pointer[pos + 1:] if end == -1 else pointer[pos + 1:end])
+            if state is True or state is False:
+                return state
+            if end == -1:
+                return False
+            part, pos = state, end
+
+    def kept_members(self, pointer: str) -> bool | frozenset[str]:
+        """``True`` when the value at ``pointer`` is provably the previous document's; when
+        it is an object or array walked again, the (escaped) reference tokens of its
+        members that provably are; ``False`` when that is not known."""
+        if self(pointer):
+            return True
+        part = self._known.get(pointer) if pointer else self._root
+        if not isinstance(part, RefPart) or part.children is None:
             return False
-        for token in tokens:
-            children = part.children
-            if children is None:
+        fresh = self._fresh
+        return frozenset(jp.escape(key) for key, child in part.children.items()
+                         if id(child) not in fresh)
+
+    def _step(self, part: RefPart, token: str) -> RefPart | bool:
+        """Where the (escaped) ``token`` leads from the walked ``part``: ``True`` into a
+        part of the previous document, ``False`` out of the parts (not known), else the
+        walked child part."""
+        children = part.children
+        if children is None:
+            return False
+        token = jp.unescape(token)
+        if isinstance(part.node, list):
+            if not token.isdigit():
                 return False
-            if isinstance(part.node, list):
-                if not token.isdigit():
-                    return False
-                child = children.get(int(token))
-            else:
-                child = children.get(token)
-            if child is None:
-                return False
-            if id(child) not in fresh:
-                return True
-            part = child
-        return False
+            child = children.get(int(token))
+        else:
+            child = children.get(token)
+        if child is None:
+            return False
+        if id(child) not in self._fresh:
+            return True
+        return child
 
 
 def scan_parts(data: dict[str, Any], version: str | None, previous: RefParts | None

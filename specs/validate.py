@@ -14,6 +14,9 @@
   path item, each component schema), so a crash in one is reported there and the others
   still run; cyclic ``allOf``/``oneOf`` schemas are walked with an explicit stack, each schema
   object once by identity (openapi-spec-validator issue #400).
+- A revision read as a difference from the previous document is not checked whole against
+  the OpenAPI JSON Schema when its changed members, away from the previous errors, are
+  proven without errors: it has the previous errors (:func:`_structural_issues`).
 - Every same-document ``$ref`` is checked by :mod:`specs.refs`, not by the validator: it
   resolves, and names an object of the kind its position requires.  The keyword checks see
   an empty schema in place of a schema ``$ref`` already reported, so they do not stop there.
@@ -32,6 +35,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
+from urllib.parse import quote
 
 import jsonschema_rs
 from jsonschema import FormatChecker
@@ -47,6 +51,7 @@ from openapi_spec_validator import (
     OpenAPIV32SpecValidator,
 )
 from openapi_spec_validator.schemas import schema_v2, schema_v30, schema_v31, schema_v32
+from openapi_spec_validator.schemas.backend.jsonschema_rs import JsonschemaRsValidatorWrapper
 from openapi_spec_validator.validation.exceptions import (
     DuplicateOperationIDError,
     OpenAPIValidationError,
@@ -63,8 +68,8 @@ from specs.memo import (
     Reuse,
     SectionMemo,
     SectionRecord,
+    SectionReplay,
     Tracker,
-    replay,
     section_keys,
 )
 from specs.pointer import CONTAINERS, decode_ref
@@ -477,7 +482,7 @@ def _validate(doc: SpecDocument, memo: SectionMemo | None) -> list[ValidationIss
         if memo is not None and not eligible:
             memo.records, memo.reused, memo.validated = {}, 0, 0
         issues += _run_validator(doc, refs, dangling, neutral,
-                                 memo if eligible else None, unchanged)
+                                 memo if eligible else None, unchanged, parts)
     issues = _merge(issues)
     _locate(doc, issues)
     return issues
@@ -669,12 +674,360 @@ def _external_part(node: Any, where: str, depth: int, old: _ExternalPart | None
     return _ExternalPart(node, found, children if found else None)
 
 
+# --- the structural check of a revision (issue 10) -----------------------------------------
+
+#: keywords that say nothing about an object's members, or only about the object's own type
+_NEUTRAL = frozenset({"type", "description", "title", "$comment", "$schema", "$id", "id",
+                      "default", "examples", "definitions", "$defs", "$anchor",
+                      "$dynamicAnchor", "deprecated", "readOnly", "writeOnly"})
+#: keywords that constrain each member alone, by its name and value
+_PER_MEMBER = frozenset({"properties", "patternProperties", "additionalProperties",
+                         "unevaluatedProperties"})
+#: keywords that read only the object's member names
+_KEY_ONLY = frozenset({"required", "minProperties", "maxProperties", "dependentRequired"})
+_ROOT_KEY = "stagegate-root"
+
+
+class _MetaShape:
+    """What the OpenAPI JSON Schema ``meta`` says about an object's members, for proving a
+    revision's errors those of the previous one without validating all of it
+    (:func:`_proven_same`).
+
+    A schema place (JSON pointer into ``meta``) is *strict* when every keyword applied to
+    the object there (its own and those of ``$ref`` / ``allOf`` schemas) is per member
+    (``properties``, ``patternProperties``, ``additionalProperties``,
+    ``unevaluatedProperties``) or neutral (``type`` allowing objects, annotations): the
+    object is valid exactly when each member is, so a one-member object ``{name: value}``
+    checked against that place tells whether that member is.  It is *keyed* when it also
+    has keywords that read member names only (``required`` …, or ``anyOf``/``oneOf``/
+    ``not`` of those): valid with the same names and valid members.  Anything else is
+    *opaque*.
+    """
+
+    def __init__(self, meta: dict[str, Any]) -> None:
+        self.meta = meta
+        self.draft4 = "draft-04" in str(meta.get("$schema", ""))
+        self._defs = "$defs" if "$defs" in meta else "definitions"
+        self._kinds: dict[str, str] = {}
+        self._parts: dict[str, list[tuple[str, Any, frozenset[str]]] | None] = {}
+        self._applicable: dict[tuple[str, str], tuple[str, ...] | None] = {}
+        self._singletons: dict[str, Any] = {}
+
+    def resolve(self, where: str) -> Any:
+        return jp.resolve(self.meta, where, default=_GONE)
+
+    def parts(self, where: str) -> list[tuple[str, Any, frozenset[str]]] | None:
+        """``(pointer, schema, pointers of the schemas it is applied through)`` of every
+        schema applied to the instance at ``where`` in place (itself, its ``$ref`` and
+        ``allOf`` schemas), ``None`` when one cannot be followed."""
+        if where in self._parts:
+            return self._parts[where]
+        found: list[tuple[str, Any, frozenset[str]]] = []
+        stack: list[tuple[str, frozenset[str]]] = [(where, frozenset())]
+        seen: set[str] = set()
+        result: list[tuple[str, Any, frozenset[str]]] | None = found
+        while stack:
+            place, through = stack.pop()
+            if place in seen:
+                continue
+            seen.add(place)
+            schema = self.resolve(place)
+            if schema is _GONE or not isinstance(schema, dict | bool):
+                result = None
+                break
+            inside = through | {place}
+            if isinstance(schema, dict) and "$ref" in schema:
+                ref = schema["$ref"]
+                if not isinstance(ref, str) or not ref.startswith("#"):
+                    result = None
+                    break
+                stack.append((decode_ref(ref), inside))
+                if self.draft4:
+                    continue  # draft 4: the siblings of $ref are ignored
+            if isinstance(schema, dict) and isinstance(schema.get("allOf"), list):
+                stack.extend((jp.child(place, "allOf", i), inside)
+                             for i in range(len(schema["allOf"])))
+            found.append((place, schema, through))
+        self._parts[where] = result
+        return result
+
+    def kind(self, where: str) -> str:
+        """``strict``, ``keyed`` or ``opaque`` (see the class)."""
+        known = self._kinds.get(where)
+        if known is not None:
+            return known
+        parts = self.parts(where)
+        kind = "opaque" if parts is None else "strict"
+        for _, schema, _ in parts or ():
+            if schema is True:
+                continue
+            if schema is False:
+                kind = "opaque"
+                break
+            for keyword, value in schema.items():
+                if keyword in ("$ref", "allOf") or keyword in _PER_MEMBER:
+                    continue
+                if keyword == "type":
+                    types = value if isinstance(value, list) else [value]
+                    if "object" not in types:
+                        kind = "opaque"
+                elif keyword in _KEY_ONLY or (
+                        keyword in ("anyOf", "oneOf", "not") and _names_only(value)):
+                    kind = "keyed" if kind == "strict" else kind
+                elif keyword not in _NEUTRAL:
+                    kind = "opaque"
+        self._kinds[where] = kind
+        return kind
+
+    def applicable(self, where: str, name: str) -> tuple[str, ...] | None:
+        """Pointers of the schemas member ``name`` of an object at ``where`` must be valid
+        against (those that accept anything left out); ``None`` when that is not known."""
+        key = (where, name)
+        if key in self._applicable:
+            return self._applicable[key]
+        result: tuple[str, ...] | None
+        if not (name.isascii() and name.isprintable()):  # regex dialects agree on these
+            result = None
+        else:
+            result = self._members_schemas(where, name)
+        self._applicable[key] = result
+        return result
+
+    def _members_schemas(self, where: str, name: str) -> tuple[str, ...] | None:
+        parts = self.parts(where)
+        if parts is None:
+            return None
+        found: list[str] = []
+        evaluated: set[str] = set()  # the places (and those they apply through) naming it
+        unevaluated: list[str] = []
+        for place, schema, through in parts:
+            if not isinstance(schema, dict):
+                continue
+            matched = False
+            properties = schema.get("properties")
+            if isinstance(properties, dict) and name in properties:
+                found.append(jp.child(place, "properties", name))
+                matched = True
+            for pattern in schema.get("patternProperties") or {}:
+                try:
+                    hit = re.search(pattern, name) is not None
+                except re.error:
+                    return None
+                if hit:
+                    found.append(jp.child(place, "patternProperties", pattern))
+                    matched = True
+            if not matched and "additionalProperties" in schema:
+                found.append(jp.child(place, "additionalProperties"))
+                matched = True
+            if matched:
+                evaluated |= through | {place}
+            if "unevaluatedProperties" in schema:
+                unevaluated.append(place)
+        # a schema's unevaluatedProperties sees what it and the schemas it applies evaluate
+        found += [jp.child(place, "unevaluatedProperties") for place in unevaluated
+                  if place not in evaluated]
+        return tuple(p for p in found if not _accepts_anything(self.resolve(p)))
+
+    def singleton_valid(self, where: str, name: str, value: Any) -> bool:
+        """Whether ``{name: value}`` is valid against the schema at ``where`` (validated
+        with the meta-schema's own definitions, as the whole document is)."""
+        try:
+            validator = self._singletons.get(where)
+            if validator is None:
+                validator = self._singletons[where] = _compile_at(self.meta, self._defs,
+                                                                  where)
+            return bool(validator.is_valid({name: value}))
+        except Exception:  # noqa: BLE001 - no verdict: the whole document is checked
+            return False
+
+
+def _names_only(value: Any) -> bool:
+    """Whether ``value`` (the schema(s) of ``anyOf``/``oneOf``/``not``) reads member names
+    only."""
+    schemas = value if isinstance(value, list) else [value]
+    return all(isinstance(s, dict) and set(s) <= _KEY_ONLY | (_NEUTRAL - {"type"})
+               for s in schemas)
+
+
+def _accepts_anything(schema: Any) -> bool:
+    return schema is True or (isinstance(schema, dict) and set(schema) <= _NEUTRAL - {"type"})
+
+
+def _compile_at(meta: dict[str, Any], defs: str, where: str) -> Any:
+    """A jsonschema-rs validator of the schema at ``where`` in ``meta``: ``meta`` with its
+    root keywords moved under ``defs`` and the root applying ``where`` (references and
+    dynamic anchors resolve as in ``meta``); built like openapi-spec-validator's own."""
+    root = {k: v for k, v in meta.items()
+            if k not in ("$schema", "$id", "id", "definitions", "$defs")}
+    wrapper: dict[str, Any] = {k: meta[k] for k in ("$schema", "$id", "id") if k in meta}
+    wrapper[defs] = {**meta.get(defs, {}), _ROOT_KEY: root}
+    target = where if jp.split(where)[:1] == [defs] else jp.join(defs, _ROOT_KEY) + where
+    wrapper["allOf"] = [{"$ref": "#" + quote(target, safe="/~")}]
+    return jsonschema_rs.validator_cls_for(wrapper)(wrapper)
+
+
+_SHAPES: dict[int, _MetaShape] = {}
+
+
+def _shape(meta: dict[str, Any]) -> _MetaShape:
+    shape = _SHAPES.get(id(meta))
+    if shape is None or shape.meta is not meta:
+        shape = _SHAPES[id(meta)] = _MetaShape(meta)
+    return shape
+
+
+#: members not shared with the previous document that a proof looks at before it gives up
+#: (a revision read whole, not as a difference, shares nothing: checked whole, faster)
+_PROOF_BUDGET = 64
+
+
+class _Proof:
+    """The state of one :func:`_proven_same`: the members it may still look at, whether
+    member order must stay the same, the instance path of every member that differs, and
+    of those proven member by member (the others were proven whole)."""
+
+    __slots__ = ("budget", "changed", "opened", "ordered")
+
+    def __init__(self, ordered: bool) -> None:
+        self.budget = _PROOF_BUDGET
+        self.ordered = ordered
+        self.changed: list[tuple[str, ...]] = []
+        self.opened: set[tuple[str, ...]] = set()
+
+
+def _proven_same(shape: _MetaShape, where: str, old: Any, new: Any, proof: _Proof,
+                 path: tuple[str, ...] = ()) -> bool:
+    """Whether ``new`` provably gets the errors ``old`` (the previous revision's value at
+    the same place, instance path ``path``) got against the schema at ``where``, given that
+    ``old`` had none at ``path``, around or inside a member in :attr:`_Proof.changed`
+    (the caller checks that against the errors it kept).
+
+    Every member that is not the very same object is proven to have no error, member by
+    member while one schema applies to it, or checked alone where the place is strict.
+    With :attr:`_Proof.ordered` (the errors' order matters), members must keep their
+    order.  ``False`` means not proven, also once :data:`_PROOF_BUDGET` members were
+    looked at.
+    """
+    if old is new:
+        return True
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return False
+    kind = shape.kind(where)
+    if kind == "opaque" or ((kind == "keyed" or proof.ordered) and old.keys() != new.keys()):
+        return False
+    if proof.ordered and list(old) != list(new):
+        return False
+    for name, value in new.items():
+        before = old.get(name, _GONE)
+        if before is value:
+            continue
+        proof.budget -= 1
+        if proof.budget < 0:
+            return False
+        member = (*path, name)
+        proof.changed.append(member)
+        schemas = shape.applicable(where, name)
+        if schemas is None:
+            return False
+        if not schemas:
+            continue
+        if (before is not _GONE and len(schemas) == 1
+                and _proven_same(shape, schemas[0], before, value, proof, member)):
+            proof.opened.add(member)
+            continue
+        if proof.budget < 0:
+            return False
+        if kind == "strict" and shape.singleton_valid(where, name, value):
+            continue
+        return False
+    return True
+
+
+def _apart(errors: Sequence[tuple[Any, ...]], proof: _Proof) -> bool:
+    """Whether no error's instance path in ``errors`` is around a changed member of
+    ``proof`` or at it (an error there may quote the changed value), nor inside one proven
+    whole (its old value had that error)."""
+    for error in errors:
+        for member in proof.changed:
+            if len(error) <= len(member):
+                if tuple(error) == member[:len(error)]:
+                    return False
+            elif member not in proof.opened and tuple(error[:len(member)]) == member:
+                return False
+    return True
+
+
+def _shares_a_member(old: Any, new: Any) -> bool:
+    """Whether ``new`` (a document's data) has an object or array member that is ``old``'s
+    very member: it was read as a difference from ``old`` (a document read whole shares
+    none, and is checked whole at once)."""
+    return (isinstance(old, dict) and isinstance(new, dict)
+            and any(isinstance(value, CONTAINERS) and new.get(key) is value
+                    for key, value in old.items()))
+
+
+@dataclass(slots=True)
+class _Checked:
+    """The last document's structural check (kept in :class:`Reuse`): its data, and the
+    ``(message, pointer)`` of each issue with the instance path of its error, in order."""
+
+    meta: Any
+    data: Any
+    found: tuple[tuple[str, str | None], ...]
+    places: tuple[tuple[Any, ...], ...]
+
+
+def _structural_issues(doc: SpecDocument, validator: SpecValidator, refs: RefIndex,
+                       parts: Reuse | None) -> list[ValidationIssue]:
+    """The structural check: ``doc`` against the OpenAPI JSON Schema of its version.
+
+    With ``parts``, when this document differs from the previous one checked only in
+    members :func:`_proven_same` proves without errors before and after (a path item, a
+    component …), away from every error the previous check found, its issues are the
+    previous check's (the same errors, in the same order; ``reached_from`` is this
+    document's), without validating the whole document.
+    """
+    checker: Any = validator.schema_validator
+    meta = checker.schema
+    fast = isinstance(checker, JsonschemaRsValidatorWrapper) and isinstance(meta, dict)
+    before: _Checked | None = parts.last("validate.structural") if parts is not None else None
+    if (fast and before is not None and before.meta is meta
+            and _shares_a_member(before.data, doc.data)):
+        proof = _Proof(ordered=bool(before.found))
+        if (_proven_same(_shape(meta), "", before.data, doc.data, proof)
+                and _apart(before.places, proof)):
+            assert parts is not None
+            parts.keep("validate.structural", _Checked(meta, doc.data, before.found,
+                                                       before.places))
+            return [ValidationIssue(message, pointer, "structural",
+                                    reached_from=tuple(refs.refs_into(pointer))
+                                    if pointer is not None else ())
+                    for message, pointer in before.found]
+    issues: list[ValidationIssue] = []
+    places: list[tuple[Any, ...]] = []
+    try:
+        for err in checker.iter_errors(doc.data):
+            issue = _structural(err, doc.openapi_version, doc.data)
+            if issue.pointer is not None:
+                issue.reached_from = tuple(refs.refs_into(issue.pointer))
+            issues.append(issue)
+            places.append(tuple(err.absolute_path))
+    except Exception as exc:  # noqa: BLE001
+        issues.append(_unexpected(doc, exc, None))
+        return issues
+    if parts is not None and fast:
+        parts.keep("validate.structural", _Checked(
+            meta, doc.data, tuple((i.message, i.pointer) for i in issues), tuple(places)))
+    return issues
+
+
 Section = tuple[str, Callable[[], Iterable[ValidationError]]]
 
 
 def _run_validator(doc: SpecDocument, refs: RefIndex, dangling: set[str],
                    neutral: Sequence[str] = (), memo: SectionMemo | None = None,
-                   unchanged: Unchanged | None = None) -> list[ValidationIssue]:
+                   unchanged: Unchanged | None = None, parts: Reuse | None = None
+                   ) -> list[ValidationIssue]:
     """Structural check, then the keyword checks one section at a time.
 
     :param refs: the document's references (for "reached from" and relocation).
@@ -687,6 +1040,8 @@ def _run_validator(doc: SpecDocument, refs: RefIndex, dangling: set[str],
         documents whose pointers name objects one to one (never with ``neutral``).
     :param unchanged: which pointers name the previous document's values
         (:func:`specs.refs.scan_parts`): their section keys are not computed again.
+    :param parts: the memo's results by subtree (the structural check of a revision:
+        :func:`_structural_issues`).
     """
     cls = VALIDATORS[doc.openapi_version or ""]
     issues: list[ValidationIssue] = []
@@ -695,20 +1050,17 @@ def _run_validator(doc: SpecDocument, refs: RefIndex, dangling: set[str],
     except Exception as exc:  # noqa: BLE001 - any validator failure is a finding, never a 500
         return [_unexpected(doc, exc, None)]
     locator = _Relocator(doc.data, refs)
-    try:
-        for err in validator.schema_validator.iter_errors(doc.data):
-            issue = _structural(err, doc.openapi_version, doc.data)
-            if issue.pointer is not None:
-                issue.reached_from = tuple(refs.refs_into(issue.pointer))
-            issues.append(issue)
-    except Exception as exc:  # noqa: BLE001
-        issues.append(_unexpected(doc, exc, None))
-    sections = list(_sections(validator))
+    issues += _structural_issues(doc, validator, refs, parts)
+    sections = _sections(validator, parts)
     outcomes = (_memo_outcomes(validator, sections, memo, unchanged) if memo is not None
                 else None)
     if memo is not None and outcomes is None:
         # the memo could not name every object the validator reached: validate plainly
-        return _run_validator(doc, refs, dangling, neutral)
+        try:
+            validator = cls(_neutralised(doc.data, neutral) if neutral else doc.data)
+        except Exception as exc:  # noqa: BLE001
+            return [*issues, _unexpected(doc, exc, None)]
+        sections = _sections(validator)
     if outcomes is None:
         outcomes = [_section_outcome(run) for _, run in sections]
     for (where, _), outcome in zip(sections, outcomes, strict=True):
@@ -790,22 +1142,29 @@ def _memo_outcomes(validator: SpecValidator, sections: Sequence[Section],
     outcomes: list[Outcome] = []
     records: dict[str, SectionRecord] = {}
     reused = 0
+    kept = memo.parts.last("memo.sequence")
+    sequence = kept[1] if kept is not None and kept[0] is memo.records else None
+    replayer = SectionReplay(tracker, sequence, len(sections))
     for (_, run), key in zip(sections, keys, strict=True):
         record = memo.records.get(key)
-        if record is not None and replay(record.events, tracker.registries):
+        if record is not None and replayer.reuse(key, record):
             outcomes.append(record.outcome)
             records[key] = record
             reused += 1
             continue
-        tracker.events = []
+        replayer.start()
         outcome = _section_outcome(run)
         if tracker.unsound:
             memo.records, memo.reused, memo.validated = {}, 0, 0
             return None
+        record = SectionRecord(tuple(tracker.events), outcome)
+        replayer.ran(key, record)
         if not outcome or outcome[-1][0] == "err":  # a stopped section is never reused
-            records[key] = SectionRecord(tuple(tracker.events), outcome)
+            records[key] = record
         outcomes.append(outcome)
     memo.records, memo.reused, memo.validated = records, reused, len(sections) - reused
+    memo.parts.keep("memo.sequence", (records, replayer.sequence))
+    memo.replayed = reused - replayer.skipped
     return outcomes
 
 
@@ -835,36 +1194,72 @@ def _neutralised(data: dict[str, Any], ref_members: Sequence[str]) -> dict[str, 
     return root
 
 
-def _sections(validator: SpecValidator) -> Iterator[Section]:
+def _sections(validator: SpecValidator, parts: Reuse | None = None) -> list[Section]:
     """The keyword checks of :class:`RootValidator`, split so that each can fail alone: the
-    tags, each path item, each webhook-free component schema (same order as the library)."""
+    tags, each path item, each webhook-free component schema (same order as the library).
+
+    A section's check is built when it runs (a revision runs few); with ``parts``, the
+    pointers of the members of ``/paths`` and ``/components/schemas`` are those of the
+    previous document when its member names are the same.
+    """
     root = validator.root_validator
     registry = root.registry
     spec = validator.schema_path
     data = validator.schema
+    sections: list[Section] = []
     if "tags" in data and "tags" in registry.keyword_validators:
         tags_validator: Callable[[SchemaPath], Iterable[ValidationError]] = cast(
             Any, registry["tags"])
-        yield "/tags", functools.partial(tags_validator, spec / "tags")
+        sections.append(("/tags", functools.partial(tags_validator, spec / "tags")))
     if isinstance(data.get("paths"), Mapping):
         path_validator = root.paths_validator.path_validator
-        for url, item in _children(spec / "paths"):
-            yield jp.join("paths", url), functools.partial(path_validator, url, item)
+        paths = spec / "paths"
+        urls = _keys(paths)
+        sections += zip(_pointers(("paths",), urls, parts),
+                        [functools.partial(_member_check, path_validator, paths, url, True)
+                         for url in urls], strict=True)
     components = data.get("components")
     if isinstance(components, Mapping) and isinstance(components.get("schemas"), Mapping):
         schema_validator = root.components_validator.schemas_validator.schema_validator
-        for name, schema in _children(spec / "components" / "schemas"):
-            yield (jp.join("components", "schemas", name),
-                   functools.partial(schema_validator, schema))
+        schemas = spec / "components" / "schemas"
+        names = _keys(schemas)
+        sections += zip(_pointers(("components", "schemas"), names, parts),
+                        [functools.partial(_member_check, schema_validator, schemas, name,
+                                           False) for name in names], strict=True)
+    return sections
 
 
-def _children(path: SchemaPath) -> list[tuple[str, SchemaPath]]:
-    """The members of the object at ``path`` (keys containing ``#`` or ``/`` included: never
-    build a child path from a key); ``[]`` when the object cannot be read."""
+def _keys(path: SchemaPath) -> list[str]:
+    """The member names of the object at ``path`` (names containing ``#`` or ``/``
+    included); ``[]`` when the object cannot be read."""
     try:
-        return [(key, child) for key, child in path.items() if isinstance(key, str)]
+        return [key for key in path.keys() if isinstance(key, str)]  # noqa: SIM118 - names
     except Exception:  # noqa: BLE001 - the structural check reports the shape
         return []
+
+
+def _member_check(check: Callable[..., Iterable[ValidationError]], parent: SchemaPath,
+                  key: str, with_key: bool) -> Iterable[ValidationError]:
+    """``check`` of member ``key`` of ``parent`` (given the key too when ``with_key``).
+    The member's path is made as ``parent.items()`` makes it (never parsed from the key)."""
+    make = getattr(parent, "_make_child_relpath", None)
+    child = make(key) if make is not None else dict(parent.items())[key]
+    return check(key, child) if with_key else check(child)
+
+
+def _pointers(prefix: tuple[str, ...], keys: list[str], parts: Reuse | None) -> list[str]:
+    """The pointer of each member ``keys`` of the object at ``prefix``; kept in ``parts``
+    and reused while the names are the same."""
+    kind = "validate.sections/" + "/".join(prefix)
+    names = tuple(keys)
+    kept = parts.last(kind) if parts is not None else None
+    if kept is not None and kept[0] == names:
+        pointers: list[str] = kept[1]
+    else:
+        pointers = [jp.join(*prefix, key) for key in keys]
+    if parts is not None:
+        parts.keep(kind, (names, pointers))
+    return pointers
 
 
 _REFERENCE_ERRORS = {"Unresolvable", "PointerToNowhere", "NoSuchResource", "Unretrievable",

@@ -314,3 +314,277 @@ def test_section_keys_of_a_shared_revision_are_the_cold_keys() -> None:
     assert again == section_keys(doc.data, sections, "s")
     assert again[0] == first[0] and again[1] != first[1]
     assert unchanged("/paths/~1A") and not unchanged("/components/schemas/B")
+
+
+# ------------------------------------------ the structural check and replays of a revision
+def _middle_operation(data: dict[str, Any]) -> dict[str, Any] | None:
+    operations = _operations(data)
+    return operations[len(operations) // 2] if operations else None
+
+
+def _first_schemas(data: dict[str, Any]) -> dict[str, Any] | None:
+    schemas = data.get("definitions") if "swagger" in data else \
+        (data.get("components") or {}).get("schemas")
+    return schemas if isinstance(schemas, dict) and schemas else None
+
+
+def _edited(edit: Any) -> Any:
+    def change(data: dict[str, Any]) -> dict[str, Any] | None:
+        changed = copy.deepcopy(data)
+        return changed if edit(changed) is not False else None
+    change.__name__ = edit.__name__
+    return change
+
+
+@_edited
+def unknown_operation_member(data: dict[str, Any]) -> bool:
+    operation = _middle_operation(data)
+    if operation is None:
+        return False
+    operation["stagegate-unknown"] = 1
+    return True
+
+
+@_edited
+def numeric_description(data: dict[str, Any]) -> bool:
+    operation = _middle_operation(data)
+    if operation is None:
+        return False
+    operation["description"] = 42
+    return True
+
+
+@_edited
+def responses_removed(data: dict[str, Any]) -> bool:
+    operation = _middle_operation(data)
+    if operation is None or "responses" not in operation:
+        return False
+    del operation["responses"]
+    return True
+
+
+@_edited
+def path_added(data: dict[str, Any]) -> bool:
+    if not isinstance(data.get("paths"), dict):
+        return False
+    data["paths"]["/stagegate-new"] = {"parameters": []}
+    return True
+
+
+@_edited
+def path_without_slash(data: dict[str, Any]) -> bool:
+    if not isinstance(data.get("paths"), dict):
+        return False
+    data["paths"]["stagegate-no-slash"] = {}
+    return True
+
+
+@_edited
+def schema_of_numeric_type(data: dict[str, Any]) -> bool:
+    schemas = _first_schemas(data)
+    if schemas is None:
+        return False
+    schemas[next(iter(schemas))] = {"type": 7}
+    return True
+
+
+@_edited
+def numeric_title(data: dict[str, Any]) -> bool:
+    if not isinstance(data.get("info"), dict):
+        return False
+    data["info"]["title"] = 5
+    return True
+
+
+STRUCTURAL_CHANGES = (one_operation, unknown_operation_member, numeric_description,
+                      responses_removed, path_added, path_without_slash,
+                      schema_of_numeric_type, numeric_title)
+
+
+def _read_issues(previous: Any, raw: bytes, memo: SectionMemo) -> tuple[Any, list[Any]]:
+    """``raw`` read by the loader as a revision of ``previous`` and validated through
+    ``memo``, settled as at the end of a check."""
+    doc = load_document(raw, LoadLimits(), previous=previous)
+    found = [i.to_dict() for i in sv.validate_document(doc, memo)]
+    memo.parts.settle()
+    return doc, found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: str(p.relative_to(CORPUS)))
+def test_revisions_read_as_differences_give_the_cold_issues(path: Path) -> None:
+    """Revisions valid and not (against the OpenAPI schema, and beyond), read by the loader
+    from the previous document: the issues, in order, are the cold check's."""
+    raw = _loadable(path)
+    data = load_document(raw, LoadLimits()).data
+    base = json.dumps(data, indent=2).encode()
+    cold_base = issues(base)
+    for change in STRUCTURAL_CHANGES:
+        changed = change(data)
+        if changed is None:
+            continue
+        revised_raw = json.dumps(changed, indent=2).encode()
+        cold_revised = issues(revised_raw)
+        memo = SectionMemo()
+        doc, found = _read_issues(None, base, memo)
+        assert found == cold_base
+        doc, found = _read_issues(doc, revised_raw, memo)
+        assert found == cold_revised, change.__name__
+        doc, back = _read_issues(doc, base, memo)
+        assert back == cold_base, f"back from {change.__name__}"
+        _, again = _read_issues(doc, revised_raw, memo)
+        assert again == cold_revised, f"{change.__name__} again"
+
+
+def _counting_structural_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    whole = sv.JsonschemaRsValidatorWrapper.iter_errors
+
+    def counted(self: Any, instance: Any) -> Any:
+        calls.append(1)
+        return whole(self, instance)
+
+    monkeypatch.setattr(sv.JsonschemaRsValidatorWrapper, "iter_errors", counted)
+    return calls
+
+
+def test_a_valid_revision_is_not_checked_whole_against_the_openapi_schema(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    data = json.loads((CORPUS / "public" / "kubernetes-swagger.json").read_bytes())
+    raw = json.dumps(data).encode()
+    invalid = [json.dumps(change(data)).encode()
+               for change in (unknown_operation_member, numeric_description)]
+    expected = [issues(revision) for revision in invalid]
+    calls = _counting_structural_checks(monkeypatch)
+    memo = SectionMemo()
+    doc, found = _read_issues(None, raw, memo)
+    assert found == [] and len(calls) == 1
+    changed = one_operation(data)
+    assert changed is not None
+    for revision in (json.dumps(changed).encode(), raw, json.dumps(changed).encode()):
+        doc, found = _read_issues(doc, revision, memo)
+        assert found == []
+    assert len(calls) == 1, "each revision was proven valid from its changed member"
+    for revision, cold in zip(invalid, expected, strict=True):
+        doc, found = _read_issues(doc, revision, memo)
+        assert [i["kind"] for i in found] == ["structural"]
+        assert found == cold
+    assert len(calls) == 3, "an invalid revision is checked whole"
+    doc, found = _read_issues(doc, raw, memo)
+    assert found == [] and len(calls) == 4, "a proof starts from a valid document only"
+    doc, found = _read_issues(doc, json.dumps(one_operation(data)).encode(), memo)
+    assert found == [] and len(calls) == 4
+
+
+def test_the_openapi_schemas_decompose_by_member() -> None:
+    """Where each version's OpenAPI schema lets a revision be proven valid member by member:
+    the document names only (``required``), the Paths Object each member alone."""
+    for version, cls in sv.VALIDATORS.items():
+        checker: Any = cls({"paths": {}}).schema_validator
+        shape = sv._shape(checker.schema)
+        assert shape.kind("") == "keyed", version
+        (paths,) = shape.applicable("", "paths") or ()
+        assert shape.kind(paths) == "strict", version
+        assert len(shape.applicable(paths, "/a") or ()) == 1, "one Path Item schema"
+        assert shape.applicable("", "x-\u00e9") is None, "non-ASCII names: not decided"
+        assert shape.singleton_valid(paths, "/a", {}) is True
+        assert shape.singleton_valid(paths, "a", {}) is False
+        assert shape.singleton_valid(paths, "/a", {"stagegate": 1}) is False
+
+
+def test_a_changed_section_s_first_reach_is_replayed_after_it() -> None:
+    """Same sections, same order: /a stops (then starts again) reaching S first, and a
+    duplicate operationId moves; every later section whose answers change is checked
+    again (the replays a revision skips are only those that cannot differ)."""
+    def spec(a_refs_s: bool, a_id: str) -> dict[str, Any]:
+        schema = {"$ref": "#/components/schemas/S"} if a_refs_s else {"type": "string"}
+        return {
+            "openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+            "paths": {
+                "/a": {"get": {"operationId": a_id, "responses": {"200": {
+                    "description": "ok", "content": {"application/json": {"schema": schema}}}}}},
+                **{f"/{n}": {"get": {"operationId": f"op{n}", "responses": {"200": {
+                    "description": "ok", "content": {"application/json": {"schema": {
+                        "$ref": "#/components/schemas/S"}}}}}}} for n in "bcdef"},
+                "/g": {"get": {"operationId": "same", "responses": {"200": {
+                    "description": "ok"}}}},
+            },
+            "components": {"schemas": {"S": {
+                "type": "object", "properties": {"x": {"type": "string"}},
+                "required": ["x", "missing"], "allOf": [{"type": "object"}]}}},
+        }
+    steps = [spec(True, "one"), spec(False, "one"), spec(False, "same"), spec(True, "same"),
+             spec(True, "one")]
+    memo = SectionMemo()
+    doc = None
+    counts = []
+    for step in steps:
+        raw = json.dumps(step, indent=2).encode()
+        doc, found = _read_issues(doc, raw, memo)
+        assert found == issues(raw)
+        counts.append((memo.validated, memo.reused, memo.replayed))
+    # /a changes each time; then, in turn, /b reaches S first instead of /a (and back),
+    # /g's operationId stops and starts being a duplicate: checked again; the rest are
+    # skipped without a replay
+    assert counts == [(8, 0, 0), (2, 6, 0), (2, 6, 0), (2, 6, 0), (2, 6, 0)]
+    raw = json.dumps(steps[-1], indent=2).encode().replace(b'"t"', b'"u"')
+    doc, found = _read_issues(doc, raw, memo)
+    assert found == issues(raw)
+    assert (memo.validated, memo.reused, memo.replayed) == (0, 8, 0)
+
+
+def test_a_one_operation_revision_keeps_the_unchanged_digest_groups() -> None:
+    """The digests under members the revision did not touch are the previous revision's
+    very groups (not looked at one by one); the keys are the cold keys."""
+    data = json.loads((CORPUS / "public" / "kubernetes-swagger.json").read_bytes())
+    raw = json.dumps(data).encode()
+    changed = one_operation(data)
+    assert changed is not None
+    memo = SectionMemo()
+    doc, _ = _read_issues(None, raw, memo)
+    before = memo.parts.last("memo.keys")
+    doc, _ = _read_issues(doc, json.dumps(changed).encode(), memo)
+    after = memo.parts.last("memo.keys")
+    assert after.digests["definitions"] is before.digests["definitions"]
+    paths = after.digests["paths"]
+    shared = [token for token, group in paths.items()
+              if group is before.digests["paths"].get(token)]
+    assert len(shared) == len(paths) - 1, "every path item's group but the changed one's"
+    cold = SectionMemo()
+    sv.validate_document(load_document(json.dumps(changed).encode(), LoadLimits()), cold)
+    assert after.keys == cold.parts.last("memo.keys").keys
+
+
+def test_a_revision_away_from_the_previous_errors_keeps_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Structural errors in one path item; revisions of another keep them (same issues,
+    same order, not checked whole); a revision of the erroneous item, or anything while
+    an error sits around everything (at the document), is checked whole."""
+    def spec(a: str, b: str, root_error: bool = False, extension: str = "x") -> bytes:
+        data: dict[str, Any] = {
+            "openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "x-note": extension,
+            "paths": {
+                "/a": {"get": {"description": a, "responses": {"200": {"description": "o"}}}},
+                "/b": {"get": {"description": b, "bogus": 1, "also": 2,
+                               "responses": {"200": {"description": "o"}}}},
+                "/c": {"get": {"responses": {"x": {"description": "o"}}}},
+            },
+        }
+        if root_error:
+            data["stagegate"] = True
+        return json.dumps(data, indent=2).encode()
+
+    revisions = [spec("a", "b"), spec("a2", "b"), spec("a3", "b"), spec("a3", "b2"),
+                 spec("a4", "b2"), spec("a4", "b2", True), spec("a5", "b2", True),
+                 spec("a5", "b2", True, "y")]
+    expected = [issues(raw) for raw in revisions]
+    calls = _counting_structural_checks(monkeypatch)
+    memo = SectionMemo()
+    doc = None
+    counts = []
+    for raw, cold in zip(revisions, expected, strict=True):
+        doc, found = _read_issues(doc, raw, memo)
+        assert found == cold
+        assert [i["kind"] for i in found].count("structural") >= 2
+        counts.append(len(calls))
+    assert counts == [1, 1, 1, 2, 2, 3, 4, 5]
