@@ -284,19 +284,9 @@ def token_endpoint_paths(index: SpecIndex) -> frozenset[str]:
     return frozenset(found)
 
 
-def is_token_endpoint(op: Operation, index: SpecIndex, paths: frozenset[str]) -> bool:
-    """True when ``op`` is a POST to a declared OAuth 2.0 token endpoint (``paths`` from
-    :func:`token_endpoint_paths`): the operation's path under one of the document's servers
-    is a flow's ``tokenUrl``.  Clients authenticate there with their own credentials
-    (RFC 6749 §2.3, §3.2), not with the bearer token they come to obtain."""
-    if op.method != "post" or op.webhook or not paths:
-        return False
-    return _at_token_endpoint(op, _server_bases(index), paths)
-
-
 def _server_bases(index: SpecIndex) -> frozenset[str]:
     """The URL paths of every server of ``index`` without a trailing ``/`` (``{""}`` when
-    there is none): where :func:`is_token_endpoint` looks for a token endpoint."""
+    there is none): where :class:`_TokenEndpoints` looks for a token endpoint."""
     return frozenset({urlsplit(server.url).path.rstrip("/") for server in index.servers}
                      or {""})
 
@@ -306,8 +296,12 @@ def _at_token_endpoint(op: Operation, bases: frozenset[str], paths: frozenset[st
 
 
 class _TokenEndpoints:
-    """:func:`is_token_endpoint` for every operation of one index, the server bases worked
-    out once, when first needed (so a failure is raised where the plain call raises it).
+    """Whether an operation of one index is a POST to a declared OAuth 2.0 token endpoint
+    (:func:`token_endpoint_paths`): the operation's path under one of the document's
+    servers is a flow's ``tokenUrl``.  Clients authenticate there with their own credentials
+    (RFC 6749 §2.3, §3.2), not with the bearer token they come to obtain.  The server bases
+    are worked out once, when first needed (so a failure is raised by the first check that
+    needs them).
 
     :ivar context: what the answers depend on besides the operation, for
         :meth:`SpecIndex.context`: the token endpoint paths and, when there are any, the

@@ -120,7 +120,7 @@ class Reuse:
         """The result of ``compute()`` for ``node`` in ``context``: the one kept from the
         previous document when ``node`` is the same object there, else computed now.
 
-        :param kind: the pass asking (keeps passes apart, e.g. ``"index.path-item"``).
+        :param kind: the pass asking (keeps passes apart, e.g. ``"rules.credential"``).
         :param node: the subtree (a ``dict`` or ``list`` of the document's data).
         :param context: hashable; everything besides ``node`` that ``compute`` reads.
         """
