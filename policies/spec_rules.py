@@ -284,19 +284,9 @@ def token_endpoint_paths(index: SpecIndex) -> frozenset[str]:
     return frozenset(found)
 
 
-def is_token_endpoint(op: Operation, index: SpecIndex, paths: frozenset[str]) -> bool:
-    """True when ``op`` is a POST to a declared OAuth 2.0 token endpoint (``paths`` from
-    :func:`token_endpoint_paths`): the operation's path under one of the document's servers
-    is a flow's ``tokenUrl``.  Clients authenticate there with their own credentials
-    (RFC 6749 §2.3, §3.2), not with the bearer token they come to obtain."""
-    if op.method != "post" or op.webhook or not paths:
-        return False
-    return _at_token_endpoint(op, _server_bases(index), paths)
-
-
 def _server_bases(index: SpecIndex) -> frozenset[str]:
     """The URL paths of every server of ``index`` without a trailing ``/`` (``{""}`` when
-    there is none): where :func:`is_token_endpoint` looks for a token endpoint."""
+    there is none): where :class:`_TokenEndpoints` looks for a token endpoint."""
     return frozenset({urlsplit(server.url).path.rstrip("/") for server in index.servers}
                      or {""})
 
@@ -306,8 +296,12 @@ def _at_token_endpoint(op: Operation, bases: frozenset[str], paths: frozenset[st
 
 
 class _TokenEndpoints:
-    """:func:`is_token_endpoint` for every operation of one index, the server bases worked
-    out once, when first needed (so a failure is raised where the plain call raises it).
+    """Whether an operation of one index is a POST to a declared OAuth 2.0 token endpoint
+    (:func:`token_endpoint_paths`): the operation's path under one of the document's
+    servers is a flow's ``tokenUrl``.  Clients authenticate there with their own credentials
+    (RFC 6749 §2.3, §3.2), not with the bearer token they come to obtain.  The server bases
+    are worked out once, when first needed (so a failure is raised by the first check that
+    needs them).
 
     :ivar context: what the answers depend on besides the operation, for
         :meth:`SpecIndex.context`: the token endpoint paths and, when there are any, the
@@ -801,10 +795,19 @@ class _Seen(Protocol):
     def add(self, pointer: str) -> None: ...
 
 
+#: ``(ref, target, target pointer)``: a ``$ref`` text and what :meth:`SpecIndex.deref` gave
+Followed = list[tuple[str, Any, str | None]]
+
+
 def _jwt_strings(
-    index: SpecIndex, node: Any, pointer: str, seen: _Seen
+    index: SpecIndex, node: Any, pointer: str, seen: _Seen, followed: Followed | None = None
 ) -> Iterator[tuple[str, str]]:
-    """``(pointer, value)`` of every JWT-shaped string in ``node``, following local refs."""
+    """``(pointer, value)`` of every JWT-shaped string in ``node``, following local refs
+    (each target once: those in ``seen`` are skipped, those read are added).
+
+    :param followed: when given, gets what each string ``$ref`` met led to (the result also
+        depends on those targets: :meth:`_UrlTokenPart.replay`).
+    """
     # (value, parent pointer, key): a value's pointer is built only when it is needed (a
     # container's children, a JWT-shaped string) — most values are plain strings
     stack: list[tuple[Any, str, str | int | None]] = [(node, pointer, None)]
@@ -817,6 +820,8 @@ def _jwt_strings(
             where = parent if key is None else jp.child(parent, key)
             if "$ref" in value:
                 target, target_pointer = index.deref(value)
+                if followed is not None and isinstance(value["$ref"], str):
+                    followed.append((value["$ref"], target, target_pointer))
                 if target_pointer is not None and target_pointer not in seen:
                     seen.add(target_pointer)
                     stack.append((target, target_pointer, None))
@@ -837,8 +842,8 @@ def _classified(index: SpecIndex, param: Parameter,
                            lambda: credentials.classify_parameter(param, schemes))
 
 
-def _param_jwt_strings(index: SpecIndex, param: Parameter, seen: _Seen
-                       ) -> list[tuple[str, str]]:
+def _param_jwt_strings(index: SpecIndex, param: Parameter, seen: _Seen,
+                       followed: Followed | None = None) -> list[tuple[str, str]]:
     """:func:`_jwt_strings` of a parameter; through ``index.reuse`` when the parameter
     holds no ``$ref`` it follows (then the result is a function of the parameter object and
     its pointer alone)."""
@@ -847,7 +852,7 @@ def _param_jwt_strings(index: SpecIndex, param: Parameter, seen: _Seen
                                lambda: _plain_jwt_strings(index, param.data, param.pointer))
         if kept is not None:
             return kept
-    return list(_jwt_strings(index, param.data, param.pointer, seen))
+    return list(_jwt_strings(index, param.data, param.pointer, seen, followed))
 
 
 def _plain_jwt_strings(index: SpecIndex, node: Any, pointer: str
@@ -884,7 +889,7 @@ def no_token_in_url(
         findings += index.piece_result(
             piece, rule, schemes_key,
             lambda p: _url_token_part(index, p, schemes, schemes_key, seen),
-            lambda part: part.replay(seen)).findings
+            lambda part: part.replay(index, seen)).findings
     for scheme in index.security_schemes.values():
         if scheme.type == "apiKey" and scheme.data.get("in") == "query":
             findings.append(_fail(
@@ -937,19 +942,27 @@ class _LoggedSeen:
 
 class _UrlTokenPart:
     """TRN-NO-TOKEN-IN-URL's findings for one piece, and what they depend on besides the
-    piece and the schemes: which pointers had been read before it (:class:`_LoggedSeen`)."""
+    piece and the schemes: which pointers had been read before it (:class:`_LoggedSeen`)
+    and where the ``$ref`` s met in its parameters' examples led (:data:`Followed`)."""
 
-    __slots__ = ("absent", "added", "findings", "present")
+    __slots__ = ("absent", "added", "findings", "followed", "present")
 
-    def __init__(self, logged: _LoggedSeen, findings: tuple[Finding, ...]) -> None:
+    def __init__(self, logged: _LoggedSeen, findings: tuple[Finding, ...],
+                 followed: Followed) -> None:
         self.present = frozenset(logged.present)
         self.absent = frozenset(logged.absent)
         self.added = frozenset(logged.added)
         self.findings = findings
+        self.followed = tuple(followed)
 
-    def replay(self, seen: set[str]) -> bool:
-        """Whether ``seen`` answers every question the piece asked as before (it would then
-        read the same and find the same); if so, what it read is added to ``seen``."""
+    def replay(self, index: SpecIndex, seen: set[str]) -> bool:
+        """Whether ``seen`` answers every question the piece asked as before and every
+        ``$ref`` it met leads to the very same object (it would then read the same and find
+        the same); if so, what it read is added to ``seen``."""
+        for ref, target, pointer in self.followed:
+            now, now_pointer = index.deref({"$ref": ref})
+            if now is not target or now_pointer != pointer:
+                return False
         if self.present <= seen and self.absent.isdisjoint(seen):
             seen |= self.added
             return True
@@ -962,21 +975,25 @@ def _url_token_part(index: SpecIndex, piece: PathItemPiece,
     """TRN-NO-TOKEN-IN-URL for the query, path and cookie parameters of ``piece``'s
     operations (each pointer read once: ``seen`` holds those read before, and gets these)."""
     logged = _LoggedSeen(seen)
+    followed: Followed = []
     findings = []
     for op in piece.operations:
         for param in op.parameters:
             if param.location in credentials.CREDENTIAL_LOCATIONS and param.pointer not in logged:
                 logged.add(param.pointer)
-                findings += _url_token_findings(index, op, param, schemes, schemes_key, logged)
-    return _UrlTokenPart(logged, tuple(findings))
+                findings += _url_token_findings(index, op, param, schemes, schemes_key, logged,
+                                                followed)
+    return _UrlTokenPart(logged, tuple(findings), followed)
 
 
 def _url_token_findings(index: SpecIndex, op: Operation, param: Parameter,
                         schemes: Mapping[tuple[str, str], tuple[str, str]],
-                        schemes_key: tuple[Any, ...], seen: _Seen) -> list[Finding]:
+                        schemes_key: tuple[Any, ...], seen: _Seen,
+                        followed: Followed | None = None) -> list[Finding]:
     """TRN-NO-TOKEN-IN-URL's findings for the query, path or cookie parameter ``param`` of
     ``op``: a credential, and JWT-shaped strings in its examples (``$ref`` targets in
-    ``seen`` are not read again; those read are added)."""
+    ``seen`` are not read again; those read are added; ``followed`` as for
+    :func:`_jwt_strings`)."""
     rule = "TRN-NO-TOKEN-IN-URL"
     findings = []
     found = _classified(index, param, schemes, schemes_key)
@@ -998,7 +1015,7 @@ def _url_token_findings(index: SpecIndex, op: Operation, param: Parameter,
             where))
     if param.location not in _URL_LOCATIONS:
         return findings
-    for where, value in _param_jwt_strings(index, param, seen):
+    for where, value in _param_jwt_strings(index, param, seen, followed):
         findings.append(_fail(
             rule, f"The {param.location} parameter `{param.name}` ({_op_label(op)}) "
                   f"has a JWT-shaped value ({_clip_token(value)}) in its examples; "

@@ -13,6 +13,7 @@ from specs.members import Members
 
 Format = Literal["json", "yaml"]
 
+
 @dataclass(frozen=True, slots=True)
 class Position:
     """A place in the uploaded text: 1-based ``line`` and ``column`` (in characters)."""

@@ -120,7 +120,7 @@ class Reuse:
         """The result of ``compute()`` for ``node`` in ``context``: the one kept from the
         previous document when ``node`` is the same object there, else computed now.
 
-        :param kind: the pass asking (keeps passes apart, e.g. ``"index.path-item"``).
+        :param kind: the pass asking (keeps passes apart, e.g. ``"rules.credential"``).
         :param node: the subtree (a ``dict`` or ``list`` of the document's data).
         :param context: hashable; everything besides ``node`` that ``compute`` reads.
         """
@@ -417,9 +417,7 @@ class Tracker:
         in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
         if not (in_dict or in_list):
             return None
-        token = part.replace("~", "~0").replace("/", "~1") if isinstance(part, str) \
-            else str(part)
-        return self._follow(node[part], f"{where}/{token}")
+        return self._follow(node[part], jp.child(where, part))
 
     def _follow(self, node: Any, where: str) -> tuple[Any, str] | None:
         hops = 0

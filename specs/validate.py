@@ -966,6 +966,18 @@ def _shares_a_member(old: Any, new: Any) -> bool:
                     for key, value in old.items()))
 
 
+def _proven(meta: dict[str, Any], before: _Checked, data: Any) -> bool:
+    """Whether ``data`` provably has the structural errors of ``before.data``
+    (:func:`_proven_same`, then :func:`_apart`); ``False`` when the proof fails in any way
+    (the document is then checked whole: a shortcut never costs a finding)."""
+    proof = _Proof(ordered=bool(before.found))
+    try:
+        return (_proven_same(_shape(meta), "", before.data, data, proof)
+                and _apart(before.places, proof))
+    except Exception:  # noqa: BLE001 - defensive: no proof, the whole check runs
+        return False
+
+
 @dataclass(slots=True)
 class _Checked:
     """The last document's structural check (kept in :class:`Reuse`): its data, and the
@@ -992,17 +1004,14 @@ def _structural_issues(doc: SpecDocument, validator: SpecValidator, refs: RefInd
     fast = isinstance(checker, JsonschemaRsValidatorWrapper) and isinstance(meta, dict)
     before: _Checked | None = parts.last("validate.structural") if parts is not None else None
     if (fast and before is not None and before.meta is meta
-            and _shares_a_member(before.data, doc.data)):
-        proof = _Proof(ordered=bool(before.found))
-        if (_proven_same(_shape(meta), "", before.data, doc.data, proof)
-                and _apart(before.places, proof)):
-            assert parts is not None
-            parts.keep("validate.structural", _Checked(meta, doc.data, before.found,
-                                                       before.places))
-            return [ValidationIssue(message, pointer, "structural",
-                                    reached_from=tuple(refs.refs_into(pointer))
-                                    if pointer is not None else ())
-                    for message, pointer in before.found]
+            and _shares_a_member(before.data, doc.data) and _proven(meta, before, doc.data)):
+        assert parts is not None
+        parts.keep("validate.structural", _Checked(meta, doc.data, before.found,
+                                                   before.places))
+        return [ValidationIssue(message, pointer, "structural",
+                                reached_from=tuple(refs.refs_into(pointer))
+                                if pointer is not None else ())
+                for message, pointer in before.found]
     issues: list[ValidationIssue] = []
     places: list[tuple[Any, ...]] = []
     try:

@@ -346,3 +346,30 @@ def test_examples_that_follow_a_reference_are_read_once_as_cold() -> None:
 
     assert len(at_e(before)) == len(at_e(after)) == 1
     assert "GET /a" in at_e(before)[0] and "GET /b" in at_e(after)[0]
+
+
+
+_JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    pytest.param("plain", _JWT, id="becomes a JWT"),
+    pytest.param(_JWT, "plain", id="stops being a JWT"),
+])
+def test_an_unchanged_path_item_rereads_the_example_it_references(old: str, new: str) -> None:
+    ok = {"200": {"description": "ok"}}
+    data: dict[str, Any] = {
+        "openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+        "servers": [{"url": "https://api.example.com"}],
+        "components": {"examples": {"E": {"value": old}}},
+        "paths": {"/a": {"get": {"parameters": [
+            {"name": "p", "in": "query", "schema": {"type": "string"},
+             "examples": {"a": {"$ref": "#/components/examples/E"}}}],
+            "responses": ok}}}}
+    changed = copy.deepcopy(data)
+    changed["components"]["examples"]["E"]["value"] = new
+    base, raw = json.dumps(data, indent=2).encode(), json.dumps(changed, indent=2).encode()
+    # the loader re-reads /components/examples/E alone: the path item is the same object
+    before, after, _ = _diff_checked(base, raw)
+    assert after == list(check_spec(raw).findings)
+    assert _said(before, "TRN-NO-TOKEN-IN-URL") != _said(after, "TRN-NO-TOKEN-IN-URL")

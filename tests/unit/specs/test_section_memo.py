@@ -588,3 +588,26 @@ def test_a_revision_away_from_the_previous_errors_keeps_them(
         assert [i["kind"] for i in found].count("structural") >= 2
         counts.append(len(calls))
     assert counts == [1, 1, 1, 2, 2, 3, 4, 5]
+
+
+def test_a_failing_structural_proof_checks_the_revision_whole(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A defect in the proof of a revision (here: any exception) costs time, never the
+    issues nor a 500: the revision is then checked whole."""
+    data = json.loads((CORPUS / "public" / "kubernetes-swagger.json").read_bytes())
+    raw = json.dumps(data).encode()
+    changed = one_operation(data)
+    assert changed is not None
+    revision = json.dumps(changed).encode()
+    cold = issues(revision)
+    memo = SectionMemo()
+    doc, _ = _read_issues(None, raw, memo)
+
+    def broken(*args: Any, **kwargs: Any) -> bool:
+        raise RuntimeError("a defect in the proof")
+
+    monkeypatch.setattr(sv, "_proven_same", broken)
+    calls = _counting_structural_checks(monkeypatch)
+    _, found = _read_issues(doc, revision, memo)
+    assert found == cold
+    assert len(calls) == 1, "checked whole"
