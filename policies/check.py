@@ -46,21 +46,33 @@ def check_spec(raw: bytes, limits: LoadLimits | None = None, *,
     :param memo: what the previous check of the document's API version left
         (:class:`specs.memo.SectionMemo`): a JSON revision is read as a difference from the
         previous document, and each pass looks up what it computed for the parts that did not
-        change; the memo then holds this check.  The result is the same without it.
+        change; the memo then holds this check.  The result is the same without it: should
+        reusing fail, the memo is emptied and the document checked cold.
     :raises SpecLoadError: only when the bytes are not a readable document at all.
     """
     step = progress or _no_progress
     step("load")
     doc = load_document(raw, limits, previous=memo.document if memo is not None else None)
+    if memo is None:
+        return _checked(doc, None, step)
+    try:
+        check = _checked(doc, memo, step)
+    except Exception:  # noqa: BLE001 - a defect in reusing costs time, never the answer
+        memo.forget()
+        return _checked(doc, None, step)
+    memo.document = doc
+    memo.parts.settle()
+    return check
+
+
+def _checked(doc: SpecDocument, memo: SectionMemo | None, step: StepCallback) -> SpecCheck:
+    """:func:`check_spec` after loading: validate, index, evaluate, locate."""
     step("validate")
     issues = validate_document(doc, memo)
     step("rules")
     built = build_index(doc, reuse=memo.parts if memo is not None else None)
     findings = locate_findings(doc, evaluate_spec_rules(doc, issues, built))
     profile = declared_profile(built) if isinstance(built, SpecIndex) else None
-    if memo is not None:
-        memo.document = doc
-        memo.parts.settle()
     return SpecCheck(doc, tuple(issues), tuple(sort_findings(findings)), profile)
 
 

@@ -73,12 +73,13 @@ def build_index(doc: SpecDocument, *, reuse: Reuse | None = None) -> SpecIndex |
     raises: a broken document must not stop the rules from reporting).
 
     :param reuse: the previous revision's results (:class:`specs.memo.Reuse`): unchanged
-        path items are indexed from there; the index is the same without it.
+        path items are indexed from there; the index is the same without it (should
+        reusing fail, the index is built without).
     """
     try:
         return SpecIndex(doc, reuse)
     except Exception as exc:  # noqa: BLE001 - fail closed, reported per rule
-        return _describe(exc)
+        return build_index(doc) if reuse is not None else _describe(exc)
 
 
 def evaluate_spec_rules(
@@ -112,10 +113,14 @@ def evaluate_spec_rules(
 def evaluate_one(
     rule_id: str, doc: SpecDocument, index: SpecIndex, issues: Sequence[ValidationIssue]
 ) -> list[Finding]:
-    """The findings of one spec rule, with any exception turned into an ``error`` finding."""
+    """The findings of one spec rule, with any exception turned into an ``error`` finding
+    (a rule that fails while reusing the previous revision's results runs again on an index
+    built without them: reusing costs time, never the answer)."""
     try:
         found = SPEC_RULES[rule_id](doc, index, issues)
     except Exception as exc:  # noqa: BLE001 - a rule bug must never pass a gate or crash
+        if index.reuse is not None:
+            return evaluate_one(rule_id, doc, SpecIndex(doc), issues)
         return [_error(rule_id, f"rule could not be evaluated: {_describe(exc)}")]
     if not found:
         return [_error(rule_id, "rule could not be evaluated: it produced no finding")]

@@ -50,8 +50,8 @@ class SpecDocument:
     members: Members | None = field(default=None, repr=False)
     # YAML: id(container) -> packed positions (line << 24 | column) in key/item order.
     _yaml_marks: dict[int, list[int]] | None = field(default=None, repr=False)
-    # (offset, newlines before it) of the last position computed (see _position_at)
-    _cursor: tuple[int, int] = field(default=(0, 0), repr=False)
+    # the last position computed (see _position_at)
+    _cursor: _Cursor | None = field(default=None, repr=False)
     _lines: list[str] | None = field(default=None, repr=False)
 
     # ----------------------------------------------------------------- locating
@@ -119,18 +119,11 @@ class SpecDocument:
         return Position(packed >> 24, packed & 0xFFFFFF)
 
     def _position_at(self, offset: int) -> Position:
-        # Newlines before ``offset`` counted from the last offset asked when it is not past
-        # this one (the JSON locator asks in text order): a few C-speed counts over the
-        # whole text in all, not a list of every newline's offset.
-        text = self.text
-        last_offset, last_line = self._cursor
-        if offset >= last_offset:
-            line = last_line + text.count("\n", last_offset, offset)
-        else:
-            line = text.count("\n", 0, offset)
-        self._cursor = (offset, line)
-        start = text.rfind("\n", 0, offset) + 1
-        return Position(line + 1, offset - start + 1)
+        # Newlines counted from the last offset asked (the JSON locator asks in text order):
+        # a few C-speed counts over the whole text in all, not a list of every newline.
+        if self._cursor is None:
+            self._cursor = _Cursor(self.text, 0, 0)
+        return self._cursor.position_at(offset)
 
     # ----------------------------------------------------------------- excerpts
     @property

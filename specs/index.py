@@ -217,9 +217,9 @@ class PathItemPiece:
 class _KeptPieces:
     """What an index keeps for the next revision (``"index.pieces"``): the settings its
     pieces were built with, the target of every ``$ref`` text they follow (in the latest
-    document: every check follows each again; a text no piece uses any more stays), and the
-    pieces by container and path (only path items that are objects and have no operation
-    ``$ref`` s)."""
+    document: the next check follows each again; texts no kept piece uses are dropped), and
+    the pieces by container and path (only path items that are objects and have no
+    operation ``$ref`` s)."""
 
     __slots__ = ("global_security", "pieces", "refs", "settings")
 
@@ -286,7 +286,11 @@ class SpecIndex:
         if not self.is_swagger2:
             self._index_paths("webhooks", webhook=True)
         if reuse is not None and self._kept is not None:
-            reuse.keep("index.pieces", self._kept)
+            kept = self._kept
+            used = {ref for pieces in kept.pieces.values() for piece in pieces.values()
+                    for ref in piece.refs or ()}
+            kept.refs = {ref: target for ref, target in kept.refs.items() if ref in used}
+            reuse.keep("index.pieces", kept)
 
     # ------------------------------------------------------------------ properties
     @property

@@ -112,7 +112,7 @@ def load_document(raw: bytes, limits: LoadLimits | None = None, *,
         if revised is not None:
             data, members, _ = revised
             return replace(previous, raw=raw, text=text, sha256=sha256, data=data,
-                           members=members, _cursor=(0, 0), _lines=None)
+                           members=members, _cursor=None, _lines=None)
     if fmt == "json":
         try:
             data, members = _load_json(text, limits)
@@ -204,6 +204,8 @@ def _load_json(text: str, limits: LoadLimits) -> tuple[Any, Members | None]:
     except Irregular:
         data, members = _load_strict_json(text, limits), None
     _check_depth(data, limits.max_depth)
+    if members is not None:
+        members.max_depth = limits.max_depth
     return data, members
 
 

@@ -52,6 +52,8 @@ class Members:
     :ivar starts: offset of each member's value.
     :ivar ends: offset just after each member's value.
     :ivar inner: the recorded members of members whose values are objects, by name.
+    :ivar max_depth: the nesting limit the whole text was checked against (set by the
+        loader on the top level's members; 0: not checked).
     """
 
     keys: list[str] = field(default_factory=list)
@@ -60,6 +62,7 @@ class Members:
     starts: list[int] = field(default_factory=list)
     ends: list[int] = field(default_factory=list)
     inner: dict[str, Members] = field(default_factory=dict)
+    max_depth: int = 0
 
     _index: dict[str, int] | None = field(default=None, repr=False, compare=False)
 
@@ -84,6 +87,7 @@ class Members:
             [e + delta if e >= after else e for e in self.ends],
             {name: inner.shifted(at, after, delta, newlines)
              for name, inner in self.inner.items()},
+            self.max_depth,
             self._index,
         )
 
@@ -183,6 +187,8 @@ def reread(old_text: str, old_data: dict[str, Any], old_members: Members, text: 
         that was re-read; ``None`` when the difference is not inside one recorded member's
         value (parse the whole text then).
     """
+    if not 0 < old_members.max_depth <= max_depth:
+        return None  # the unchanged parts were not checked against this limit
     prefix = common_prefix(old_text, text)
     if prefix == len(old_text) == len(text):
         return None

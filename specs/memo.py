@@ -181,6 +181,12 @@ class SectionMemo:
         """Bytes of the document held (what :class:`MemoStore` bounds)."""
         return len(self.document.raw) if self.document is not None else 0
 
+    def forget(self) -> None:
+        """Hold nothing: the next check is a cold one (and records again)."""
+        self.records = {}
+        self.document = None
+        self.parts = Reuse()
+
 
 Digest = tuple[bytes, tuple[str, ...]]
 #: digests grouped by the first and second reference tokens of their pointers (escaped;
@@ -614,14 +620,6 @@ class MemoStore:
         self._memos: OrderedDict[Any, SectionMemo] = OrderedDict()
         self._busy: set[Any] = set()
         self._lock = threading.Lock()
-
-    def get(self, owner: Any) -> SectionMemo:
-        """The memo of ``owner`` (a new, empty one the first time)."""
-        with self._lock:
-            memo = self._memos.pop(owner, None) or SectionMemo()
-            self._memos[owner] = memo
-            self._trim()
-            return memo
 
     @contextmanager
     def borrow(self, owner: Any) -> Iterator[SectionMemo | None]:

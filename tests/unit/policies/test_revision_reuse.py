@@ -22,6 +22,7 @@ from policies.findings import Finding
 from policies.spec_rules import build_index, evaluate_spec_rules
 from specs import LoadLimits, SpecDocument, load_document, validate_document
 from specs import pointer as jp
+from specs import validate as sv
 from specs.document import _locate_json
 from specs.index import SpecIndex
 from specs.memo import Reuse, SectionMemo
@@ -373,3 +374,39 @@ def test_an_unchanged_path_item_rereads_the_example_it_references(old: str, new:
     before, after, _ = _diff_checked(base, raw)
     assert after == list(check_spec(raw).findings)
     assert _said(before, "TRN-NO-TOKEN-IN-URL") != _said(after, "TRN-NO-TOKEN-IN-URL")
+
+
+def _broken_index(method: Callable[..., Any]) -> Callable[..., Any]:
+    def broken(self: SpecIndex, *args: Any, **kwargs: Any) -> Any:
+        if self.reuse is not None:
+            raise KeyError("a defect in reusing")
+        return method(self, *args, **kwargs)
+    return broken
+
+
+def _broken_pointers(prefix: Any, keys: Any, parts: Any) -> Any:
+    if parts is not None:
+        raise KeyError("a defect in reusing")
+    return _COLD_POINTERS(prefix, keys, parts)
+
+
+_COLD_POINTERS = sv._pointers
+
+
+@pytest.mark.parametrize(("owner", "name", "broken"), [
+    (SpecIndex, "_start_reuse", _broken_index(SpecIndex._start_reuse)),  # the index
+    (SpecIndex, "piece_result", _broken_index(SpecIndex.piece_result)),  # kept rule results
+    (sv, "_pointers", _broken_pointers),  # validation's sections
+], ids=["index", "rules", "validation"])
+def test_a_failure_in_reusing_checks_the_revision_cold(
+        monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, broken: Any) -> None:
+    """A defect in the reuse path costs time, never the answer (nor a 500)."""
+    pair = _revision((CORPUS / "public" / "kubernetes-swagger.json").read_bytes(),
+                     _describe_one)
+    assert pair is not None
+    base, changed = pair
+    memo = SectionMemo()
+    check_spec(base, memo=memo)
+    cold = check_spec(changed).findings
+    monkeypatch.setattr(owner, name, broken)
+    assert check_spec(changed, memo=memo).findings == cold

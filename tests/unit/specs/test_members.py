@@ -67,9 +67,17 @@ def _first_operation(data: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
+def _read(text: str) -> tuple[dict[str, Any], Members]:
+    """:func:`read`, the members marked as checked against a nesting limit of 256 (what
+    the loader does after its depth check)."""
+    data, members = read(text)
+    members.max_depth = 256
+    return data, members
+
+
 def _revision(previous_text: str, text: str) -> tuple[Any, Any]:
     """``(reread's data or None, a full read of text)`` after reading ``previous_text``."""
-    data, members = read(previous_text)
+    data, members = _read(previous_text)
     revised = reread(previous_text, data, members, text, 256)
     return revised, strictjson.loads(text)
 
@@ -85,7 +93,7 @@ def test_a_one_operation_revision_rereads_only_its_path_item(path: Path) -> None
     before = json.dumps(data, indent=2, ensure_ascii=False)
     operation["description"] = "changed by one revision é\u2028"
     after = json.dumps(data, indent=2, ensure_ascii=False)
-    previous, members = read(before)
+    previous, members = _read(before)
     revised = reread(before, previous, members, after, 256)
     assert revised is not None
     new, new_members, changed = revised
@@ -95,7 +103,7 @@ def test_a_one_operation_revision_rereads_only_its_path_item(path: Path) -> None
     assert all(new[k] is previous[k] for k in new if k != "paths")
     assert all(new["paths"][t] is previous["paths"][t] for t in new["paths"] if t != template)
     assert new["paths"][template] is not previous["paths"][template]
-    assert new_members == read(after)[1]
+    assert new_members == _read(after)[1]
     assert previous == strictjson.loads(before)  # the previous data is not changed
 
 
@@ -140,7 +148,7 @@ def test_changes_inside_one_member_are_reread(after: str, path: tuple[str, ...])
     BASE.replace('"x-n": 1', '"x-n": [1'),  # a syntax error
 ])
 def test_other_changes_are_declined(after: str) -> None:
-    data, members = read(BASE)
+    data, members = _read(BASE)
     assert reread(BASE, data, members, after, 256) is None
 
 
@@ -181,6 +189,23 @@ def test_load_document_with_previous_equals_a_full_read_and_shares() -> None:
     assert revised.data["info"] is previous.data["info"]
     assert revised.locate("/paths/~1b/get/description") == \
         full.locate("/paths/~1b/get/description")
+
+
+def test_a_revision_under_a_stricter_nesting_limit_is_read_whole() -> None:
+    deep = BASE.replace('"x-s": "abc"', '"x-s": ' + "[" * 20 + "]" * 20)
+    previous = load_document(deep.encode(), LoadLimits(max_depth=64))
+    after = deep.replace('"description": "b"', '"description": "bee"')
+    assert load_document(after.encode(), LoadLimits(max_depth=64), previous=previous) \
+        .data["paths"]["/a"] is previous.data["paths"]["/a"]  # the same limit: a difference
+    with pytest.raises(SpecLoadError) as refused:
+        load_document(after.encode(), LoadLimits(max_depth=16), previous=previous)
+    assert refused.value.code == "too_deep"  # as a cold read says: the unchanged part is
+
+
+def test_members_read_outside_the_loader_are_never_reread() -> None:
+    data, members = read(BASE)  # no depth check recorded
+    after = BASE.replace('"description": "b"', '"description": "bee"')
+    assert reread(BASE, data, members, after, 256) is None
 
 
 @pytest.mark.parametrize("seed", range(40))

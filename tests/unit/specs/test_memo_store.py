@@ -34,21 +34,27 @@ def test_the_least_recently_used_memos_go_beyond_the_byte_bound_never_one_in_use
         _holding(busy)
         with store.borrow("d") as memo:
             _holding(memo)  # 4 documents held: a and b (least recently used) go
-        assert store.get("c") is busy
     with store.borrow("a") as fresh:
         assert fresh is not None and fresh.document is None  # a was dropped
     with store.borrow("d") as kept:
         assert kept is not None and kept.document is not None
 
 
+def _memo(store: MemoStore, owner: str) -> SectionMemo:
+    with store.borrow(owner) as memo:
+        assert memo is not None
+        return memo
+
+
 def test_the_count_bound_drops_the_least_recently_used() -> None:
     store = MemoStore(size=2)
-    first = store.get("a")
-    store.get("b")
-    store.get("a")  # a is now the most recently used
-    store.get("c")
-    assert store.get("a") is first
-    assert store.get("b").document is None and store.get("b") is not first
+    first = _memo(store, "a")
+    with store.borrow("b") as memo:
+        _holding(memo)
+    _memo(store, "a")  # a is now the most recently used
+    _memo(store, "c")  # three owners: b goes
+    assert _memo(store, "a") is first
+    assert _memo(store, "b").document is None  # a new, empty memo
 
 
 def test_reuse_keeps_a_result_for_the_same_object_and_only_for_the_latest_document() -> None:
