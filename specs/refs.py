@@ -369,7 +369,47 @@ def scan_refs(data: dict[str, Any], version: str | None, shared: bool = True) ->
     return index
 
 
-def _walk(stack: list[tuple[Any, str | None, Any]], local: list[LocalRef],  # noqa: C901, PLR0912 - one branch per OpenAPI construct
+def _visit(node: Any, kind: str | None, pos: Any, tables: _Tables,
+           local: list[LocalRef], external: list[tuple[str, str]], anchors: set[str]
+           ) -> list[tuple[Any, Any, str | None]]:
+    """Add ``node``'s own reference (a ``$ref`` member) and anchors to ``local``,
+    ``external`` and ``anchors``; return ``(key, value, kind)`` of each member or item to
+    walk next (none under a Reference Object, whose other members are ignored)."""
+    if isinstance(node, list):
+        item_kind = _list_item_kind(kind)
+        if item_kind == _SKIP:
+            return []
+        return [(i, value, item_kind) for i, value in enumerate(node)
+                if isinstance(value, CONTAINERS)]
+    ref = node.get("$ref")
+    if isinstance(ref, str) and kind in _REFERABLE:
+        if ref.startswith("#"):
+            local.append(LocalRef((pos, "$ref"), ref, decode_ref(ref), _public(kind)))
+        else:
+            external.append((_pointer((pos, "$ref")), ref))
+        if kind not in {"schema", "pathItem"}:
+            return []  # a Reference Object: its other members are ignored
+    if kind == "schema":
+        for anchor_key in ("$anchor", "$dynamicAnchor"):
+            anchor = node.get(anchor_key)
+            if isinstance(anchor, str):
+                anchors.add(anchor)
+    table, default, skip_x = tables[kind]
+    members: list[tuple[Any, Any, str | None]] = []
+    for name, value in node.items():
+        if isinstance(value, CONTAINERS):
+            if skip_x and name.startswith("x-"):
+                continue
+            child_kind = table.get(name, default)
+            if child_kind == _SKIP:
+                continue
+            if child_kind == "schema" and name == "items" and isinstance(value, list):
+                child_kind = "list:schema"
+            members.append((name, value, child_kind))
+    return members
+
+
+def _walk(stack: list[tuple[Any, str | None, Any]], local: list[LocalRef],
           external: list[tuple[str, str]], anchors: set[str], tables: _Tables,
           shared: bool) -> None:
     """The walk of :func:`scan_refs` from the ``(node, kind, position)`` items of ``stack``
@@ -383,37 +423,9 @@ def _walk(stack: list[tuple[Any, str | None, Any]], local: list[LocalRef],  # no
             if key in seen:
                 continue  # a YAML alias: the same object under another name, already walked
             seen.add(key)
-        if isinstance(node, list):
-            item_kind = _list_item_kind(kind)
-            if item_kind != _SKIP:
-                for i, value in enumerate(node):
-                    if isinstance(value, CONTAINERS):
-                        stack.append((value, item_kind, (pos, i)))
-            continue
-        ref = node.get("$ref")
-        if isinstance(ref, str) and kind in _REFERABLE:
-            if ref.startswith("#"):
-                local.append(LocalRef((pos, "$ref"), ref, decode_ref(ref), _public(kind)))
-            else:
-                external.append((_pointer((pos, "$ref")), ref))
-            if kind not in {"schema", "pathItem"}:
-                continue  # a Reference Object: its other members are ignored
-        if kind == "schema":
-            for anchor_key in ("$anchor", "$dynamicAnchor"):
-                anchor = node.get(anchor_key)
-                if isinstance(anchor, str):
-                    anchors.add(anchor)
-        table, default, skip_x = tables[kind]
-        for name, value in node.items():
-            if isinstance(value, CONTAINERS):
-                if skip_x and name.startswith("x-"):
-                    continue
-                child_kind = table.get(name, default)
-                if child_kind == _SKIP:
-                    continue
-                if child_kind == "schema" and name == "items" and isinstance(value, list):
-                    child_kind = "list:schema"
-                stack.append((value, child_kind, (pos, name)))
+        for key, value, child_kind in _visit(node, kind, pos, tables, local, external,
+                                             anchors):
+            stack.append((value, child_kind, (pos, key)))
 
 
 # ------------------------------------------------------------- reuse across revisions
@@ -574,7 +586,7 @@ def scan_parts(data: dict[str, Any], version: str | None, previous: RefParts | N
     return index, kept, Unchanged(root, fresh, old)
 
 
-def _scan_part(node: Any, kind: str | None, pos: Any, depth: int, old: RefPart | None,  # noqa: C901, PLR0912 - the walk's branches, once per part
+def _scan_part(node: Any, kind: str | None, pos: Any, depth: int, old: RefPart | None,
                tables: _Tables, fresh: set[int]) -> RefPart:
     """The :class:`RefPart` of ``node`` (of ``kind``, at position ``pos``), its container
     members' parts reused from ``old`` (the part at the same place in the previous
@@ -590,38 +602,7 @@ def _scan_part(node: Any, kind: str | None, pos: Any, depth: int, old: RefPart |
     children: dict[Any, RefPart] = {}
     part.children = children
     olds = old.children if old is not None and old.children is not None else {}
-    members: list[tuple[Any, Any, str | None]] = []
-    if isinstance(node, list):
-        item_kind = _list_item_kind(kind)
-        if item_kind != _SKIP:
-            members = [(i, value, item_kind) for i, value in enumerate(node)
-                       if isinstance(value, CONTAINERS)]
-    else:
-        ref = node.get("$ref")
-        stop = False
-        if isinstance(ref, str) and kind in _REFERABLE:
-            if ref.startswith("#"):
-                local.append(LocalRef((pos, "$ref"), ref, decode_ref(ref), _public(kind)))
-            else:
-                external.append((_pointer((pos, "$ref")), ref))
-            stop = kind not in {"schema", "pathItem"}
-        if not stop:
-            if kind == "schema":
-                for anchor_key in ("$anchor", "$dynamicAnchor"):
-                    anchor = node.get(anchor_key)
-                    if isinstance(anchor, str):
-                        anchors.add(anchor)
-            table, default, skip_x = tables[kind]
-            for name, value in node.items():
-                if isinstance(value, CONTAINERS):
-                    if skip_x and name.startswith("x-"):
-                        continue
-                    child_kind = table.get(name, default)
-                    if child_kind == _SKIP:
-                        continue
-                    if child_kind == "schema" and name == "items" and isinstance(value, list):
-                        child_kind = "list:schema"
-                    members.append((name, value, child_kind))
+    members = _visit(node, kind, pos, tables, local, external, anchors)
     part.own = len(local)
     targets: set[str] = {ref.target for ref in local}
     for key, value, child_kind in members:

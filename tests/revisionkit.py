@@ -13,6 +13,18 @@ from typing import Any
 
 from specs import LoadLimits, SpecDocument, load_document
 
+#: every operation key of a path item (3.x; a 2.0 document has no ``trace``)
+METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
+
+
+def operations_of(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every operation object of ``data``'s ``paths``, in document order."""
+    paths = data.get("paths")
+    if not isinstance(paths, dict):
+        return []
+    return [item[m] for item in paths.values() if isinstance(item, dict)
+            for m in METHODS if isinstance(item.get(m), dict)]
+
 
 def shared_like(previous: Any, new: Any) -> Any:
     """``new`` with every subtree equal (and of the same type) to ``previous``'s subtree at

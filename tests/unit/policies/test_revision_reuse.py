@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from revisionkit import revised
+from revisionkit import operations_of, revised
 
 from policies.check import check_spec, locate_findings, sort_findings
 from policies.findings import Finding
@@ -29,15 +29,6 @@ from specs.memo import Reuse, SectionMemo
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 DOCUMENTS = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".json", ".yaml", ".yml"))
-METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
-
-
-def _operations(data: dict[str, Any]) -> list[dict[str, Any]]:
-    paths = data.get("paths")
-    if not isinstance(paths, dict):
-        return []
-    return [item[m] for item in paths.values() if isinstance(item, dict)
-            for m in METHODS if isinstance(item.get(m), dict)]
 
 
 def _checked(doc: SpecDocument, reuse: Reuse) -> list[Finding]:
@@ -58,7 +49,7 @@ def _revision(raw: bytes, change: Any) -> tuple[bytes, bytes] | None:
 def _describe_one(data: dict[str, Any]) -> bool:
     """The middle operation's description changed; a document without operations gets a
     top-level extension instead (a member added: the loader reads it whole)."""
-    operations = _operations(data)
+    operations = operations_of(data)
     if operations:
         operations[len(operations) // 2]["description"] = "changed by one revision"
     else:

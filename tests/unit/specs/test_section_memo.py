@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from revisionkit import revised
+from revisionkit import operations_of, revised
 
 from specs import LoadLimits, load_document
 from specs import validate as sv
@@ -24,25 +24,16 @@ from specs.refs import problems_of, scan_parts, scan_refs
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 DOCUMENTS = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".json", ".yaml", ".yml"))
-METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
 
 
 def issues(raw: bytes, memo: SectionMemo | None = None) -> list[dict[str, Any]]:
     return [i.to_dict() for i in sv.validate_document(load_document(raw, LoadLimits()), memo)]
 
 
-def _operations(data: dict[str, Any]) -> list[dict[str, Any]]:
-    paths = data.get("paths")
-    if not isinstance(paths, dict):
-        return []
-    return [item[m] for item in paths.values() if isinstance(item, dict)
-            for m in METHODS if isinstance(item.get(m), dict)]
-
-
 def one_operation(data: dict[str, Any]) -> dict[str, Any] | None:
     """The middle operation's description changed."""
     changed = copy.deepcopy(data)
-    operations = _operations(changed)
+    operations = operations_of(changed)
     if not operations:
         return None
     operations[len(operations) // 2]["description"] = "changed by one revision"
@@ -318,7 +309,7 @@ def test_section_keys_of_a_shared_revision_are_the_cold_keys() -> None:
 
 # ------------------------------------------ the structural check and replays of a revision
 def _middle_operation(data: dict[str, Any]) -> dict[str, Any] | None:
-    operations = _operations(data)
+    operations = operations_of(data)
     return operations[len(operations) // 2] if operations else None
 
 
