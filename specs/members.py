@@ -32,7 +32,7 @@ _scanstring: Any = json.decoder.scanstring  # type: ignore[attr-defined]
 _SCAN: Any = strictjson.DECODER.scan_once  # type: ignore[attr-defined]
 #: the members whose change could alter how the whole document is read
 _WHOLE_DOCUMENT = frozenset({"openapi", "swagger", "jsonSchemaDialect"})
-#: the comparison step of :func:`_common_prefix` (characters)
+#: the comparison step of :func:`common_prefix` (characters or bytes)
 _CHUNK = 1 << 15
 
 

@@ -347,7 +347,7 @@ def _upload(name: str, version: str, raw: bytes, uploader: Actor,
     revision = SpecRevision(
         api_version=obj,
         number=number,
-        **_stored_form(raw, obj.current_revision, previous),
+        **_stored_form(raw, obj.id, previous),
         size=len(raw),
         sha256=sha,
         format=doc.format,
@@ -378,15 +378,16 @@ def _upload(name: str, version: str, raw: bytes, uploader: Actor,
     return revision, True
 
 
-def _stored_form(raw: bytes, base: SpecRevision | None, previous: SpecDocument | None
+def _stored_form(raw: bytes, version_id: int, previous: SpecDocument | None
                  ) -> dict[str, Any]:
-    """How a new revision's bytes ``raw`` are stored: as a difference from ``base`` (the
-    version's current revision) when this process still holds ``base``'s bytes
-    (``previous``, the document its memo last checked) and less than half of ``raw``
-    differs, else whole (:class:`~lifecycle.catalog.models.SpecRevision`)."""
+    """How a new revision's bytes ``raw`` are stored: as a difference from the version's
+    revision whose bytes this process still holds (``previous``, the document the version's
+    memo last checked: usually the current revision, or the one uploaded before a revert)
+    when less than half of ``raw`` differs, else whole
+    (:class:`~lifecycle.catalog.models.SpecRevision`)."""
     whole = {"stored": raw}
-    if base is None or previous is None or previous.sha256 != base.sha256 \
-            or base.delta_depth >= MAX_DELTA_DEPTH:
+    base = _revision_by_sha(version_id, previous.sha256) if previous is not None else None
+    if base is None or previous is None or base.delta_depth >= MAX_DELTA_DEPTH:
         return whole
     old = previous.raw
     prefix = common_prefix(old, raw)

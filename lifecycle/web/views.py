@@ -368,7 +368,8 @@ def upload(name: str, version: str) -> Page:
     if created:
         flash(f"Revision {revision.number} stored and checked.", "success")
     else:
-        flash(f"Identical to revision {revision.number}; nothing new stored.", "info")
+        flash(f"Identical to revision {revision.number} (now the current revision); "
+              "nothing new stored.", "info")
     return _done(name, version)
 
 

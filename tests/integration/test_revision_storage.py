@@ -106,3 +106,15 @@ def test_bytes_that_do_not_rebuild_to_their_sha256_are_refused(version):
     db.session.commit()
     with pytest.raises(StoredBytesCorrupt, match="does not rebuild to its recorded SHA-256"):
         _ = _fresh(revision.number).raw
+
+
+def test_after_a_revert_the_next_revision_differs_from_the_bytes_last_checked(version):
+    first, second = _document(marker="first"), _document(marker="second")
+    _upload(first)
+    held = _upload(second)
+    again, created = services.upload_spec("orders", "1.0.0", first, uploader=ALICE)
+    assert not created and again.number == 1  # a revert: revision 1 is current again
+    third = _document(marker="second, then third")
+    stored = _fresh(_upload(third).number)
+    assert stored.delta_of_id == held.id and stored.delta_depth == 2
+    assert stored.raw == third
